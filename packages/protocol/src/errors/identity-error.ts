@@ -1,0 +1,55 @@
+import { errorCatalogue, type ErrorCode, type OAuthErrorName } from './catalogue.js';
+
+/** Parameters that fill `{name}` placeholders in a catalogue description. */
+export type ErrorParams = Readonly<Record<string, string | number>>;
+
+/** Options of an {@link IdentityError} beyond its code and parameters. */
+export interface IdentityErrorOptions {
+  /** Internal detail for logs; never sent to the client. */
+  readonly detail?: string;
+  /** Microsoft `suberror` (e.g. `consent_required`, `bad_token`). */
+  readonly suberror?: string;
+  /** A claims challenge (JSON text) the client can send back to `/authorize`. */
+  readonly claims?: string;
+  /** The underlying error, kept for logs. */
+  readonly cause?: unknown;
+}
+
+/**
+ * The one error type of the Tessera protocol. Made only from the catalogue, so its `error`, HTTP `status` and
+ * safe `description` are always consistent; `detail` is for logs only.
+ *
+ * @example throw new IdentityError(70011, { scope: 'api://x/read' })
+ * @see errorCatalogue
+ */
+export class IdentityError extends Error {
+  override readonly name = 'IdentityError';
+  /** Numeric code, sent as `error_codes[0]`. */
+  readonly code: ErrorCode;
+  /** OAuth `error` string. */
+  readonly error: OAuthErrorName;
+  /** HTTP status code of the response. */
+  readonly status: number;
+  /** Safe description, sent in `error_description` after the code prefix. */
+  readonly description: string;
+  readonly detail: string | undefined;
+  readonly suberror: string | undefined;
+  readonly claims: string | undefined;
+
+  constructor(code: ErrorCode, params: ErrorParams = {}, options: IdentityErrorOptions = {}) {
+    const definition = errorCatalogue[code];
+    const description = fillPlaceholders(definition.description, params);
+    super(description, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.error = definition.error;
+    this.status = definition.status;
+    this.description = description;
+    this.detail = options.detail;
+    this.suberror = options.suberror;
+    this.claims = options.claims;
+  }
+}
+
+function fillPlaceholders(template: string, params: ErrorParams): string {
+  return template.replace(/\{(\w+)\}/g, (_, key: string) => String(params[key] ?? '')).trimEnd();
+}

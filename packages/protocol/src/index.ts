@@ -1,0 +1,5 @@
+export * from './errors/catalogue.js';
+export * from './errors/identity-error.js';
+export * from './errors/error-body.js';
+export * from './scope.js';
+export * from './wire.js';

@@ -1,0 +1,28 @@
+/**
+ * Scope parsing shared by the server and clients.
+ *
+ * @see RFC 6749 §3.3 (scope is a space-delimited, case-sensitive list), Microsoft identity platform scopes
+ * (`{resource}/{scope}`, `{resource}/.default`).
+ */
+
+/** Suffix that asks for every statically configured permission of a resource. */
+export const DEFAULT_SCOPE_SUFFIX = '/.default';
+
+/** OpenID Connect scopes that name no resource. */
+export const OIDC_SCOPES: ReadonlySet<string> = new Set(['openid', 'profile', 'email', 'offline_access']);
+
+/** Splits a `scope` parameter into its distinct values, in order. Empty input gives an empty list. */
+export function parseScope(scope: string | undefined): string[] {
+  if (scope === undefined) return [];
+  return [...new Set(scope.split(' ').filter((value) => value.length > 0))];
+}
+
+/**
+ * The resource identifier of a `{resource}/.default` scope (`api://x/.default` → `api://x`), else `undefined`.
+ * The resource part must be non-empty.
+ */
+export function defaultScopeResource(scope: string): string | undefined {
+  if (!scope.endsWith(DEFAULT_SCOPE_SUFFIX)) return undefined;
+  const resource = scope.slice(0, -DEFAULT_SCOPE_SUFFIX.length);
+  return resource.length > 0 ? resource : undefined;
+}

@@ -1,0 +1,55 @@
+/**
+ * Wire constants and token response shapes.
+ *
+ * @see RFC 6749 §4.4 (client credentials), §5.1 (token response); RFC 7523 §2.2 (client assertions)
+ */
+
+/** `grant_type` values Tessera understands. */
+export const GrantType = {
+  clientCredentials: 'client_credentials',
+  authorizationCode: 'authorization_code',
+  refreshToken: 'refresh_token',
+  jwtBearer: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+} as const;
+export type GrantType = (typeof GrantType)[keyof typeof GrantType];
+
+/** `client_assertion_type` for private_key_jwt (RFC 7523 §2.2). */
+export const CLIENT_ASSERTION_TYPE_JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/** Successful token response (RFC 6749 §5.1) as the Microsoft identity platform sends it. */
+export interface TokenResponse {
+  token_type: 'Bearer';
+  /** Seconds until the access token expires. */
+  expires_in: number;
+  /** Seconds; equal to `expires_in` (Microsoft clients read it). */
+  ext_expires_in: number;
+  access_token: string;
+  scope?: string;
+  refresh_token?: string;
+  id_token?: string;
+  client_info?: string;
+}
+
+/** Claims of an app-only access token, v1 or v2 (SPEC.md §3 Tokens). */
+export interface AppAccessTokenClaims {
+  aud: string;
+  iss: string;
+  iat: number;
+  nbf: number;
+  exp: number;
+  idtyp: 'app';
+  oid: string;
+  sub: string;
+  tid: string;
+  uti: string;
+  ver: '1.0' | '2.0';
+  roles?: string[];
+  /** v1 only. */
+  appid?: string;
+  /** v1 only: `0` public, `1` secret, `2` certificate. */
+  appidacr?: '0' | '1' | '2';
+  /** v2 only. */
+  azp?: string;
+  /** v2 only: `0` public, `1` secret, `2` certificate. */
+  azpacr?: '0' | '1' | '2';
+}

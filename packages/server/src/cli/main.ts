@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+import { buildCli } from './program.js';
+
+await buildCli({
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  env: process.env,
+}).parseAsync(process.argv);

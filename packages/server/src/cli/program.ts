@@ -1,0 +1,282 @@
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, loadConfig, type TesseraConfig } from '../config/config.js';
+import { Directory, DirectoryError, type CreateApplicationInput } from '../directory/directory.js';
+import { rotateSigningKeys, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/key-ring.js';
+import { loadMasterKey } from '../keys/master-key.js';
+import { demoInstructions, seedDemo } from '../seed/demo.js';
+import { createTesseraServer, keyRetentionSeconds, openStore } from '../server.js';
+
+/** Where CLI output goes (injectable for tests). */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** A failure the CLI reports on stderr with exit code 1 (no stack trace). */
+class CliError extends Error {}
+
+interface GlobalOptions {
+  data?: string;
+  json?: boolean;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseRedirectUri(value: string, previous: string[]): string[] {
+  if (!/^(web|spa|public)=.+/.test(value)) throw new InvalidArgumentError('use web=URL, spa=URL or public=URL');
+  return [...previous, value];
+}
+
+/**
+ * The `tessera` command line: `serve`, `tenant create`, `app create | add-password | add-cert | grant`,
+ * `user create`, `keys rotate`. Every command takes `--json` for machine-readable output and `--data DIR`.
+ * Directory commands write to the same database as a running server, which picks the change up within
+ * `directoryPollIntervalMs`.
+ *
+ * @returns the program; `parseAsync(argv)` runs it. Errors print a message (or `{"error": …}` with `--json`) and
+ *   set `process.exitCode` to 1.
+ */
+export function buildCli(io: CliIo): Command {
+  const program = new Command('tessera')
+    .description('Tessera identity server')
+    .showHelpAfterError()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+
+  const withCommon = (command: Command) =>
+    command.option('--data <dir>', 'data directory (default ./data, env TESSERA_DATA_DIR)').option('--json', 'print JSON');
+
+  const config = (options: GlobalOptions, overrides: Partial<TesseraConfig> = {}) =>
+    loadConfig(io.env, { ...overrides, ...(options.data === undefined ? {} : { dataDir: options.data }) });
+
+  const print = (options: GlobalOptions, value: unknown, text: string) => {
+    io.out(options.json === true ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  };
+
+  const run =
+    <O extends GlobalOptions>(action: (options: O) => Promise<void>) =>
+    async (options: O) => {
+      try {
+        await action(options);
+      } catch (error) {
+        const known = error instanceof DirectoryError || error instanceof ConfigError || error instanceof CliError;
+        const message = known ? error.message : `Unexpected error: ${(error as Error).message}`;
+        const code = error instanceof DirectoryError ? error.code : known ? 'invalid' : 'internal';
+        if (options.json === true) io.out(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`);
+        else io.err(`tessera: ${message}\n`);
+        process.exitCode = 1;
+      }
+    };
+
+  const withDirectory = async <T>(options: GlobalOptions, work: (directory: Directory) => Promise<T>): Promise<T> => {
+    const { db, store } = await openStore(config(options));
+    try {
+      return await work(new Directory(store));
+    } finally {
+      await db.destroy();
+    }
+  };
+
+  withCommon(program.command('serve').description('run the identity server'))
+    .option('--port <port>', 'listen port (default 8443, env TESSERA_PORT)')
+    .option('--demo', 'on an empty directory, seed the demo tenant and print how to get a token')
+    .action(
+      run(async (options: GlobalOptions & { port?: string; demo?: boolean }) => {
+        const server = await createTesseraServer(
+          config(options, options.port === undefined ? {} : ({ port: options.port } as unknown as Partial<TesseraConfig>)),
+        );
+        const seed = options.demo === true ? await seedDemo(server.directory, server.store, server.config.dataDir) : undefined;
+        const baseUrl = await server.listen();
+        server.logger.info(`Tessera listening on ${baseUrl}`);
+        if (seed !== undefined) io.out(demoInstructions(seed, baseUrl, server.devCaFile));
+        const stop = () => {
+          void server.close().then(() => process.exit(0));
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      }),
+    );
+
+  const tenant = program.command('tenant').description('tenants (directories)');
+  withCommon(tenant.command('create').description('create a tenant'))
+    .requiredOption('--name <name>', 'display name')
+    .requiredOption('--domain <domain>', 'verified domain (repeatable)', collect, [])
+    .action(
+      run(async (options: GlobalOptions & { name: string; domain: string[] }) => {
+        const created = await withDirectory(options, (d) => d.createTenant({ displayName: options.name, domains: options.domain }));
+        print(options, created, `Created tenant ${created.displayName}: ${created.id} (${created.domains.join(', ')})`);
+      }),
+    );
+
+  const app = program.command('app').description('app registrations');
+  withCommon(app.command('create').description('register an application'))
+    .requiredOption('--tenant <tenant>', 'home tenant id or domain')
+    .requiredOption('--name <name>', 'display name')
+    .option('--identifier-uri <uri>', 'App ID URI (repeatable; {appId} is replaced)', collect, [])
+    .option('--app-role <value>', 'application permission it exposes (repeatable)', collect, [])
+    .option('--scope <value>', 'delegated scope it exposes (repeatable)', collect, [])
+    .option('--redirect-uri <platform=url>', 'web=URL, spa=URL or public=URL (repeatable)', parseRedirectUri, [])
+    .option('--multi-tenant', 'signInAudience AzureADMultipleOrgs')
+    .addOption(new Option('--token-version <version>', 'access token version for this resource').choices(['1', '2']))
+    .addOption(new Option('--token-alg <alg>', 'access token signing algorithm for this resource').choices(['RS256', 'ES256']))
+    .action(
+      run(
+        async (
+          options: GlobalOptions & {
+            tenant: string;
+            name: string;
+            identifierUri: string[];
+            appRole: string[];
+            scope: string[];
+            redirectUri: string[];
+            multiTenant?: boolean;
+            tokenVersion?: '1' | '2';
+            tokenAlg?: SigningAlgorithm;
+          },
+        ) => {
+          const redirects = (platform: string) =>
+            options.redirectUri.filter((r) => r.startsWith(`${platform}=`)).map((r) => r.slice(platform.length + 1));
+          const input: CreateApplicationInput = {
+            tenant: options.tenant,
+            displayName: options.name,
+            ...(options.identifierUri.length > 0 ? { identifierUris: options.identifierUri } : {}),
+            appRoles: options.appRole,
+            scopes: options.scope,
+            redirectUris: { web: redirects('web'), spa: redirects('spa'), publicClient: redirects('public') },
+            signInAudience: options.multiTenant === true ? 'AzureADMultipleOrgs' : 'AzureADMyOrg',
+            requestedAccessTokenVersion: options.tokenVersion === undefined ? null : (Number(options.tokenVersion) as 1 | 2),
+            ...(options.tokenAlg === undefined ? {} : { accessTokenSigningAlgorithm: options.tokenAlg }),
+          };
+          const { application, servicePrincipal } = await withDirectory(options, (d) => d.createApplication(input));
+          const { passwordCredentials: _p, keyCredentials: _k, ...shown } = application;
+          print(
+            options,
+            { ...shown, servicePrincipalId: servicePrincipal.id },
+            `Registered ${application.displayName}: appId ${application.appId}` +
+              (application.identifierUris.length > 0 ? `, App ID URI ${application.identifierUris.join(', ')}` : ''),
+          );
+        },
+      ),
+    );
+
+  withCommon(app.command('add-password').description('add a client secret (shown once)'))
+    .requiredOption('--tenant <tenant>', 'home tenant id or domain')
+    .requiredOption('--app <appId>', 'application (client) id')
+    .option('--display-name <name>', 'description of the secret')
+    .option('--days <days>', 'validity in days (default 730)')
+    .action(
+      run(async (options: GlobalOptions & { tenant: string; app: string; displayName?: string; days?: string }) => {
+        const created = await withDirectory(options, async (d) => {
+          await requireHomeTenant(d, options.tenant, options.app);
+          return d.addPassword({
+            appId: options.app,
+            ...(options.displayName === undefined ? {} : { displayName: options.displayName }),
+            ...(options.days === undefined ? {} : { lifetimeSeconds: positiveInt(options.days, '--days') * 86_400 }),
+          });
+        });
+        print(
+          options,
+          { ...created.credential, secretText: created.secretText },
+          `Client secret (shown only now): ${created.secretText}\nkeyId ${created.credential.keyId}, expires ${new Date(created.credential.endDateTime * 1000).toISOString()}`,
+        );
+      }),
+    );
+
+  withCommon(app.command('add-cert').description('register a certificate credential'))
+    .requiredOption('--tenant <tenant>', 'home tenant id or domain')
+    .requiredOption('--app <appId>', 'application (client) id')
+    .requiredOption('--cert <file>', 'PEM certificate file')
+    .action(
+      run(async (options: GlobalOptions & { tenant: string; app: string; cert: string }) => {
+        let pem: string;
+        try {
+          pem = readFileSync(options.cert, 'utf8');
+        } catch {
+          throw new CliError(`Cannot read the certificate file '${options.cert}'.`);
+        }
+        const credential = await withDirectory(options, async (d) => {
+          await requireHomeTenant(d, options.tenant, options.app);
+          return d.addCertificate({ appId: options.app, certificatePem: pem });
+        });
+        const { certificatePem: _pem, ...shown } = credential;
+        print(options, shown, `Added certificate ${credential.displayName}: x5t ${credential.thumbprintSha1}, x5t#S256 ${credential.thumbprintSha256}`);
+      }),
+    );
+
+  withCommon(app.command('grant').description('grant an application permission (admin consent)'))
+    .requiredOption('--tenant <tenant>', 'tenant id or domain where the permission is granted')
+    .requiredOption('--client <appId>', 'client application id')
+    .requiredOption('--resource <appIdOrUri>', 'resource application id or App ID URI')
+    .requiredOption('--role <value>', 'app role value')
+    .action(
+      run(async (options: GlobalOptions & { tenant: string; client: string; resource: string; role: string }) => {
+        const assignment = await withDirectory(options, (d) =>
+          d.grantAppRole({ tenant: options.tenant, clientAppId: options.client, resource: options.resource, role: options.role }),
+        );
+        print(options, assignment, `Granted ${options.role} on ${options.resource} to ${options.client}`);
+      }),
+    );
+
+  const user = program.command('user').description('users');
+  withCommon(user.command('create').description('create a user'))
+    .requiredOption('--tenant <tenant>', 'tenant id or domain')
+    .requiredOption('--upn <upn>', 'user principal name (user@verified-domain)')
+    .requiredOption('--password <password>', 'initial password')
+    .option('--display-name <name>', 'display name')
+    .option('--admin', 'Global Administrator (may consent for the tenant)')
+    .action(
+      run(async (options: GlobalOptions & { tenant: string; upn: string; password: string; displayName?: string; admin?: boolean }) => {
+        const created = await withDirectory(options, (d) =>
+          d.createUser({
+            tenant: options.tenant,
+            userPrincipalName: options.upn,
+            password: options.password,
+            admin: options.admin === true,
+            ...(options.displayName === undefined ? {} : { displayName: options.displayName }),
+          }),
+        );
+        print(options, created, `Created user ${created.userPrincipalName}: ${created.id}`);
+      }),
+    );
+
+  const keys = program.command('keys').description('token signing keys');
+  withCommon(keys.command('rotate').description('add new current signing keys; previous keys stay published until their tokens expire'))
+    .addOption(new Option('--alg <alg>', 'rotate only this algorithm').choices([...SIGNING_ALGORITHMS]))
+    .action(
+      run(async (options: GlobalOptions & { alg?: SigningAlgorithm }) => {
+        const cfg = config(options);
+        const { db, store } = await openStore(cfg);
+        try {
+          const masterKey = loadMasterKey(cfg.masterKey, cfg.dataDir);
+          const rotated = await rotateSigningKeys(
+            store,
+            masterKey.key,
+            options.alg === undefined ? SIGNING_ALGORITHMS : [options.alg],
+            keyRetentionSeconds(cfg),
+            Math.floor(Date.now() / 1000),
+          );
+          print(options, { rotated }, rotated.map((r) => `New ${r.alg} signing key: kid ${r.kid}`).join('\n'));
+        } finally {
+          await db.destroy();
+        }
+      }),
+    );
+
+  return program;
+}
+
+async function requireHomeTenant(directory: Directory, tenant: string, appId: string): Promise<void> {
+  const [resolved, application] = await Promise.all([directory.requireTenant(tenant), directory.requireApplication(appId)]);
+  if (application.tenantId !== resolved.id) {
+    throw new DirectoryError('not_found', `Application '${appId}' is not registered in tenant '${tenant}'.`);
+  }
+}
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new CliError(`${flag} must be a positive whole number.`);
+  return n;
+}

@@ -1,0 +1,153 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { IdentityError } from '@tessera/protocol';
+import { compactVerify, decodeProtectedHeader, errors as joseErrors, type ProtectedHeaderParameters } from 'jose';
+import type { Application, KeyCredential } from '../directory/model.js';
+
+/** Largest client assertion accepted, in bytes; checked before any parsing. */
+export const MAX_CLIENT_ASSERTION_BYTES = 16 * 1024;
+
+/** Signature algorithms accepted per certificate key type (RFC 7518 §3). */
+const ALGORITHMS_BY_KEY_TYPE: Readonly<Record<string, readonly string[]>> = {
+  rsa: ['RS256', 'PS256'],
+  ec: ['ES256'],
+};
+
+/** What a client assertion is checked against. */
+export interface ClientAssertionPolicy {
+  /** Every accepted `aud` value, lower-case: the tenant's token endpoint under each of its names, and its issuer. */
+  readonly audiences: ReadonlySet<string>;
+  /** Unix seconds. */
+  readonly now: number;
+  /** Seconds of tolerance on `nbf` and `exp`. */
+  readonly clockSkewSeconds: number;
+  /** Seconds; the longest `exp − nbf` (or `exp − iat`) accepted. */
+  readonly maxLifetimeSeconds: number;
+}
+
+/** A verified assertion's replay key and expiry (Unix seconds), for strict single-use mode. */
+export interface VerifiedClientAssertion {
+  readonly jti: string;
+  readonly exp: number;
+}
+
+const publicKeys = new WeakMap<KeyCredential, KeyObject>();
+
+function publicKeyOf(credential: KeyCredential): KeyObject {
+  let key = publicKeys.get(credential);
+  if (key === undefined) {
+    key = createPublicKey(credential.certificatePem);
+    publicKeys.set(credential, key);
+  }
+  return key;
+}
+
+function findKeyCredential(application: Application, header: ProtectedHeaderParameters): KeyCredential | undefined {
+  const s256 = header['x5t#S256'];
+  const x5t = header.x5t;
+  const kid = header.kid;
+  const credentials = application.keyCredentials;
+  if (typeof s256 === 'string') return credentials.find((c) => c.thumbprintSha256 === s256);
+  if (typeof x5t === 'string') return credentials.find((c) => c.thumbprintSha1 === x5t);
+  if (typeof kid === 'string') {
+    // Clients name the key by its keyId, its base64url thumbprint, or its hex SHA-1 thumbprint.
+    const hex = Buffer.from(kid, 'hex');
+    const kidAsSha1 = hex.length === 20 && /^[0-9a-fA-F]{40}$/.test(kid) ? hex.toString('base64url') : undefined;
+    return credentials.find(
+      (c) => c.keyId === kid || c.thumbprintSha1 === kid || c.thumbprintSha256 === kid || c.thumbprintSha1 === kidAsSha1,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * Verifies a private_key_jwt client assertion: a JWS signed (RS256, PS256, or ES256 for EC keys) by a certificate
+ * registered on the application, found by `x5t#S256`, `x5t` or `kid`; `iss` = `sub` = `client_id`; `aud` one of
+ * the policy's audiences; `exp` in the future and `nbf` in the past (within skew); lifetime bounded; `jti` present.
+ *
+ * @throws IdentityError 50027 (not a JWS / too large), 700027 (key not found, expired certificate, algorithm not
+ *   allowed, bad signature), 700021 (`iss`/`sub` ≠ client), 9100001 (audience), 700024 (time range or lifetime),
+ *   9100003 (missing or malformed claims).
+ * @see RFC 7523 §2.2 and §3, RFC 7521 §4.2, OpenID Connect Core §9
+ */
+export async function verifyClientAssertion(
+  application: Application,
+  assertion: string,
+  policy: ClientAssertionPolicy,
+): Promise<VerifiedClientAssertion> {
+  if (assertion.length > MAX_CLIENT_ASSERTION_BYTES) {
+    throw new IdentityError(50027, { reason: 'The client assertion is too large.' });
+  }
+  let header: ProtectedHeaderParameters;
+  try {
+    header = decodeProtectedHeader(assertion);
+  } catch {
+    throw new IdentityError(50027, { reason: 'The client assertion is not a well-formed JWS.' });
+  }
+  if (assertion.split('.').length !== 3) {
+    throw new IdentityError(50027, { reason: 'The client assertion must be a signed JWT in compact form.' });
+  }
+  const credential = findKeyCredential(application, header);
+  if (credential === undefined) {
+    throw new IdentityError(700027, { reason: 'The key was not found.' }, { detail: `header ${JSON.stringify(header)}` });
+  }
+  if (policy.now < credential.startDateTime || policy.now >= credential.endDateTime) {
+    throw new IdentityError(700027, { reason: 'The certificate used to sign the assertion is not valid at this time.' });
+  }
+  const key = publicKeyOf(credential);
+  const allowed = ALGORITHMS_BY_KEY_TYPE[key.asymmetricKeyType ?? ''] ?? [];
+  if (typeof header.alg !== 'string' || !allowed.includes(header.alg)) {
+    throw new IdentityError(700027, { reason: `The algorithm '${String(header.alg)}' is not allowed for this key.` });
+  }
+  let payloadBytes: Uint8Array;
+  try {
+    ({ payload: payloadBytes } = await compactVerify(assertion, key, { algorithms: [...allowed] }));
+  } catch (error) {
+    const reason =
+      error instanceof joseErrors.JWSSignatureVerificationFailed ? 'The signature is invalid.' : 'The JWS could not be verified.';
+    throw new IdentityError(700027, { reason }, { cause: error });
+  }
+  let claims: Record<string, unknown>;
+  try {
+    claims = JSON.parse(new TextDecoder().decode(payloadBytes)) as Record<string, unknown>;
+  } catch {
+    throw new IdentityError(50027, { reason: 'The client assertion payload is not JSON.' });
+  }
+  if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
+    throw new IdentityError(50027, { reason: 'The client assertion payload is not a JSON object.' });
+  }
+  return checkAssertionClaims(application.appId, claims, policy);
+}
+
+function checkAssertionClaims(
+  clientId: string,
+  claims: Record<string, unknown>,
+  policy: ClientAssertionPolicy,
+): VerifiedClientAssertion {
+  if (claims.iss !== clientId || claims.sub !== clientId) throw new IdentityError(700021);
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (!audiences.some((aud) => typeof aud === 'string' && policy.audiences.has(aud.toLowerCase()))) {
+    throw new IdentityError(9100001, {}, { detail: `aud ${JSON.stringify(claims.aud)}` });
+  }
+  const { exp, nbf, iat, jti } = claims;
+  if (!isNumericDate(exp)) throw new IdentityError(9100003, { reason: "'exp' is required and must be a NumericDate." });
+  if (nbf !== undefined && !isNumericDate(nbf)) throw new IdentityError(9100003, { reason: "'nbf' must be a NumericDate." });
+  if (iat !== undefined && !isNumericDate(iat)) throw new IdentityError(9100003, { reason: "'iat' must be a NumericDate." });
+  if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) {
+    throw new IdentityError(9100003, { reason: "'jti' is required and must be a string of at most 256 characters." });
+  }
+  const start = (nbf ?? iat) as number | undefined;
+  const times = `Current time: ${policy.now}, assertion valid from ${String(start ?? '(unset)')}, expiry time of assertion ${exp}.`;
+  if (exp + policy.clockSkewSeconds <= policy.now || (start !== undefined && start - policy.clockSkewSeconds > policy.now)) {
+    throw new IdentityError(700024, { reason: times });
+  }
+  if (start === undefined || exp - start > policy.maxLifetimeSeconds) {
+    throw new IdentityError(700024, {
+      reason: `The assertion must carry 'nbf' or 'iat' and live at most ${policy.maxLifetimeSeconds} seconds. ${times}`,
+    });
+  }
+  return { jti, exp };
+}
+
+function isNumericDate(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}

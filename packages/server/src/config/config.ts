@@ -1,0 +1,202 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every configuration key: its environment variable, schema, default, unit and meaning. The documentation in
+ * `docs/configuration.md` is generated from this table (`npm run docs:config`), and a test keeps them in step.
+ */
+export const configOptions = {
+  dataDir: {
+    env: 'TESSERA_DATA_DIR',
+    schema: z.string().min(1),
+    default: './data',
+    unit: 'path',
+    title: 'Data directory',
+    description:
+      'Holds the embedded SQLite database (`tessera.db`), the generated master key (`master.key`) and development TLS files (`tls/`).',
+  },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    schema: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    default: undefined,
+    unit: 'URL',
+    title: 'PostgreSQL connection',
+    description:
+      'A `postgres://` URL selects PostgreSQL for all state (required for several nodes); unset means embedded SQLite in the data directory.',
+  },
+  host: {
+    env: 'TESSERA_HOST',
+    schema: z.string().min(1),
+    default: 'localhost',
+    unit: 'host',
+    title: 'Listen address',
+    description: 'Interface to listen on; `localhost` binds the loopback addresses only. Use `0.0.0.0` or `::` to serve other machines.',
+  },
+  port: {
+    env: 'TESSERA_PORT',
+    schema: z.coerce.number().int().min(0).max(65535),
+    default: 8443,
+    unit: 'TCP port',
+    title: 'Listen port',
+    description: '0 picks a free port.',
+  },
+  publicUrl: {
+    env: 'TESSERA_PUBLIC_URL',
+    schema: z.url().optional(),
+    default: undefined,
+    unit: 'URL',
+    title: 'Public base URL',
+    description:
+      'Scheme, host and port clients use to reach the server; the base of every issuer and endpoint. Default `https://localhost:{port}` (or `http://` with TLS off).',
+  },
+  tls: {
+    env: 'TESSERA_TLS',
+    schema: z.enum(['dev', 'files', 'off']),
+    default: 'dev',
+    unit: 'mode',
+    title: 'TLS mode',
+    description:
+      '`dev`: a local development CA and `localhost` certificate under `<dataDir>/tls/` (development only). `files`: `tlsCertFile` and `tlsKeyFile`. `off`: plain HTTP, only behind a TLS-terminating proxy.',
+  },
+  tlsCertFile: {
+    env: 'TESSERA_TLS_CERT',
+    schema: z.string().optional(),
+    default: undefined,
+    unit: 'path',
+    title: 'TLS certificate chain',
+    description: 'PEM certificate chain for `tls: files`.',
+  },
+  tlsKeyFile: {
+    env: 'TESSERA_TLS_KEY',
+    schema: z.string().optional(),
+    default: undefined,
+    unit: 'path',
+    title: 'TLS private key',
+    description: 'PEM private key for `tls: files`.',
+  },
+  masterKey: {
+    env: 'TESSERA_MASTER_KEY',
+    schema: z.string().optional(),
+    default: undefined,
+    unit: 'base64, 32 bytes',
+    title: 'Master key',
+    description:
+      'Encrypts signing keys at rest (AES-256-GCM). Unset: read or generated at `<dataDir>/master.key`, with a warning. Every node of a cluster needs the same key.',
+  },
+  accessTokenLifetimeSeconds: {
+    env: 'TESSERA_ACCESS_TOKEN_LIFETIME_SECONDS',
+    schema: z.coerce.number().int().min(300).max(86_400),
+    default: 3599,
+    unit: 'seconds',
+    title: 'Access token lifetime',
+    description: 'Lifetime of access tokens, returned as `expires_in`. MSAL caches tokens only when it is over 300.',
+  },
+  clientAssertionMaxLifetimeSeconds: {
+    env: 'TESSERA_CLIENT_ASSERTION_MAX_LIFETIME_SECONDS',
+    schema: z.coerce.number().int().min(60).max(3600),
+    default: 600,
+    unit: 'seconds',
+    title: 'Client assertion maximum lifetime',
+    description: 'Longest `exp` − `nbf` (or `iat`) accepted in a private_key_jwt client assertion.',
+  },
+  clockSkewSeconds: {
+    env: 'TESSERA_CLOCK_SKEW_SECONDS',
+    schema: z.coerce.number().int().min(0).max(600),
+    default: 60,
+    unit: 'seconds',
+    title: 'Clock skew tolerance',
+    description: 'Tolerance applied to `nbf` and `exp` of client assertions.',
+  },
+  strictAssertionJtiReplay: {
+    env: 'TESSERA_STRICT_ASSERTION_JTI',
+    schema: z.preprocess((v) => (typeof v === 'string' ? v === 'true' || v === '1' : v), z.boolean()),
+    default: false,
+    unit: 'boolean',
+    title: 'Single-use client assertions',
+    description:
+      'Refuse a client assertion whose `jti` was seen before (RFC 7523 §3). Off by default because MSAL reuses one assertion until it expires; costs one database write per assertion.',
+  },
+  directoryPollIntervalMs: {
+    env: 'TESSERA_DIRECTORY_POLL_INTERVAL_MS',
+    schema: z.coerce.number().int().min(50).max(60_000),
+    default: 500,
+    unit: 'milliseconds',
+    title: 'Directory change poll interval',
+    description: 'How often a node checks whether another process changed the directory or keys, and drops its caches.',
+  },
+  logLevel: {
+    env: 'TESSERA_LOG_LEVEL',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    default: 'info',
+    unit: 'level',
+    title: 'Log level',
+    description: 'pino log level. Secrets, tokens, assertions and keys are never logged at any level.',
+  },
+} as const;
+
+type Options = typeof configOptions;
+
+/** The validated configuration. */
+export type TesseraConfig = {
+  -readonly [K in keyof Options]: z.output<Options[K]['schema']>;
+} & { dataDir: string };
+
+/** Thrown when configuration is invalid; the message lists every problem by environment variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Builds the configuration from environment variables and explicit overrides (overrides win), applying
+ * defaults, and resolves `dataDir` to an absolute path.
+ *
+ * @throws ConfigError listing each invalid key.
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  overrides: Partial<TesseraConfig> = {},
+): TesseraConfig {
+  const shape: Record<string, z.ZodType> = {};
+  const input: Record<string, unknown> = {};
+  for (const [key, option] of Object.entries(configOptions)) {
+    const schema: z.ZodType = option.schema;
+    shape[key] = option.default === undefined ? schema : schema.default(option.default as never);
+    const fromEnv = env[option.env];
+    input[key] = (overrides as Record<string, unknown>)[key] ?? (fromEnv === '' ? undefined : fromEnv);
+  }
+  const parsed = z.object(shape).safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0]) as keyof Options;
+      return `${configOptions[key].env} (${key}): ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const config = parsed.data as TesseraConfig;
+  config.dataDir = resolve(config.dataDir);
+  if (config.tls === 'files' && (config.tlsCertFile === undefined || config.tlsKeyFile === undefined)) {
+    throw new ConfigError('Invalid configuration:\n  TESSERA_TLS=files needs TESSERA_TLS_CERT and TESSERA_TLS_KEY.');
+  }
+  return config;
+}
+
+/** The configuration reference as Markdown (the body of `docs/configuration.md`). */
+export function configurationMarkdown(): string {
+  const rows = Object.entries(configOptions).map(
+    ([key, o]) =>
+      `| \`${key}\` | \`${o.env}\` | ${o.title}. ${o.description} | ${o.default === undefined ? '—' : `\`${String(o.default)}\``} | ${o.unit} |`,
+  );
+  return [
+    '# Configuration',
+    '',
+    '<!-- Generated from packages/server/src/config/config.ts by `npm run docs:config`; do not edit by hand. -->',
+    '',
+    'Every key can be set by its environment variable; the CLI flags `--port` and `--data` override `port` and `dataDir`.',
+    'Invalid values stop the server at start with a message naming each variable.',
+    '',
+    '| key | environment variable | meaning | default | unit |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+}

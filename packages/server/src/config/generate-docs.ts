@@ -1,0 +1,3 @@
+import { configurationMarkdown } from './config.js';
+
+process.stdout.write(configurationMarkdown());

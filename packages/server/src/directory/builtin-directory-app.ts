@@ -1,0 +1,61 @@
+import { emptyApplicationDefinition, type Application, type AppRole, type PermissionScope } from './model.js';
+
+/**
+ * The built-in directory API: Tessera's Microsoft Graph-like management API (`/v1.0/…`, SPEC §3), present as a
+ * resource in every tenant. It keeps Microsoft Graph's `appId`, App ID URI and permission ids so that
+ * manifests, scopes such as `https://graph.microsoft.com/.default`, and the seeds' examples work as written.
+ * Tokens for it are v1 (`requestedAccessTokenVersion` null), as Microsoft Graph's are.
+ */
+export const DIRECTORY_APP_ID = '00000003-0000-0000-c000-000000000000';
+
+/** App ID URI of the built-in directory API. */
+export const DIRECTORY_IDENTIFIER_URI = 'https://graph.microsoft.com';
+
+/** Owner tenant of first-party apps (not a tenant users sign in to). */
+export const SERVICES_TENANT_ID = 'f8cdef31-a31e-4b4a-93e4-5f571e91255a';
+
+function role(id: string, value: string, displayName: string): AppRole {
+  return { id, value, displayName, description: displayName, allowedMemberTypes: ['Application'], isEnabled: true };
+}
+
+function scope(id: string, value: string, type: 'User' | 'Admin', text: string): PermissionScope {
+  return {
+    id,
+    value,
+    type,
+    adminConsentDisplayName: text,
+    adminConsentDescription: text,
+    userConsentDisplayName: text,
+    userConsentDescription: text,
+    isEnabled: true,
+  };
+}
+
+export const builtinDirectoryApplication: Application = {
+  ...emptyApplicationDefinition,
+  id: '00000003-0000-0000-c000-0000000000a1',
+  appId: DIRECTORY_APP_ID,
+  tenantId: SERVICES_TENANT_ID,
+  displayName: 'Tessera Directory',
+  signInAudience: 'AzureADMultipleOrgs',
+  identifierUris: [DIRECTORY_IDENTIFIER_URI],
+  accountEnabled: true,
+  passwordCredentials: [],
+  keyCredentials: [],
+  appRoles: [
+    role('df021288-bdef-4463-88db-98f22de89214', 'User.Read.All', 'Read all users’ full profiles'),
+    role('7ab1d382-f21e-4acd-a863-ba3e13f7da61', 'Directory.Read.All', 'Read directory data'),
+    role('1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9', 'Application.ReadWrite.All', 'Read and write all applications'),
+  ],
+  api: {
+    ...emptyApplicationDefinition.api,
+    oauth2PermissionScopes: [
+      scope('e1fe6dd8-ba31-4d61-89e7-88639da4683d', 'User.Read', 'User', 'Sign you in and read your profile'),
+      scope('a154be20-db9c-4678-8ab7-66f6cc099a59', 'User.Read.All', 'Admin', 'Read all users’ full profiles'),
+      scope('37f7f235-527c-4136-accd-4a02d197296e', 'openid', 'User', 'Sign you in'),
+      scope('14dad69e-099b-42c9-810b-d002981feec1', 'profile', 'User', 'View your basic profile'),
+      scope('64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0', 'email', 'User', 'View your email address'),
+      scope('7427e0e9-2fba-42fe-b0c0-848c9e6a8182', 'offline_access', 'User', 'Maintain access to data you have given it access to'),
+    ],
+  },
+};

@@ -1,0 +1,400 @@
+import { randomUUID } from 'node:crypto';
+import { hash as argon2Hash } from '@node-rs/argon2';
+import type { DirectoryStore } from '../store/directory-store.js';
+import { DIRECTORY_APP_ID, builtinDirectoryApplication } from './builtin-directory-app.js';
+import { generateClientSecret, hashSecret, parseCertificate } from './credentials.js';
+import {
+  GLOBAL_ADMINISTRATOR,
+  emptyApplicationDefinition,
+  type AppRole,
+  type AppRoleAssignment,
+  type Application,
+  type KeyCredential,
+  type PasswordCredential,
+  type PermissionScope,
+  type ServicePrincipal,
+  type SignInAudience,
+  type Tenant,
+  type TokenSigningAlgorithm,
+  type User,
+} from './model.js';
+
+/** Why a directory write was refused. */
+export type DirectoryErrorCode = 'not_found' | 'conflict' | 'invalid';
+
+/** A refused directory write (bad input, missing object, duplicate). The message is safe to show. */
+export class DirectoryError extends Error {
+  override readonly name = 'DirectoryError';
+  constructor(
+    readonly code: DirectoryErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Input of {@link Directory.createApplication}. */
+export interface CreateApplicationInput {
+  /** Home tenant: id or domain. */
+  readonly tenant: string;
+  readonly displayName: string;
+  /** App ID URIs; defaults to `api://{appId}` when the app exposes roles or scopes. */
+  readonly identifierUris?: readonly string[];
+  /** Application permissions (app roles with `allowedMemberTypes: ["Application"]`), by value. */
+  readonly appRoles?: readonly string[];
+  /** Delegated scopes (type `User`), by value. */
+  readonly scopes?: readonly string[];
+  readonly redirectUris?: {
+    readonly web?: readonly string[];
+    readonly spa?: readonly string[];
+    readonly publicClient?: readonly string[];
+  };
+  /** Default `AzureADMyOrg`. */
+  readonly signInAudience?: SignInAudience;
+  /** Default null (v1 tokens), as in Entra ID. */
+  readonly requestedAccessTokenVersion?: 1 | 2 | null;
+  /** Default RS256. */
+  readonly accessTokenSigningAlgorithm?: TokenSigningAlgorithm;
+}
+
+/** What {@link Directory.addPassword} returns: the credential as stored, and the secret (shown once). */
+export interface NewPassword {
+  readonly credential: Omit<PasswordCredential, 'secretHash'>;
+  readonly secretText: string;
+}
+
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$/;
+const ROLE_VALUE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$/;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Default client secret lifetime: 2 years, in seconds (the Entra portal's longest recommended choice). */
+export const DEFAULT_SECRET_LIFETIME_SECONDS = 2 * 365 * 24 * 3600;
+
+/**
+ * The directory's write side and uncached reads: tenants, app registrations and their credentials, service
+ * principals, app role assignments and users, validated and stored through {@link DirectoryStore}.
+ * Used by the CLI, the demo seed, the management API and tests; the token endpoint reads through the cache.
+ */
+export class Directory {
+  constructor(
+    readonly store: DirectoryStore,
+    private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
+  ) {}
+
+  /**
+   * Creates a tenant with its verified domains and the built-in directory API's service principal.
+   *
+   * @throws DirectoryError `invalid` for a malformed domain, `conflict` when a domain belongs to another tenant.
+   */
+  async createTenant(input: { displayName: string; domains: readonly string[]; id?: string }): Promise<Tenant> {
+    const domains = input.domains.map((d) => d.trim().toLowerCase());
+    if (input.displayName.trim() === '') throw new DirectoryError('invalid', 'A tenant needs a display name.');
+    for (const domain of domains) {
+      if (!DOMAIN.test(domain)) throw new DirectoryError('invalid', `'${domain}' is not a valid domain name.`);
+      if (await this.store.isDomainTaken(domain)) {
+        throw new DirectoryError('conflict', `The domain '${domain}' is already verified by another tenant.`);
+      }
+    }
+    const tenant: Tenant = { id: input.id ?? randomUUID(), displayName: input.displayName.trim(), domains };
+    const now = this.nowSeconds();
+    await this.store.write(async (trx) => {
+      await this.store.insertTenant(trx, tenant, now);
+      await this.store.insertServicePrincipal(trx, servicePrincipalFor(builtinDirectoryApplication, tenant.id), now);
+    });
+    return tenant;
+  }
+
+  /**
+   * Resolves a tenant by id or verified domain.
+   *
+   * @throws DirectoryError `not_found`.
+   */
+  async requireTenant(idOrDomain: string): Promise<Tenant> {
+    const tenant = await this.store.findTenant(idOrDomain);
+    if (tenant === undefined) throw new DirectoryError('not_found', `Tenant '${idOrDomain}' not found.`);
+    return tenant;
+  }
+
+  /**
+   * Registers an application in its home tenant and creates its service principal there.
+   *
+   * @throws DirectoryError `invalid` for bad role/scope values or URIs, `conflict` for a taken App ID URI,
+   *   `not_found` for an unknown tenant.
+   */
+  async createApplication(
+    input: CreateApplicationInput,
+  ): Promise<{ application: Application; servicePrincipal: ServicePrincipal }> {
+    const tenant = await this.requireTenant(input.tenant);
+    const appId = randomUUID();
+    const appRoles = uniqueValues(input.appRoles ?? [], 'app role').map(
+      (value): AppRole => ({
+        id: randomUUID(),
+        value,
+        displayName: value,
+        description: value,
+        allowedMemberTypes: ['Application'],
+        isEnabled: true,
+      }),
+    );
+    const scopes = uniqueValues(input.scopes ?? [], 'scope').map(
+      (value): PermissionScope => ({
+        id: randomUUID(),
+        value,
+        type: 'User',
+        adminConsentDisplayName: value,
+        adminConsentDescription: value,
+        userConsentDisplayName: value,
+        userConsentDescription: value,
+        isEnabled: true,
+      }),
+    );
+    const exposesApi = appRoles.length > 0 || scopes.length > 0;
+    const identifierUris = [...(input.identifierUris ?? (exposesApi ? [`api://${appId}`] : []))].map((uri) =>
+      uri.replaceAll('{appId}', appId),
+    );
+    for (const uri of identifierUris) {
+      validateIdentifierUri(uri);
+      if ((await this.store.isIdentifierUriTaken(uri)) || sameUri(uri, builtinDirectoryApplication.identifierUris)) {
+        throw new DirectoryError('conflict', `The App ID URI '${uri}' is already used by another application.`);
+      }
+    }
+    const redirectUris = input.redirectUris ?? {};
+    for (const uri of [...(redirectUris.web ?? []), ...(redirectUris.spa ?? []), ...(redirectUris.publicClient ?? [])]) {
+      validateRedirectUri(uri);
+    }
+    const application: Application = {
+      ...emptyApplicationDefinition,
+      id: randomUUID(),
+      appId,
+      tenantId: tenant.id,
+      displayName: input.displayName,
+      signInAudience: input.signInAudience ?? 'AzureADMyOrg',
+      identifierUris,
+      accountEnabled: true,
+      passwordCredentials: [],
+      keyCredentials: [],
+      appRoles,
+      api: {
+        ...emptyApplicationDefinition.api,
+        oauth2PermissionScopes: scopes,
+        requestedAccessTokenVersion: input.requestedAccessTokenVersion ?? null,
+      },
+      web: { ...emptyApplicationDefinition.web, redirectUris: [...(redirectUris.web ?? [])] },
+      spa: { redirectUris: [...(redirectUris.spa ?? [])] },
+      publicClient: { redirectUris: [...(redirectUris.publicClient ?? [])] },
+      accessTokenSigningAlgorithm: input.accessTokenSigningAlgorithm ?? 'RS256',
+    };
+    const servicePrincipal = servicePrincipalFor(application, tenant.id);
+    const now = this.nowSeconds();
+    await this.store.write(async (trx) => {
+      await this.store.insertApplication(trx, application, now);
+      await this.store.insertServicePrincipal(trx, servicePrincipal, now);
+    });
+    return { application, servicePrincipal };
+  }
+
+  /**
+   * Loads an application by `appId` (the built-in directory API included).
+   *
+   * @throws DirectoryError `not_found`.
+   */
+  async requireApplication(appId: string): Promise<Application> {
+    const app = appId.toLowerCase() === DIRECTORY_APP_ID ? builtinDirectoryApplication : undefined;
+    const found = app ?? (await this.store.findApplicationByAppId(appId));
+    if (found === undefined) throw new DirectoryError('not_found', `Application '${appId}' not found.`);
+    return found;
+  }
+
+  /**
+   * Adds a server-generated client secret (Graph `addPassword`). The secret text is returned once, never stored.
+   *
+   * @param lifetimeSeconds default {@link DEFAULT_SECRET_LIFETIME_SECONDS}; may be negative in tests to make an
+   *   already-expired secret.
+   * @throws DirectoryError `not_found`.
+   */
+  async addPassword(input: { appId: string; displayName?: string; lifetimeSeconds?: number }): Promise<NewPassword> {
+    const app = await this.requireOwnApplication(input.appId);
+    const secretText = generateClientSecret();
+    const now = this.nowSeconds();
+    const credential: PasswordCredential = {
+      keyId: randomUUID(),
+      displayName: input.displayName ?? 'Client secret',
+      hint: secretText.slice(0, 3),
+      secretHash: hashSecret(secretText),
+      startDateTime: now,
+      endDateTime: now + (input.lifetimeSeconds ?? DEFAULT_SECRET_LIFETIME_SECONDS),
+    };
+    await this.store.write((trx) => this.store.insertPasswordCredential(trx, app.id, credential));
+    const { secretHash: _hash, ...listed } = credential;
+    return { credential: listed, secretText };
+  }
+
+  /**
+   * Registers an X.509 certificate (Graph `addKey`); assertions signed by its key authenticate the app.
+   *
+   * @throws DirectoryError `invalid` for a malformed or unsupported certificate, `not_found`.
+   */
+  async addCertificate(input: { appId: string; certificatePem: string; displayName?: string }): Promise<KeyCredential> {
+    const app = await this.requireOwnApplication(input.appId);
+    let parsed;
+    try {
+      parsed = parseCertificate(input.certificatePem);
+    } catch (error) {
+      throw new DirectoryError('invalid', `Not a usable X.509 certificate: ${(error as Error).message}`);
+    }
+    const credential: KeyCredential = {
+      keyId: randomUUID(),
+      displayName: input.displayName ?? parsed.subject,
+      thumbprintSha1: parsed.thumbprintSha1,
+      thumbprintSha256: parsed.thumbprintSha256,
+      certificatePem: parsed.pem,
+      startDateTime: parsed.notBefore,
+      endDateTime: parsed.notAfter,
+    };
+    await this.store.write((trx) => this.store.insertKeyCredential(trx, app.id, credential));
+    return credential;
+  }
+
+  /**
+   * Grants an application permission (an app role of the resource) to the client's service principal in a tenant,
+   * as a tenant administrator's consent does.
+   *
+   * @param resource the resource's `appId` or App ID URI.
+   * @throws DirectoryError `not_found` (tenant, app, service principal, role) or `invalid` (role not for apps).
+   */
+  async grantAppRole(input: {
+    tenant: string;
+    clientAppId: string;
+    resource: string;
+    role: string;
+  }): Promise<AppRoleAssignment> {
+    const tenant = await this.requireTenant(input.tenant);
+    const resourceAppId = GUID.test(input.resource.toLowerCase())
+      ? input.resource.toLowerCase()
+      : sameUri(input.resource, builtinDirectoryApplication.identifierUris)
+        ? DIRECTORY_APP_ID
+        : await this.store.findAppIdByIdentifierUri(input.resource);
+    if (resourceAppId === undefined) throw new DirectoryError('not_found', `Resource '${input.resource}' not found.`);
+    const resource = await this.requireApplication(resourceAppId);
+    const appRole = resource.appRoles.find((r) => r.value === input.role && r.isEnabled);
+    if (appRole === undefined) {
+      throw new DirectoryError('not_found', `The resource '${resource.displayName}' has no app role '${input.role}'.`);
+    }
+    if (!appRole.allowedMemberTypes.includes('Application')) {
+      throw new DirectoryError('invalid', `The app role '${input.role}' cannot be granted to applications.`);
+    }
+    const clientSp = await this.store.findServicePrincipal(tenant.id, input.clientAppId);
+    const resourceSp = await this.store.findServicePrincipal(tenant.id, resource.appId);
+    if (clientSp === undefined || resourceSp === undefined) {
+      throw new DirectoryError(
+        'not_found',
+        `Both the client and the resource need a service principal in tenant '${tenant.id}'.`,
+      );
+    }
+    const assignment: AppRoleAssignment = {
+      id: randomUUID(),
+      tenantId: tenant.id,
+      principalId: clientSp.id,
+      principalType: 'ServicePrincipal',
+      resourceId: resourceSp.id,
+      appRoleId: appRole.id,
+      createdDateTime: this.nowSeconds(),
+    };
+    await this.store.write((trx) => this.store.insertAppRoleAssignment(trx, assignment));
+    return assignment;
+  }
+
+  /**
+   * Creates a user with an argon2id password hash.
+   *
+   * @throws DirectoryError `invalid` (UPN not in a verified domain, empty password), `conflict` (UPN taken).
+   */
+  async createUser(input: {
+    tenant: string;
+    userPrincipalName: string;
+    password: string;
+    displayName?: string;
+    admin?: boolean;
+  }): Promise<User> {
+    const tenant = await this.requireTenant(input.tenant);
+    const upn = input.userPrincipalName.trim();
+    const domain = upn.split('@')[1]?.toLowerCase();
+    if (domain === undefined || !tenant.domains.includes(domain)) {
+      throw new DirectoryError('invalid', `The UPN '${upn}' must end in one of the tenant's verified domains.`);
+    }
+    if (input.password.length < 8) throw new DirectoryError('invalid', 'A password needs at least 8 characters.');
+    if ((await this.store.findUserByUpn(upn)) !== undefined) {
+      throw new DirectoryError('conflict', `A user '${upn}' already exists.`);
+    }
+    const user: User = {
+      id: randomUUID(),
+      tenantId: tenant.id,
+      userPrincipalName: upn,
+      displayName: input.displayName ?? upn.split('@')[0] ?? upn,
+      accountEnabled: true,
+      directoryRoles: input.admin === true ? [GLOBAL_ADMINISTRATOR] : [],
+    };
+    // OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
+    const passwordHash = await argon2Hash(input.password, { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    await this.store.write((trx) => this.store.insertUser(trx, user, passwordHash, this.nowSeconds()));
+    return user;
+  }
+
+  private async requireOwnApplication(appId: string): Promise<Application> {
+    if (appId.toLowerCase() === DIRECTORY_APP_ID) {
+      throw new DirectoryError('invalid', 'The built-in directory application cannot be changed.');
+    }
+    return this.requireApplication(appId);
+  }
+}
+
+/** A service principal for `application` in `tenantId`. */
+export function servicePrincipalFor(application: Application, tenantId: string): ServicePrincipal {
+  return {
+    id: randomUUID(),
+    appId: application.appId,
+    tenantId,
+    displayName: application.displayName,
+    appOwnerOrganizationId: application.tenantId,
+    accountEnabled: true,
+  };
+}
+
+function uniqueValues(values: readonly string[], what: string): string[] {
+  for (const value of values) {
+    if (!ROLE_VALUE.test(value)) throw new DirectoryError('invalid', `'${value}' is not a valid ${what} value.`);
+  }
+  if (new Set(values).size !== values.length) throw new DirectoryError('invalid', `Duplicate ${what} values.`);
+  return [...values];
+}
+
+function sameUri(uri: string, list: readonly string[]): boolean {
+  return list.some((candidate) => candidate.toLowerCase() === uri.toLowerCase());
+}
+
+function validateIdentifierUri(uri: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(uri);
+  } catch {
+    throw new DirectoryError('invalid', `The App ID URI '${uri}' is not an absolute URI.`);
+  }
+  if (parsed.search !== '' || parsed.hash !== '' || uri.endsWith('/') || uri.includes('*')) {
+    throw new DirectoryError('invalid', `The App ID URI '${uri}' must not have a query, fragment, wildcard or trailing slash.`);
+  }
+  if (!['api:', 'https:', 'urn:'].includes(parsed.protocol)) {
+    throw new DirectoryError('invalid', `The App ID URI '${uri}' must use the api, https or urn scheme.`);
+  }
+}
+
+function validateRedirectUri(uri: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(uri);
+  } catch {
+    throw new DirectoryError('invalid', `The redirect URI '${uri}' is not an absolute URI.`);
+  }
+  if (parsed.hash !== '' || uri.includes('*')) {
+    throw new DirectoryError('invalid', `The redirect URI '${uri}' must not contain a fragment or wildcard.`);
+  }
+}

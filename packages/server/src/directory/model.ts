@@ -1,0 +1,187 @@
+/**
+ * The directory's domain objects, in Microsoft Graph's names and shapes (camelCase), as SPEC.md §2 describes.
+ * Wire names (`client_id`, `tid`, …) appear only at the protocol boundary.
+ *
+ * @see https://learn.microsoft.com/graph/api/resources/application (Graph v1.0 resource types)
+ */
+
+/** A directory (organisation). `id` is the `tid` of its tokens. */
+export interface Tenant {
+  readonly id: string;
+  readonly displayName: string;
+  /** Verified domains, lower-case; the first is the default. */
+  readonly domains: readonly string[];
+}
+
+export type SignInAudience =
+  | 'AzureADMyOrg'
+  | 'AzureADMultipleOrgs'
+  | 'AzureADandPersonalMicrosoftAccount'
+  | 'PersonalMicrosoftAccount';
+
+/** An application permission or a role users can hold (Graph `appRole`). */
+export interface AppRole {
+  readonly id: string;
+  readonly value: string;
+  readonly displayName: string;
+  readonly description: string;
+  readonly allowedMemberTypes: readonly ('Application' | 'User')[];
+  readonly isEnabled: boolean;
+}
+
+/** A delegated permission (Graph `permissionScope`). */
+export interface PermissionScope {
+  readonly id: string;
+  readonly value: string;
+  /** `Admin` scopes need an administrator's consent. */
+  readonly type: 'User' | 'Admin';
+  readonly adminConsentDisplayName: string;
+  readonly adminConsentDescription: string;
+  readonly userConsentDisplayName: string;
+  readonly userConsentDescription: string;
+  readonly isEnabled: boolean;
+}
+
+/** Graph `requiredResourceAccess`: the static permissions `/.default` stands for. */
+export interface RequiredResourceAccess {
+  readonly resourceAppId: string;
+  readonly resourceAccess: readonly { readonly id: string; readonly type: 'Scope' | 'Role' }[];
+}
+
+/** Graph `apiApplication`. */
+export interface ApiApplication {
+  readonly oauth2PermissionScopes: readonly PermissionScope[];
+  /** Access token version issued for this resource: 1 or 2 (null means 1, as in Entra ID). */
+  readonly requestedAccessTokenVersion: 1 | 2 | null;
+  readonly knownClientApplications: readonly string[];
+  readonly preAuthorizedApplications: readonly {
+    readonly appId: string;
+    readonly delegatedPermissionIds: readonly string[];
+  }[];
+}
+
+/** Redirect URIs per platform (Graph `webApplication`, `spaApplication`, `publicClientApplication`). */
+export interface WebApplication {
+  readonly redirectUris: readonly string[];
+  readonly logoutUrl: string | null;
+  readonly implicitGrantSettings: {
+    readonly enableAccessTokenIssuance: boolean;
+    readonly enableIdTokenIssuance: boolean;
+  };
+}
+
+/** Algorithm of access tokens issued for a resource (Tessera extension; RS256 unless the resource asks). */
+export type TokenSigningAlgorithm = 'RS256' | 'ES256';
+
+/** The stored, mutable part of an application registration besides credentials and identifier URIs. */
+export interface ApplicationDefinition {
+  readonly appRoles: readonly AppRole[];
+  readonly api: ApiApplication;
+  readonly requiredResourceAccess: readonly RequiredResourceAccess[];
+  readonly web: WebApplication;
+  readonly spa: { readonly redirectUris: readonly string[] };
+  readonly publicClient: { readonly redirectUris: readonly string[] };
+  /** Tessera extension: the JWS algorithm of access tokens issued *for* this app as a resource. */
+  readonly accessTokenSigningAlgorithm: TokenSigningAlgorithm;
+}
+
+/** A client secret as listed (Graph `passwordCredential`); the secret itself is never stored. */
+export interface PasswordCredential {
+  readonly keyId: string;
+  readonly displayName: string;
+  /** First three characters of the secret. */
+  readonly hint: string;
+  /** Hex SHA-256 of the secret text (internal; never returned by APIs). */
+  readonly secretHash: string;
+  /** Unix seconds. */
+  readonly startDateTime: number;
+  /** Unix seconds. */
+  readonly endDateTime: number;
+}
+
+/** A certificate credential (Graph `keyCredential`, type AsymmetricX509Cert, usage Verify). */
+export interface KeyCredential {
+  readonly keyId: string;
+  readonly displayName: string;
+  /** base64url SHA-1 of the DER certificate (JWS `x5t`). */
+  readonly thumbprintSha1: string;
+  /** base64url SHA-256 of the DER certificate (JWS `x5t#S256`). */
+  readonly thumbprintSha256: string;
+  readonly certificatePem: string;
+  /** Unix seconds. */
+  readonly startDateTime: number;
+  /** Unix seconds. */
+  readonly endDateTime: number;
+}
+
+/** An app registration (Graph `application`), with its credentials. */
+export interface Application extends ApplicationDefinition {
+  /** Object id. */
+  readonly id: string;
+  /** `client_id`. */
+  readonly appId: string;
+  /** Home tenant id. */
+  readonly tenantId: string;
+  readonly displayName: string;
+  readonly signInAudience: SignInAudience;
+  readonly identifierUris: readonly string[];
+  readonly passwordCredentials: readonly PasswordCredential[];
+  readonly keyCredentials: readonly KeyCredential[];
+  readonly accountEnabled: boolean;
+}
+
+/** An application's instance in a tenant (Graph `servicePrincipal`). Its `id` is the `oid` of app tokens. */
+export interface ServicePrincipal {
+  readonly id: string;
+  readonly appId: string;
+  readonly tenantId: string;
+  readonly displayName: string;
+  readonly appOwnerOrganizationId: string;
+  readonly accountEnabled: boolean;
+}
+
+/** An app role granted to a service principal or a user (Graph `appRoleAssignment`). */
+export interface AppRoleAssignment {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly principalId: string;
+  readonly principalType: 'ServicePrincipal' | 'User';
+  /** Service principal id of the resource. */
+  readonly resourceId: string;
+  readonly appRoleId: string;
+  /** Unix seconds. */
+  readonly createdDateTime: number;
+}
+
+/** A user (Graph `user`), without the password hash. */
+export interface User {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly userPrincipalName: string;
+  readonly displayName: string;
+  readonly accountEnabled: boolean;
+  readonly directoryRoles: readonly string[];
+}
+
+/** The directory role whose holders may consent for the whole tenant. */
+export const GLOBAL_ADMINISTRATOR = 'Global Administrator';
+
+/** Empty definition parts, for building applications. */
+export const emptyApplicationDefinition: ApplicationDefinition = {
+  appRoles: [],
+  api: {
+    oauth2PermissionScopes: [],
+    requestedAccessTokenVersion: null,
+    knownClientApplications: [],
+    preAuthorizedApplications: [],
+  },
+  requiredResourceAccess: [],
+  web: {
+    redirectUris: [],
+    logoutUrl: null,
+    implicitGrantSettings: { enableAccessTokenIssuance: false, enableIdTokenIssuance: false },
+  },
+  spa: { redirectUris: [] },
+  publicClient: { redirectUris: [] },
+  accessTokenSigningAlgorithm: 'RS256',
+};

@@ -1,0 +1,30 @@
+import { IdentityError } from '@tessera/protocol';
+import type { DirectoryCache } from '../directory/directory-cache.js';
+import type { Tenant } from '../directory/model.js';
+
+/** `{tenant}` path segments that name no single tenant. */
+export type TenantAlias = 'common' | 'organizations' | 'consumers';
+
+/** What a `{tenant}` segment resolved to. */
+export type ResolvedTenantSegment =
+  | { readonly kind: 'tenant'; readonly tenant: Tenant; readonly segment: string }
+  | { readonly kind: 'alias'; readonly alias: TenantAlias; readonly segment: string };
+
+const ALIASES: ReadonlySet<string> = new Set(['common', 'organizations', 'consumers']);
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$/;
+
+/**
+ * Resolves the `{tenant}` path segment: a tenant GUID, a verified domain (case-insensitive), or one of the
+ * aliases `common`, `organizations`, `consumers`.
+ *
+ * @throws IdentityError 900023 for a segment that is neither a GUID nor a domain name, 90002 for an unknown tenant.
+ */
+export async function resolveTenantSegment(segment: string, cache: DirectoryCache): Promise<ResolvedTenantSegment> {
+  const key = segment.toLowerCase();
+  if (ALIASES.has(key)) return { kind: 'alias', alias: key as TenantAlias, segment: key };
+  if (!GUID.test(key) && !DOMAIN.test(key)) throw new IdentityError(900023, { tenant: segment.slice(0, 256) });
+  const tenant = await cache.tenant(key);
+  if (tenant === undefined) throw new IdentityError(90002, { tenant: segment });
+  return { kind: 'tenant', tenant, segment: key };
+}

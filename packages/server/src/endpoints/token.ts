@@ -1,0 +1,52 @@
+import { IdentityError } from '@tessera/protocol';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.js';
+import { grants } from '../grants/index.js';
+import { correlationIdOf } from '../http/errors.js';
+import { resolveTenantSegment } from './tenant-segment.js';
+
+/**
+ * `POST /{tenant}/oauth2/v2.0/token`: parses the form, refuses repeated parameters, resolves the tenant and
+ * dispatches on `grant_type` to the registered grant. Unknown parameters are ignored (MSAL sends many).
+ * Responses carry `Cache-Control: no-store` and echo `client-request-id`.
+ *
+ * @throws IdentityError 9100007 (not a form), 9100004 (repeated parameter), 900144 (no `grant_type`),
+ *   70003 (unsupported grant), 900561 (not POST), and the grant's errors.
+ * @see RFC 6749 §3.2, §5.1, §5.2
+ */
+export function registerTokenEndpoint(app: FastifyInstance, context: ServerContext): void {
+  app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/token', async (request, reply) => {
+    const params = formParameters(request);
+    const tenantSegment = await resolveTenantSegment(request.params.tenant, context.cache);
+    const grantType = params.grant_type;
+    if (grantType === undefined || grantType === '') throw new IdentityError(900144, { name: 'grant_type' });
+    const grant = grants.get(grantType);
+    if (grant === undefined) throw new IdentityError(70003, { grantType: grantType.slice(0, 128) });
+    const response = await grant.handle(context, { params, authorization: request.headers.authorization, tenantSegment });
+    return noStore(request, reply).send(response);
+  });
+  app.get('/:tenant/oauth2/v2.0/token', () => {
+    throw new IdentityError(900561, { method: 'GET' });
+  });
+}
+
+function noStore(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply
+    .header('cache-control', 'no-store')
+    .header('pragma', 'no-cache')
+    .header('client-request-id', correlationIdOf(request));
+}
+
+/** The form body as single-valued parameters. */
+function formParameters(request: FastifyRequest): Record<string, string> {
+  const contentType = request.headers['content-type'] ?? '';
+  if (!/^application\/x-www-form-urlencoded\b/i.test(contentType) || typeof request.body !== 'object' || request.body === null) {
+    throw new IdentityError(9100007);
+  }
+  const params: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.body as Record<string, unknown>)) {
+    if (Array.isArray(value)) throw new IdentityError(9100004, { name: name.slice(0, 64) });
+    if (typeof value === 'string') params[name] = value;
+  }
+  return params;
+}

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import formbody from '@fastify/formbody';
+import { IdentityError } from '@tessera/protocol';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { ServerContext } from '../context.js';
+import { registerDiscoveryEndpoints } from '../endpoints/discovery.js';
+import { registerTokenEndpoint } from '../endpoints/token.js';
+import { sendIdentityError } from './errors.js';
+
+/** Largest request body accepted, in bytes. */
+const BODY_LIMIT_BYTES = 64 * 1024;
+
+/** Log paths redacted at every level: credentials, tokens and assertions never reach the logs. */
+export const REDACTED_LOG_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'body',
+  '*.client_secret',
+  '*.client_assertion',
+  '*.assertion',
+  '*.password',
+  '*.access_token',
+  '*.refresh_token',
+];
+
+/** HTTP server options of {@link buildHttpApp}. */
+export interface HttpAppOptions {
+  /** TLS key and certificate chain (PEM); plain HTTP when absent. */
+  readonly https?: { key: string | Buffer; cert: string | Buffer };
+  /** A pino logger configuration, or false for none. */
+  readonly logger: false | { level: string };
+}
+
+/**
+ * Builds the Fastify application with every endpoint, the shared error handler and security headers.
+ * Request logging is off (one line per error instead): access logs would cost throughput on the token hot path.
+ */
+export function buildHttpApp(context: ServerContext, options: HttpAppOptions): FastifyInstance {
+  const app = Fastify({
+    ...(options.https === undefined ? {} : { https: options.https }),
+    logger: options.logger === false ? false : { level: options.logger.level, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' } },
+    disableRequestLogging: true,
+    genReqId: () => randomUUID(),
+    bodyLimit: BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+
+  void app.register(formbody);
+  app.addHook('onSend', async (_request, reply) => {
+    void reply.header('x-content-type-options', 'nosniff');
+  });
+  app.setErrorHandler((error, request, reply) => sendIdentityError(request, reply, error));
+  app.setNotFoundHandler((request, reply) =>
+    sendIdentityError(request, reply, new IdentityError(9100010, { method: request.method, path: request.url.split('?')[0]?.slice(0, 200) ?? '' })),
+  );
+  registerDiscoveryEndpoints(app, context);
+  registerTokenEndpoint(app, context);
+  return app;
+}

@@ -1,0 +1,67 @@
+import { IdentityError, toErrorBody } from '@tessera/protocol';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+const CORRELATION_ID = /^[A-Za-z0-9-]{1,64}$/;
+
+/**
+ * The correlation id of a request: the client's `client-request-id` (header, else query parameter, as MSAL sends
+ * it) when it is a plausible id, else the request's trace id.
+ */
+export function correlationIdOf(request: FastifyRequest): string {
+  const header = request.headers['client-request-id'];
+  const query = (request.query as Record<string, unknown> | undefined)?.['client-request-id'];
+  const candidate = typeof header === 'string' ? header : typeof query === 'string' ? query : undefined;
+  return candidate !== undefined && CORRELATION_ID.test(candidate) ? candidate : request.id;
+}
+
+/**
+ * Maps anything thrown while handling a request to an {@link IdentityError}: identity errors pass through;
+ * Fastify's client errors (unsupported media type, body too large, unparsable body) become their catalogue
+ * entries; everything else is an internal error whose detail stays in the logs.
+ */
+export function asIdentityError(error: unknown): IdentityError {
+  if (error instanceof IdentityError) return error;
+  const fastifyError = error as Partial<FastifyError>;
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new IdentityError(9100007);
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new IdentityError(9100008);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new IdentityError(9100009, { reason: 'the body could not be parsed.' });
+    default:
+      if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+        return new IdentityError(9100009, { reason: 'the request could not be read.' }, { cause: error });
+      }
+      return new IdentityError(9100500, {}, { cause: error });
+  }
+}
+
+/**
+ * Sends the error body (SPEC §3 Errors) with `Cache-Control: no-store`. Server errors are logged with their cause;
+ * client errors at info level with their internal detail. Neither ever carries request bodies or credentials.
+ */
+export function sendIdentityError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+  const identityError = asIdentityError(error);
+  const body = toErrorBody(identityError, { traceId: request.id, correlationId: correlationIdOf(request) });
+  if (identityError.status >= 500) {
+    request.log.error({ err: identityError.cause ?? identityError, traceId: request.id }, 'request failed');
+  } else {
+    request.log.info(
+      { code: identityError.code, detail: identityError.detail, traceId: request.id, url: request.routeOptions.url },
+      identityError.name,
+    );
+  }
+  if (identityError.status === 401 && /^basic /i.test(request.headers.authorization ?? '')) {
+    // RFC 6749 §5.2: a client that tried HTTP Basic gets the matching challenge.
+    void reply.header('www-authenticate', 'Basic realm="tessera", charset="UTF-8"');
+  }
+  return reply
+    .status(identityError.status)
+    .header('cache-control', 'no-store')
+    .header('pragma', 'no-cache')
+    .header('client-request-id', body.correlation_id)
+    .send(body);
+}

@@ -1,0 +1,65 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Bytes of the master key (AES-256). */
+const MASTER_KEY_BYTES = 32;
+
+/** Where a master key came from; `generated` means a new file was written and the operator must be warned. */
+export type MasterKeySource = 'environment' | 'file' | 'generated';
+
+/**
+ * Loads the master key that encrypts signing keys at rest: from `configured` (base64 or base64url of 32 bytes,
+ * `TESSERA_MASTER_KEY`), else from `<dataDir>/master.key`, else generates that file (mode 0600).
+ *
+ * @throws Error when a configured or stored key is not 32 bytes.
+ */
+export function loadMasterKey(configured: string | undefined, dataDir: string): { key: Buffer; source: MasterKeySource; file?: string } {
+  if (configured !== undefined && configured !== '') return { key: decodeKey(configured, 'TESSERA_MASTER_KEY'), source: 'environment' };
+  const file = join(dataDir, 'master.key');
+  if (existsSync(file)) return { key: decodeKey(readFileSync(file, 'utf8').trim(), file), source: 'file', file };
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(MASTER_KEY_BYTES);
+  writeFileSync(file, `${key.toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return { key, source: 'generated', file };
+}
+
+function decodeKey(text: string, where: string): Buffer {
+  const key = Buffer.from(text.replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, ''), 'base64url');
+  if (key.length !== MASTER_KEY_BYTES) {
+    throw new Error(`The master key in ${where} must be ${MASTER_KEY_BYTES} bytes, base64-encoded (got ${key.length}).`);
+  }
+  return key;
+}
+
+const FORMAT = 'v1';
+
+/** Encrypts with AES-256-GCM under the master key: `v1.{iv}.{tag}.{ciphertext}`, each base64url. */
+export function encryptWithMasterKey(masterKey: Buffer, plaintext: Buffer, associatedData: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', masterKey, iv);
+  cipher.setAAD(Buffer.from(associatedData, 'utf8'));
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return [FORMAT, iv, cipher.getAuthTag(), ciphertext].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
+}
+
+/**
+ * Decrypts {@link encryptWithMasterKey}'s output.
+ *
+ * @throws Error when the master key is wrong or the data was altered (GCM authentication fails).
+ */
+export function decryptWithMasterKey(masterKey: Buffer, sealed: string, associatedData: string): Buffer {
+  const [format, iv, tag, ciphertext] = sealed.split('.');
+  if (format !== FORMAT || iv === undefined || tag === undefined || ciphertext === undefined) {
+    throw new Error('Unrecognised encrypted key format.');
+  }
+  const decipher = createDecipheriv('aes-256-gcm', masterKey, Buffer.from(iv, 'base64url'));
+  decipher.setAAD(Buffer.from(associatedData, 'utf8'));
+  decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+  try {
+    return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]);
+  } catch {
+    throw new Error('Cannot decrypt a signing key: the master key does not match the one it was encrypted with.');
+  }
+}

@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import { pino, type Logger } from 'pino';
+import type { TesseraConfig } from './config/config.js';
+import type { ServerContext } from './context.js';
+import { Directory } from './directory/directory.js';
+import { DirectoryCache, DirectoryWatcher } from './directory/directory-cache.js';
+import { buildHttpApp } from './http/app.js';
+import { KeyRing, ensureSigningKeys } from './keys/key-ring.js';
+import { loadMasterKey } from './keys/master-key.js';
+import { migrateToLatest, openDatabase, type DatabaseTarget } from './store/database.js';
+import { DirectoryStore } from './store/directory-store.js';
+import type { Database } from './store/schema.js';
+import { ensureDevTls } from './tls/dev-tls.js';
+
+/** A running (or ready to run) Tessera server. */
+export interface TesseraServer {
+  readonly config: TesseraConfig;
+  readonly app: FastifyInstance;
+  /** Directory writes (tenants, apps, credentials, grants, users). */
+  readonly directory: Directory;
+  readonly store: DirectoryStore;
+  readonly logger: Logger;
+  /** The development CA file when `tls` is `dev`. */
+  readonly devCaFile: string | undefined;
+  /**
+   * Starts listening.
+   *
+   * @returns the public base URL (with the bound port when `port` was 0).
+   */
+  listen(): Promise<string>;
+  /** Public base URL; valid after {@link TesseraServer.listen}. */
+  baseUrl(): string;
+  /** Reloads caches and keys now instead of at the next poll (tests, after out-of-process writes). */
+  refresh(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Where the store lives for a configuration. */
+export function databaseTarget(config: TesseraConfig): DatabaseTarget {
+  return config.databaseUrl === undefined
+    ? { dialect: 'sqlite', file: join(config.dataDir, 'tessera.db') }
+    : { dialect: 'postgres', url: config.databaseUrl };
+}
+
+/** Opens and migrates the store of a configuration (used by the server and the CLI). */
+export async function openStore(config: TesseraConfig): Promise<{ db: Kysely<Database>; store: DirectoryStore }> {
+  const db = openDatabase(databaseTarget(config));
+  await migrateToLatest(db);
+  return { db, store: new DirectoryStore(db) };
+}
+
+/** Seconds a retired signing key stays published: the longest access token lifetime plus clock skew. */
+export function keyRetentionSeconds(config: TesseraConfig): number {
+  return config.accessTokenLifetimeSeconds + config.clockSkewSeconds + 300;
+}
+
+/**
+ * The composition root: opens and migrates the store, loads (or creates) the master key and signing keys,
+ * prepares TLS, wires caches and the change watcher, and builds the HTTP app. Configuration is read here once.
+ *
+ * @throws Error for an unusable database, master key or TLS files.
+ */
+export async function createTesseraServer(
+  config: TesseraConfig,
+  options: { logger?: Logger } = {},
+): Promise<TesseraServer> {
+  const logger = options.logger ?? pino({ level: config.logLevel });
+  const { db, store } = await openStore(config);
+  const masterKey = loadMasterKey(config.masterKey, config.dataDir);
+  if (masterKey.source === 'generated') {
+    logger.warn(
+      `\n!!! No TESSERA_MASTER_KEY set: generated a master key at ${masterKey.file ?? ''}.\n` +
+        '!!! It encrypts the token signing keys. Back it up, keep it secret, and set TESSERA_MASTER_KEY in production.\n',
+    );
+  }
+  const nowSeconds = () => Math.floor(Date.now() / 1000);
+  const generated = await ensureSigningKeys(store, masterKey.key, nowSeconds());
+  if (generated.length > 0) logger.info({ algorithms: generated }, 'generated token signing keys');
+  const retention = keyRetentionSeconds(config);
+  let keyRing = await KeyRing.load(store, masterKey.key, retention, nowSeconds());
+
+  const cache = new DirectoryCache(store);
+  let baseUrl = config.publicUrl?.replace(/\/+$/, '');
+  const context: ServerContext = {
+    config,
+    store,
+    cache,
+    keyRing: () => keyRing,
+    baseUrl: () => {
+      if (baseUrl === undefined) throw new Error('The server is not listening yet');
+      return baseUrl;
+    },
+    now: nowSeconds,
+  };
+  const reload = async () => {
+    cache.invalidate();
+    keyRing = await KeyRing.load(store, masterKey.key, retention, nowSeconds());
+  };
+  const watcher = new DirectoryWatcher(store, reload, (error) => logger.error({ err: error }, 'directory poll failed'));
+
+  let https: { key: Buffer; cert: Buffer } | undefined;
+  let devCaFile: string | undefined;
+  if (config.tls === 'dev') {
+    const files = await ensureDevTls(join(config.dataDir, 'tls'));
+    devCaFile = files.caFile;
+    https = { key: readFileSync(files.keyFile), cert: readFileSync(files.certFile) };
+    if (files.createdCa) {
+      logger.warn(
+        `Created a development certificate authority at ${files.caFile} (development only).\n` +
+          `  Trust it in Node.js clients with: NODE_EXTRA_CA_CERTS=${files.caFile}`,
+      );
+    }
+  } else if (config.tls === 'files') {
+    https = { key: readFileSync(config.tlsKeyFile ?? ''), cert: readFileSync(config.tlsCertFile ?? '') };
+  }
+  const app = buildHttpApp(context, { logger: false, ...(https === undefined ? {} : { https }) });
+  // Fastify's own logger stays off; errors are logged through ours with redaction.
+  app.log = logger as unknown as FastifyInstance['log'];
+
+  return {
+    config,
+    app,
+    directory: new Directory(store),
+    store,
+    logger,
+    devCaFile,
+    async listen() {
+      await watcher.start(config.directoryPollIntervalMs);
+      await app.listen({ host: config.host, port: config.port });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : config.port;
+      baseUrl ??= `${https === undefined ? 'http' : 'https'}://localhost:${port}`;
+      return baseUrl;
+    },
+    baseUrl: () => context.baseUrl(),
+    refresh: reload,
+    async close() {
+      watcher.stop();
+      await app.close();
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import { directoryMigration } from './migrations/001-directory.js';
+import type { Database } from './schema.js';
+
+/** Where the store lives: an embedded SQLite file, or a PostgreSQL server. */
+export type DatabaseTarget =
+  | { readonly dialect: 'sqlite'; readonly file: string }
+  | { readonly dialect: 'postgres'; readonly url: string };
+
+const migrations: Record<string, Migration> = {
+  '001-directory': directoryMigration,
+};
+
+const migrationProvider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
+
+// PostgreSQL returns int8 as text by default; our int8 columns hold Unix seconds and counters, well inside 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
+
+/**
+ * Opens a Kysely connection for the target. SQLite runs in WAL mode so the CLI and a running server can share the
+ * file; `busy_timeout` (ms) lets a writer wait for another instead of failing.
+ */
+export function openDatabase(target: DatabaseTarget): Kysely<Database> {
+  if (target.dialect === 'postgres') {
+    return new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: target.url, max: 10 }) }),
+    });
+  }
+  if (target.file !== ':memory:') mkdirSync(dirname(target.file), { recursive: true });
+  const sqlite = new SQLite(target.file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+}
+
+/**
+ * Applies every pending migration.
+ *
+ * @throws Error naming the failed migration when one fails (the database is left at the last good one).
+ */
+export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((result) => result.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`Database migration ${failed} failed`, { cause: error });
+  }
+}

@@ -1,0 +1,425 @@
+import type { Kysely, Transaction } from 'kysely';
+import type {
+  AppRoleAssignment,
+  Application,
+  ApplicationDefinition,
+  KeyCredential,
+  PasswordCredential,
+  ServicePrincipal,
+  SignInAudience,
+  Tenant,
+  User,
+} from '../directory/model.js';
+import type { Database, SigningKeyTable } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** A user row with its password hash, for sign-in. */
+export interface UserWithPassword extends User {
+  readonly passwordHash: string;
+}
+
+/** A stored signing key (private part still encrypted). */
+export interface StoredSigningKey {
+  readonly kid: string;
+  readonly alg: SigningKeyTable['alg'];
+  readonly privateKeyEncrypted: string;
+  readonly certificatePem: string;
+  /** Unix seconds. */
+  readonly createdAt: number;
+  /** Unix seconds; null while the key is current. */
+  readonly retiredAt: number | null;
+}
+
+/**
+ * The directory's persistence: every SQL statement for tenants, applications, credentials, service principals,
+ * app role assignments, users, signing keys and client assertion `jti`s, on SQLite and PostgreSQL alike.
+ *
+ * Every write runs in one transaction that also increments `directory_state.version`, so a reader that sees the
+ * new version also sees the whole write, and caches on every node know to refresh.
+ */
+export class DirectoryStore {
+  constructor(readonly db: Kysely<Database>) {}
+
+  /** The directory version; changes after every write. */
+  async version(): Promise<number> {
+    const row = await this.db
+      .selectFrom('directory_state')
+      .select('version')
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow();
+    return Number(row.version);
+  }
+
+  /** Runs `work` in a transaction that bumps the directory version. */
+  async write<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await work(trx);
+      await trx
+        .updateTable('directory_state')
+        .set((eb) => ({ version: eb('version', '+', 1) }))
+        .where('id', '=', 1)
+        .execute();
+      return result;
+    });
+  }
+
+  // --- tenants ---------------------------------------------------------------------------------------------
+
+  async insertTenant(trx: Db, tenant: Tenant, createdAt: number): Promise<void> {
+    await trx
+      .insertInto('tenants')
+      .values({ id: tenant.id, display_name: tenant.displayName, created_at: createdAt })
+      .execute();
+    if (tenant.domains.length > 0) {
+      await trx
+        .insertInto('tenant_domains')
+        .values(
+          tenant.domains.map((domain, index) => ({
+            domain: domain.toLowerCase(),
+            tenant_id: tenant.id,
+            is_default: index === 0 ? 1 : 0,
+          })),
+        )
+        .execute();
+    }
+  }
+
+  /** Finds a tenant by id (GUID, lower-case) or by one of its domains (case-insensitive). */
+  async findTenant(idOrDomain: string): Promise<Tenant | undefined> {
+    const key = idOrDomain.toLowerCase();
+    const byId = await this.db.selectFrom('tenants').selectAll().where('id', '=', key).executeTakeFirst();
+    const row =
+      byId ??
+      (await this.db
+        .selectFrom('tenant_domains')
+        .innerJoin('tenants', 'tenants.id', 'tenant_domains.tenant_id')
+        .selectAll('tenants')
+        .where('tenant_domains.domain', '=', key)
+        .executeTakeFirst());
+    if (row === undefined) return undefined;
+    const domains = await this.db
+      .selectFrom('tenant_domains')
+      .select('domain')
+      .where('tenant_id', '=', row.id)
+      .orderBy('is_default', 'desc')
+      .orderBy('domain')
+      .execute();
+    return { id: row.id, displayName: row.display_name, domains: domains.map((d) => d.domain) };
+  }
+
+  async listTenantIds(): Promise<string[]> {
+    const rows = await this.db.selectFrom('tenants').select('id').orderBy('created_at').execute();
+    return rows.map((row) => row.id);
+  }
+
+  async isDomainTaken(domain: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('tenant_domains')
+      .select('domain')
+      .where('domain', '=', domain.toLowerCase())
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  // --- applications ----------------------------------------------------------------------------------------
+
+  async insertApplication(trx: Db, app: Application, createdAt: number): Promise<void> {
+    const definition: ApplicationDefinition = {
+      appRoles: app.appRoles,
+      api: app.api,
+      requiredResourceAccess: app.requiredResourceAccess,
+      web: app.web,
+      spa: app.spa,
+      publicClient: app.publicClient,
+      accessTokenSigningAlgorithm: app.accessTokenSigningAlgorithm,
+    };
+    await trx
+      .insertInto('applications')
+      .values({
+        id: app.id,
+        app_id: app.appId,
+        tenant_id: app.tenantId,
+        display_name: app.displayName,
+        sign_in_audience: app.signInAudience,
+        definition: JSON.stringify(definition),
+        account_enabled: app.accountEnabled ? 1 : 0,
+        created_at: createdAt,
+      })
+      .execute();
+    for (const uri of app.identifierUris) await this.insertIdentifierUri(trx, app.id, uri);
+  }
+
+  async insertIdentifierUri(trx: Db, applicationId: string, uri: string): Promise<void> {
+    await trx
+      .insertInto('application_identifier_uris')
+      .values({ uri, uri_lower: uri.toLowerCase(), application_id: applicationId })
+      .execute();
+  }
+
+  /** True when some application already registered this App ID URI (case-insensitive). */
+  async isIdentifierUriTaken(uri: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('application_identifier_uris')
+      .select('uri')
+      .where('uri_lower', '=', uri.toLowerCase())
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Loads an application with its identifier URIs and credentials, by `appId`. */
+  async findApplicationByAppId(appId: string): Promise<Application | undefined> {
+    const row = await this.db
+      .selectFrom('applications')
+      .selectAll()
+      .where('app_id', '=', appId.toLowerCase())
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    const [uris, passwords, keys] = await Promise.all([
+      this.db
+        .selectFrom('application_identifier_uris')
+        .select('uri')
+        .where('application_id', '=', row.id)
+        .orderBy('uri')
+        .execute(),
+      this.db.selectFrom('password_credentials').selectAll().where('application_id', '=', row.id).execute(),
+      this.db.selectFrom('key_credentials').selectAll().where('application_id', '=', row.id).execute(),
+    ]);
+    const definition = JSON.parse(row.definition) as ApplicationDefinition;
+    return {
+      ...definition,
+      id: row.id,
+      appId: row.app_id,
+      tenantId: row.tenant_id,
+      displayName: row.display_name,
+      signInAudience: row.sign_in_audience as SignInAudience,
+      accountEnabled: row.account_enabled === 1,
+      identifierUris: uris.map((u) => u.uri),
+      passwordCredentials: passwords.map(
+        (p): PasswordCredential => ({
+          keyId: p.key_id,
+          displayName: p.display_name,
+          hint: p.hint,
+          secretHash: p.secret_hash,
+          startDateTime: Number(p.start_at),
+          endDateTime: Number(p.end_at),
+        }),
+      ),
+      keyCredentials: keys.map(
+        (k): KeyCredential => ({
+          keyId: k.key_id,
+          displayName: k.display_name,
+          thumbprintSha1: k.thumbprint_sha1,
+          thumbprintSha256: k.thumbprint_sha256,
+          certificatePem: k.certificate_pem,
+          startDateTime: Number(k.start_at),
+          endDateTime: Number(k.end_at),
+        }),
+      ),
+    };
+  }
+
+  /** The `appId` of the application that registered this App ID URI (case-insensitive), if any. */
+  async findAppIdByIdentifierUri(uri: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('application_identifier_uris')
+      .innerJoin('applications', 'applications.id', 'application_identifier_uris.application_id')
+      .select('applications.app_id')
+      .where('application_identifier_uris.uri_lower', '=', uri.toLowerCase())
+      .executeTakeFirst();
+    return row?.app_id;
+  }
+
+  async insertPasswordCredential(trx: Db, applicationId: string, credential: PasswordCredential): Promise<void> {
+    await trx
+      .insertInto('password_credentials')
+      .values({
+        key_id: credential.keyId,
+        application_id: applicationId,
+        display_name: credential.displayName,
+        hint: credential.hint,
+        secret_hash: credential.secretHash,
+        start_at: credential.startDateTime,
+        end_at: credential.endDateTime,
+      })
+      .execute();
+  }
+
+  async insertKeyCredential(trx: Db, applicationId: string, credential: KeyCredential): Promise<void> {
+    await trx
+      .insertInto('key_credentials')
+      .values({
+        key_id: credential.keyId,
+        application_id: applicationId,
+        display_name: credential.displayName,
+        thumbprint_sha1: credential.thumbprintSha1,
+        thumbprint_sha256: credential.thumbprintSha256,
+        certificate_pem: credential.certificatePem,
+        start_at: credential.startDateTime,
+        end_at: credential.endDateTime,
+      })
+      .execute();
+  }
+
+  // --- service principals and app role assignments --------------------------------------------------------
+
+  async insertServicePrincipal(trx: Db, sp: ServicePrincipal, createdAt: number): Promise<void> {
+    await trx
+      .insertInto('service_principals')
+      .values({
+        id: sp.id,
+        app_id: sp.appId,
+        tenant_id: sp.tenantId,
+        display_name: sp.displayName,
+        app_owner_tenant_id: sp.appOwnerOrganizationId,
+        account_enabled: sp.accountEnabled ? 1 : 0,
+        created_at: createdAt,
+      })
+      .execute();
+  }
+
+  /** The service principal of `appId` in `tenantId`, if the app is present there. */
+  async findServicePrincipal(tenantId: string, appId: string): Promise<ServicePrincipal | undefined> {
+    const row = await this.db
+      .selectFrom('service_principals')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('app_id', '=', appId.toLowerCase())
+      .executeTakeFirst();
+    return row === undefined
+      ? undefined
+      : {
+          id: row.id,
+          appId: row.app_id,
+          tenantId: row.tenant_id,
+          displayName: row.display_name,
+          appOwnerOrganizationId: row.app_owner_tenant_id,
+          accountEnabled: row.account_enabled === 1,
+        };
+  }
+
+  async insertAppRoleAssignment(trx: Db, assignment: AppRoleAssignment): Promise<void> {
+    await trx
+      .insertInto('app_role_assignments')
+      .values({
+        id: assignment.id,
+        tenant_id: assignment.tenantId,
+        principal_id: assignment.principalId,
+        principal_type: assignment.principalType,
+        resource_id: assignment.resourceId,
+        app_role_id: assignment.appRoleId,
+        created_at: assignment.createdDateTime,
+      })
+      .onConflict((oc) => oc.columns(['principal_id', 'resource_id', 'app_role_id']).doNothing())
+      .execute();
+  }
+
+  /** App role ids granted to `principalId` on the resource service principal `resourceId`. */
+  async listAssignedAppRoleIds(principalId: string, resourceId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('app_role_assignments')
+      .select('app_role_id')
+      .where('principal_id', '=', principalId)
+      .where('resource_id', '=', resourceId)
+      .orderBy('created_at')
+      .orderBy('app_role_id')
+      .execute();
+    return rows.map((row) => row.app_role_id);
+  }
+
+  // --- users ----------------------------------------------------------------------------------------------
+
+  async insertUser(trx: Db, user: User, passwordHash: string, createdAt: number): Promise<void> {
+    await trx
+      .insertInto('users')
+      .values({
+        id: user.id,
+        tenant_id: user.tenantId,
+        user_principal_name: user.userPrincipalName,
+        upn_lower: user.userPrincipalName.toLowerCase(),
+        display_name: user.displayName,
+        password_hash: passwordHash,
+        account_enabled: user.accountEnabled ? 1 : 0,
+        directory_roles: JSON.stringify(user.directoryRoles),
+        created_at: createdAt,
+      })
+      .execute();
+  }
+
+  async findUserByUpn(upn: string): Promise<UserWithPassword | undefined> {
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('upn_lower', '=', upn.toLowerCase())
+      .executeTakeFirst();
+    return row === undefined
+      ? undefined
+      : {
+          id: row.id,
+          tenantId: row.tenant_id,
+          userPrincipalName: row.user_principal_name,
+          displayName: row.display_name,
+          accountEnabled: row.account_enabled === 1,
+          directoryRoles: JSON.parse(row.directory_roles) as string[],
+          passwordHash: row.password_hash,
+        };
+  }
+
+  // --- signing keys ---------------------------------------------------------------------------------------
+
+  /** Every stored signing key, newest first. */
+  async listSigningKeys(): Promise<StoredSigningKey[]> {
+    const rows = await this.db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').execute();
+    return rows.map((row) => ({
+      kid: row.kid,
+      alg: row.alg,
+      privateKeyEncrypted: row.private_key_encrypted,
+      certificatePem: row.certificate_pem,
+      createdAt: Number(row.created_at),
+      retiredAt: row.retired_at === null ? null : Number(row.retired_at),
+    }));
+  }
+
+  /** Stores a new current key for its algorithm and retires the previous current one at the same instant. */
+  async insertSigningKey(trx: Db, key: StoredSigningKey): Promise<void> {
+    await trx
+      .updateTable('signing_keys')
+      .set({ retired_at: key.createdAt })
+      .where('alg', '=', key.alg)
+      .where('retired_at', 'is', null)
+      .execute();
+    await trx
+      .insertInto('signing_keys')
+      .values({
+        kid: key.kid,
+        alg: key.alg,
+        private_key_encrypted: key.privateKeyEncrypted,
+        certificate_pem: key.certificatePem,
+        created_at: key.createdAt,
+        retired_at: null,
+      })
+      .execute();
+  }
+
+  /** Deletes keys retired before `before` (Unix seconds); they can no longer verify any live token. */
+  async deleteSigningKeysRetiredBefore(trx: Db, before: number): Promise<number> {
+    const result = await trx.deleteFrom('signing_keys').where('retired_at', '<', before).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  // --- client assertion jti (strict single use) -------------------------------------------------------------
+
+  /**
+   * Records a client assertion's `jti` until `expiresAt` (Unix seconds). Atomic: of two nodes racing with the
+   * same `jti`, exactly one gets `true`.
+   */
+  async useAssertionJti(id: string, expiresAt: number, now: number): Promise<boolean> {
+    await this.db.deleteFrom('client_assertion_jtis').where('expires_at', '<', now).execute();
+    const result = await this.db
+      .insertInto('client_assertion_jtis')
+      .values({ id, expires_at: expiresAt })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+}
