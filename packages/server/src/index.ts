@@ -1,6 +1,23 @@
-export { createTesseraServer, openStore, databaseTarget, keyRetentionSeconds, type TesseraServer } from './server.js';
-export { loadConfig, configOptions, configurationMarkdown, ConfigError, type TesseraConfig } from './config/config.js';
-export { Directory, DirectoryError, type CreateApplicationInput, type NewPassword } from './directory/directory.js';
+export {
+  createTesseraServer,
+  openStore,
+  databaseTarget,
+  keyRetentionSeconds,
+  type TesseraServer,
+} from './server.js';
+export {
+  loadConfig,
+  configOptions,
+  configurationMarkdown,
+  ConfigError,
+  type TesseraConfig,
+} from './config/config.js';
+export {
+  Directory,
+  DirectoryError,
+  type CreateApplicationInput,
+  type NewPassword,
+} from './directory/directory.js';
 export { DirectoryStore } from './store/directory-store.js';
 export { openDatabase, migrateToLatest, type DatabaseTarget } from './store/database.js';
 export * from './directory/model.js';
@@ -8,6 +25,6 @@ export { DIRECTORY_APP_ID, DIRECTORY_IDENTIFIER_URI } from './directory/builtin-
 export { createSelfSignedKey, type CertifiedKey } from './keys/x509.js';
 export { ensureDevTls, type DevTlsFiles } from './tls/dev-tls.js';
 export { issuerV1, issuerV2, tokenEndpoint, jwksUri } from './tokens/issuer.js';
-export { REDACTED_LOG_PATHS } from './http/app.js';
+export { REDACTED_LOG_PATHS, createLogger } from './http/app.js';
 export { rotateSigningKeys, ensureSigningKeys, KeyRing } from './keys/key-ring.js';
 export { loadMasterKey } from './keys/master-key.js';

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { TesseraConfig } from './config/config.js';
 import type { ServerContext } from './context.js';
 import { Directory } from './directory/directory.js';
 import { DirectoryCache, DirectoryWatcher } from './directory/directory-cache.js';
-import { buildHttpApp } from './http/app.js';
+import { buildHttpApp, createLogger } from './http/app.js';
 import { KeyRing, ensureSigningKeys } from './keys/key-ring.js';
 import { loadMasterKey } from './keys/master-key.js';
 import { migrateToLatest, openDatabase, type DatabaseTarget } from './store/database.js';
@@ -46,7 +46,9 @@ export function databaseTarget(config: TesseraConfig): DatabaseTarget {
 }
 
 /** Opens and migrates the store of a configuration (used by the server and the CLI). */
-export async function openStore(config: TesseraConfig): Promise<{ db: Kysely<Database>; store: DirectoryStore }> {
+export async function openStore(
+  config: TesseraConfig,
+): Promise<{ db: Kysely<Database>; store: DirectoryStore }> {
   const db = openDatabase(databaseTarget(config));
   await migrateToLatest(db);
   return { db, store: new DirectoryStore(db) };
@@ -67,7 +69,7 @@ export async function createTesseraServer(
   config: TesseraConfig,
   options: { logger?: Logger } = {},
 ): Promise<TesseraServer> {
-  const logger = options.logger ?? pino({ level: config.logLevel });
+  const logger = options.logger ?? createLogger(config.logLevel);
   const { db, store } = await openStore(config);
   const masterKey = loadMasterKey(config.masterKey, config.dataDir);
   if (masterKey.source === 'generated') {
@@ -99,7 +101,9 @@ export async function createTesseraServer(
     cache.invalidate();
     keyRing = await KeyRing.load(store, masterKey.key, retention, nowSeconds());
   };
-  const watcher = new DirectoryWatcher(store, reload, (error) => logger.error({ err: error }, 'directory poll failed'));
+  const watcher = new DirectoryWatcher(store, reload, (error) => {
+    logger.error({ err: error }, 'directory poll failed');
+  });
 
   let https: { key: Buffer; cert: Buffer } | undefined;
   let devCaFile: string | undefined;
@@ -116,9 +120,7 @@ export async function createTesseraServer(
   } else if (config.tls === 'files') {
     https = { key: readFileSync(config.tlsKeyFile ?? ''), cert: readFileSync(config.tlsCertFile ?? '') };
   }
-  const app = buildHttpApp(context, { logger: false, ...(https === undefined ? {} : { https }) });
-  // Fastify's own logger stays off; errors are logged through ours with redaction.
-  app.log = logger as unknown as FastifyInstance['log'];
+  const app = buildHttpApp(context, { logger, ...(https === undefined ? {} : { https }) });
 
   return {
     config,

@@ -55,7 +55,8 @@ export const errorCatalogue = {
     error: 'invalid_scope',
     status: 400,
     name: 'InvalidScope',
-    description: "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid.",
+    description:
+      "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid.",
   },
   90002: {
     error: 'invalid_tenant',
@@ -69,7 +70,7 @@ export const errorCatalogue = {
     status: 400,
     name: 'InvalidResourceServicePrincipalNotFound',
     description:
-      "The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
+      'The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.',
   },
   700016: {
     error: 'unauthorized_client',
@@ -106,7 +107,8 @@ export const errorCatalogue = {
     error: 'invalid_request',
     status: 400,
     name: 'InvalidTenantIdentifier',
-    description: "Specified tenant identifier '{tenant}' is neither a valid DirectoryName nor a valid external domain.",
+    description:
+      "Specified tenant identifier '{tenant}' is neither a valid DirectoryName nor a valid external domain.",
   },
   900144: {
     error: 'invalid_request',
@@ -144,13 +146,15 @@ export const errorCatalogue = {
     error: 'invalid_client',
     status: 401,
     name: 'InvalidClientCredentialsMissing',
-    description: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+    description:
+      "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
   },
   7000222: {
     error: 'invalid_client',
     status: 401,
     name: 'InvalidClientSecretExpiredKeysProvided',
-    description: "The provided client secret keys for app '{clientId}' are expired. Create new keys for your app.",
+    description:
+      "The provided client secret keys for app '{clientId}' are expired. Create new keys for your app.",
   },
   9100001: {
     error: 'invalid_client',
@@ -192,7 +196,8 @@ export const errorCatalogue = {
     error: 'invalid_request',
     status: 400,
     name: 'UnsupportedClientAssertionType',
-    description: "The 'client_assertion_type' must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
+    description:
+      "The 'client_assertion_type' must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
     tesseraOwn: true,
   },
   9100007: {
@@ -227,7 +232,8 @@ export const errorCatalogue = {
     error: 'server_error',
     status: 500,
     name: 'InternalError',
-    description: 'The server encountered an unexpected error. Use the trace ID to find it in the server logs.',
+    description:
+      'The server encountered an unexpected error. Use the trace ID to find it in the server logs.',
     tesseraOwn: true,
   },
 } as const satisfies Record<number, ErrorDefinition>;

@@ -27,7 +27,8 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 function parseRedirectUri(value: string, previous: string[]): string[] {
-  if (!/^(web|spa|public)=.+/.test(value)) throw new InvalidArgumentError('use web=URL, spa=URL or public=URL');
+  if (!/^(web|spa|public)=.+/.test(value))
+    throw new InvalidArgumentError('use web=URL, spa=URL or public=URL');
   return [...previous, value];
 }
 
@@ -44,10 +45,19 @@ export function buildCli(io: CliIo): Command {
   const program = new Command('tessera')
     .description('Tessera identity server')
     .showHelpAfterError()
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+    .configureOutput({
+      writeOut: (s) => {
+        io.out(s);
+      },
+      writeErr: (s) => {
+        io.err(s);
+      },
+    });
 
   const withCommon = (command: Command) =>
-    command.option('--data <dir>', 'data directory (default ./data, env TESSERA_DATA_DIR)').option('--json', 'print JSON');
+    command
+      .option('--data <dir>', 'data directory (default ./data, env TESSERA_DATA_DIR)')
+      .option('--json', 'print JSON');
 
   const config = (options: GlobalOptions, overrides: Partial<TesseraConfig> = {}) =>
     loadConfig(io.env, { ...overrides, ...(options.data === undefined ? {} : { dataDir: options.data }) });
@@ -62,7 +72,8 @@ export function buildCli(io: CliIo): Command {
       try {
         await action(options);
       } catch (error) {
-        const known = error instanceof DirectoryError || error instanceof ConfigError || error instanceof CliError;
+        const known =
+          error instanceof DirectoryError || error instanceof ConfigError || error instanceof CliError;
         const message = known ? error.message : `Unexpected error: ${(error as Error).message}`;
         const code = error instanceof DirectoryError ? error.code : known ? 'invalid' : 'internal';
         if (options.json === true) io.out(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`);
@@ -71,7 +82,10 @@ export function buildCli(io: CliIo): Command {
       }
     };
 
-  const withDirectory = async <T>(options: GlobalOptions, work: (directory: Directory) => Promise<T>): Promise<T> => {
+  const withDirectory = async <T>(
+    options: GlobalOptions,
+    work: (directory: Directory) => Promise<T>,
+  ): Promise<T> => {
     const { db, store } = await openStore(config(options));
     try {
       return await work(new Directory(store));
@@ -86,9 +100,15 @@ export function buildCli(io: CliIo): Command {
     .action(
       run(async (options: GlobalOptions & { port?: string; demo?: boolean }) => {
         const server = await createTesseraServer(
-          config(options, options.port === undefined ? {} : ({ port: options.port } as unknown as Partial<TesseraConfig>)),
+          config(
+            options,
+            options.port === undefined ? {} : ({ port: options.port } as unknown as Partial<TesseraConfig>),
+          ),
         );
-        const seed = options.demo === true ? await seedDemo(server.directory, server.store, server.config.dataDir) : undefined;
+        const seed =
+          options.demo === true
+            ? await seedDemo(server.directory, server.store, server.config.dataDir)
+            : undefined;
         const baseUrl = await server.listen();
         server.logger.info(`Tessera listening on ${baseUrl}`);
         if (seed !== undefined) io.out(demoInstructions(seed, baseUrl, server.devCaFile));
@@ -106,8 +126,14 @@ export function buildCli(io: CliIo): Command {
     .requiredOption('--domain <domain>', 'verified domain (repeatable)', collect, [])
     .action(
       run(async (options: GlobalOptions & { name: string; domain: string[] }) => {
-        const created = await withDirectory(options, (d) => d.createTenant({ displayName: options.name, domains: options.domain }));
-        print(options, created, `Created tenant ${created.displayName}: ${created.id} (${created.domains.join(', ')})`);
+        const created = await withDirectory(options, (d) =>
+          d.createTenant({ displayName: options.name, domains: options.domain }),
+        );
+        print(
+          options,
+          created,
+          `Created tenant ${created.displayName}: ${created.id} (${created.domains.join(', ')})`,
+        );
       }),
     );
 
@@ -118,10 +144,22 @@ export function buildCli(io: CliIo): Command {
     .option('--identifier-uri <uri>', 'App ID URI (repeatable; {appId} is replaced)', collect, [])
     .option('--app-role <value>', 'application permission it exposes (repeatable)', collect, [])
     .option('--scope <value>', 'delegated scope it exposes (repeatable)', collect, [])
-    .option('--redirect-uri <platform=url>', 'web=URL, spa=URL or public=URL (repeatable)', parseRedirectUri, [])
+    .option(
+      '--redirect-uri <platform=url>',
+      'web=URL, spa=URL or public=URL (repeatable)',
+      parseRedirectUri,
+      [],
+    )
     .option('--multi-tenant', 'signInAudience AzureADMultipleOrgs')
-    .addOption(new Option('--token-version <version>', 'access token version for this resource').choices(['1', '2']))
-    .addOption(new Option('--token-alg <alg>', 'access token signing algorithm for this resource').choices(['RS256', 'ES256']))
+    .addOption(
+      new Option('--token-version <version>', 'access token version for this resource').choices(['1', '2']),
+    )
+    .addOption(
+      new Option('--token-alg <alg>', 'access token signing algorithm for this resource').choices([
+        'RS256',
+        'ES256',
+      ]),
+    )
     .action(
       run(
         async (
@@ -138,7 +176,9 @@ export function buildCli(io: CliIo): Command {
           },
         ) => {
           const redirects = (platform: string) =>
-            options.redirectUri.filter((r) => r.startsWith(`${platform}=`)).map((r) => r.slice(platform.length + 1));
+            options.redirectUri
+              .filter((r) => r.startsWith(`${platform}=`))
+              .map((r) => r.slice(platform.length + 1));
           const input: CreateApplicationInput = {
             tenant: options.tenant,
             displayName: options.name,
@@ -147,16 +187,21 @@ export function buildCli(io: CliIo): Command {
             scopes: options.scope,
             redirectUris: { web: redirects('web'), spa: redirects('spa'), publicClient: redirects('public') },
             signInAudience: options.multiTenant === true ? 'AzureADMultipleOrgs' : 'AzureADMyOrg',
-            requestedAccessTokenVersion: options.tokenVersion === undefined ? null : (Number(options.tokenVersion) as 1 | 2),
+            requestedAccessTokenVersion:
+              options.tokenVersion === undefined ? null : (Number(options.tokenVersion) as 1 | 2),
             ...(options.tokenAlg === undefined ? {} : { accessTokenSigningAlgorithm: options.tokenAlg }),
           };
-          const { application, servicePrincipal } = await withDirectory(options, (d) => d.createApplication(input));
+          const { application, servicePrincipal } = await withDirectory(options, (d) =>
+            d.createApplication(input),
+          );
           const { passwordCredentials: _p, keyCredentials: _k, ...shown } = application;
           print(
             options,
             { ...shown, servicePrincipalId: servicePrincipal.id },
             `Registered ${application.displayName}: appId ${application.appId}` +
-              (application.identifierUris.length > 0 ? `, App ID URI ${application.identifierUris.join(', ')}` : ''),
+              (application.identifierUris.length > 0
+                ? `, App ID URI ${application.identifierUris.join(', ')}`
+                : ''),
           );
         },
       ),
@@ -168,21 +213,27 @@ export function buildCli(io: CliIo): Command {
     .option('--display-name <name>', 'description of the secret')
     .option('--days <days>', 'validity in days (default 730)')
     .action(
-      run(async (options: GlobalOptions & { tenant: string; app: string; displayName?: string; days?: string }) => {
-        const created = await withDirectory(options, async (d) => {
-          await requireHomeTenant(d, options.tenant, options.app);
-          return d.addPassword({
-            appId: options.app,
-            ...(options.displayName === undefined ? {} : { displayName: options.displayName }),
-            ...(options.days === undefined ? {} : { lifetimeSeconds: positiveInt(options.days, '--days') * 86_400 }),
+      run(
+        async (
+          options: GlobalOptions & { tenant: string; app: string; displayName?: string; days?: string },
+        ) => {
+          const created = await withDirectory(options, async (d) => {
+            await requireHomeTenant(d, options.tenant, options.app);
+            return d.addPassword({
+              appId: options.app,
+              ...(options.displayName === undefined ? {} : { displayName: options.displayName }),
+              ...(options.days === undefined
+                ? {}
+                : { lifetimeSeconds: positiveInt(options.days, '--days') * 86_400 }),
+            });
           });
-        });
-        print(
-          options,
-          { ...created.credential, secretText: created.secretText },
-          `Client secret (shown only now): ${created.secretText}\nkeyId ${created.credential.keyId}, expires ${new Date(created.credential.endDateTime * 1000).toISOString()}`,
-        );
-      }),
+          print(
+            options,
+            { ...created.credential, secretText: created.secretText },
+            `Client secret (shown only now): ${created.secretText}\nkeyId ${created.credential.keyId}, expires ${new Date(created.credential.endDateTime * 1000).toISOString()}`,
+          );
+        },
+      ),
     );
 
   withCommon(app.command('add-cert').description('register a certificate credential'))
@@ -202,7 +253,11 @@ export function buildCli(io: CliIo): Command {
           return d.addCertificate({ appId: options.app, certificatePem: pem });
         });
         const { certificatePem: _pem, ...shown } = credential;
-        print(options, shown, `Added certificate ${credential.displayName}: x5t ${credential.thumbprintSha1}, x5t#S256 ${credential.thumbprintSha256}`);
+        print(
+          options,
+          shown,
+          `Added certificate ${credential.displayName}: x5t ${credential.thumbprintSha1}, x5t#S256 ${credential.thumbprintSha256}`,
+        );
       }),
     );
 
@@ -212,12 +267,21 @@ export function buildCli(io: CliIo): Command {
     .requiredOption('--resource <appIdOrUri>', 'resource application id or App ID URI')
     .requiredOption('--role <value>', 'app role value')
     .action(
-      run(async (options: GlobalOptions & { tenant: string; client: string; resource: string; role: string }) => {
-        const assignment = await withDirectory(options, (d) =>
-          d.grantAppRole({ tenant: options.tenant, clientAppId: options.client, resource: options.resource, role: options.role }),
-        );
-        print(options, assignment, `Granted ${options.role} on ${options.resource} to ${options.client}`);
-      }),
+      run(
+        async (
+          options: GlobalOptions & { tenant: string; client: string; resource: string; role: string },
+        ) => {
+          const assignment = await withDirectory(options, (d) =>
+            d.grantAppRole({
+              tenant: options.tenant,
+              clientAppId: options.client,
+              resource: options.resource,
+              role: options.role,
+            }),
+          );
+          print(options, assignment, `Granted ${options.role} on ${options.resource} to ${options.client}`);
+        },
+      ),
     );
 
   const user = program.command('user').description('users');
@@ -228,22 +292,36 @@ export function buildCli(io: CliIo): Command {
     .option('--display-name <name>', 'display name')
     .option('--admin', 'Global Administrator (may consent for the tenant)')
     .action(
-      run(async (options: GlobalOptions & { tenant: string; upn: string; password: string; displayName?: string; admin?: boolean }) => {
-        const created = await withDirectory(options, (d) =>
-          d.createUser({
-            tenant: options.tenant,
-            userPrincipalName: options.upn,
-            password: options.password,
-            admin: options.admin === true,
-            ...(options.displayName === undefined ? {} : { displayName: options.displayName }),
-          }),
-        );
-        print(options, created, `Created user ${created.userPrincipalName}: ${created.id}`);
-      }),
+      run(
+        async (
+          options: GlobalOptions & {
+            tenant: string;
+            upn: string;
+            password: string;
+            displayName?: string;
+            admin?: boolean;
+          },
+        ) => {
+          const created = await withDirectory(options, (d) =>
+            d.createUser({
+              tenant: options.tenant,
+              userPrincipalName: options.upn,
+              password: options.password,
+              admin: options.admin === true,
+              ...(options.displayName === undefined ? {} : { displayName: options.displayName }),
+            }),
+          );
+          print(options, created, `Created user ${created.userPrincipalName}: ${created.id}`);
+        },
+      ),
     );
 
   const keys = program.command('keys').description('token signing keys');
-  withCommon(keys.command('rotate').description('add new current signing keys; previous keys stay published until their tokens expire'))
+  withCommon(
+    keys
+      .command('rotate')
+      .description('add new current signing keys; previous keys stay published until their tokens expire'),
+  )
     .addOption(new Option('--alg <alg>', 'rotate only this algorithm').choices([...SIGNING_ALGORITHMS]))
     .action(
       run(async (options: GlobalOptions & { alg?: SigningAlgorithm }) => {
@@ -258,7 +336,11 @@ export function buildCli(io: CliIo): Command {
             keyRetentionSeconds(cfg),
             Math.floor(Date.now() / 1000),
           );
-          print(options, { rotated }, rotated.map((r) => `New ${r.alg} signing key: kid ${r.kid}`).join('\n'));
+          print(
+            options,
+            { rotated },
+            rotated.map((r) => `New ${r.alg} signing key: kid ${r.kid}`).join('\n'),
+          );
         } finally {
           await db.destroy();
         }
@@ -269,7 +351,10 @@ export function buildCli(io: CliIo): Command {
 }
 
 async function requireHomeTenant(directory: Directory, tenant: string, appId: string): Promise<void> {
-  const [resolved, application] = await Promise.all([directory.requireTenant(tenant), directory.requireApplication(appId)]);
+  const [resolved, application] = await Promise.all([
+    directory.requireTenant(tenant),
+    directory.requireApplication(appId),
+  ]);
   if (application.tenantId !== resolved.id) {
     throw new DirectoryError('not_found', `Application '${appId}' is not registered in tenant '${tenant}'.`);
   }

@@ -61,16 +61,24 @@ export async function authenticateClient(
   let tenant: Tenant | undefined;
   if (segment.kind === 'tenant') tenant = segment.tenant;
   else if (segment.alias !== 'consumers') tenant = await context.cache.tenant(application.tenantId);
-  const servicePrincipal = tenant === undefined ? undefined : await context.cache.servicePrincipal(tenant.id, application.appId);
+  const servicePrincipal =
+    tenant === undefined ? undefined : await context.cache.servicePrincipal(tenant.id, application.appId);
   if (tenant === undefined || servicePrincipal === undefined) {
     throw new IdentityError(700016, { clientId, tenant: tenantName });
   }
-  if (!application.accountEnabled || !servicePrincipal.accountEnabled) throw new IdentityError(7000112, { clientId });
+  if (!application.accountEnabled || !servicePrincipal.accountEnabled)
+    throw new IdentityError(7000112, { clientId });
 
   const now = context.now();
   if (basic !== undefined || bodySecret !== undefined) {
     verifyClientSecret(application, basic?.clientSecret ?? bodySecret ?? '', now);
-    return { application, servicePrincipal, tenant, method: basic === undefined ? 'client_secret_post' : 'client_secret_basic', acr: '1' };
+    return {
+      application,
+      servicePrincipal,
+      tenant,
+      method: basic === undefined ? 'client_secret_post' : 'client_secret_basic',
+      acr: '1',
+    };
   }
   if (assertion === undefined) throw new IdentityError(7000218);
   if (params.client_assertion_type !== CLIENT_ASSERTION_TYPE_JWT_BEARER) throw new IdentityError(9100006);
@@ -110,7 +118,9 @@ function assertionAudiences(base: string, tenant: Tenant, segment: string): Set<
  *
  * @throws IdentityError 9100005 for a malformed Basic header.
  */
-function parseBasicAuthorization(header: string | undefined): { clientId: string; clientSecret: string } | undefined {
+function parseBasicAuthorization(
+  header: string | undefined,
+): { clientId: string; clientSecret: string } | undefined {
   if (header === undefined) return undefined;
   const [scheme, value] = header.split(' ', 2);
   if (scheme?.toLowerCase() !== 'basic') return undefined;
@@ -119,7 +129,10 @@ function parseBasicAuthorization(header: string | undefined): { clientId: string
   if (colon <= 0) throw new IdentityError(9100005, {}, { detail: 'malformed Basic credentials' });
   try {
     const formDecode = (part: string) => decodeURIComponent(part.replaceAll('+', ' '));
-    return { clientId: formDecode(decoded.slice(0, colon)), clientSecret: formDecode(decoded.slice(colon + 1)) };
+    return {
+      clientId: formDecode(decoded.slice(0, colon)),
+      clientSecret: formDecode(decoded.slice(colon + 1)),
+    };
   } catch {
     throw new IdentityError(9100005, {}, { detail: 'malformed Basic credentials encoding' });
   }

@@ -11,9 +11,15 @@ import type { Application } from '../directory/model.js';
  */
 export function verifyClientSecret(application: Application, secret: string, now: number): void {
   const presented = hashSecret(secret);
-  const match = application.passwordCredentials.find((credential) => secretHashesEqual(credential.secretHash, presented));
+  const match = application.passwordCredentials.find((credential) =>
+    secretHashesEqual(credential.secretHash, presented),
+  );
   if (match === undefined) throw new IdentityError(7000215, { clientId: application.appId });
   if (now < match.startDateTime || now >= match.endDateTime) {
-    throw new IdentityError(7000222, { clientId: application.appId }, { detail: `secret ${match.keyId} outside its validity` });
+    throw new IdentityError(
+      7000222,
+      { clientId: application.appId },
+      { detail: `secret ${match.keyId} outside its validity` },
+    );
   }
 }

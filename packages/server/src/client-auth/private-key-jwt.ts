@@ -1,6 +1,11 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { IdentityError } from '@tessera/protocol';
-import { compactVerify, decodeProtectedHeader, errors as joseErrors, type ProtectedHeaderParameters } from 'jose';
+import {
+  compactVerify,
+  decodeProtectedHeader,
+  errors as joseErrors,
+  type ProtectedHeaderParameters,
+} from 'jose';
 import type { Application, KeyCredential } from '../directory/model.js';
 
 /** Largest client assertion accepted, in bytes; checked before any parsing. */
@@ -41,7 +46,10 @@ function publicKeyOf(credential: KeyCredential): KeyObject {
   return key;
 }
 
-function findKeyCredential(application: Application, header: ProtectedHeaderParameters): KeyCredential | undefined {
+function findKeyCredential(
+  application: Application,
+  header: ProtectedHeaderParameters,
+): KeyCredential | undefined {
   const s256 = header['x5t#S256'];
   const x5t = header.x5t;
   const kid = header.kid;
@@ -51,9 +59,14 @@ function findKeyCredential(application: Application, header: ProtectedHeaderPara
   if (typeof kid === 'string') {
     // Clients name the key by its keyId, its base64url thumbprint, or its hex SHA-1 thumbprint.
     const hex = Buffer.from(kid, 'hex');
-    const kidAsSha1 = hex.length === 20 && /^[0-9a-fA-F]{40}$/.test(kid) ? hex.toString('base64url') : undefined;
+    const kidAsSha1 =
+      hex.length === 20 && /^[0-9a-fA-F]{40}$/.test(kid) ? hex.toString('base64url') : undefined;
     return credentials.find(
-      (c) => c.keyId === kid || c.thumbprintSha1 === kid || c.thumbprintSha256 === kid || c.thumbprintSha1 === kidAsSha1,
+      (c) =>
+        c.keyId === kid ||
+        c.thumbprintSha1 === kid ||
+        c.thumbprintSha256 === kid ||
+        c.thumbprintSha1 === kidAsSha1,
     );
   }
   return undefined;
@@ -88,34 +101,44 @@ export async function verifyClientAssertion(
   }
   const credential = findKeyCredential(application, header);
   if (credential === undefined) {
-    throw new IdentityError(700027, { reason: 'The key was not found.' }, { detail: `header ${JSON.stringify(header)}` });
+    throw new IdentityError(
+      700027,
+      { reason: 'The key was not found.' },
+      { detail: `header ${JSON.stringify(header)}` },
+    );
   }
   if (policy.now < credential.startDateTime || policy.now >= credential.endDateTime) {
-    throw new IdentityError(700027, { reason: 'The certificate used to sign the assertion is not valid at this time.' });
+    throw new IdentityError(700027, {
+      reason: 'The certificate used to sign the assertion is not valid at this time.',
+    });
   }
   const key = publicKeyOf(credential);
   const allowed = ALGORITHMS_BY_KEY_TYPE[key.asymmetricKeyType ?? ''] ?? [];
   if (typeof header.alg !== 'string' || !allowed.includes(header.alg)) {
-    throw new IdentityError(700027, { reason: `The algorithm '${String(header.alg)}' is not allowed for this key.` });
+    throw new IdentityError(700027, {
+      reason: `The algorithm '${String(header.alg)}' is not allowed for this key.`,
+    });
   }
   let payloadBytes: Uint8Array;
   try {
     ({ payload: payloadBytes } = await compactVerify(assertion, key, { algorithms: [...allowed] }));
   } catch (error) {
     const reason =
-      error instanceof joseErrors.JWSSignatureVerificationFailed ? 'The signature is invalid.' : 'The JWS could not be verified.';
+      error instanceof joseErrors.JWSSignatureVerificationFailed
+        ? 'The signature is invalid.'
+        : 'The JWS could not be verified.';
     throw new IdentityError(700027, { reason }, { cause: error });
   }
-  let claims: Record<string, unknown>;
+  let claims: unknown;
   try {
-    claims = JSON.parse(new TextDecoder().decode(payloadBytes)) as Record<string, unknown>;
+    claims = JSON.parse(new TextDecoder().decode(payloadBytes));
   } catch {
     throw new IdentityError(50027, { reason: 'The client assertion payload is not JSON.' });
   }
   if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
     throw new IdentityError(50027, { reason: 'The client assertion payload is not a JSON object.' });
   }
-  return checkAssertionClaims(application.appId, claims, policy);
+  return checkAssertionClaims(application.appId, claims as Record<string, unknown>, policy);
 }
 
 function checkAssertionClaims(
@@ -129,15 +152,23 @@ function checkAssertionClaims(
     throw new IdentityError(9100001, {}, { detail: `aud ${JSON.stringify(claims.aud)}` });
   }
   const { exp, nbf, iat, jti } = claims;
-  if (!isNumericDate(exp)) throw new IdentityError(9100003, { reason: "'exp' is required and must be a NumericDate." });
-  if (nbf !== undefined && !isNumericDate(nbf)) throw new IdentityError(9100003, { reason: "'nbf' must be a NumericDate." });
-  if (iat !== undefined && !isNumericDate(iat)) throw new IdentityError(9100003, { reason: "'iat' must be a NumericDate." });
+  if (!isNumericDate(exp))
+    throw new IdentityError(9100003, { reason: "'exp' is required and must be a NumericDate." });
+  if (nbf !== undefined && !isNumericDate(nbf))
+    throw new IdentityError(9100003, { reason: "'nbf' must be a NumericDate." });
+  if (iat !== undefined && !isNumericDate(iat))
+    throw new IdentityError(9100003, { reason: "'iat' must be a NumericDate." });
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) {
-    throw new IdentityError(9100003, { reason: "'jti' is required and must be a string of at most 256 characters." });
+    throw new IdentityError(9100003, {
+      reason: "'jti' is required and must be a string of at most 256 characters.",
+    });
   }
-  const start = (nbf ?? iat) as number | undefined;
+  const start = nbf ?? iat;
   const times = `Current time: ${policy.now}, assertion valid from ${String(start ?? '(unset)')}, expiry time of assertion ${exp}.`;
-  if (exp + policy.clockSkewSeconds <= policy.now || (start !== undefined && start - policy.clockSkewSeconds > policy.now)) {
+  if (
+    exp + policy.clockSkewSeconds <= policy.now ||
+    (start !== undefined && start - policy.clockSkewSeconds > policy.now)
+  ) {
     throw new IdentityError(700024, { reason: times });
   }
   if (start === undefined || exp - start > policy.maxLifetimeSeconds) {

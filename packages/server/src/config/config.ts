@@ -17,7 +17,10 @@ export const configOptions = {
   },
   databaseUrl: {
     env: 'DATABASE_URL',
-    schema: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    schema: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
     default: undefined,
     unit: 'URL',
     title: 'PostgreSQL connection',
@@ -30,7 +33,8 @@ export const configOptions = {
     default: 'localhost',
     unit: 'host',
     title: 'Listen address',
-    description: 'Interface to listen on; `localhost` binds the loopback addresses only. Use `0.0.0.0` or `::` to serve other machines.',
+    description:
+      'Interface to listen on; `localhost` binds the loopback addresses only. Use `0.0.0.0` or `::` to serve other machines.',
   },
   port: {
     env: 'TESSERA_PORT',
@@ -89,7 +93,8 @@ export const configOptions = {
     default: 3599,
     unit: 'seconds',
     title: 'Access token lifetime',
-    description: 'Lifetime of access tokens, returned as `expires_in`. MSAL caches tokens only when it is over 300.',
+    description:
+      'Lifetime of access tokens, returned as `expires_in`. MSAL caches tokens only when it is over 300.',
   },
   clientAssertionMaxLifetimeSeconds: {
     env: 'TESSERA_CLIENT_ASSERTION_MAX_LIFETIME_SECONDS',
@@ -122,7 +127,8 @@ export const configOptions = {
     default: 500,
     unit: 'milliseconds',
     title: 'Directory change poll interval',
-    description: 'How often a node checks whether another process changed the directory or keys, and drops its caches.',
+    description:
+      'How often a node checks whether another process changed the directory or keys, and drops its caches.',
   },
   logLevel: {
     env: 'TESSERA_LOG_LEVEL',
@@ -175,7 +181,9 @@ export function loadConfig(
   const config = parsed.data as TesseraConfig;
   config.dataDir = resolve(config.dataDir);
   if (config.tls === 'files' && (config.tlsCertFile === undefined || config.tlsKeyFile === undefined)) {
-    throw new ConfigError('Invalid configuration:\n  TESSERA_TLS=files needs TESSERA_TLS_CERT and TESSERA_TLS_KEY.');
+    throw new ConfigError(
+      'Invalid configuration:\n  TESSERA_TLS=files needs TESSERA_TLS_CERT and TESSERA_TLS_KEY.',
+    );
   }
   return config;
 }

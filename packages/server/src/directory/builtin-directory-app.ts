@@ -15,7 +15,14 @@ export const DIRECTORY_IDENTIFIER_URI = 'https://graph.microsoft.com';
 export const SERVICES_TENANT_ID = 'f8cdef31-a31e-4b4a-93e4-5f571e91255a';
 
 function role(id: string, value: string, displayName: string): AppRole {
-  return { id, value, displayName, description: displayName, allowedMemberTypes: ['Application'], isEnabled: true };
+  return {
+    id,
+    value,
+    displayName,
+    description: displayName,
+    allowedMemberTypes: ['Application'],
+    isEnabled: true,
+  };
 }
 
 function scope(id: string, value: string, type: 'User' | 'Admin', text: string): PermissionScope {
@@ -45,17 +52,31 @@ export const builtinDirectoryApplication: Application = {
   appRoles: [
     role('df021288-bdef-4463-88db-98f22de89214', 'User.Read.All', 'Read all users’ full profiles'),
     role('7ab1d382-f21e-4acd-a863-ba3e13f7da61', 'Directory.Read.All', 'Read directory data'),
-    role('1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9', 'Application.ReadWrite.All', 'Read and write all applications'),
+    role(
+      '1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9',
+      'Application.ReadWrite.All',
+      'Read and write all applications',
+    ),
   ],
   api: {
     ...emptyApplicationDefinition.api,
     oauth2PermissionScopes: [
       scope('e1fe6dd8-ba31-4d61-89e7-88639da4683d', 'User.Read', 'User', 'Sign you in and read your profile'),
-      scope('a154be20-db9c-4678-8ab7-66f6cc099a59', 'User.Read.All', 'Admin', 'Read all users’ full profiles'),
+      scope(
+        'a154be20-db9c-4678-8ab7-66f6cc099a59',
+        'User.Read.All',
+        'Admin',
+        'Read all users’ full profiles',
+      ),
       scope('37f7f235-527c-4136-accd-4a02d197296e', 'openid', 'User', 'Sign you in'),
       scope('14dad69e-099b-42c9-810b-d002981feec1', 'profile', 'User', 'View your basic profile'),
       scope('64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0', 'email', 'User', 'View your email address'),
-      scope('7427e0e9-2fba-42fe-b0c0-848c9e6a8182', 'offline_access', 'User', 'Maintain access to data you have given it access to'),
+      scope(
+        '7427e0e9-2fba-42fe-b0c0-848c9e6a8182',
+        'offline_access',
+        'User',
+        'Maintain access to data you have given it access to',
+      ),
     ],
   },
 };

@@ -86,11 +86,17 @@ export class Directory {
    *
    * @throws DirectoryError `invalid` for a malformed domain, `conflict` when a domain belongs to another tenant.
    */
-  async createTenant(input: { displayName: string; domains: readonly string[]; id?: string }): Promise<Tenant> {
+  async createTenant(input: {
+    displayName: string;
+    domains: readonly string[];
+    id?: string;
+  }): Promise<Tenant> {
     const domains = input.domains.map((d) => d.trim().toLowerCase());
-    if (input.displayName.trim() === '') throw new DirectoryError('invalid', 'A tenant needs a display name.');
+    if (input.displayName.trim() === '')
+      throw new DirectoryError('invalid', 'A tenant needs a display name.');
     for (const domain of domains) {
-      if (!DOMAIN.test(domain)) throw new DirectoryError('invalid', `'${domain}' is not a valid domain name.`);
+      if (!DOMAIN.test(domain))
+        throw new DirectoryError('invalid', `'${domain}' is not a valid domain name.`);
       if (await this.store.isDomainTaken(domain)) {
         throw new DirectoryError('conflict', `The domain '${domain}' is already verified by another tenant.`);
       }
@@ -99,7 +105,11 @@ export class Directory {
     const now = this.nowSeconds();
     await this.store.write(async (trx) => {
       await this.store.insertTenant(trx, tenant, now);
-      await this.store.insertServicePrincipal(trx, servicePrincipalFor(builtinDirectoryApplication, tenant.id), now);
+      await this.store.insertServicePrincipal(
+        trx,
+        servicePrincipalFor(builtinDirectoryApplication, tenant.id),
+        now,
+      );
     });
     return tenant;
   }
@@ -126,40 +136,46 @@ export class Directory {
   ): Promise<{ application: Application; servicePrincipal: ServicePrincipal }> {
     const tenant = await this.requireTenant(input.tenant);
     const appId = randomUUID();
-    const appRoles = uniqueValues(input.appRoles ?? [], 'app role').map(
-      (value): AppRole => ({
-        id: randomUUID(),
-        value,
-        displayName: value,
-        description: value,
-        allowedMemberTypes: ['Application'],
-        isEnabled: true,
-      }),
-    );
-    const scopes = uniqueValues(input.scopes ?? [], 'scope').map(
-      (value): PermissionScope => ({
-        id: randomUUID(),
-        value,
-        type: 'User',
-        adminConsentDisplayName: value,
-        adminConsentDescription: value,
-        userConsentDisplayName: value,
-        userConsentDescription: value,
-        isEnabled: true,
-      }),
-    );
+    const appRoles = uniqueValues(input.appRoles ?? [], 'app role').map((value): AppRole => ({
+      id: randomUUID(),
+      value,
+      displayName: value,
+      description: value,
+      allowedMemberTypes: ['Application'],
+      isEnabled: true,
+    }));
+    const scopes = uniqueValues(input.scopes ?? [], 'scope').map((value): PermissionScope => ({
+      id: randomUUID(),
+      value,
+      type: 'User',
+      adminConsentDisplayName: value,
+      adminConsentDescription: value,
+      userConsentDisplayName: value,
+      userConsentDescription: value,
+      isEnabled: true,
+    }));
     const exposesApi = appRoles.length > 0 || scopes.length > 0;
     const identifierUris = [...(input.identifierUris ?? (exposesApi ? [`api://${appId}`] : []))].map((uri) =>
       uri.replaceAll('{appId}', appId),
     );
     for (const uri of identifierUris) {
       validateIdentifierUri(uri);
-      if ((await this.store.isIdentifierUriTaken(uri)) || sameUri(uri, builtinDirectoryApplication.identifierUris)) {
-        throw new DirectoryError('conflict', `The App ID URI '${uri}' is already used by another application.`);
+      if (
+        (await this.store.isIdentifierUriTaken(uri)) ||
+        sameUri(uri, builtinDirectoryApplication.identifierUris)
+      ) {
+        throw new DirectoryError(
+          'conflict',
+          `The App ID URI '${uri}' is already used by another application.`,
+        );
       }
     }
     const redirectUris = input.redirectUris ?? {};
-    for (const uri of [...(redirectUris.web ?? []), ...(redirectUris.spa ?? []), ...(redirectUris.publicClient ?? [])]) {
+    for (const uri of [
+      ...(redirectUris.web ?? []),
+      ...(redirectUris.spa ?? []),
+      ...(redirectUris.publicClient ?? []),
+    ]) {
       validateRedirectUri(uri);
     }
     const application: Application = {
@@ -212,7 +228,11 @@ export class Directory {
    *   already-expired secret.
    * @throws DirectoryError `not_found`.
    */
-  async addPassword(input: { appId: string; displayName?: string; lifetimeSeconds?: number }): Promise<NewPassword> {
+  async addPassword(input: {
+    appId: string;
+    displayName?: string;
+    lifetimeSeconds?: number;
+  }): Promise<NewPassword> {
     const app = await this.requireOwnApplication(input.appId);
     const secretText = generateClientSecret();
     const now = this.nowSeconds();
@@ -234,7 +254,11 @@ export class Directory {
    *
    * @throws DirectoryError `invalid` for a malformed or unsupported certificate, `not_found`.
    */
-  async addCertificate(input: { appId: string; certificatePem: string; displayName?: string }): Promise<KeyCredential> {
+  async addCertificate(input: {
+    appId: string;
+    certificatePem: string;
+    displayName?: string;
+  }): Promise<KeyCredential> {
     const app = await this.requireOwnApplication(input.appId);
     let parsed;
     try {
@@ -274,11 +298,15 @@ export class Directory {
       : sameUri(input.resource, builtinDirectoryApplication.identifierUris)
         ? DIRECTORY_APP_ID
         : await this.store.findAppIdByIdentifierUri(input.resource);
-    if (resourceAppId === undefined) throw new DirectoryError('not_found', `Resource '${input.resource}' not found.`);
+    if (resourceAppId === undefined)
+      throw new DirectoryError('not_found', `Resource '${input.resource}' not found.`);
     const resource = await this.requireApplication(resourceAppId);
     const appRole = resource.appRoles.find((r) => r.value === input.role && r.isEnabled);
     if (appRole === undefined) {
-      throw new DirectoryError('not_found', `The resource '${resource.displayName}' has no app role '${input.role}'.`);
+      throw new DirectoryError(
+        'not_found',
+        `The resource '${resource.displayName}' has no app role '${input.role}'.`,
+      );
     }
     if (!appRole.allowedMemberTypes.includes('Application')) {
       throw new DirectoryError('invalid', `The app role '${input.role}' cannot be granted to applications.`);
@@ -320,9 +348,13 @@ export class Directory {
     const upn = input.userPrincipalName.trim();
     const domain = upn.split('@')[1]?.toLowerCase();
     if (domain === undefined || !tenant.domains.includes(domain)) {
-      throw new DirectoryError('invalid', `The UPN '${upn}' must end in one of the tenant's verified domains.`);
+      throw new DirectoryError(
+        'invalid',
+        `The UPN '${upn}' must end in one of the tenant's verified domains.`,
+      );
     }
-    if (input.password.length < 8) throw new DirectoryError('invalid', 'A password needs at least 8 characters.');
+    if (input.password.length < 8)
+      throw new DirectoryError('invalid', 'A password needs at least 8 characters.');
     if ((await this.store.findUserByUpn(upn)) !== undefined) {
       throw new DirectoryError('conflict', `A user '${upn}' already exists.`);
     }
@@ -334,8 +366,12 @@ export class Directory {
       accountEnabled: true,
       directoryRoles: input.admin === true ? [GLOBAL_ADMINISTRATOR] : [],
     };
-    // OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
-    const passwordHash = await argon2Hash(input.password, { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    // OWASP Password Storage Cheat Sheet: argon2id (the library's default algorithm), m=19 MiB, t=2, p=1.
+    const passwordHash = await argon2Hash(input.password, {
+      memoryCost: 19456,
+      timeCost: 2,
+      parallelism: 1,
+    });
     await this.store.write((trx) => this.store.insertUser(trx, user, passwordHash, this.nowSeconds()));
     return user;
   }
@@ -362,9 +398,11 @@ export function servicePrincipalFor(application: Application, tenantId: string):
 
 function uniqueValues(values: readonly string[], what: string): string[] {
   for (const value of values) {
-    if (!ROLE_VALUE.test(value)) throw new DirectoryError('invalid', `'${value}' is not a valid ${what} value.`);
+    if (!ROLE_VALUE.test(value))
+      throw new DirectoryError('invalid', `'${value}' is not a valid ${what} value.`);
   }
-  if (new Set(values).size !== values.length) throw new DirectoryError('invalid', `Duplicate ${what} values.`);
+  if (new Set(values).size !== values.length)
+    throw new DirectoryError('invalid', `Duplicate ${what} values.`);
   return [...values];
 }
 
@@ -380,7 +418,10 @@ function validateIdentifierUri(uri: string): void {
     throw new DirectoryError('invalid', `The App ID URI '${uri}' is not an absolute URI.`);
   }
   if (parsed.search !== '' || parsed.hash !== '' || uri.endsWith('/') || uri.includes('*')) {
-    throw new DirectoryError('invalid', `The App ID URI '${uri}' must not have a query, fragment, wildcard or trailing slash.`);
+    throw new DirectoryError(
+      'invalid',
+      `The App ID URI '${uri}' must not have a query, fragment, wildcard or trailing slash.`,
+    );
   }
   if (!['api:', 'https:', 'urn:'].includes(parsed.protocol)) {
     throw new DirectoryError('invalid', `The App ID URI '${uri}' must use the api, https or urn scheme.`);

@@ -14,10 +14,7 @@ export interface Tenant {
 }
 
 export type SignInAudience =
-  | 'AzureADMyOrg'
-  | 'AzureADMultipleOrgs'
-  | 'AzureADandPersonalMicrosoftAccount'
-  | 'PersonalMicrosoftAccount';
+  'AzureADMyOrg' | 'AzureADMultipleOrgs' | 'AzureADandPersonalMicrosoftAccount' | 'PersonalMicrosoftAccount';
 
 /** An application permission or a role users can hold (Graph `appRole`). */
 export interface AppRole {

@@ -16,40 +16,64 @@ const JWKS_MAX_AGE_SECONDS = 300;
  * @throws IdentityError 900023 / 90002 for a malformed or unknown tenant.
  */
 export function registerDiscoveryEndpoints(app: FastifyInstance, context: ServerContext): void {
-  app.get<{ Params: { tenant: string } }>('/:tenant/v2.0/.well-known/openid-configuration', async (request, reply) => {
-    const resolved = await resolveTenantSegment(request.params.tenant, context.cache);
-    const base = context.baseUrl();
-    const segment = resolved.kind === 'tenant' ? resolved.tenant.id : resolved.segment;
-    const issuer = issuerV2(base, resolved.kind === 'tenant' ? resolved.tenant.id : '{tenantid}');
-    const algorithms = ['RS256', 'ES256'];
-    return reply
-      .header('cache-control', `public, max-age=${METADATA_MAX_AGE_SECONDS}`)
-      .header('access-control-allow-origin', '*')
-      .send({
-        issuer,
-        authorization_endpoint: `${base}/${segment}/oauth2/v2.0/authorize`,
-        token_endpoint: tokenEndpoint(base, segment),
-        jwks_uri: jwksUri(base, segment),
-        token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic', 'private_key_jwt'],
-        token_endpoint_auth_signing_alg_values_supported: ['RS256', 'PS256', 'ES256'],
-        grant_types_supported: ['client_credentials'],
-        response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token', 'token'],
-        response_modes_supported: ['query', 'fragment', 'form_post'],
-        scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
-        subject_types_supported: ['pairwise'],
-        id_token_signing_alg_values_supported: ['RS256'],
-        access_token_signing_alg_values_supported: algorithms,
-        claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'tid', 'oid', 'azp', 'appid', 'roles', 'idtyp', 'ver'],
-        request_uri_parameter_supported: false,
-        authorization_response_iss_parameter_supported: true,
-        tenant_region_scope: null,
-        cloud_instance_name: new URL(base).host,
-      });
-  });
+  app.get<{ Params: { tenant: string } }>(
+    '/:tenant/v2.0/.well-known/openid-configuration',
+    async (request, reply) => {
+      const resolved = await resolveTenantSegment(request.params.tenant, context.cache);
+      const base = context.baseUrl();
+      const segment = resolved.kind === 'tenant' ? resolved.tenant.id : resolved.segment;
+      const issuer = issuerV2(base, resolved.kind === 'tenant' ? resolved.tenant.id : '{tenantid}');
+      const algorithms = ['RS256', 'ES256'];
+      return reply
+        .header('cache-control', `public, max-age=${METADATA_MAX_AGE_SECONDS}`)
+        .header('access-control-allow-origin', '*')
+        .send({
+          issuer,
+          authorization_endpoint: `${base}/${segment}/oauth2/v2.0/authorize`,
+          token_endpoint: tokenEndpoint(base, segment),
+          jwks_uri: jwksUri(base, segment),
+          token_endpoint_auth_methods_supported: [
+            'client_secret_post',
+            'client_secret_basic',
+            'private_key_jwt',
+          ],
+          token_endpoint_auth_signing_alg_values_supported: ['RS256', 'PS256', 'ES256'],
+          grant_types_supported: ['client_credentials'],
+          response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token', 'token'],
+          response_modes_supported: ['query', 'fragment', 'form_post'],
+          scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+          subject_types_supported: ['pairwise'],
+          id_token_signing_alg_values_supported: ['RS256'],
+          access_token_signing_alg_values_supported: algorithms,
+          claims_supported: [
+            'sub',
+            'iss',
+            'aud',
+            'exp',
+            'iat',
+            'nbf',
+            'tid',
+            'oid',
+            'azp',
+            'appid',
+            'roles',
+            'idtyp',
+            'ver',
+          ],
+          request_uri_parameter_supported: false,
+          authorization_response_iss_parameter_supported: true,
+          tenant_region_scope: null,
+          cloud_instance_name: new URL(base).host,
+        });
+    },
+  );
 
   app.get<{ Params: { tenant: string } }>('/:tenant/discovery/v2.0/keys', async (request, reply) => {
     const resolved = await resolveTenantSegment(request.params.tenant, context.cache);
-    const issuer = issuerV2(context.baseUrl(), resolved.kind === 'tenant' ? resolved.tenant.id : '{tenantid}');
+    const issuer = issuerV2(
+      context.baseUrl(),
+      resolved.kind === 'tenant' ? resolved.tenant.id : '{tenantid}',
+    );
     return reply
       .header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`)
       .header('access-control-allow-origin', '*')

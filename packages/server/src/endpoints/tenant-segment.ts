@@ -20,10 +20,14 @@ const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z
  *
  * @throws IdentityError 900023 for a segment that is neither a GUID nor a domain name, 90002 for an unknown tenant.
  */
-export async function resolveTenantSegment(segment: string, cache: DirectoryCache): Promise<ResolvedTenantSegment> {
+export async function resolveTenantSegment(
+  segment: string,
+  cache: DirectoryCache,
+): Promise<ResolvedTenantSegment> {
   const key = segment.toLowerCase();
   if (ALIASES.has(key)) return { kind: 'alias', alias: key as TenantAlias, segment: key };
-  if (!GUID.test(key) && !DOMAIN.test(key)) throw new IdentityError(900023, { tenant: segment.slice(0, 256) });
+  if (!GUID.test(key) && !DOMAIN.test(key))
+    throw new IdentityError(900023, { tenant: segment.slice(0, 256) });
   const tenant = await cache.tenant(key);
   if (tenant === undefined) throw new IdentityError(90002, { tenant: segment });
   return { kind: 'tenant', tenant, segment: key };

@@ -22,7 +22,11 @@ export function registerTokenEndpoint(app: FastifyInstance, context: ServerConte
     if (grantType === undefined || grantType === '') throw new IdentityError(900144, { name: 'grant_type' });
     const grant = grants.get(grantType);
     if (grant === undefined) throw new IdentityError(70003, { grantType: grantType.slice(0, 128) });
-    const response = await grant.handle(context, { params, authorization: request.headers.authorization, tenantSegment });
+    const response = await grant.handle(context, {
+      params,
+      authorization: request.headers.authorization,
+      tenantSegment,
+    });
     return noStore(request, reply).send(response);
   });
   app.get('/:tenant/oauth2/v2.0/token', () => {
@@ -40,7 +44,11 @@ function noStore(request: FastifyRequest, reply: FastifyReply): FastifyReply {
 /** The form body as single-valued parameters. */
 function formParameters(request: FastifyRequest): Record<string, string> {
   const contentType = request.headers['content-type'] ?? '';
-  if (!/^application\/x-www-form-urlencoded\b/i.test(contentType) || typeof request.body !== 'object' || request.body === null) {
+  if (
+    !/^application\/x-www-form-urlencoded\b/i.test(contentType) ||
+    typeof request.body !== 'object' ||
+    request.body === null
+  ) {
     throw new IdentityError(9100007);
   }
   const params: Record<string, string> = {};

@@ -1,4 +1,10 @@
-import { GrantType, IdentityError, defaultScopeResource, parseScope, type TokenResponse } from '@tessera/protocol';
+import {
+  GrantType,
+  IdentityError,
+  defaultScopeResource,
+  parseScope,
+  type TokenResponse,
+} from '@tessera/protocol';
 import { authenticateClient } from '../client-auth/authenticate-client.js';
 import type { ServerContext } from '../context.js';
 import type { Application } from '../directory/model.js';
@@ -52,7 +58,12 @@ export const clientCredentialsGrant: Grant = {
       now,
       lifetimeSeconds,
     });
-    return { token_type: 'Bearer', expires_in: lifetimeSeconds, ext_expires_in: lifetimeSeconds, access_token: accessToken };
+    return {
+      token_type: 'Bearer',
+      expires_in: lifetimeSeconds,
+      ext_expires_in: lifetimeSeconds,
+      access_token: accessToken,
+    };
   },
 };
 

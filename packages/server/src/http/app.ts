@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import { IdentityError } from '@tessera/protocol';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
 import type { ServerContext } from '../context.js';
 import { registerDiscoveryEndpoints } from '../endpoints/discovery.js';
 import { registerTokenEndpoint } from '../endpoints/token.js';
@@ -24,12 +25,17 @@ export const REDACTED_LOG_PATHS = [
   '*.refresh_token',
 ];
 
+/** The server's logger: pino at `level`, with {@link REDACTED_LOG_PATHS} censored. */
+export function createLogger(level: string): Logger {
+  return pino({ level, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' } });
+}
+
 /** HTTP server options of {@link buildHttpApp}. */
 export interface HttpAppOptions {
   /** TLS key and certificate chain (PEM); plain HTTP when absent. */
   readonly https?: { key: string | Buffer; cert: string | Buffer };
-  /** A pino logger configuration, or false for none. */
-  readonly logger: false | { level: string };
+  /** The logger (see {@link createLogger}). */
+  readonly logger: Logger;
 }
 
 /**
@@ -39,8 +45,8 @@ export interface HttpAppOptions {
 export function buildHttpApp(context: ServerContext, options: HttpAppOptions): FastifyInstance {
   const app = Fastify({
     ...(options.https === undefined ? {} : { https: options.https }),
-    logger: options.logger === false ? false : { level: options.logger.level, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' } },
-    disableRequestLogging: true,
+    loggerInstance: options.logger,
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
@@ -52,7 +58,14 @@ export function buildHttpApp(context: ServerContext, options: HttpAppOptions): F
   });
   app.setErrorHandler((error, request, reply) => sendIdentityError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
-    sendIdentityError(request, reply, new IdentityError(9100010, { method: request.method, path: request.url.split('?')[0]?.slice(0, 200) ?? '' })),
+    sendIdentityError(
+      request,
+      reply,
+      new IdentityError(9100010, {
+        method: request.method,
+        path: request.url.split('?')[0]?.slice(0, 200) ?? '',
+      }),
+    ),
   );
   registerDiscoveryEndpoints(app, context);
   registerTokenEndpoint(app, context);

@@ -32,7 +32,11 @@ export function asIdentityError(error: unknown): IdentityError {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new IdentityError(9100009, { reason: 'the body could not be parsed.' });
     default:
-      if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+      if (
+        typeof fastifyError.statusCode === 'number' &&
+        fastifyError.statusCode >= 400 &&
+        fastifyError.statusCode < 500
+      ) {
         return new IdentityError(9100009, { reason: 'the request could not be read.' }, { cause: error });
       }
       return new IdentityError(9100500, {}, { cause: error });
@@ -43,14 +47,23 @@ export function asIdentityError(error: unknown): IdentityError {
  * Sends the error body (SPEC §3 Errors) with `Cache-Control: no-store`. Server errors are logged with their cause;
  * client errors at info level with their internal detail. Neither ever carries request bodies or credentials.
  */
-export function sendIdentityError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+export function sendIdentityError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: unknown,
+): FastifyReply {
   const identityError = asIdentityError(error);
   const body = toErrorBody(identityError, { traceId: request.id, correlationId: correlationIdOf(request) });
   if (identityError.status >= 500) {
     request.log.error({ err: identityError.cause ?? identityError, traceId: request.id }, 'request failed');
   } else {
     request.log.info(
-      { code: identityError.code, detail: identityError.detail, traceId: request.id, url: request.routeOptions.url },
+      {
+        code: identityError.code,
+        detail: identityError.detail,
+        traceId: request.id,
+        url: request.routeOptions.url,
+      },
       identityError.name,
     );
   }

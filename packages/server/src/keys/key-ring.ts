@@ -21,7 +21,13 @@ export interface ActiveSigningKey {
 }
 
 /** A JWK as published at `/discovery/v2.0/keys` (RFC 7517 §4 plus the platform's `issuer`). */
-export type PublishedJwk = JWK & { kid: string; use: 'sig'; alg: SigningAlgorithm; x5t: string; x5c: string[] };
+export type PublishedJwk = JWK & {
+  kid: string;
+  use: 'sig';
+  alg: SigningAlgorithm;
+  x5t: string;
+  x5c: string[];
+};
 
 /**
  * The signing keys in memory: the current key per algorithm (private, decrypted once) and the public keys to
@@ -40,24 +46,42 @@ export class KeyRing {
    * @param retentionSeconds how long a retired key stays published: the access token lifetime plus clock skew.
    * @throws Error when the master key cannot decrypt a current key, or an algorithm has no current key.
    */
-  static async load(store: DirectoryStore, masterKey: Buffer, retentionSeconds: number, nowSeconds: number): Promise<KeyRing> {
+  static async load(
+    store: DirectoryStore,
+    masterKey: Buffer,
+    retentionSeconds: number,
+    nowSeconds: number,
+  ): Promise<KeyRing> {
     const stored = await store.listSigningKeys();
     const active = new Map<SigningAlgorithm, ActiveSigningKey>();
     const published: PublishedJwk[] = [];
     for (const key of stored) {
       const current = key.retiredAt === null;
-      if (!current && (key.retiredAt ?? 0) + retentionSeconds <= nowSeconds) continue;
+      if (key.retiredAt !== null && key.retiredAt + retentionSeconds <= nowSeconds) continue;
       const cert = new X509Certificate(key.certificatePem);
       const x5t = createHash('sha1').update(cert.raw).digest('base64url');
       const jwk = await exportJWK(cert.publicKey);
-      published.push({ ...jwk, kid: key.kid, use: 'sig', alg: key.alg, x5t, x5c: [cert.raw.toString('base64')] });
+      published.push({
+        ...jwk,
+        kid: key.kid,
+        use: 'sig',
+        alg: key.alg,
+        x5t,
+        x5c: [cert.raw.toString('base64')],
+      });
       if (current && !active.has(key.alg)) {
         const der = decryptWithMasterKey(masterKey, key.privateKeyEncrypted, key.kid);
-        active.set(key.alg, { kid: key.kid, alg: key.alg, x5t, privateKey: createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }) });
+        active.set(key.alg, {
+          kid: key.kid,
+          alg: key.alg,
+          x5t,
+          privateKey: createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }),
+        });
       }
     }
     for (const alg of SIGNING_ALGORITHMS) {
-      if (!active.has(alg)) throw new Error(`No current ${alg} signing key; run the server once or 'tessera keys rotate'.`);
+      if (!active.has(alg))
+        throw new Error(`No current ${alg} signing key; run the server once or 'tessera keys rotate'.`);
     }
     return new KeyRing(active, published);
   }
@@ -70,8 +94,16 @@ export class KeyRing {
   }
 }
 
-async function generateStoredKey(alg: SigningAlgorithm, masterKey: Buffer, nowSeconds: number): Promise<StoredSigningKey> {
-  const generated = await createSelfSignedKey(alg, `CN=Tessera token signing ${alg}`, SIGNING_CERT_VALID_DAYS);
+async function generateStoredKey(
+  alg: SigningAlgorithm,
+  masterKey: Buffer,
+  nowSeconds: number,
+): Promise<StoredSigningKey> {
+  const generated = await createSelfSignedKey(
+    alg,
+    `CN=Tessera token signing ${alg}`,
+    SIGNING_CERT_VALID_DAYS,
+  );
   const cert = new X509Certificate(generated.certificatePem);
   // Like the Microsoft identity platform, the key id is the certificate's SHA-1 thumbprint (= x5t).
   const kid = createHash('sha1').update(cert.raw).digest('base64url');
@@ -90,9 +122,15 @@ async function generateStoredKey(alg: SigningAlgorithm, masterKey: Buffer, nowSe
  *
  * @returns the algorithms a key was generated for.
  */
-export async function ensureSigningKeys(store: DirectoryStore, masterKey: Buffer, nowSeconds: number): Promise<SigningAlgorithm[]> {
+export async function ensureSigningKeys(
+  store: DirectoryStore,
+  masterKey: Buffer,
+  nowSeconds: number,
+): Promise<SigningAlgorithm[]> {
   const stored = await store.listSigningKeys();
-  const missing = SIGNING_ALGORITHMS.filter((alg) => !stored.some((key) => key.alg === alg && key.retiredAt === null));
+  const missing = SIGNING_ALGORITHMS.filter(
+    (alg) => !stored.some((key) => key.alg === alg && key.retiredAt === null),
+  );
   for (const alg of missing) {
     const key = await generateStoredKey(alg, masterKey, nowSeconds);
     await store.write((trx) => store.insertSigningKey(trx, key));

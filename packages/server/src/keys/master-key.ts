@@ -14,10 +14,15 @@ export type MasterKeySource = 'environment' | 'file' | 'generated';
  *
  * @throws Error when a configured or stored key is not 32 bytes.
  */
-export function loadMasterKey(configured: string | undefined, dataDir: string): { key: Buffer; source: MasterKeySource; file?: string } {
-  if (configured !== undefined && configured !== '') return { key: decodeKey(configured, 'TESSERA_MASTER_KEY'), source: 'environment' };
+export function loadMasterKey(
+  configured: string | undefined,
+  dataDir: string,
+): { key: Buffer; source: MasterKeySource; file?: string } {
+  if (configured !== undefined && configured !== '')
+    return { key: decodeKey(configured, 'TESSERA_MASTER_KEY'), source: 'environment' };
   const file = join(dataDir, 'master.key');
-  if (existsSync(file)) return { key: decodeKey(readFileSync(file, 'utf8').trim(), file), source: 'file', file };
+  if (existsSync(file))
+    return { key: decodeKey(readFileSync(file, 'utf8').trim(), file), source: 'file', file };
   mkdirSync(dataDir, { recursive: true });
   const key = randomBytes(MASTER_KEY_BYTES);
   writeFileSync(file, `${key.toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
@@ -28,7 +33,9 @@ export function loadMasterKey(configured: string | undefined, dataDir: string): 
 function decodeKey(text: string, where: string): Buffer {
   const key = Buffer.from(text.replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, ''), 'base64url');
   if (key.length !== MASTER_KEY_BYTES) {
-    throw new Error(`The master key in ${where} must be ${MASTER_KEY_BYTES} bytes, base64-encoded (got ${key.length}).`);
+    throw new Error(
+      `The master key in ${where} must be ${MASTER_KEY_BYTES} bytes, base64-encoded (got ${key.length}).`,
+    );
   }
   return key;
 }
@@ -41,7 +48,9 @@ export function encryptWithMasterKey(masterKey: Buffer, plaintext: Buffer, assoc
   const cipher = createCipheriv('aes-256-gcm', masterKey, iv);
   cipher.setAAD(Buffer.from(associatedData, 'utf8'));
   const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return [FORMAT, iv, cipher.getAuthTag(), ciphertext].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
+  return [FORMAT, iv, cipher.getAuthTag(), ciphertext]
+    .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
+    .join('.');
 }
 
 /**
@@ -60,6 +69,8 @@ export function decryptWithMasterKey(masterKey: Buffer, sealed: string, associat
   try {
     return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]);
   } catch {
-    throw new Error('Cannot decrypt a signing key: the master key does not match the one it was encrypted with.');
+    throw new Error(
+      'Cannot decrypt a signing key: the master key does not match the one it was encrypted with.',
+    );
   }
 }

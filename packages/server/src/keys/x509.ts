@@ -1,6 +1,6 @@
 // @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
-import { webcrypto } from 'node:crypto';
+import { createPublicKey, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
 type CryptoKey = webcrypto.CryptoKey;
@@ -30,7 +30,7 @@ export interface CertifiedKey {
 }
 
 async function generateKeys(alg: GeneratedKeyAlgorithm): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(keyParams[alg], true, ['sign', 'verify'])) as CryptoKeyPair;
+  return webcrypto.subtle.generateKey(keyParams[alg], true, ['sign', 'verify']);
 }
 
 async function certified(keys: CryptoKeyPair, cert: x509.X509Certificate): Promise<CertifiedKey> {
@@ -123,11 +123,20 @@ export async function issueServerCertificate(
 
 /** Imports a PKCS#8 private key (DER) back into a CryptoKeyPair-compatible private key for signing certs. */
 export async function importPrivateKey(pkcs8: Buffer, alg: GeneratedKeyAlgorithm): Promise<CryptoKey> {
-  return webcrypto.subtle.importKey('pkcs8', pkcs8, keyParams[alg], true, ['sign']) as Promise<CryptoKey>;
+  return webcrypto.subtle.importKey('pkcs8', pkcs8, keyParams[alg], true, ['sign']);
 }
 
 function randomSerial(): string {
   const bytes = webcrypto.getRandomValues(new Uint8Array(16));
   bytes[0] = (bytes[0] ?? 0) & 0x7f; // positive INTEGER
   return Buffer.from(bytes).toString('hex');
+}
+
+/** The public key of a PEM certificate as a WebCrypto key, for a key of algorithm `alg`. */
+export async function certificatePublicKey(
+  certificatePem: string,
+  alg: GeneratedKeyAlgorithm,
+): Promise<CryptoKey> {
+  const spki = createPublicKey(certificatePem).export({ type: 'spki', format: 'der' });
+  return webcrypto.subtle.importKey('spki', spki, keyParams[alg], true, ['verify']);
 }

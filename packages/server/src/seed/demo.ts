@@ -27,7 +27,11 @@ export interface DemoSeed {
  *
  * @returns the seed, or undefined when the directory has tenants but no demo seed file.
  */
-export async function seedDemo(directory: Directory, store: DirectoryStore, dataDir: string): Promise<DemoSeed | undefined> {
+export async function seedDemo(
+  directory: Directory,
+  store: DirectoryStore,
+  dataDir: string,
+): Promise<DemoSeed | undefined> {
   const dir = join(dataDir, 'demo');
   const file = join(dir, 'demo.json');
   if ((await store.listTenantIds()).length > 0) {
@@ -44,9 +48,15 @@ export async function seedDemo(directory: Directory, store: DirectoryStore, data
     requestedAccessTokenVersion: 2,
   });
   const daemon = await directory.createApplication({ tenant: tenant.id, displayName: 'Demo daemon' });
-  const password = await directory.addPassword({ appId: daemon.application.appId, displayName: 'demo secret' });
+  const password = await directory.addPassword({
+    appId: daemon.application.appId,
+    displayName: 'demo secret',
+  });
   const certificate = await createSelfSignedKey('RS256', 'CN=Demo daemon', 365);
-  await directory.addCertificate({ appId: daemon.application.appId, certificatePem: certificate.certificatePem });
+  await directory.addCertificate({
+    appId: daemon.application.appId,
+    certificatePem: certificate.certificatePem,
+  });
   await directory.grantAppRole({
     tenant: tenant.id,
     clientAppId: daemon.application.appId,
@@ -57,8 +67,13 @@ export async function seedDemo(directory: Directory, store: DirectoryStore, data
   const certFile = join(dir, 'daemon-cert.pem');
   const keyFile = join(dir, 'daemon-key.pem');
   writeFileSync(certFile, certificate.certificatePem, { mode: 0o644 });
-  const keyBody = certificate.privateKeyPkcs8.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
-  writeFileSync(keyFile, `-----BEGIN PRIVATE KEY-----\n${keyBody}\n-----END PRIVATE KEY-----\n`, { mode: 0o600 });
+  const keyBody = certificate.privateKeyPkcs8
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
+  writeFileSync(keyFile, `-----BEGIN PRIVATE KEY-----\n${keyBody}\n-----END PRIVATE KEY-----\n`, {
+    mode: 0o600,
+  });
   const seed: DemoSeed = {
     tenantId: tenant.id,
     tenantDomain: 'contoso.test',
@@ -69,7 +84,9 @@ export async function seedDemo(directory: Directory, store: DirectoryStore, data
     daemonSecret: password.secretText,
     daemonCertificateFile: certFile,
     daemonPrivateKeyFile: keyFile,
-    daemonThumbprintSha256: createHash('sha256').update(new X509Certificate(certificate.certificatePem).raw).digest('hex'),
+    daemonThumbprintSha256: createHash('sha256')
+      .update(new X509Certificate(certificate.certificatePem).raw)
+      .digest('hex'),
   };
   writeFileSync(file, `${JSON.stringify(seed, null, 2)}\n`, { mode: 0o600 });
   return seed;

@@ -48,7 +48,7 @@ export class DirectoryStore {
       .select('version')
       .where('id', '=', 1)
       .executeTakeFirstOrThrow();
-    return Number(row.version);
+    return row.version;
   }
 
   /** Runs `work` in a transaction that bumps the directory version. */
@@ -195,27 +195,23 @@ export class DirectoryStore {
       signInAudience: row.sign_in_audience as SignInAudience,
       accountEnabled: row.account_enabled === 1,
       identifierUris: uris.map((u) => u.uri),
-      passwordCredentials: passwords.map(
-        (p): PasswordCredential => ({
-          keyId: p.key_id,
-          displayName: p.display_name,
-          hint: p.hint,
-          secretHash: p.secret_hash,
-          startDateTime: Number(p.start_at),
-          endDateTime: Number(p.end_at),
-        }),
-      ),
-      keyCredentials: keys.map(
-        (k): KeyCredential => ({
-          keyId: k.key_id,
-          displayName: k.display_name,
-          thumbprintSha1: k.thumbprint_sha1,
-          thumbprintSha256: k.thumbprint_sha256,
-          certificatePem: k.certificate_pem,
-          startDateTime: Number(k.start_at),
-          endDateTime: Number(k.end_at),
-        }),
-      ),
+      passwordCredentials: passwords.map((p): PasswordCredential => ({
+        keyId: p.key_id,
+        displayName: p.display_name,
+        hint: p.hint,
+        secretHash: p.secret_hash,
+        startDateTime: p.start_at,
+        endDateTime: p.end_at,
+      })),
+      keyCredentials: keys.map((k): KeyCredential => ({
+        keyId: k.key_id,
+        displayName: k.display_name,
+        thumbprintSha1: k.thumbprint_sha1,
+        thumbprintSha256: k.thumbprint_sha256,
+        certificatePem: k.certificate_pem,
+        startDateTime: k.start_at,
+        endDateTime: k.end_at,
+      })),
     };
   }
 
@@ -230,7 +226,11 @@ export class DirectoryStore {
     return row?.app_id;
   }
 
-  async insertPasswordCredential(trx: Db, applicationId: string, credential: PasswordCredential): Promise<void> {
+  async insertPasswordCredential(
+    trx: Db,
+    applicationId: string,
+    credential: PasswordCredential,
+  ): Promise<void> {
     await trx
       .insertInto('password_credentials')
       .values({
@@ -375,8 +375,8 @@ export class DirectoryStore {
       alg: row.alg,
       privateKeyEncrypted: row.private_key_encrypted,
       certificatePem: row.certificate_pem,
-      createdAt: Number(row.created_at),
-      retiredAt: row.retired_at === null ? null : Number(row.retired_at),
+      createdAt: row.created_at,
+      retiredAt: row.retired_at,
     }));
   }
 

@@ -1,7 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCertificateAuthority, importPrivateKey, issueServerCertificate, type CertifiedKey } from '../keys/x509.js';
+import {
+  certificatePublicKey,
+  createCertificateAuthority,
+  importPrivateKey,
+  issueServerCertificate,
+  type CertifiedKey,
+} from '../keys/x509.js';
 
 /** Files of the development TLS setup, under `<dataDir>/tls/`. */
 export interface DevTlsFiles {
@@ -33,14 +39,18 @@ export async function ensureDevTls(dir: string): Promise<DevTlsFiles> {
   let createdCa = false;
   if (existsSync(caFile) && existsSync(caKeyFile) && !expiresSoon(caFile)) {
     const der = Buffer.from(
-      readFileSync(caKeyFile, 'utf8').replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''),
+      readFileSync(caKeyFile, 'utf8')
+        .replace(/-----[^-]+-----/g, '')
+        .replace(/\s+/g, ''),
       'base64',
     );
     const privateKey = await importPrivateKey(der, 'ES256');
     const certificatePem = readFileSync(caFile, 'utf8');
-    const x509 = await import('@peculiar/x509');
-    const publicKey = await new x509.X509Certificate(certificatePem).publicKey.export();
-    ca = { certificatePem, privateKeyPkcs8: der, keys: { privateKey, publicKey } };
+    ca = {
+      certificatePem,
+      privateKeyPkcs8: der,
+      keys: { privateKey, publicKey: await certificatePublicKey(certificatePem, 'ES256') },
+    };
   } else {
     ca = await createCertificateAuthority('CN=Tessera Development CA', CA_VALID_DAYS);
     writeFileSync(caFile, ca.certificatePem, { mode: 0o644 });
@@ -48,7 +58,11 @@ export async function ensureDevTls(dir: string): Promise<DevTlsFiles> {
     createdCa = true;
   }
   if (createdCa || !existsSync(certFile) || !existsSync(keyFile) || expiresSoon(certFile)) {
-    const server = await issueServerCertificate(ca, { dns: ['localhost'], ip: ['127.0.0.1', '::1'] }, SERVER_VALID_DAYS);
+    const server = await issueServerCertificate(
+      ca,
+      { dns: ['localhost'], ip: ['127.0.0.1', '::1'] },
+      SERVER_VALID_DAYS,
+    );
     writeFileSync(certFile, server.certificatePem, { mode: 0o644 });
     writeFileSync(keyFile, toPem(server.privateKeyPkcs8), { mode: 0o600 });
   }
@@ -61,6 +75,9 @@ function expiresSoon(pemFile: string): boolean {
 }
 
 function toPem(pkcs8: Buffer): string {
-  const body = pkcs8.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const body = pkcs8
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
 }

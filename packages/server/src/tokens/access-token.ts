@@ -46,7 +46,9 @@ export async function issueAppAccessToken(input: AppAccessTokenInput): Promise<s
     nbf: input.now,
     exp: input.now + input.lifetimeSeconds,
     ...(v2 ? {} : { idp: issuer }),
-    ...(v2 ? { azp: input.client.appId, azpacr: input.acr } : { appid: input.client.appId, appidacr: input.acr }),
+    ...(v2
+      ? { azp: input.client.appId, azpacr: input.acr }
+      : { appid: input.client.appId, appidacr: input.acr }),
     idtyp: 'app',
     oid: input.clientServicePrincipal.id,
     ...(input.roles.length > 0 ? { roles: [...input.roles] } : {}),

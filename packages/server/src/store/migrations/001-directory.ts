@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 
 /** Tenants, applications and their credentials, service principals, app role assignments, users, keys. */
 export const directoryMigration: Migration = {
@@ -32,7 +32,9 @@ export const directoryMigration: Migration = {
       .createTable('application_identifier_uris')
       .addColumn('uri_lower', 'text', (c) => c.primaryKey())
       .addColumn('uri', 'text', (c) => c.notNull())
-      .addColumn('application_id', 'text', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('application_id', 'text', (c) =>
+        c.notNull().references('applications.id').onDelete('cascade'),
+      )
       .execute();
     await db.schema
       .createIndex('application_identifier_uris_app')
@@ -43,7 +45,9 @@ export const directoryMigration: Migration = {
     await db.schema
       .createTable('password_credentials')
       .addColumn('key_id', 'text', (c) => c.primaryKey())
-      .addColumn('application_id', 'text', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('application_id', 'text', (c) =>
+        c.notNull().references('applications.id').onDelete('cascade'),
+      )
       .addColumn('display_name', 'text', (c) => c.notNull())
       .addColumn('hint', 'text', (c) => c.notNull())
       .addColumn('secret_hash', 'text', (c) => c.notNull())
@@ -59,7 +63,9 @@ export const directoryMigration: Migration = {
     await db.schema
       .createTable('key_credentials')
       .addColumn('key_id', 'text', (c) => c.primaryKey())
-      .addColumn('application_id', 'text', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('application_id', 'text', (c) =>
+        c.notNull().references('applications.id').onDelete('cascade'),
+      )
       .addColumn('display_name', 'text', (c) => c.notNull())
       .addColumn('thumbprint_sha1', 'text', (c) => c.notNull())
       .addColumn('thumbprint_sha256', 'text', (c) => c.notNull())
@@ -67,7 +73,11 @@ export const directoryMigration: Migration = {
       .addColumn('start_at', 'bigint', (c) => c.notNull())
       .addColumn('end_at', 'bigint', (c) => c.notNull())
       .execute();
-    await db.schema.createIndex('key_credentials_app').on('key_credentials').column('application_id').execute();
+    await db.schema
+      .createIndex('key_credentials_app')
+      .on('key_credentials')
+      .column('application_id')
+      .execute();
 
     await db.schema
       .createTable('service_principals')
@@ -133,6 +143,6 @@ export const directoryMigration: Migration = {
       .addColumn('id', 'integer', (c) => c.primaryKey())
       .addColumn('version', 'bigint', (c) => c.notNull())
       .execute();
-    await db.insertInto('directory_state' as never).values({ id: 1, version: 1 } as never).execute();
+    await sql`insert into directory_state (id, version) values (1, 1)`.execute(db);
   },
 };

@@ -1,0 +1,3 @@
+export * from './services.js';
+export * from './test-server.js';
+export * from './scenario.js';
