@@ -30,6 +30,7 @@ export default tseslint.config(
   },
   {
     files: ['packages/protocol/src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
