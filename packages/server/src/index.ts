@@ -27,4 +27,4 @@ export { ensureDevTls, type DevTlsFiles } from './tls/dev-tls.js';
 export { issuerV1, issuerV2, tokenEndpoint, jwksUri } from './tokens/issuer.js';
 export { REDACTED_LOG_PATHS, createLogger } from './http/app.js';
 export { rotateSigningKeys, ensureSigningKeys, KeyRing } from './keys/key-ring.js';
-export { loadMasterKey } from './keys/master-key.js';
+export { loadMasterKey, decryptWithMasterKey } from './keys/master-key.js';

@@ -1,11 +1,10 @@
 import type { DirectoryStore } from '../store/directory-store.js';
 import { DIRECTORY_APP_ID, builtinDirectoryApplication } from './builtin-directory-app.js';
+import { GUID_PATTERN } from './identifiers.js';
 import type { Application, ServicePrincipal, Tenant } from './model.js';
 
 /** Entries per lookup table before it is cleared; bounds memory against lookups of random names. */
 const MAX_ENTRIES = 20_000;
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 class Memo<T> {
   private entries = new Map<string, Promise<T>>();
@@ -50,14 +49,14 @@ export class DirectoryCache {
   application(appId: string): Promise<Application | undefined> {
     const key = appId.toLowerCase();
     if (key === DIRECTORY_APP_ID) return Promise.resolve(builtinDirectoryApplication);
-    if (!GUID.test(key)) return Promise.resolve(undefined);
+    if (!GUID_PATTERN.test(key)) return Promise.resolve(undefined);
     return this.applications.get(key, () => this.store.findApplicationByAppId(key));
   }
 
   /** The `appId` named by a resource identifier: an `appId` itself or an App ID URI (case-insensitive). */
   resourceAppId(identifier: string): Promise<string | undefined> {
     const key = identifier.toLowerCase();
-    if (GUID.test(key)) return Promise.resolve(key);
+    if (GUID_PATTERN.test(key)) return Promise.resolve(key);
     if (builtinDirectoryApplication.identifierUris.some((uri) => uri.toLowerCase() === key)) {
       return Promise.resolve(DIRECTORY_APP_ID);
     }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hash as argon2Hash } from '@node-rs/argon2';
 import type { DirectoryStore } from '../store/directory-store.js';
 import { DIRECTORY_APP_ID, builtinDirectoryApplication } from './builtin-directory-app.js';
+import { DOMAIN_PATTERN, isGuid } from './identifiers.js';
 import { generateClientSecret, hashSecret, parseCertificate } from './credentials.js';
 import {
   GLOBAL_ADMINISTRATOR,
@@ -63,9 +64,7 @@ export interface NewPassword {
   readonly secretText: string;
 }
 
-const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$/;
 const ROLE_VALUE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$/;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Default client secret lifetime: 2 years, in seconds (the Entra portal's longest recommended choice). */
 export const DEFAULT_SECRET_LIFETIME_SECONDS = 2 * 365 * 24 * 3600;
@@ -95,7 +94,7 @@ export class Directory {
     if (input.displayName.trim() === '')
       throw new DirectoryError('invalid', 'A tenant needs a display name.');
     for (const domain of domains) {
-      if (!DOMAIN.test(domain))
+      if (!DOMAIN_PATTERN.test(domain))
         throw new DirectoryError('invalid', `'${domain}' is not a valid domain name.`);
       if (await this.store.isDomainTaken(domain)) {
         throw new DirectoryError('conflict', `The domain '${domain}' is already verified by another tenant.`);
@@ -293,7 +292,7 @@ export class Directory {
     role: string;
   }): Promise<AppRoleAssignment> {
     const tenant = await this.requireTenant(input.tenant);
-    const resourceAppId = GUID.test(input.resource.toLowerCase())
+    const resourceAppId = isGuid(input.resource)
       ? input.resource.toLowerCase()
       : sameUri(input.resource, builtinDirectoryApplication.identifierUris)
         ? DIRECTORY_APP_ID

@@ -1,5 +1,6 @@
 import { IdentityError } from '@tessera/protocol';
 import type { DirectoryCache } from '../directory/directory-cache.js';
+import { DOMAIN_PATTERN, GUID_PATTERN } from '../directory/identifiers.js';
 import type { Tenant } from '../directory/model.js';
 
 /** `{tenant}` path segments that name no single tenant. */
@@ -11,8 +12,6 @@ export type ResolvedTenantSegment =
   | { readonly kind: 'alias'; readonly alias: TenantAlias; readonly segment: string };
 
 const ALIASES: ReadonlySet<string> = new Set(['common', 'organizations', 'consumers']);
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$/;
 
 /**
  * Resolves the `{tenant}` path segment: a tenant GUID, a verified domain (case-insensitive), or one of the
@@ -26,7 +25,7 @@ export async function resolveTenantSegment(
 ): Promise<ResolvedTenantSegment> {
   const key = segment.toLowerCase();
   if (ALIASES.has(key)) return { kind: 'alias', alias: key as TenantAlias, segment: key };
-  if (!GUID.test(key) && !DOMAIN.test(key))
+  if (!GUID_PATTERN.test(key) && !DOMAIN_PATTERN.test(key))
     throw new IdentityError(900023, { tenant: segment.slice(0, 256) });
   const tenant = await cache.tenant(key);
   if (tenant === undefined) throw new IdentityError(90002, { tenant: segment });

@@ -140,3 +140,12 @@ export async function certificatePublicKey(
   const spki = createPublicKey(certificatePem).export({ type: 'spki', format: 'der' });
   return webcrypto.subtle.importKey('spki', spki, keyParams[alg], true, ['verify']);
 }
+
+/** PEM text (`PRIVATE KEY`) of a PKCS#8 DER private key. */
+export function privateKeyPem(pkcs8: Buffer): string {
+  const body = pkcs8
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
+  return `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
+}

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Directory } from '../directory/directory.js';
 import type { DirectoryStore } from '../store/directory-store.js';
-import { createSelfSignedKey } from '../keys/x509.js';
+import { createSelfSignedKey, privateKeyPem } from '../keys/x509.js';
 
 /** What the demo seed created; written to `<dataDir>/demo/demo.json` (development only, mode 0600). */
 export interface DemoSeed {
@@ -67,13 +67,7 @@ export async function seedDemo(
   const certFile = join(dir, 'daemon-cert.pem');
   const keyFile = join(dir, 'daemon-key.pem');
   writeFileSync(certFile, certificate.certificatePem, { mode: 0o644 });
-  const keyBody = certificate.privateKeyPkcs8
-    .toString('base64')
-    .replace(/(.{64})/g, '$1\n')
-    .replace(/\n$/, '');
-  writeFileSync(keyFile, `-----BEGIN PRIVATE KEY-----\n${keyBody}\n-----END PRIVATE KEY-----\n`, {
-    mode: 0o600,
-  });
+  writeFileSync(keyFile, privateKeyPem(certificate.privateKeyPkcs8), { mode: 0o600 });
   const seed: DemoSeed = {
     tenantId: tenant.id,
     tenantDomain: 'contoso.test',

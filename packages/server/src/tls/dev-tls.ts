@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   certificatePublicKey,
+  privateKeyPem,
   createCertificateAuthority,
   importPrivateKey,
   issueServerCertificate,
@@ -54,7 +55,7 @@ export async function ensureDevTls(dir: string): Promise<DevTlsFiles> {
   } else {
     ca = await createCertificateAuthority('CN=Tessera Development CA', CA_VALID_DAYS);
     writeFileSync(caFile, ca.certificatePem, { mode: 0o644 });
-    writeFileSync(caKeyFile, toPem(ca.privateKeyPkcs8), { mode: 0o600 });
+    writeFileSync(caKeyFile, privateKeyPem(ca.privateKeyPkcs8), { mode: 0o600 });
     createdCa = true;
   }
   if (createdCa || !existsSync(certFile) || !existsSync(keyFile) || expiresSoon(certFile)) {
@@ -64,7 +65,7 @@ export async function ensureDevTls(dir: string): Promise<DevTlsFiles> {
       SERVER_VALID_DAYS,
     );
     writeFileSync(certFile, server.certificatePem, { mode: 0o644 });
-    writeFileSync(keyFile, toPem(server.privateKeyPkcs8), { mode: 0o600 });
+    writeFileSync(keyFile, privateKeyPem(server.privateKeyPkcs8), { mode: 0o600 });
   }
   return { caFile, certFile, keyFile, createdCa };
 }
@@ -72,12 +73,4 @@ export async function ensureDevTls(dir: string): Promise<DevTlsFiles> {
 function expiresSoon(pemFile: string): boolean {
   const cert = new X509Certificate(readFileSync(pemFile));
   return Date.parse(cert.validTo) - Date.now() < RENEW_BEFORE_MS;
-}
-
-function toPem(pkcs8: Buffer): string {
-  const body = pkcs8
-    .toString('base64')
-    .replace(/(.{64})/g, '$1\n')
-    .replace(/\n$/, '');
-  return `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
 }
