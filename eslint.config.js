@@ -6,6 +6,7 @@ import tseslint from 'typescript-eslint';
 const forbidden = {
   protocol: ['@tessera/server', '@tessera/testkit', '@tessera/resource', '@tessera/hub'],
   server: ['@tessera/testkit', '@tessera/hub', '@tessera/spa'],
+  resource: ['@tessera/server', '@tessera/testkit', '@tessera/hub', '@tessera/spa'],
 };
 
 export default tseslint.config(
@@ -49,6 +50,16 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         { patterns: [{ group: forbidden.server, message: 'Dependency direction.' }] },
+      ],
+    },
+  },
+  {
+    files: ['packages/resource/src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: forbidden.resource, message: 'Dependency direction.' }] },
       ],
     },
   },

@@ -7,6 +7,7 @@ export default defineConfig({
   resolve: {
     alias: {
       '@tessera/protocol': src('protocol'),
+      '@tessera/resource': src('resource'),
       '@tessera/server': src('server'),
       '@tessera/testkit': src('testkit'),
     },
