@@ -11,6 +11,14 @@ export const DEFAULT_SCOPE_SUFFIX = '/.default';
 /** OpenID Connect scopes that name no resource. */
 export const OIDC_SCOPES: ReadonlySet<string> = new Set(['openid', 'profile', 'email', 'offline_access']);
 
+/**
+ * True when `value` is a valid RFC 6749 §3.3 scope-token: one or more of `%x21 / %x23-5B / %x5D-7E`
+ * (printable ASCII except space, `"` and `\\`).
+ */
+export function isScopeToken(value: string): boolean {
+  return /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(value);
+}
+
 /** Splits a `scope` parameter into its distinct values, in order. Empty input gives an empty list. */
 export function parseScope(scope: string | undefined): string[] {
   if (scope === undefined) return [];

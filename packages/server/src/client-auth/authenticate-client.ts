@@ -48,7 +48,11 @@ export async function authenticateClient(
   const assertion = params.client_assertion;
   const methods = [basic, bodySecret, assertion].filter((m) => m !== undefined).length;
   if (methods > 1) throw new IdentityError(9100005);
-  if (basic !== undefined && params.client_id !== undefined && params.client_id !== basic.clientId) {
+  if (
+    basic !== undefined &&
+    params.client_id !== undefined &&
+    params.client_id.toLowerCase() !== basic.clientId.toLowerCase()
+  ) {
     throw new IdentityError(9100005, {}, { detail: 'client_id differs from the Basic user name' });
   }
   const clientId = basic?.clientId ?? params.client_id;

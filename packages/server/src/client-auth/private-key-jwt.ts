@@ -146,7 +146,8 @@ function checkAssertionClaims(
   claims: Record<string, unknown>,
   policy: ClientAssertionPolicy,
 ): VerifiedClientAssertion {
-  if (claims.iss !== clientId || claims.sub !== clientId) throw new IdentityError(700021);
+  // appIds are GUIDs, compared case-insensitively (clients copy the configured id, in any case, into iss and sub).
+  if (!sameGuid(claims.iss, clientId) || !sameGuid(claims.sub, clientId)) throw new IdentityError(700021);
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (!audiences.some((aud) => typeof aud === 'string' && policy.audiences.has(aud.toLowerCase()))) {
     throw new IdentityError(9100001, {}, { detail: `aud ${JSON.stringify(claims.aud)}` });
@@ -177,6 +178,10 @@ function checkAssertionClaims(
     });
   }
   return { jti, exp };
+}
+
+function sameGuid(value: unknown, appId: string): boolean {
+  return typeof value === 'string' && value.toLowerCase() === appId.toLowerCase();
 }
 
 function isNumericDate(value: unknown): value is number {

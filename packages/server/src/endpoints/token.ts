@@ -29,8 +29,14 @@ export function registerTokenEndpoint(app: FastifyInstance, context: ServerConte
     });
     return noStore(request, reply).send(response);
   });
-  app.get('/:tenant/oauth2/v2.0/token', () => {
-    throw new IdentityError(900561, { method: 'GET' });
+  // RFC 9110 §15.5.6: a 405 names the allowed methods.
+  app.route({
+    method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+    url: '/:tenant/oauth2/v2.0/token',
+    handler: (request, reply) => {
+      void reply.header('allow', 'POST');
+      throw new IdentityError(900561, { method: request.method });
+    },
   });
 }
 

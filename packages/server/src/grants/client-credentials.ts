@@ -2,6 +2,7 @@ import {
   GrantType,
   IdentityError,
   defaultScopeResource,
+  isScopeToken,
   parseScope,
   type TokenResponse,
 } from '@tessera/protocol';
@@ -28,7 +29,9 @@ export const clientCredentialsGrant: Grant = {
     const scope = request.params.scope;
     if (scope === undefined || scope.trim() === '') throw new IdentityError(900144, { name: 'scope' });
     const scopes = parseScope(scope);
-    if (scopes.length !== 1 || scopes[0] === undefined) throw new IdentityError(70011, { scope });
+    if (scopes.length !== 1 || scopes[0] === undefined || !isScopeToken(scopes[0])) {
+      throw new IdentityError(70011, { scope: scope.slice(0, 512) });
+    }
     const requestedIdentifier = defaultScopeResource(scopes[0]);
     if (requestedIdentifier === undefined) throw new IdentityError(1002012, { scope: scopes[0] });
 
