@@ -1,14 +1,10 @@
-export {
-  createTesseraServer,
-  openStore,
-  databaseTarget,
-  keyRetentionSeconds,
-  type TesseraServer,
-} from './server.js';
+export { createTesseraServer, type TesseraServer } from './server.js';
+export { openStore, databaseTarget } from './store/open-store.js';
 export {
   loadConfig,
   configOptions,
   configurationMarkdown,
+  keyRetentionSeconds,
   ConfigError,
   type TesseraConfig,
 } from './config/config.js';

@@ -3,15 +3,15 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { TesseraConfig } from './config/config.js';
+import { keyRetentionSeconds, type TesseraConfig } from './config/config.js';
 import type { ServerContext } from './context.js';
 import { Directory } from './directory/directory.js';
 import { DirectoryCache, DirectoryWatcher } from './directory/directory-cache.js';
 import { buildHttpApp, createLogger } from './http/app.js';
 import { KeyRing, ensureSigningKeys } from './keys/key-ring.js';
 import { loadMasterKey } from './keys/master-key.js';
-import { migrateToLatest, openDatabase, type DatabaseTarget } from './store/database.js';
-import { DirectoryStore } from './store/directory-store.js';
+import type { DirectoryStore } from './store/directory-store.js';
+import { openStore } from './store/open-store.js';
 import type { Database } from './store/schema.js';
 import { ensureDevTls } from './tls/dev-tls.js';
 
@@ -38,27 +38,6 @@ export interface TesseraServer {
   close(): Promise<void>;
 }
 
-/** Where the store lives for a configuration. */
-export function databaseTarget(config: TesseraConfig): DatabaseTarget {
-  return config.databaseUrl === undefined
-    ? { dialect: 'sqlite', file: join(config.dataDir, 'tessera.db') }
-    : { dialect: 'postgres', url: config.databaseUrl };
-}
-
-/** Opens and migrates the store of a configuration (used by the server and the CLI). */
-export async function openStore(
-  config: TesseraConfig,
-): Promise<{ db: Kysely<Database>; store: DirectoryStore }> {
-  const db = openDatabase(databaseTarget(config));
-  await migrateToLatest(db);
-  return { db, store: new DirectoryStore(db) };
-}
-
-/** Seconds a retired signing key stays published: the longest access token lifetime plus clock skew. */
-export function keyRetentionSeconds(config: TesseraConfig): number {
-  return config.accessTokenLifetimeSeconds + config.clockSkewSeconds + 300;
-}
-
 /**
  * The composition root: opens and migrates the store, loads (or creates) the master key and signing keys,
  * prepares TLS, wires caches and the change watcher, and builds the HTTP app. Configuration is read here once.
@@ -71,6 +50,20 @@ export async function createTesseraServer(
 ): Promise<TesseraServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const { db, store } = await openStore(config);
+  try {
+    return await assembleServer(config, logger, db, store);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+}
+
+async function assembleServer(
+  config: TesseraConfig,
+  logger: Logger,
+  db: Kysely<Database>,
+  store: DirectoryStore,
+): Promise<TesseraServer> {
   const masterKey = loadMasterKey(config.masterKey, config.dataDir);
   if (masterKey.source === 'generated') {
     logger.warn(

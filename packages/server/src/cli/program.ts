@@ -1,17 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, loadConfig, type TesseraConfig } from '../config/config.js';
+import { ConfigError, keyRetentionSeconds, loadConfig, type TesseraConfig } from '../config/config.js';
 import { Directory, DirectoryError, type CreateApplicationInput } from '../directory/directory.js';
-import { rotateSigningKeys, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/key-ring.js';
-import { loadMasterKey } from '../keys/master-key.js';
-import { demoInstructions, seedDemo } from '../seed/demo.js';
-import { createTesseraServer, keyRetentionSeconds, openStore } from '../server.js';
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/algorithms.js';
+import { openStore } from '../store/open-store.js';
+
+// The server, key generation and the demo seed load heavy modules (Fastify, X.509); commands that do not need
+// them import them lazily so each CLI invocation starts fast.
 
 /** Where CLI output goes (injectable for tests). */
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
   env: Readonly<Record<string, string | undefined>>;
+  /** True when the command line asked for `--json` (decides how usage errors are printed). */
+  json?: boolean;
 }
 
 /** A failure the CLI reports on stderr with exit code 1 (no stack trace). */
@@ -42,17 +45,20 @@ function parseRedirectUri(value: string, previous: string[]): string[] {
  *   set `process.exitCode` to 1.
  */
 export function buildCli(io: CliIo): Command {
-  const program = new Command('tessera')
-    .description('Tessera identity server')
-    .showHelpAfterError()
-    .configureOutput({
-      writeOut: (s) => {
-        io.out(s);
-      },
-      writeErr: (s) => {
-        io.err(s);
-      },
-    });
+  const program = new Command('tessera').description('Tessera identity server').configureOutput({
+    writeOut: (s) => {
+      io.out(s);
+    },
+    writeErr: (s) => {
+      io.err(s);
+    },
+    // Usage errors (unknown option, missing or malformed value) honour --json like every other failure.
+    outputError: (text) => {
+      const message = text.trim().replace(/^error: /, '');
+      if (io.json === true) io.out(`${JSON.stringify({ error: { code: 'invalid', message } }, null, 2)}\n`);
+      else io.err(`tessera: ${message}\n`);
+    },
+  });
 
   const withCommon = (command: Command) =>
     command
@@ -99,6 +105,8 @@ export function buildCli(io: CliIo): Command {
     .option('--demo', 'on an empty directory, seed the demo tenant and print how to get a token')
     .action(
       run(async (options: GlobalOptions & { port?: string; demo?: boolean }) => {
+        const { createTesseraServer } = await import('../server.js');
+        const { demoInstructions, seedDemo } = await import('../seed/demo.js');
         const server = await createTesseraServer(
           config(
             options,
@@ -328,6 +336,8 @@ export function buildCli(io: CliIo): Command {
         const cfg = config(options);
         const { db, store } = await openStore(cfg);
         try {
+          const { loadMasterKey } = await import('../keys/master-key.js');
+          const { rotateSigningKeys } = await import('../keys/key-ring.js');
           const masterKey = loadMasterKey(cfg.masterKey, cfg.dataDir);
           const rotated = await rotateSigningKeys(
             store,

@@ -1,6 +1,15 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
+/** `true`/`false`/`1`/`0` (any case) or a boolean; anything else is refused rather than read as false. */
+const booleanFromText = z.union([
+  z.boolean(),
+  z
+    .string()
+    .regex(/^(true|false|1|0)$/i, 'must be true, false, 1 or 0')
+    .transform((value) => /^(true|1)$/i.test(value)),
+]);
+
 /**
  * Every configuration key: its environment variable, schema, default, unit and meaning. The documentation in
  * `docs/configuration.md` is generated from this table (`npm run docs:config`), and a test keeps them in step.
@@ -114,7 +123,7 @@ export const configOptions = {
   },
   strictAssertionJtiReplay: {
     env: 'TESSERA_STRICT_ASSERTION_JTI',
-    schema: z.preprocess((v) => (typeof v === 'string' ? v === 'true' || v === '1' : v), z.boolean()),
+    schema: booleanFromText,
     default: false,
     unit: 'boolean',
     title: 'Single-use client assertions',
@@ -186,6 +195,14 @@ export function loadConfig(
     );
   }
   return config;
+}
+
+/**
+ * Seconds a retired signing key stays published: the longest access token lifetime, plus clock skew, plus five
+ * minutes for validators' JWKS caches.
+ */
+export function keyRetentionSeconds(config: TesseraConfig): number {
+  return config.accessTokenLifetimeSeconds + config.clockSkewSeconds + 300;
 }
 
 /** The configuration reference as Markdown (the body of `docs/configuration.md`). */

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hash as argon2Hash } from '@node-rs/argon2';
+import type { Transaction } from 'kysely';
+import { isUniqueViolation } from '../store/database.js';
 import type { DirectoryStore } from '../store/directory-store.js';
+import type { Database } from '../store/schema.js';
 import { DIRECTORY_APP_ID, builtinDirectoryApplication } from './builtin-directory-app.js';
 import { DOMAIN_PATTERN, isGuid } from './identifiers.js';
 import { generateClientSecret, hashSecret, parseCertificate } from './credentials.js';
@@ -102,7 +105,11 @@ export class Directory {
     }
     const tenant: Tenant = { id: input.id ?? randomUUID(), displayName: input.displayName.trim(), domains };
     const now = this.nowSeconds();
-    await this.store.write(async (trx) => {
+    const conflict =
+      domains.length === 1
+        ? `The domain '${domains[0] ?? ''}' is already verified by another tenant.`
+        : 'One of the domains is already verified by another tenant.';
+    await this.writeOrConflict(conflict, async (trx) => {
       await this.store.insertTenant(trx, tenant, now);
       await this.store.insertServicePrincipal(
         trx,
@@ -157,6 +164,9 @@ export class Directory {
     const identifierUris = [...(input.identifierUris ?? (exposesApi ? [`api://${appId}`] : []))].map((uri) =>
       uri.replaceAll('{appId}', appId),
     );
+    if (new Set(identifierUris.map((uri) => uri.toLowerCase())).size !== identifierUris.length) {
+      throw new DirectoryError('invalid', 'Duplicate App ID URIs (they compare case-insensitively).');
+    }
     for (const uri of identifierUris) {
       validateIdentifierUri(uri);
       if (
@@ -201,7 +211,7 @@ export class Directory {
     };
     const servicePrincipal = servicePrincipalFor(application, tenant.id);
     const now = this.nowSeconds();
-    await this.store.write(async (trx) => {
+    await this.writeOrConflict('An App ID URI is already used by another application.', async (trx) => {
       await this.store.insertApplication(trx, application, now);
       await this.store.insertServicePrincipal(trx, servicePrincipal, now);
     });
@@ -318,6 +328,8 @@ export class Directory {
         `Both the client and the resource need a service principal in tenant '${tenant.id}'.`,
       );
     }
+    const existing = await this.store.findAppRoleAssignment(clientSp.id, resourceSp.id, appRole.id);
+    if (existing !== undefined) return existing;
     const assignment: AppRoleAssignment = {
       id: randomUUID(),
       tenantId: tenant.id,
@@ -328,7 +340,8 @@ export class Directory {
       createdDateTime: this.nowSeconds(),
     };
     await this.store.write((trx) => this.store.insertAppRoleAssignment(trx, assignment));
-    return assignment;
+    // A concurrent identical grant may have won the insert; answer with the stored one either way.
+    return (await this.store.findAppRoleAssignment(clientSp.id, resourceSp.id, appRole.id)) ?? assignment;
   }
 
   /**
@@ -371,8 +384,23 @@ export class Directory {
       timeCost: 2,
       parallelism: 1,
     });
-    await this.store.write((trx) => this.store.insertUser(trx, user, passwordHash, this.nowSeconds()));
+    await this.writeOrConflict(`A user '${upn}' already exists.`, (trx) =>
+      this.store.insertUser(trx, user, passwordHash, this.nowSeconds()),
+    );
     return user;
+  }
+
+  /** Runs a directory write; a unique-key race lost to another writer becomes a `conflict` DirectoryError. */
+  private async writeOrConflict<T>(
+    message: string,
+    work: (trx: Transaction<Database>) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await this.store.write(work);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new DirectoryError('conflict', message);
+      throw error;
+    }
   }
 
   private async requireOwnApplication(appId: string): Promise<Application> {

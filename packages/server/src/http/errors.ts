@@ -1,4 +1,4 @@
-import { IdentityError, toErrorBody } from '@tessera/protocol';
+import { IdentityError, errorCatalogue, toErrorBody } from '@tessera/protocol';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 const CORRELATION_ID = /^[A-Za-z0-9-]{1,64}$/;
@@ -64,7 +64,7 @@ export function sendIdentityError(
         traceId: request.id,
         url: request.routeOptions.url,
       },
-      identityError.name,
+      errorCatalogue[identityError.code].name,
     );
   }
   if (identityError.status === 401 && /^basic /i.test(request.headers.authorization ?? '')) {

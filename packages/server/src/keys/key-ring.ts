@@ -1,12 +1,9 @@
 import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { exportJWK, type JWK } from 'jose';
 import type { DirectoryStore, StoredSigningKey } from '../store/directory-store.js';
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './algorithms.js';
 import { decryptWithMasterKey, encryptWithMasterKey } from './master-key.js';
 import { createSelfSignedKey } from './x509.js';
-
-/** Token signing algorithms; RS256 is the default, ES256 a per-resource option. */
-export type SigningAlgorithm = 'RS256' | 'ES256';
-export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['RS256', 'ES256'];
 
 /** Validity of a signing key's self-signed certificate, in days. */
 const SIGNING_CERT_VALID_DAYS = 5 * 365;
@@ -162,3 +159,5 @@ export async function rotateSigningKeys(
   }
   return rotated;
 }
+
+export { SIGNING_ALGORITHMS, type SigningAlgorithm } from './algorithms.js';

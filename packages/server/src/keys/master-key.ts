@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConfigError } from '../config/config.js';
 
 /** Bytes of the master key (AES-256). */
 const MASTER_KEY_BYTES = 32;
@@ -12,7 +13,7 @@ export type MasterKeySource = 'environment' | 'file' | 'generated';
  * Loads the master key that encrypts signing keys at rest: from `configured` (base64 or base64url of 32 bytes,
  * `TESSERA_MASTER_KEY`), else from `<dataDir>/master.key`, else generates that file (mode 0600).
  *
- * @throws Error when a configured or stored key is not 32 bytes.
+ * @throws ConfigError when a configured or stored key is not 32 bytes.
  */
 export function loadMasterKey(
   configured: string | undefined,
@@ -33,7 +34,7 @@ export function loadMasterKey(
 function decodeKey(text: string, where: string): Buffer {
   const key = Buffer.from(text.replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, ''), 'base64url');
   if (key.length !== MASTER_KEY_BYTES) {
-    throw new Error(
+    throw new ConfigError(
       `The master key in ${where} must be ${MASTER_KEY_BYTES} bytes, base64-encoded (got ${key.length}).`,
     );
   }
@@ -56,12 +57,12 @@ export function encryptWithMasterKey(masterKey: Buffer, plaintext: Buffer, assoc
 /**
  * Decrypts {@link encryptWithMasterKey}'s output.
  *
- * @throws Error when the master key is wrong or the data was altered (GCM authentication fails).
+ * @throws ConfigError when the master key is wrong or the data was altered (GCM authentication fails).
  */
 export function decryptWithMasterKey(masterKey: Buffer, sealed: string, associatedData: string): Buffer {
   const [format, iv, tag, ciphertext] = sealed.split('.');
   if (format !== FORMAT || iv === undefined || tag === undefined || ciphertext === undefined) {
-    throw new Error('Unrecognised encrypted key format.');
+    throw new ConfigError('Unrecognised encrypted key format.');
   }
   const decipher = createDecipheriv('aes-256-gcm', masterKey, Buffer.from(iv, 'base64url'));
   decipher.setAAD(Buffer.from(associatedData, 'utf8'));
@@ -69,7 +70,7 @@ export function decryptWithMasterKey(masterKey: Buffer, sealed: string, associat
   try {
     return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]);
   } catch {
-    throw new Error(
+    throw new ConfigError(
       'Cannot decrypt a signing key: the master key does not match the one it was encrypted with.',
     );
   }

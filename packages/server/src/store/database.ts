@@ -46,6 +46,15 @@ export function openDatabase(target: DatabaseTarget): Kysely<Database> {
 }
 
 /**
+ * True when `error` is a unique or primary-key violation (SQLite `SQLITE_CONSTRAINT_UNIQUE` /
+ * `SQLITE_CONSTRAINT_PRIMARYKEY`, PostgreSQL SQLSTATE 23505): another writer stored the same key first.
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/**
  * Applies every pending migration.
  *
  * @throws Error naming the failed migration when one fails (the database is left at the last good one).

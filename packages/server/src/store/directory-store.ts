@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type {
   AppRoleAssignment,
   Application,
@@ -314,6 +314,32 @@ export class DirectoryStore {
       .execute();
   }
 
+  /** The assignment of one app role to a principal on a resource, if granted. */
+  async findAppRoleAssignment(
+    principalId: string,
+    resourceId: string,
+    appRoleId: string,
+  ): Promise<AppRoleAssignment | undefined> {
+    const row = await this.db
+      .selectFrom('app_role_assignments')
+      .selectAll()
+      .where('principal_id', '=', principalId)
+      .where('resource_id', '=', resourceId)
+      .where('app_role_id', '=', appRoleId)
+      .executeTakeFirst();
+    return row === undefined
+      ? undefined
+      : {
+          id: row.id,
+          tenantId: row.tenant_id,
+          principalId: row.principal_id,
+          principalType: row.principal_type,
+          resourceId: row.resource_id,
+          appRoleId: row.app_role_id,
+          createdDateTime: row.created_at,
+        };
+  }
+
   /** App role ids granted to `principalId` on the resource service principal `resourceId`. */
   async listAssignedAppRoleIds(principalId: string, resourceId: string): Promise<string[]> {
     const rows = await this.db
@@ -369,7 +395,13 @@ export class DirectoryStore {
 
   /** Every stored signing key, newest first. */
   async listSigningKeys(): Promise<StoredSigningKey[]> {
-    const rows = await this.db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').execute();
+    const rows = await this.db
+      .selectFrom('signing_keys')
+      .selectAll()
+      // Newest first; within one second the current key before the one it retired.
+      .orderBy('created_at', 'desc')
+      .orderBy(sql`retired_at is null`, 'desc')
+      .execute();
     return rows.map((row) => ({
       kid: row.kid,
       alg: row.alg,
