@@ -14,6 +14,9 @@ import type { Database, SigningKeyTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
+/** Seconds between purges of expired client assertion `jti`s. */
+const JTI_PURGE_INTERVAL_SECONDS = 60;
+
 /** A user row with its password hash, for sign-in. */
 export interface UserWithPassword extends User {
   readonly passwordHash: string;
@@ -39,6 +42,8 @@ export interface StoredSigningKey {
  * new version also sees the whole write, and caches on every node know to refresh.
  */
 export class DirectoryStore {
+  private lastJtiPurgeAt = 0;
+
   constructor(readonly db: Kysely<Database>) {}
 
   /** The directory version; changes after every write. */
@@ -446,11 +451,21 @@ export class DirectoryStore {
    * same `jti`, exactly one gets `true`.
    */
   async useAssertionJti(id: string, expiresAt: number, now: number): Promise<boolean> {
-    await this.db.deleteFrom('client_assertion_jtis').where('expires_at', '<', now).execute();
+    // Expired entries are purged at most once a minute per node, off the per-assertion cost.
+    if (now - this.lastJtiPurgeAt >= JTI_PURGE_INTERVAL_SECONDS) {
+      this.lastJtiPurgeAt = now;
+      await this.db.deleteFrom('client_assertion_jtis').where('expires_at', '<', now).execute();
+    }
     const result = await this.db
       .insertInto('client_assertion_jtis')
       .values({ id, expires_at: expiresAt })
-      .onConflict((oc) => oc.column('id').doNothing())
+      // A row whose assertion has expired no longer blocks the id, purged or not.
+      .onConflict((oc) =>
+        oc
+          .column('id')
+          .doUpdateSet({ expires_at: expiresAt })
+          .where('client_assertion_jtis.expires_at', '<', now),
+      )
       .executeTakeFirst();
     return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
   }
