@@ -6,5 +6,9 @@ const file = new URL('../docs/errors.md', import.meta.url);
 const text = readFileSync(file, 'utf8');
 const start = text.indexOf(ERROR_TABLE_START);
 const end = text.indexOf(ERROR_TABLE_END);
-if (start < 0 || end < 0) throw new Error(`docs/errors.md has no ${ERROR_TABLE_START} … ${ERROR_TABLE_END} markers`);
-writeFileSync(file, text.slice(0, start) + errorCatalogueMarkdown() + text.slice(end + ERROR_TABLE_END.length));
+if (start < 0 || end < 0)
+  throw new Error(`docs/errors.md has no ${ERROR_TABLE_START} … ${ERROR_TABLE_END} markers`);
+writeFileSync(
+  file,
+  text.slice(0, start) + errorCatalogueMarkdown() + text.slice(end + ERROR_TABLE_END.length),
+);

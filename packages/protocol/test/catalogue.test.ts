@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { errorCatalogue, isErrorCode, type ErrorCode } from '../src/errors/catalogue.js';
-import { ERROR_TABLE_END, ERROR_TABLE_START, errorCatalogueMarkdown } from '../src/errors/catalogue-markdown.js';
+import {
+  ERROR_TABLE_END,
+  ERROR_TABLE_START,
+  errorCatalogueMarkdown,
+} from '../src/errors/catalogue-markdown.js';
 import { IdentityError } from '../src/errors/identity-error.js';
 import { formatErrorTimestamp, toErrorBody } from '../src/errors/error-body.js';
 
@@ -26,7 +30,8 @@ describe('error catalogue', () => {
     ['invalid_client', 401],
     ['server_error', 500],
   ] as const)('gives every %s entry status %i', (error, status) => {
-    for (const entry of Object.values(errorCatalogue)) if (entry.error === error) expect(entry.status).toBe(status);
+    for (const entry of Object.values(errorCatalogue))
+      if (entry.error === error) expect(entry.status).toBe(status);
   });
 
   it('narrows numbers to catalogue codes', () => {
@@ -39,7 +44,11 @@ describe('error body', () => {
   const at = new Date('2016-01-09T02:02:12.345Z');
 
   it('has the platform shape, fills placeholders and keeps internal detail out', () => {
-    const error = new IdentityError(70011, { scope: 'https://foo.example/.default' }, { detail: 'secret internal state' });
+    const error = new IdentityError(
+      70011,
+      { scope: 'https://foo.example/.default' },
+      { detail: 'secret internal state' },
+    );
     const body = toErrorBody(error, { traceId: 'trace-1', correlationId: 'corr-1', at });
     expect(body).toEqual({
       error: 'invalid_scope',
@@ -55,7 +64,11 @@ describe('error body', () => {
   });
 
   it('carries suberror and claims when set', () => {
-    const error = new IdentityError(9100003, { reason: 'x' }, { suberror: 'bad_token', claims: '{"access_token":{}}' });
+    const error = new IdentityError(
+      9100003,
+      { reason: 'x' },
+      { suberror: 'bad_token', claims: '{"access_token":{}}' },
+    );
     expect(toErrorBody(error, { traceId: 't', correlationId: 'c', at })).toMatchObject({
       suberror: 'bad_token',
       claims: '{"access_token":{}}',
