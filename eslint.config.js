@@ -7,6 +7,7 @@ const forbidden = {
   protocol: ['@tessera/server', '@tessera/testkit', '@tessera/resource', '@tessera/hub'],
   server: ['@tessera/testkit', '@tessera/hub', '@tessera/spa'],
   resource: ['@tessera/server', '@tessera/testkit', '@tessera/hub', '@tessera/spa'],
+  hub: ['@tessera/server', '@tessera/testkit', '@tessera/spa'],
 };
 
 export default tseslint.config(
@@ -60,6 +61,16 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         { patterns: [{ group: forbidden.resource, message: 'Dependency direction.' }] },
+      ],
+    },
+  },
+  {
+    files: ['packages/hub/src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: forbidden.hub, message: 'Dependency direction.' }] },
       ],
     },
   },

@@ -8,6 +8,7 @@ export default defineConfig({
     alias: {
       '@tessera/protocol': src('protocol'),
       '@tessera/resource': src('resource'),
+      '@tessera/hub': src('hub'),
       '@tessera/server': src('server'),
       '@tessera/testkit': src('testkit'),
     },
