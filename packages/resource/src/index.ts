@@ -1,1 +1,68 @@
-export {};
+/**
+ * @tessera/resource: protect Node APIs with Tessera access tokens and call downstream APIs.
+ *
+ * - validation: {@link createTokenValidator} (signature via cached JWKS, issuer incl. multi-tenant, audience,
+ *   lifetime, access-token-only);
+ * - authorization: {@link requireScopes}, {@link requireAppRoles}, {@link requireScopesOrAppRoles},
+ *   {@link requireAcl}, step-up claims challenges;
+ * - adapters: `node:http` ({@link createNodeAuthenticator}), Express ({@link createExpressAuth}), Fastify
+ *   ({@link tesseraAuth});
+ * - acquisition: {@link createTokenAcquirer} (client credentials, On-Behalf-Of with a bounded cache).
+ *
+ * @see docs/resource.md
+ */
+export {
+  BearerTokenError,
+  bearerErrorCatalogue,
+  type BearerErrorCode,
+  type BearerErrorDefinition,
+  type BearerErrorName,
+  type BearerTokenErrorOptions,
+} from './errors.js';
+export {
+  clientIdOf,
+  isAppOnlyToken,
+  rolesOf,
+  scopesOf,
+  type AccessTokenClaims,
+  type AccessTokenVersion,
+} from './claims.js';
+export {
+  bearerChallenge,
+  bearerErrorResponse,
+  isBearerTokenError,
+  type BearerErrorResponse,
+  type ChallengeOptions,
+} from './challenge.js';
+export { createTokenValidator, type TokenValidator } from './validation/validator.js';
+export { type AsymmetricAlgorithm, type TokenValidatorOptions } from './validation/options.js';
+export { TENANT_ID_PLACEHOLDER } from './validation/issuer.js';
+export { requireScopes } from './authorization/scopes.js';
+export { requireAppRoles } from './authorization/app-roles.js';
+export { requireScopesOrAppRoles, type ScopesOrAppRoles } from './authorization/scopes-or-app-roles.js';
+export { requireAcl, type AclEntry, type AclOptions } from './authorization/acl.js';
+export {
+  authenticationContextClaims,
+  encodeClaimsChallenge,
+  insufficientClaims,
+  requireAuthenticationContext,
+} from './authorization/step-up.js';
+export { authorize, assertRequirement, type AuthRequirement } from './authorization/requirement.js';
+export { authenticateBearer, bearerTokenOf } from './adapters/bearer.js';
+export {
+  createNodeAuthenticator,
+  type AuthenticatedHandler,
+  type NodeAuthenticator,
+  type NodeAuthenticatorOptions,
+} from './adapters/node-http.js';
+export { createExpressAuth, type ExpressAuthOptions } from './adapters/express.js';
+export { tesseraAuth, type FastifyAuthOptions } from './adapters/fastify.js';
+export {
+  createTokenAcquirer,
+  type AcquiredToken,
+  type ClientCertificateCredential,
+  type TokenAcquirer,
+  type TokenAcquirerOptions,
+} from './acquisition/token-acquirer.js';
+export { TokenAcquisitionError } from './acquisition/errors.js';
+export { OboTokenCache, type CachedToken, type OboTokenCacheOptions } from './acquisition/obo-cache.js';

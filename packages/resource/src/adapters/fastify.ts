@@ -1,0 +1,78 @@
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
+import { assertRequirement, type AuthRequirement } from '../authorization/requirement.js';
+import { assertChallengeOptions, bearerErrorResponse, type ChallengeOptions } from '../challenge.js';
+import type { AccessTokenClaims } from '../claims.js';
+import { BearerTokenError } from '../errors.js';
+import type { TokenValidator } from '../validation/validator.js';
+import { authenticateBearer } from './bearer.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The validated access token claims; `null` on routes with `config.auth: false`. */
+    auth: AccessTokenClaims | null;
+  }
+  interface FastifyContextConfig {
+    /**
+     * What the route requires: an {@link AuthRequirement} (`{}` = any valid token), or `false` for a public
+     * route. Default: the plugin's `defaultRequirement`.
+     */
+    auth?: AuthRequirement | false;
+  }
+}
+
+/** Options of {@link tesseraAuth}. */
+export interface FastifyAuthOptions extends ChallengeOptions {
+  readonly validator: TokenValidator;
+  /**
+   * Applied to routes without `config.auth` (and to unmatched routes). Default `{}`: every route needs a valid
+   * access token unless it opts out with `config: { auth: false }` (secure by default).
+   */
+  readonly defaultRequirement?: AuthRequirement | false;
+}
+
+const plugin: FastifyPluginAsync<FastifyAuthOptions> = (fastify: FastifyInstance, options) => {
+  assertChallengeOptions(options);
+  const { validator } = options;
+  const challenge: ChallengeOptions = { realm: options.realm, authorizationUri: options.authorizationUri };
+  const defaultRequirement = options.defaultRequirement ?? {};
+  if (defaultRequirement !== false) assertRequirement(defaultRequirement);
+
+  fastify.decorateRequest('auth', null);
+  fastify.addHook('onRoute', (route) => {
+    const requirement = route.config?.auth;
+    if (requirement !== undefined && requirement !== false) assertRequirement(requirement);
+  });
+  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const requirement = request.routeOptions.config.auth ?? defaultRequirement;
+    if (requirement === false || isCorsPreflight(request)) return;
+    try {
+      request.auth = await authenticateBearer(validator, request.headers.authorization, requirement);
+    } catch (error) {
+      if (!(error instanceof BearerTokenError)) throw error;
+      const answer = bearerErrorResponse(error, challenge);
+      return reply.code(answer.status).headers(answer.headers).send(answer.body);
+    }
+  });
+  return Promise.resolve();
+};
+
+/**
+ * A CORS preflight (Fetch standard: `OPTIONS` with `Access-Control-Request-Method`) never carries credentials; it
+ * is left to the CORS handling (`@fastify/cors`) instead of being refused, so that browser clients can call.
+ */
+function isCorsPreflight(request: FastifyRequest): boolean {
+  return request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+}
+
+/**
+ * The Fastify plugin (wrapped with fastify-plugin, so its hook covers the routes of the scope it is registered
+ * in). Decorates `request.auth` with the validated claims; route-level requirements go in `config.auth`.
+ * Refusals are answered from the `onRequest` hook, before body parsing. CORS preflights pass through unauthenticated.
+ * Errors from a custom `check` that are not `BearerTokenError`s go to Fastify's error handler.
+ *
+ * @example
+ * await app.register(tesseraAuth, { validator });
+ * app.get('/reports', { config: { auth: { roles: ['Reports.Read.All'] } } }, (req) => req.auth);
+ */
+export const tesseraAuth = fastifyPlugin(plugin, { fastify: '5.x', name: '@tessera/resource' });

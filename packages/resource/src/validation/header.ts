@@ -1,0 +1,65 @@
+import { BearerTokenError } from '../errors.js';
+import { accessTokenTypeOf, type AccessTokenType } from './access-token-rules.js';
+
+/** What the validator needs from a JWS protected header, checked. */
+export interface CheckedHeader {
+  readonly alg: string;
+  readonly kid: string;
+  readonly typ: AccessTokenType;
+}
+
+/** Header checkers keep this many accepted header segments (an authority signs with a handful of keys). */
+const ACCEPTED_HEADERS_KEPT = 16;
+
+/**
+ * Makes the header check of one validator: decodes the protected header of a compact JWS and checks, before any
+ * key is looked up (nothing is authenticated yet): `alg` in the allow-list, an access token `typ`, a `kid`. jose
+ * decodes and checks the header again when it verifies; this early pass lets the key be resolved first (and
+ * cached) and gives each refusal its own code.
+ *
+ * The check is a pure function of the header segment, and every token signed by one key carries the same segment,
+ * so accepted segments are remembered (at most {@link ACCEPTED_HEADERS_KEPT}; the memory is emptied when full).
+ *
+ * @throws BearerTokenError `token_malformed`, `algorithm_not_allowed` (RFC 8725 §3.1), `type_not_allowed`
+ *   (RFC 9068 §4), `key_not_found` (no `kid`).
+ */
+export function createHeaderCheck(algorithms: ReadonlySet<string>): (token: string) => CheckedHeader {
+  const accepted = new Map<string, CheckedHeader>();
+  return (token) => {
+    const dot = token.indexOf('.');
+    const second = dot === -1 ? -1 : token.indexOf('.', dot + 1);
+    if (dot <= 0 || second === -1 || token.includes('.', second + 1)) {
+      throw new BearerTokenError('token_malformed', { detail: 'not three dot-separated parts' });
+    }
+    const segment = token.slice(0, dot);
+    let checked = accepted.get(segment);
+    if (checked === undefined) {
+      checked = checkHeaderSegment(segment, algorithms);
+      if (accepted.size >= ACCEPTED_HEADERS_KEPT) accepted.clear();
+      accepted.set(segment, checked);
+    }
+    return checked;
+  };
+}
+
+function checkHeaderSegment(segment: string, algorithms: ReadonlySet<string>): CheckedHeader {
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  } catch (cause) {
+    throw new BearerTokenError('token_malformed', { detail: 'header is not base64url JSON', cause });
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    throw new BearerTokenError('token_malformed', { detail: 'header is not a JSON object' });
+  }
+  const { alg, typ, kid } = header as { alg?: unknown; typ?: unknown; kid?: unknown };
+  if (typeof alg !== 'string' || !algorithms.has(alg)) {
+    throw new BearerTokenError('algorithm_not_allowed', { detail: `alg ${String(alg)}` });
+  }
+  const type = accessTokenTypeOf(typ);
+  if (type === undefined) throw new BearerTokenError('type_not_allowed', { detail: `typ ${String(typ)}` });
+  if (typeof kid !== 'string' || kid.length === 0) {
+    throw new BearerTokenError('key_not_found', { detail: 'no kid in the header' });
+  }
+  return { alg, kid, typ: type };
+}
