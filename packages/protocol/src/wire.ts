@@ -26,9 +26,20 @@ export interface TokenResponse {
   access_token: string;
   scope?: string;
   refresh_token?: string;
+  /** Seconds until the refresh token expires; sent for `spa` refresh tokens (fixed 24 h lifetime). */
+  refresh_token_expires_in?: number;
   id_token?: string;
+  /** base64url JSON `{"uid": oid, "utid": tid}`, when the client sent `client_info=1`. */
   client_info?: string;
 }
+
+/** `response_type` values of the authorization endpoint (OAuth 2.0 Multiple Response Types §5). */
+export const RESPONSE_TYPES = ['code', 'token', 'id_token', 'id_token token', 'code id_token'] as const;
+export type ResponseType = (typeof RESPONSE_TYPES)[number];
+
+/** `response_mode` values (OAuth 2.0 Multiple Response Types §2.1, Form Post Response Mode). */
+export const RESPONSE_MODES = ['query', 'fragment', 'form_post'] as const;
+export type ResponseMode = (typeof RESPONSE_MODES)[number];
 
 /** Claims of an app-only access token, v1 or v2 (SPEC.md §3 Tokens). */
 export interface AppAccessTokenClaims {

@@ -8,11 +8,15 @@ import type { ServerContext } from './context.js';
 import { Directory } from './directory/directory.js';
 import { DirectoryCache, DirectoryWatcher } from './directory/directory-cache.js';
 import { buildHttpApp, createLogger } from './http/app.js';
+import { deriveKeys } from './keys/derived-keys.js';
 import { KeyRing, ensureSigningKeys } from './keys/key-ring.js';
 import { loadMasterKey } from './keys/master-key.js';
 import type { DirectoryStore } from './store/directory-store.js';
 import { openStore } from './store/open-store.js';
 import type { Database } from './store/schema.js';
+import { SignInStore } from './store/sign-in-store.js';
+import { PasswordSignIn } from './users/password-sign-in.js';
+import { InMemorySignInThrottle } from './users/sign-in-throttle.js';
 import { ensureDevTls } from './tls/dev-tls.js';
 
 /** A running (or ready to run) Tessera server. */
@@ -78,11 +82,21 @@ async function assembleServer(
   let keyRing = await KeyRing.load(store, masterKey.key, retention, nowSeconds());
 
   const cache = new DirectoryCache(store);
+  const directory = new Directory(store);
   let baseUrl = config.publicUrl?.replace(/\/+$/, '');
+  // Failed sign-ins are counted in this process; several nodes need a shared (Redis) throttle behind the interface.
+  const throttle = new InMemorySignInThrottle(config.signInLockoutSeconds * 1000);
   const context: ServerContext = {
     config,
     store,
+    signIn: new SignInStore(db),
     cache,
+    directory,
+    keys: deriveKeys(masterKey.key),
+    passwords: new PasswordSignIn(store, throttle, {
+      maxFailuresPerAccount: config.signInMaxFailuresPerAccount,
+      maxFailuresPerIp: config.signInMaxFailuresPerIp,
+    }),
     keyRing: () => keyRing,
     baseUrl: () => {
       if (baseUrl === undefined) throw new Error('The server is not listening yet');
@@ -118,7 +132,7 @@ async function assembleServer(
   return {
     config,
     app,
-    directory: new Directory(store),
+    directory,
     store,
     logger,
     devCaFile,

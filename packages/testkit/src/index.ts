@@ -1,3 +1,4 @@
 export * from './services.js';
 export * from './test-server.js';
 export * from './scenario.js';
+export * from './interactive.js';

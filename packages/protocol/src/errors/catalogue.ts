@@ -22,7 +22,13 @@ export type OAuthErrorName =
   | 'invalid_resource'
   | 'invalid_tenant'
   | 'temporarily_unavailable'
-  | 'server_error';
+  | 'server_error'
+  | 'access_denied'
+  | 'unsupported_response_type'
+  | 'login_required'
+  | 'consent_required'
+  | 'interaction_required'
+  | 'invalid_token';
 
 /** One catalogue entry. */
 export interface ErrorDefinition {
@@ -39,17 +45,102 @@ export interface ErrorDefinition {
 }
 
 export const errorCatalogue = {
+  50011: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'InvalidReplyTo',
+    description:
+      "The redirect URI '{redirectUri}' specified in the request does not match the redirect URIs configured for the application '{clientId}'. Make sure the redirect URI sent in the request matches one added to your application.",
+  },
   50027: {
     error: 'invalid_request',
     status: 400,
     name: 'InvalidJwtToken',
     description: 'Invalid JWT token. {reason}',
   },
+  50053: {
+    error: 'invalid_grant',
+    status: 429,
+    name: 'IdsLocked',
+    description:
+      'Your account or IP address is temporarily locked to prevent unauthorized use. Try again later.',
+  },
+  50057: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'UserDisabled',
+    description: 'The user account is disabled.',
+  },
+  50058: {
+    error: 'login_required',
+    status: 400,
+    name: 'UserInformationNotProvided',
+    description:
+      'Session information is not sufficient for single-sign-on. The user is not signed in, and the request asked for no interaction (prompt=none).',
+  },
+  50126: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'InvalidUserNameOrPassword',
+    description: 'Error validating credentials due to invalid username or password.',
+  },
+  50147: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'MissingCodeChallenge',
+    description:
+      'The size of the code challenge parameter is not valid: it must be 43 to 128 characters of the base64url alphabet.',
+  },
+  54005: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'AuthorizationCodeAlreadyRedeemed',
+    description:
+      'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.',
+  },
+  65001: {
+    error: 'consent_required',
+    status: 400,
+    name: 'DelegationDoesNotExist',
+    description:
+      "The user or administrator has not consented to use the application with ID '{clientId}'. Send an interactive authorization request for this user and resource.",
+  },
+  65004: {
+    error: 'access_denied',
+    status: 400,
+    name: 'UserDeclinedConsent',
+    description: 'The user declined to consent to access the app.',
+  },
+  70000: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'InvalidGrant',
+    description: "The provided value for the '{name}' parameter is not valid. {reason}",
+  },
   70003: {
     error: 'unsupported_grant_type',
     status: 400,
     name: 'UnsupportedGrantType',
     description: "The app requested an unsupported grant type '{grantType}'.",
+  },
+  70005: {
+    error: 'unsupported_response_type',
+    status: 400,
+    name: 'UnsupportedResponseType',
+    description: "The response type '{responseType}' is not supported: {reason}",
+  },
+  70007: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'UnsupportedResponseMode',
+    description: "The response mode '{responseMode}' is not supported: {reason}",
+  },
+  70008: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'ExpiredOrRevokedGrant',
+    description:
+      'The provided authorization code or refresh token has expired or was revoked. Send a new interactive authorization request for this user and resource.',
   },
   70011: {
     error: 'invalid_scope',
@@ -65,12 +156,25 @@ export const errorCatalogue = {
     description:
       "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.",
   },
+  90094: {
+    error: 'access_denied',
+    status: 403,
+    name: 'AdminConsentRequired',
+    description:
+      'Administrator consent is required for: {scopes}. Ask an administrator of your organization to grant it.',
+  },
   500011: {
     error: 'invalid_resource',
     status: 400,
     name: 'InvalidResourceServicePrincipalNotFound',
     description:
       'The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.',
+  },
+  501481: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'CodeVerifierMismatch',
+    description: 'The Code_Verifier does not match the code_challenge supplied in the authorization request.',
   },
   700016: {
     error: 'unauthorized_client',
@@ -84,6 +188,13 @@ export const errorCatalogue = {
     status: 401,
     name: 'InvalidClientAssertionIssuer',
     description: "Client assertion application identifier doesn't match 'client_id' parameter.",
+  },
+  700022: {
+    error: 'invalid_scope',
+    status: 400,
+    name: 'InvalidMultipleResourcesScope',
+    description:
+      'The provided value for the input parameter scope is not valid because it contains more than one resource. Scope {scope} is not valid.',
   },
   700024: {
     error: 'invalid_client',
@@ -103,6 +214,19 @@ export const errorCatalogue = {
     name: 'InvalidClientAssertionSignature',
     description: 'Client assertion failed signature validation. {reason}',
   },
+  700054: {
+    error: 'unauthorized_client',
+    status: 400,
+    name: 'IdTokenNotEnabled',
+    description: "Response_type 'id_token' is not enabled for the application '{clientId}'.",
+  },
+  700084: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'SpaRefreshTokenExpired',
+    description:
+      'The refresh token was issued to a single page app (SPA), and therefore has a fixed, limited lifetime of {lifetime}, which cannot be extended. It is now expired and a new sign in request must be sent by the SPA to the sign in page.',
+  },
   900023: {
     error: 'invalid_request',
     status: 400,
@@ -121,6 +245,12 @@ export const errorCatalogue = {
     status: 405,
     name: 'BadResourceRequestInvalidRequest',
     description: 'The endpoint only accepts POST requests. Received a {method} request.',
+  },
+  900971: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'NoReplyAddress',
+    description: 'No reply address provided.',
   },
   1002012: {
     error: 'invalid_scope',
@@ -155,6 +285,26 @@ export const errorCatalogue = {
     name: 'InvalidClientSecretExpiredKeysProvided',
     description:
       "The provided client secret keys for app '{clientId}' are expired. Create new keys for your app.",
+  },
+  9002313: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'InvalidRequest',
+    description: 'Request is malformed or invalid: {reason}',
+  },
+  9002326: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'CrossOriginRedemptionNotSpa',
+    description:
+      "Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. Request origin: '{origin}'.",
+  },
+  9002327: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'SpaCodeRedeemedWithoutOrigin',
+    description:
+      "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.",
   },
   9100001: {
     error: 'invalid_client',
@@ -226,6 +376,68 @@ export const errorCatalogue = {
     status: 404,
     name: 'EndpointNotFound',
     description: 'There is no endpoint at {method} {path}.',
+    tesseraOwn: true,
+  },
+  9100011: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'PkceRequired',
+    description:
+      "Proof Key for Code Exchange (code_challenge with code_challenge_method 'S256') is required for {platform} clients.",
+    tesseraOwn: true,
+  },
+  9100012: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'PkceMethodNotSupported',
+    description: "The code_challenge_method '{method}' is not supported; use 'S256'.",
+    tesseraOwn: true,
+  },
+  9100013: {
+    error: 'invalid_request',
+    status: 403,
+    name: 'FormNotTrusted',
+    description:
+      'The form expired or was not submitted from this site. Go back to the application and sign in again.',
+    tesseraOwn: true,
+  },
+  9100014: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'InteractionExpired',
+    description: 'The sign-in request expired. Go back to the application and sign in again.',
+    tesseraOwn: true,
+  },
+  9100015: {
+    error: 'interaction_required',
+    status: 400,
+    name: 'AccountSelectionRequired',
+    description:
+      'Several accounts are signed in and the request named none of them (login_hint), so the user must choose one.',
+    tesseraOwn: true,
+  },
+  9100016: {
+    error: 'invalid_token',
+    status: 401,
+    name: 'InvalidAccessToken',
+    description:
+      'The access token is missing, malformed, expired or not issued by this server for this endpoint.',
+    tesseraOwn: true,
+  },
+  9100017: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'PostLogoutRedirectUriNotRegistered',
+    description:
+      "The post_logout_redirect_uri '{redirectUri}' is not registered for the application '{clientId}'.",
+    tesseraOwn: true,
+  },
+  9100018: {
+    error: 'interaction_required',
+    status: 400,
+    name: 'MaxAgeExceeded',
+    description:
+      'The user signed in too long ago for this request (max_age) and the request asked for no interaction (prompt=none).',
     tesseraOwn: true,
   },
   9100500: {

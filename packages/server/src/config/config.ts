@@ -139,6 +139,87 @@ export const configOptions = {
     description:
       'How often a node checks whether another process changed the directory or keys, and drops its caches.',
   },
+  authorizationCodeLifetimeSeconds: {
+    env: 'TESSERA_AUTHORIZATION_CODE_LIFETIME_SECONDS',
+    schema: z.coerce.number().int().min(30).max(600),
+    default: 600,
+    unit: 'seconds',
+    title: 'Authorization code lifetime',
+    description:
+      'How long an authorization code can be redeemed (RFC 6749 §4.1.2 recommends at most 10 minutes).',
+  },
+  refreshTokenLifetimeSeconds: {
+    env: 'TESSERA_REFRESH_TOKEN_LIFETIME_SECONDS',
+    schema: z.coerce
+      .number()
+      .int()
+      .min(3600)
+      .max(365 * 86_400),
+    default: 90 * 86_400,
+    unit: 'seconds',
+    title: 'Refresh token lifetime (sliding)',
+    description:
+      'Inactivity lifetime of refresh tokens of web and public clients: every rotation extends it by this much.',
+  },
+  spaRefreshTokenLifetimeSeconds: {
+    env: 'TESSERA_SPA_REFRESH_TOKEN_LIFETIME_SECONDS',
+    schema: z.coerce.number().int().min(300).max(86_400),
+    default: 86_400,
+    unit: 'seconds',
+    title: 'SPA refresh token lifetime (fixed)',
+    description:
+      'Fixed lifetime of refresh tokens issued to `spa` redirect URIs, counted from sign-in and never extended by rotation; sent as `refresh_token_expires_in`.',
+  },
+  sessionIdleTimeoutSeconds: {
+    env: 'TESSERA_SESSION_IDLE_TIMEOUT_SECONDS',
+    schema: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(90 * 86_400),
+    default: 24 * 3600,
+    unit: 'seconds',
+    title: 'SSO session idle timeout',
+    description: 'An SSO session not used by any authorization request for this long ends.',
+  },
+  sessionMaxLifetimeSeconds: {
+    env: 'TESSERA_SESSION_MAX_LIFETIME_SECONDS',
+    schema: z.coerce
+      .number()
+      .int()
+      .min(300)
+      .max(365 * 86_400),
+    default: 14 * 86_400,
+    unit: 'seconds',
+    title: 'SSO session absolute lifetime',
+    description: 'An SSO session ends this long after sign-in, however often it is used.',
+  },
+  signInMaxFailuresPerAccount: {
+    env: 'TESSERA_SIGN_IN_MAX_FAILURES_PER_ACCOUNT',
+    schema: z.coerce.number().int().min(1).max(1000),
+    default: 10,
+    unit: 'attempts',
+    title: 'Failed sign-ins per account before lockout',
+    description:
+      'Failed password sign-ins for one account within `signInLockoutSeconds` after which the account is locked for that long (50053).',
+  },
+  signInMaxFailuresPerIp: {
+    env: 'TESSERA_SIGN_IN_MAX_FAILURES_PER_IP',
+    schema: z.coerce.number().int().min(1).max(100_000),
+    default: 100,
+    unit: 'attempts',
+    title: 'Failed sign-ins per client IP before lockout',
+    description:
+      'Failed password sign-ins from one IP address within `signInLockoutSeconds` after which it is blocked.',
+  },
+  signInLockoutSeconds: {
+    env: 'TESSERA_SIGN_IN_LOCKOUT_SECONDS',
+    schema: z.coerce.number().int().min(10).max(86_400),
+    default: 900,
+    unit: 'seconds',
+    title: 'Sign-in throttling window',
+    description: 'Window over which failed sign-ins are counted, and how long a lockout lasts.',
+  },
   logLevel: {
     env: 'TESSERA_LOG_LEVEL',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

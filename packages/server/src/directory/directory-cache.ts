@@ -1,7 +1,7 @@
 import type { DirectoryStore } from '../store/directory-store.js';
 import { DIRECTORY_APP_ID, builtinDirectoryApplication } from './builtin-directory-app.js';
 import { GUID_PATTERN } from './identifiers.js';
-import type { Application, ServicePrincipal, Tenant } from './model.js';
+import type { Application, OAuth2PermissionGrant, ServicePrincipal, Tenant, User } from './model.js';
 
 /** Entries per lookup table before it is cleared; bounds memory against lookups of random names. */
 const MAX_ENTRIES = 20_000;
@@ -36,6 +36,9 @@ export class DirectoryCache {
   private readonly resourceAppIds = new Memo<string | undefined>();
   private readonly servicePrincipals = new Memo<ServicePrincipal | undefined>();
   private readonly assignedRoles = new Memo<readonly string[]>();
+  private readonly users = new Memo<User | undefined>();
+  private spaOriginSet: Promise<ReadonlySet<string>> | undefined;
+  private readonly grants = new Memo<readonly OAuth2PermissionGrant[]>();
 
   constructor(private readonly store: DirectoryStore) {}
 
@@ -76,8 +79,37 @@ export class DirectoryCache {
     );
   }
 
+  /** A user by object id, without the password hash. */
+  user(id: string): Promise<User | undefined> {
+    const key = id.toLowerCase();
+    if (!GUID_PATTERN.test(key)) return Promise.resolve(undefined);
+    return this.users.get(key, async () => {
+      const found = await this.store.findUserById(key);
+      if (found === undefined) return undefined;
+      const { passwordHash: _hash, ...user } = found;
+      return user;
+    });
+  }
+
+  /** Delegated grants of a client service principal on a resource service principal. */
+  permissionGrants(clientSpId: string, resourceSpId: string): Promise<readonly OAuth2PermissionGrant[]> {
+    return this.grants.get(`${clientSpId}|${resourceSpId}`, () =>
+      this.store.listPermissionGrants(clientSpId, resourceSpId),
+    );
+  }
+
+  /** Origins of all `spa` redirect URIs (CORS preflight allow-list). */
+  spaOrigins(): Promise<ReadonlySet<string>> {
+    this.spaOriginSet ??= this.store.listSpaOrigins().then((list) => new Set(list));
+    this.spaOriginSet.catch(() => (this.spaOriginSet = undefined));
+    return this.spaOriginSet;
+  }
+
   /** Drops every entry. */
   invalidate(): void {
+    this.spaOriginSet = undefined;
+    this.users.clear();
+    this.grants.clear();
     this.tenants.clear();
     this.applications.clear();
     this.resourceAppIds.clear();

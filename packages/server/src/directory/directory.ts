@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { hash as argon2Hash } from '@node-rs/argon2';
 import type { Transaction } from 'kysely';
 import { isUniqueViolation } from '../store/database.js';
+import { hashPassword } from '../users/password-sign-in.js';
 import type { DirectoryStore } from '../store/directory-store.js';
 import type { Database } from '../store/schema.js';
 import { DIRECTORY_APP_ID, builtinDirectoryApplication } from './builtin-directory-app.js';
@@ -13,6 +13,7 @@ import {
   type AppRole,
   type AppRoleAssignment,
   type Application,
+  type ApplicationDefinition,
   type KeyCredential,
   type PasswordCredential,
   type PermissionScope,
@@ -378,16 +379,94 @@ export class Directory {
       accountEnabled: true,
       directoryRoles: input.admin === true ? [GLOBAL_ADMINISTRATOR] : [],
     };
-    // OWASP Password Storage Cheat Sheet: argon2id (the library's default algorithm), m=19 MiB, t=2, p=1.
-    const passwordHash = await argon2Hash(input.password, {
-      memoryCost: 19456,
-      timeCost: 2,
-      parallelism: 1,
-    });
+    const passwordHash = await hashPassword(input.password);
     await this.writeOrConflict(`A user '${upn}' already exists.`, (trx) =>
       this.store.insertUser(trx, user, passwordHash, this.nowSeconds()),
     );
     return user;
+  }
+
+  /**
+   * Records delegated consent (Graph `oauth2PermissionGrant`s) given at sign-in, in one write: for each item a
+   * grant of the client on the resource, `Principal` for the user or `AllPrincipals` when an administrator
+   * consented for the organization; scopes are merged into an existing grant (incremental consent). A
+   * multi-tenant client or resource without a service principal in the user's tenant gets one.
+   *
+   * @throws DirectoryError `not_found` for an unknown application.
+   */
+  async recordConsent(input: {
+    tenantId: string;
+    userId: string;
+    forOrganization: boolean;
+    items: readonly { clientAppId: string; resourceAppId: string; scopes: readonly string[] }[];
+  }): Promise<void> {
+    const now = this.nowSeconds();
+    const apps = new Map<string, Application>();
+    for (const item of input.items) {
+      for (const appId of [item.clientAppId, item.resourceAppId]) {
+        if (!apps.has(appId)) apps.set(appId, await this.requireApplication(appId));
+      }
+    }
+    // Looked up before the write: on SQLite a read outside the open transaction would wait for it forever.
+    const spIds = new Map<string, string>();
+    const missing: ServicePrincipal[] = [];
+    for (const [appId, app] of apps) {
+      const existing = await this.store.findServicePrincipal(input.tenantId, appId);
+      const sp = existing ?? servicePrincipalFor(app, input.tenantId);
+      if (existing === undefined) missing.push(sp);
+      spIds.set(appId, sp.id);
+    }
+    await this.store.write(async (trx) => {
+      for (const sp of missing) await this.store.insertServicePrincipal(trx, sp, now);
+      for (const item of input.items) {
+        await this.store.mergePermissionGrant(
+          trx,
+          {
+            id: randomUUID(),
+            tenantId: input.tenantId,
+            clientId: spIds.get(item.clientAppId) ?? '',
+            consentType: input.forOrganization ? 'AllPrincipals' : 'Principal',
+            principalId: input.forOrganization ? null : input.userId,
+            resourceId: spIds.get(item.resourceAppId) ?? '',
+            scopes: item.scopes,
+          },
+          now,
+        );
+      }
+    });
+  }
+
+  /**
+   * Enables or disables a user's sign-in.
+   *
+   * @throws DirectoryError `not_found`.
+   */
+  async setUserAccountEnabled(userId: string, enabled: boolean): Promise<void> {
+    const updated = await this.store.write((trx) => this.store.setUserAccountEnabled(trx, userId, enabled));
+    if (!updated) throw new DirectoryError('not_found', `User '${userId}' not found.`);
+  }
+
+  /**
+   * Replaces parts of an application's definition (redirect URIs, implicit grant settings, logout URL, API
+   * settings, required resource access): what `app create` options and the management API change.
+   *
+   * @throws DirectoryError `not_found`, `invalid` for a malformed redirect URI.
+   */
+  async updateApplication(
+    appId: string,
+    change: (current: Application) => Partial<ApplicationDefinition>,
+  ): Promise<Application> {
+    const app = await this.requireOwnApplication(appId);
+    const next: Application = { ...app, ...change(app) };
+    for (const uri of [
+      ...next.web.redirectUris,
+      ...next.spa.redirectUris,
+      ...next.publicClient.redirectUris,
+    ]) {
+      validateRedirectUri(uri);
+    }
+    await this.store.write((trx) => this.store.updateApplicationDefinition(trx, next));
+    return next;
   }
 
   /** Runs a directory write; a unique-key race lost to another writer becomes a `conflict` DirectoryError. */

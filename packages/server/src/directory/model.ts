@@ -182,3 +182,34 @@ export const emptyApplicationDefinition: ApplicationDefinition = {
   publicClient: { redirectUris: [] },
   accessTokenSigningAlgorithm: 'RS256',
 };
+
+/** Delegated consent of a client to a resource's scopes (Graph `oauth2PermissionGrant`). */
+export interface OAuth2PermissionGrant {
+  readonly id: string;
+  readonly tenantId: string;
+  /** Service principal id of the client. */
+  readonly clientId: string;
+  /** `AllPrincipals`: an administrator consented for everyone; `Principal`: one user consented for themself. */
+  readonly consentType: 'AllPrincipals' | 'Principal';
+  /** The user for `Principal`, else null. */
+  readonly principalId: string | null;
+  /** Service principal id of the resource. */
+  readonly resourceId: string;
+  /** Space-separated scope values. */
+  readonly scope: string;
+}
+
+/**
+ * What a user authorized a client to do in one authorization (kept with codes and refresh tokens): the resource
+ * of the access token, its delegated scope values, and the OpenID Connect scopes.
+ */
+export interface AuthorizedGrant {
+  /** `appId` of the resource. */
+  readonly resourceAppId: string;
+  /** The resource as the client named it (App ID URI or appId); empty for bare directory API scopes. */
+  readonly requestedIdentifier: string;
+  /** Delegated scope values of the resource (the `scp` claim). */
+  readonly scopes: readonly string[];
+  /** `openid`, `profile`, `email`, `offline_access` as requested. */
+  readonly oidcScopes: readonly string[];
+}

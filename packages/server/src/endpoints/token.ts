@@ -26,6 +26,7 @@ export function registerTokenEndpoint(app: FastifyInstance, context: ServerConte
       params,
       authorization: request.headers.authorization,
       tenantSegment,
+      origin: request.headers.origin,
     });
     return noStore(request, reply).send(response);
   });

@@ -7,6 +7,8 @@ export interface TokenRequest {
   readonly params: Readonly<Record<string, string>>;
   readonly authorization: string | undefined;
   readonly tenantSegment: ResolvedTenantSegment;
+  /** The `Origin` header: present on browsers' cross-origin requests (spa code redemption). */
+  readonly origin: string | undefined;
 }
 
 /**

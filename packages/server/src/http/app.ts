@@ -1,12 +1,17 @@
 import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import { IdentityError } from '@tessera/protocol';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { ServerContext } from '../context.js';
+import { registerAuthorizeEndpoints } from '../endpoints/authorize/index.js';
 import { registerDiscoveryEndpoints } from '../endpoints/discovery.js';
+import { registerSessionEndpoints } from '../endpoints/logout.js';
+import { registerUiAssets } from '../endpoints/ui-assets.js';
 import { registerTokenEndpoint } from '../endpoints/token.js';
 import { sendIdentityError } from './errors.js';
+import { registerTokenCors } from './token-cors.js';
 
 /** Largest request body accepted, in bytes. */
 const BODY_LIMIT_BYTES = 64 * 1024;
@@ -23,6 +28,10 @@ export const REDACTED_LOG_PATHS = [
   '*.password',
   '*.access_token',
   '*.refresh_token',
+  '*.code',
+  '*.code_verifier',
+  '*.id_token',
+  '*.id_token_hint',
 ];
 
 /** The server's logger: pino at `level`, with {@link REDACTED_LOG_PATHS} censored. */
@@ -53,6 +62,7 @@ export function buildHttpApp(context: ServerContext, options: HttpAppOptions): F
   }) as unknown as FastifyInstance;
 
   void app.register(formbody);
+  void app.register(cookie);
   app.addHook('onSend', async (_request, reply) => {
     void reply.header('x-content-type-options', 'nosniff');
   });
@@ -67,7 +77,11 @@ export function buildHttpApp(context: ServerContext, options: HttpAppOptions): F
       }),
     ),
   );
+  registerTokenCors(app, context);
   registerDiscoveryEndpoints(app, context);
   registerTokenEndpoint(app, context);
+  registerAuthorizeEndpoints(app, context);
+  registerSessionEndpoints(app, context);
+  registerUiAssets(app);
   return app;
 }

@@ -11,6 +11,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { directoryMigration } from './migrations/001-directory.js';
+import { signInMigration } from './migrations/002-sign-in.js';
 import type { Database } from './schema.js';
 
 /** Where the store lives: an embedded SQLite file, or a PostgreSQL server. */
@@ -20,6 +21,7 @@ export type DatabaseTarget =
 
 const migrations: Record<string, Migration> = {
   '001-directory': directoryMigration,
+  '002-sign-in': signInMigration,
 };
 
 const migrationProvider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

@@ -4,6 +4,7 @@ import type {
   Application,
   ApplicationDefinition,
   KeyCredential,
+  OAuth2PermissionGrant,
   PasswordCredential,
   ServicePrincipal,
   SignInAudience,
@@ -153,6 +154,41 @@ export class DirectoryStore {
       })
       .execute();
     for (const uri of app.identifierUris) await this.insertIdentifierUri(trx, app.id, uri);
+  }
+
+  /** Rewrites an application's stored definition (redirect URIs, API settings, …). */
+  async updateApplicationDefinition(trx: Db, app: Application): Promise<void> {
+    const definition: ApplicationDefinition = {
+      appRoles: app.appRoles,
+      api: app.api,
+      requiredResourceAccess: app.requiredResourceAccess,
+      web: app.web,
+      spa: app.spa,
+      publicClient: app.publicClient,
+      accessTokenSigningAlgorithm: app.accessTokenSigningAlgorithm,
+    };
+    await trx
+      .updateTable('applications')
+      .set({ definition: JSON.stringify(definition), sign_in_audience: app.signInAudience })
+      .where('id', '=', app.id)
+      .execute();
+  }
+
+  /** Origins of every `spa` redirect URI of every application (CORS preflight allow-list). */
+  async listSpaOrigins(): Promise<string[]> {
+    const rows = await this.db.selectFrom('applications').select('definition').execute();
+    const origins = new Set<string>();
+    for (const row of rows) {
+      const definition = JSON.parse(row.definition) as ApplicationDefinition;
+      for (const uri of definition.spa.redirectUris) {
+        try {
+          origins.add(new URL(uri).origin);
+        } catch {
+          // A stored URI is validated at registration; skip anything unparsable.
+        }
+      }
+    }
+    return [...origins];
   }
 
   async insertIdentifierUri(trx: Db, applicationId: string, uri: string): Promise<void> {
@@ -378,11 +414,26 @@ export class DirectoryStore {
   }
 
   async findUserByUpn(upn: string): Promise<UserWithPassword | undefined> {
-    const row = await this.db
-      .selectFrom('users')
-      .selectAll()
-      .where('upn_lower', '=', upn.toLowerCase())
+    return this.findUser('upn_lower', upn.toLowerCase());
+  }
+
+  /** A user by object id. */
+  async findUserById(id: string): Promise<UserWithPassword | undefined> {
+    return this.findUser('id', id.toLowerCase());
+  }
+
+  /** Enables or disables sign-in for a user; `false` when there is no such user. */
+  async setUserAccountEnabled(trx: Db, id: string, enabled: boolean): Promise<boolean> {
+    const result = await trx
+      .updateTable('users')
+      .set({ account_enabled: enabled ? 1 : 0 })
+      .where('id', '=', id)
       .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  private async findUser(column: 'id' | 'upn_lower', value: string): Promise<UserWithPassword | undefined> {
+    const row = await this.db.selectFrom('users').selectAll().where(column, '=', value).executeTakeFirst();
     return row === undefined
       ? undefined
       : {
@@ -394,6 +445,72 @@ export class DirectoryStore {
           directoryRoles: JSON.parse(row.directory_roles) as string[],
           passwordHash: row.password_hash,
         };
+  }
+
+  // --- delegated consent (oauth2PermissionGrants) --------------------------------------------------------
+
+  /** Every delegated grant of a client service principal on a resource service principal. */
+  async listPermissionGrants(clientSpId: string, resourceSpId: string): Promise<OAuth2PermissionGrant[]> {
+    const rows = await this.db
+      .selectFrom('oauth2_permission_grants')
+      .selectAll()
+      .where('client_id', '=', clientSpId)
+      .where('resource_id', '=', resourceSpId)
+      .orderBy('created_at')
+      .execute();
+    return rows.map((row) => ({
+      id: row.id,
+      tenantId: row.tenant_id,
+      clientId: row.client_id,
+      consentType: row.consent_type,
+      principalId: row.principal_id === '' ? null : row.principal_id,
+      resourceId: row.resource_id,
+      scope: row.scope,
+    }));
+  }
+
+  /**
+   * Adds scopes to the grant of (client, resource, consent type, principal), creating it when absent
+   * (incremental consent). Runs inside the caller's transaction.
+   */
+  async mergePermissionGrant(
+    trx: Db,
+    grant: Omit<OAuth2PermissionGrant, 'scope'> & { readonly scopes: readonly string[] },
+    createdAt: number,
+  ): Promise<void> {
+    const principal = grant.principalId ?? '';
+    const existing = await trx
+      .selectFrom('oauth2_permission_grants')
+      .select(['id', 'scope'])
+      .where('client_id', '=', grant.clientId)
+      .where('resource_id', '=', grant.resourceId)
+      .where('consent_type', '=', grant.consentType)
+      .where('principal_id', '=', principal)
+      .executeTakeFirst();
+    if (existing === undefined) {
+      await trx
+        .insertInto('oauth2_permission_grants')
+        .values({
+          id: grant.id,
+          tenant_id: grant.tenantId,
+          client_id: grant.clientId,
+          consent_type: grant.consentType,
+          principal_id: principal,
+          resource_id: grant.resourceId,
+          scope: [...new Set(grant.scopes)].join(' '),
+          created_at: createdAt,
+        })
+        .execute();
+      return;
+    }
+    const merged = [...new Set([...existing.scope.split(' ').filter(Boolean), ...grant.scopes])].join(' ');
+    if (merged !== existing.scope) {
+      await trx
+        .updateTable('oauth2_permission_grants')
+        .set({ scope: merged })
+        .where('id', '=', existing.id)
+        .execute();
+    }
   }
 
   // --- signing keys ---------------------------------------------------------------------------------------

@@ -122,6 +122,96 @@ export interface ClientAssertionJtiTable {
   expires_at: number;
 }
 
+/** Delegated consent (Graph `oauth2PermissionGrant`). */
+export interface OAuth2PermissionGrantTable {
+  id: string;
+  tenant_id: string;
+  /** Service principal id of the client. */
+  client_id: string;
+  consent_type: 'AllPrincipals' | 'Principal';
+  /** User id for `Principal`; empty text for `AllPrincipals` (so the unique key works on both dialects). */
+  principal_id: string;
+  /** Service principal id of the resource. */
+  resource_id: string;
+  /** Space-separated scope values. */
+  scope: string;
+  created_at: number;
+}
+
+/** One signed-in account in one browser (an SSO session). */
+export interface SsoSessionTable {
+  /** Random id (base64url); never sent to the browser. */
+  id: string;
+  /** Hex SHA-256 of the browser's session cookie; several sessions may share it (account picker). */
+  browser_hash: string;
+  user_id: string;
+  tenant_id: string;
+  /** Unix seconds of the interactive sign-in. */
+  auth_time: number;
+  /** JSON array of authentication methods, e.g. `["pwd"]`. */
+  amr: string;
+  created_at: number;
+  last_active_at: number;
+  /** Absolute end, Unix seconds. */
+  expires_at: number;
+  ended_at: number | null;
+}
+
+/** Applications a session signed in to (front-channel logout targets). */
+export interface SsoSessionAppTable {
+  session_id: string;
+  app_id: string;
+}
+
+/** An authorization code (RFC 6749 §4.1.2), stored only as a hash. */
+export interface AuthorizationCodeTable {
+  /** Hex SHA-256 of the code. */
+  code_hash: string;
+  client_id: string;
+  tenant_id: string;
+  user_id: string;
+  session_id: string;
+  redirect_uri: string;
+  /** `web`, `spa` or `publicClient`: the platform of the redirect URI. */
+  platform: string;
+  /** JSON `AuthorizedGrant`: resource, scopes, OIDC scopes. */
+  grant: string;
+  code_challenge: string | null;
+  nonce: string | null;
+  auth_time: number;
+  amr: string;
+  /** 1 when the client sent `client_info=1`. */
+  client_info: number;
+  /** The refresh token family a redemption creates; revoked on replay. */
+  family_id: string;
+  expires_at: number;
+  redeemed_at: number | null;
+  created_at: number;
+}
+
+/** A refresh token family: one row, rotated in place (RFC 9700 §4.14.2). */
+export interface RefreshTokenTable {
+  family_id: string;
+  /** Hex SHA-256 of the current token of the family. */
+  token_hash: string;
+  /** Rotation counter of the current token. */
+  generation: number;
+  client_id: string;
+  tenant_id: string;
+  user_id: string;
+  platform: string;
+  /** JSON `AuthorizedGrant` of the original authorization. */
+  grant: string;
+  auth_time: number;
+  amr: string;
+  client_info: number;
+  created_at: number;
+  last_used_at: number;
+  /** Sliding (web/public) or fixed (spa) expiry, Unix seconds. */
+  expires_at: number;
+  revoked_at: number | null;
+}
+
 export interface DirectoryStateTable {
   id: number;
   /** Incremented by every directory or key write; nodes poll it to drop their caches. */
@@ -141,6 +231,11 @@ export interface Database {
   signing_keys: SigningKeyTable;
   client_assertion_jtis: ClientAssertionJtiTable;
   directory_state: DirectoryStateTable;
+  oauth2_permission_grants: OAuth2PermissionGrantTable;
+  sso_sessions: SsoSessionTable;
+  sso_session_apps: SsoSessionAppTable;
+  authorization_codes: AuthorizationCodeTable;
+  refresh_tokens: RefreshTokenTable;
   /** Placeholder so `Generated` stays referenced for later tables with serial ids. */
   _unused?: { id: Generated<number> };
 }

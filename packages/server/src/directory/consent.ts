@@ -1,0 +1,115 @@
+import {
+  IdentityError,
+  OIDC_SCOPES,
+  defaultScopeResource,
+  isScopeToken,
+  parseScope,
+} from '@tessera/protocol';
+import { DIRECTORY_APP_ID } from './builtin-directory-app.js';
+import type { DirectoryCache } from './directory-cache.js';
+import type { Application, AuthorizedGrant } from './model.js';
+
+/** A resolved `scope` parameter: the one resource of the access token and what is asked of it. */
+export interface ResolvedScopes {
+  readonly resource: Application;
+  readonly grant: AuthorizedGrant;
+}
+
+/**
+ * Resolves a delegated `scope` parameter (Microsoft identity platform rules): `openid profile email
+ * offline_access` are OpenID Connect scopes; `{App ID URI or appId}/{value}` names a delegated scope of that
+ * resource; a bare value is a scope of the built-in directory API; `{resource}/.default` stands for the client's
+ * `requiredResourceAccess` delegated permissions on the resource. One resource per request; with none, the token
+ * is for the directory API with the OIDC scopes it exposes.
+ *
+ * @throws IdentityError 70011 (malformed scope or unknown value), 700022 (several resources), 500011 (unknown
+ *   resource).
+ */
+export async function resolveScopes(
+  cache: DirectoryCache,
+  client: Application,
+  scopeParameter: string | undefined,
+  tenantName: string,
+): Promise<ResolvedScopes> {
+  const oidcScopes: string[] = [];
+  let identifier: string | undefined;
+  let resourceAppId: string | undefined;
+  const values: string[] = [];
+  let isDefault = false;
+  for (const scope of parseScope(scopeParameter)) {
+    if (!isScopeToken(scope)) throw new IdentityError(70011, { scope: scope.slice(0, 256) });
+    if (OIDC_SCOPES.has(scope)) {
+      oidcScopes.push(scope);
+      continue;
+    }
+    const slash = scope.lastIndexOf('/');
+    const named = slash < 0 ? '' : scope.slice(0, slash);
+    const value = slash < 0 ? scope : scope.slice(slash + 1);
+    const appId = slash < 0 ? DIRECTORY_APP_ID : await cache.resourceAppId(named);
+    if (appId === undefined)
+      throw new IdentityError(500011, { resource: named.slice(0, 256), tenant: tenantName });
+    if (resourceAppId !== undefined && resourceAppId !== appId) {
+      throw new IdentityError(700022, { scope: (scopeParameter ?? '').slice(0, 512) });
+    }
+    resourceAppId = appId;
+    identifier ??= named;
+    if (defaultScopeResource(scope) !== undefined) isDefault = true;
+    else values.push(value);
+  }
+  const resource = await cache.application(resourceAppId ?? DIRECTORY_APP_ID);
+  if (resource === undefined)
+    throw new IdentityError(500011, { resource: identifier ?? '', tenant: tenantName });
+  const published = resource.api.oauth2PermissionScopes.filter((s) => s.isEnabled);
+  for (const value of values) {
+    if (!published.some((s) => s.value === value))
+      throw new IdentityError(70011, { scope: value.slice(0, 256) });
+  }
+  let scopes = values;
+  if (isDefault) {
+    const required = client.requiredResourceAccess.find((r) => r.resourceAppId === resource.appId);
+    const ids = new Set(required?.resourceAccess.filter((a) => a.type === 'Scope').map((a) => a.id) ?? []);
+    scopes = [...new Set([...values, ...published.filter((s) => ids.has(s.id)).map((s) => s.value)])];
+  }
+  if (resourceAppId === undefined) {
+    // No resource named: a directory API token carrying the OIDC scopes it publishes (as the platform does).
+    scopes = oidcScopes.filter((s) => s !== 'offline_access');
+  }
+  return {
+    resource,
+    grant: {
+      resourceAppId: resource.appId,
+      requestedIdentifier: identifier ?? '',
+      scopes,
+      oidcScopes,
+    },
+  };
+}
+
+/**
+ * Scope values of `resource` the user may use through `client` in a tenant without being asked: a grant for
+ * everyone (`AllPrincipals`), the user's own grant (`Principal`), or the resource pre-authorizing the client
+ * (`api.preAuthorizedApplications`).
+ */
+export async function consentedScopes(
+  cache: DirectoryCache,
+  input: { tenantId: string; userId: string; client: Application; resource: Application },
+): Promise<Set<string>> {
+  const granted = new Set<string>();
+  const pre = input.resource.api.preAuthorizedApplications.find((p) => p.appId === input.client.appId);
+  if (pre !== undefined) {
+    for (const scope of input.resource.api.oauth2PermissionScopes) {
+      if (pre.delegatedPermissionIds.includes(scope.id)) granted.add(scope.value);
+    }
+  }
+  const [clientSp, resourceSp] = await Promise.all([
+    cache.servicePrincipal(input.tenantId, input.client.appId),
+    cache.servicePrincipal(input.tenantId, input.resource.appId),
+  ]);
+  if (clientSp === undefined || resourceSp === undefined) return granted;
+  for (const grant of await cache.permissionGrants(clientSp.id, resourceSp.id)) {
+    if (grant.consentType === 'AllPrincipals' || grant.principalId === input.userId) {
+      for (const scope of grant.scope.split(' ')) if (scope !== '') granted.add(scope);
+    }
+  }
+  return granted;
+}

@@ -1,0 +1,408 @@
+import { IdentityError, toErrorBody } from '@tessera/protocol';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../../context.js';
+import { asIdentityError, correlationIdOf } from '../../http/errors.js';
+import {
+  browserHash,
+  browserToken,
+  csrfTokenFor,
+  csrfTokenValid,
+  setSessionCookie,
+} from '../../sessions/cookies.js';
+import type { SsoSession } from '../../store/sign-in-store.js';
+import { randomToken } from '../../tokens/opaque-tokens.js';
+import { issuerV2 } from '../../tokens/issuer.js';
+import {
+  accountPickerPage,
+  consentPage,
+  errorPage,
+  formPostPage,
+  signInPage,
+  type AppBadge,
+  type FormContext,
+} from '../../ui/pages.js';
+import { sendPage } from '../../ui/security-headers.js';
+import { resolveTenantSegment } from '../tenant-segment.js';
+import { resolveScopes } from '../../directory/consent.js';
+import type { Application } from '../../directory/model.js';
+import { checkClient } from './check-client.js';
+import { checkConsent } from './check-consent.js';
+import { checkPkce } from './check-pkce.js';
+import { checkPrompt } from './check-prompt.js';
+import { checkRedirectUri } from './check-redirect-uri.js';
+import { checkResponseType } from './check-response-type.js';
+import { openInteraction, sealInteraction, type InteractionState } from './interaction-state.js';
+import type { AuthorizationContext, AuthorizationOutcome, ResponseTarget } from './request.js';
+import { respond } from './respond.js';
+import { selectAccount } from './select-account.js';
+
+/** Seconds a sign-in page stays usable. */
+const INTERACTION_LIFETIME_SECONDS = 15 * 60;
+
+/** How the interaction POST continues the authorization. */
+interface Continuation {
+  readonly sessionId?: string | undefined;
+  /** The browser's session key when this very response sets a new cookie (just signed in). */
+  readonly browserHash?: string;
+  readonly consent?: { readonly accept: boolean; readonly forOrganization: boolean };
+}
+
+/**
+ * `GET|POST /{tenant}/oauth2/v2.0/authorize` (RFC 6749 §3.1, OIDC Core §3.1.2) and the sign-in UI's form target
+ * `POST /{tenant}/login`. The request runs through named steps — check client, check redirect URI, check
+ * response type and mode, check PKCE, check prompt, select account, check consent, respond — each in its own
+ * module. Until client and redirect URI are proven, refusals render the error page; after, they go back to the
+ * redirect URI (`error`, `error_description`, `state`, `iss`). `prompt=none` never renders a page.
+ */
+export function registerAuthorizeEndpoints(app: FastifyInstance, context: ServerContext): void {
+  const handler = async (request: FastifyRequest<{ Params: { tenant: string } }>, reply: FastifyReply) => {
+    const source = request.method === 'GET' ? request.query : request.body;
+    return run(context, request, reply, request.params.tenant, () => singleValued(source), {});
+  };
+  app.get<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/authorize', handler);
+  app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/authorize', handler);
+  app.post<{ Params: { tenant: string } }>('/:tenant/login', (request, reply) =>
+    interact(context, request, reply),
+  );
+}
+
+/** The parameters as single values; a repeated parameter is refused (RFC 6749 §3.1). */
+function singleValued(source: unknown): Record<string, string> {
+  const params: Record<string, string> = {};
+  if (typeof source !== 'object' || source === null) return params;
+  for (const [name, value] of Object.entries(source as Record<string, unknown>)) {
+    if (Array.isArray(value)) throw new IdentityError(9100004, { name: name.slice(0, 64) });
+    if (typeof value === 'string') params[name] = value;
+  }
+  return params;
+}
+
+async function run(
+  context: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  tenant: string,
+  readParams: () => Record<string, string>,
+  continuation: Continuation,
+): Promise<FastifyReply> {
+  let ctx: AuthorizationContext | undefined;
+  try {
+    const params = readParams();
+    const tenantSegment = await resolveTenantSegment(tenant, context.cache);
+    ctx = { params, tenantSegment, prompts: new Set() };
+    if (continuation.sessionId !== undefined) ctx.interactionSessionId = continuation.sessionId;
+    const base = context.baseUrl();
+    await checkClient(context, ctx);
+    checkRedirectUri(
+      ctx,
+      issuerV2(base, tenantSegment.kind === 'tenant' ? tenantSegment.tenant.id : '{tenantid}'),
+    );
+    checkResponseType(ctx);
+    checkPkce(ctx);
+    checkPrompt(ctx);
+    // Scope syntax and resources are checked before any page, so a bad request never asks for a password.
+    await resolveScopes(context.cache, ctx.client as Application, params.scope, tenantSegment.segment);
+    const token = browserToken(request);
+    const key = continuation.browserHash ?? (token === undefined ? undefined : browserHash(token));
+    const sessions =
+      key === undefined
+        ? []
+        : await context.signIn.listSessions(key, context.now(), context.config.sessionIdleTimeoutSeconds);
+    const selected = await selectAccount(context, ctx, sessions);
+    if (selected !== undefined) return await render(context, request, reply, ctx, selected, tenant);
+    if (ctx.user !== undefined && ctx.target !== undefined) {
+      ctx.target = { ...ctx.target, issuer: issuerV2(base, ctx.user.tenantId) };
+    }
+    let consent = await checkConsent(context, ctx);
+    if (consent !== undefined && continuation.consent !== undefined) {
+      if (!continuation.consent.accept) throw new IdentityError(65004);
+      await recordConsent(context, ctx, continuation.consent.forOrganization);
+      ctx.consentGiven = true;
+      consent = await checkConsent(context, ctx);
+    }
+    if (consent !== undefined) return await render(context, request, reply, ctx, consent, tenant);
+    return await render(context, request, reply, ctx, await respond(context, ctx), tenant);
+  } catch (error) {
+    const identityError = asIdentityError(error);
+    if (ctx?.target === undefined || identityError.status >= 500)
+      return sendErrorPage(request, reply, identityError);
+    return redirectError(request, reply, ctx.target, identityError);
+  }
+}
+
+async function recordConsent(
+  context: ServerContext,
+  ctx: AuthorizationContext,
+  forOrganization: boolean,
+): Promise<void> {
+  const user = ctx.user;
+  if (user === undefined) return;
+  const admin = user.directoryRoles.includes('Global Administrator');
+  await context.directory.recordConsent({
+    tenantId: user.tenantId,
+    userId: user.id,
+    forOrganization: admin && forOrganization,
+    items: (ctx.consentNeeds ?? []).map((need) => ({
+      clientAppId: need.client.appId,
+      resourceAppId: need.resource.appId,
+      scopes: need.scopes,
+    })),
+  });
+  // This node sees its own write at once; others drop their caches within one poll interval.
+  context.cache.invalidate();
+}
+
+async function render(
+  context: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  ctx: AuthorizationContext,
+  outcome: AuthorizationOutcome,
+  tenant: string,
+  error?: { readonly message: string; readonly status: number },
+): Promise<FastifyReply> {
+  if (outcome.kind === 'respond') return sendResponse(reply, outcome.target, outcome.fields);
+  const client = ctx.client;
+  if (client === undefined) throw new Error('unreachable');
+  const state: InteractionState = {
+    params: ctx.params,
+    tenant,
+    ...(outcome.kind === 'consent' && ctx.session !== undefined ? { sessionId: ctx.session.id } : {}),
+    expiresAt: context.now() + INTERACTION_LIFETIME_SECONDS,
+  };
+  const form: FormContext = {
+    action: `/${encodeURIComponent(tenant)}/login`,
+    interaction: sealInteraction(context.keys.interaction, state),
+    csrfToken: csrfTokenFor(request, reply, context.keys.interaction),
+  };
+  const home = await context.cache.tenant(client.tenantId);
+  const badge: AppBadge = {
+    displayName: client.displayName,
+    publisherDomain: home?.domains[0] ?? 'unverified publisher',
+  };
+  switch (outcome.kind) {
+    case 'sign-in':
+      return sendPage(
+        reply,
+        error?.status ?? 200,
+        signInPage({
+          form,
+          app: badge,
+          loginHint: ctx.params.login_hint,
+          error: error?.message ?? outcome.error,
+        }),
+      );
+    case 'select-account': {
+      const accounts = await accountsOf(context, outcome.sessions);
+      return sendPage(reply, 200, accountPickerPage({ form, app: badge, accounts }));
+    }
+    case 'consent': {
+      const user = ctx.user;
+      const items = (ctx.consentNeeds ?? []).flatMap((need) =>
+        need.scopes.map((value) => {
+          const scope = need.resource.api.oauth2PermissionScopes.find((s) => s.value === value);
+          const adminOnly = need.adminScopes.includes(value);
+          return {
+            displayName:
+              (adminOnly ? scope?.adminConsentDisplayName : scope?.userConsentDisplayName) ?? value,
+            description:
+              (adminOnly ? scope?.adminConsentDescription : scope?.userConsentDescription) ?? value,
+            resourceName: need.resource.displayName,
+            adminOnly,
+          };
+        }),
+      );
+      return sendPage(
+        reply,
+        200,
+        consentPage({
+          form,
+          app: badge,
+          userPrincipalName: user?.userPrincipalName ?? '',
+          items,
+          canConsentForOrganization: user?.directoryRoles.includes('Global Administrator') === true,
+        }),
+      );
+    }
+  }
+}
+
+async function accountsOf(context: ServerContext, sessions: readonly SsoSession[]) {
+  const accounts = [];
+  for (const session of sessions) {
+    const user = await context.cache.user(session.userId);
+    if (user !== undefined)
+      accounts.push({
+        sessionRef: session.id,
+        displayName: user.displayName,
+        userPrincipalName: user.userPrincipalName,
+      });
+  }
+  return accounts;
+}
+
+/** Sends a successful or failed authorization response to the redirect URI in its response mode. */
+function sendResponse(
+  reply: FastifyReply,
+  target: ResponseTarget,
+  fields: Readonly<Record<string, string>>,
+): FastifyReply {
+  if (target.responseMode === 'form_post') {
+    return sendPage(reply, 200, formPostPage(target.redirectUri, fields), {
+      formActionOrigin: new URL(target.redirectUri).origin,
+    });
+  }
+  const encoded = new URLSearchParams(fields).toString();
+  let location: string;
+  if (target.responseMode === 'fragment') {
+    location = `${target.redirectUri}#${encoded}`;
+  } else {
+    location = `${target.redirectUri}${target.redirectUri.includes('?') ? '&' : '?'}${encoded}`;
+  }
+  return reply
+    .status(302)
+    .header('location', location)
+    .header('cache-control', 'no-store')
+    .header('referrer-policy', 'no-referrer')
+    .send();
+}
+
+function redirectError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  target: ResponseTarget,
+  error: IdentityError,
+): FastifyReply {
+  const body = toErrorBody(error, { traceId: request.id, correlationId: correlationIdOf(request) });
+  request.log.info({ code: error.code, detail: error.detail, traceId: request.id }, 'authorization refused');
+  const fields: Record<string, string> = { error: body.error, error_description: body.error_description };
+  if (error.suberror !== undefined) fields.suberror = error.suberror;
+  if (target.state !== undefined) fields.state = target.state;
+  fields.iss = target.issuer;
+  fields.trace_id = body.trace_id;
+  fields.correlation_id = body.correlation_id;
+  return sendResponse(reply, target, fields);
+}
+
+function sendErrorPage(request: FastifyRequest, reply: FastifyReply, error: IdentityError): FastifyReply {
+  const body = toErrorBody(error, { traceId: request.id, correlationId: correlationIdOf(request) });
+  if (error.status >= 500)
+    request.log.error({ err: error.cause ?? error, traceId: request.id }, 'request failed');
+  else
+    request.log.info(
+      { code: error.code, detail: error.detail, traceId: request.id },
+      'authorization refused',
+    );
+  const title = error.status >= 500 ? 'Something went wrong' : 'We could not sign you in';
+  return sendPage(
+    reply,
+    error.status,
+    errorPage({
+      title,
+      message: error.description,
+      code: error.code,
+      traceId: body.trace_id,
+      correlationId: body.correlation_id,
+      timestamp: body.timestamp,
+    }),
+  );
+}
+
+/**
+ * `POST /{tenant}/login`: a form of the sign-in UI. Checks the anti-CSRF token and the sealed interaction, then
+ * signs in (new session, new cookie against fixation), selects an account, or records the consent decision, and
+ * continues the authorization request.
+ */
+async function interact(
+  context: ServerContext,
+  request: FastifyRequest<{ Params: { tenant: string } }>,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  let form: Record<string, string>;
+  try {
+    form = singleValued(request.body);
+  } catch (error) {
+    return sendErrorPage(request, reply, asIdentityError(error));
+  }
+  if (!csrfTokenValid(request, context.keys.interaction, form.csrf_token)) {
+    return sendErrorPage(request, reply, new IdentityError(9100013));
+  }
+  const state = openInteraction(context.keys.interaction, form.interaction ?? '', context.now());
+  if (state?.tenant !== request.params.tenant)
+    return sendErrorPage(request, reply, new IdentityError(9100014));
+  const params = () => ({ ...state.params });
+  switch (form.action) {
+    case 'signin':
+      return signIn(context, request, reply, state, form);
+    case 'select':
+      return run(context, request, reply, state.tenant, params, { sessionId: form.session ?? '' });
+    case 'use_another': {
+      const { prompt: _prompt, login_hint: _hint, ...rest } = state.params;
+      return run(context, request, reply, state.tenant, () => ({ ...rest, prompt: 'login' }), {});
+    }
+    case 'consent':
+    case 'decline':
+      if (state.sessionId === undefined) return sendErrorPage(request, reply, new IdentityError(9100014));
+      return run(context, request, reply, state.tenant, params, {
+        sessionId: state.sessionId,
+        consent: { accept: form.action === 'consent', forOrganization: form.consent_organization === 'true' },
+      });
+    default:
+      return sendErrorPage(request, reply, new IdentityError(9002313, { reason: 'unknown form action.' }));
+  }
+}
+
+async function signIn(
+  context: ServerContext,
+  request: FastifyRequest<{ Params: { tenant: string } }>,
+  reply: FastifyReply,
+  state: InteractionState,
+  form: Record<string, string>,
+): Promise<FastifyReply> {
+  const segment = await resolveTenantSegment(state.tenant, context.cache).catch(() => undefined);
+  const now = context.now();
+  let user;
+  try {
+    user = await context.passwords.verify({
+      userName: form.username ?? '',
+      password: form.password ?? '',
+      clientIp: request.ip,
+      tenantId: segment?.kind === 'tenant' ? segment.tenant.id : undefined,
+      nowMs: Date.now(),
+    });
+  } catch (error) {
+    const identityError = asIdentityError(error);
+    if (identityError.status >= 500) return sendErrorPage(request, reply, identityError);
+    const params = { ...state.params, ...(form.username === undefined ? {} : { login_hint: form.username }) };
+    const ctx: AuthorizationContext = {
+      params,
+      tenantSegment: segment ?? { kind: 'alias', alias: 'common', segment: 'common' },
+      prompts: new Set(),
+    };
+    ctx.client = await context.cache.application(state.params.client_id ?? '');
+    if (ctx.client === undefined) return sendErrorPage(request, reply, identityError);
+    return render(context, request, reply, ctx, { kind: 'sign-in' }, state.tenant, {
+      message: identityError.description,
+      status: identityError.status,
+    });
+  }
+  const previous = browserToken(request);
+  const token = randomToken();
+  const hash = browserHash(token);
+  if (previous !== undefined) await context.signIn.rebindBrowser(browserHash(previous), hash);
+  const session: SsoSession = {
+    id: randomToken(),
+    userId: user.id,
+    tenantId: user.tenantId,
+    authTime: now,
+    amr: ['pwd'],
+    lastActiveAt: now,
+    expiresAt: now + context.config.sessionMaxLifetimeSeconds,
+  };
+  await context.signIn.insertSession({ ...session, browserHash: hash, createdAt: now });
+  setSessionCookie(reply, token, context.config.sessionMaxLifetimeSeconds);
+  return run(context, request, reply, state.tenant, () => ({ ...state.params }), {
+    sessionId: session.id,
+    browserHash: hash,
+  });
+}

@@ -1,0 +1,60 @@
+import type { ResponseMode, ResponseType } from '@tessera/protocol';
+import type { Application, AuthorizedGrant, User } from '../../directory/model.js';
+import type { RedirectPlatform, SsoSession } from '../../store/sign-in-store.js';
+import type { ResolvedTenantSegment } from '../tenant-segment.js';
+
+/** `prompt` values (OIDC Core §3.1.2.1). */
+export type Prompt = 'none' | 'login' | 'consent' | 'select_account';
+
+/** Where and how a response (or an error) goes back to the client, once client and redirect URI are proven. */
+export interface ResponseTarget {
+  readonly redirectUri: string;
+  readonly platform: RedirectPlatform;
+  readonly responseMode: ResponseMode;
+  readonly state: string | undefined;
+  /** `iss` of every response (RFC 9207). */
+  readonly issuer: string;
+}
+
+/** A consent the user (or an administrator) must give: scopes of one resource for one client. */
+export interface ConsentNeed {
+  readonly client: Application;
+  readonly resource: Application;
+  readonly scopes: readonly string[];
+  /** The subset that only an administrator can grant. */
+  readonly adminScopes: readonly string[];
+}
+
+/**
+ * The authorization request as the named steps fill it in (node-oidc-provider style): each step reads what
+ * earlier ones established and adds its part, or throws an IdentityError.
+ */
+export interface AuthorizationContext {
+  readonly params: Readonly<Record<string, string>>;
+  readonly tenantSegment: ResolvedTenantSegment;
+  client?: Application;
+  target?: ResponseTarget;
+  responseType?: ResponseType;
+  codeChallenge?: string;
+  prompts: Set<Prompt>;
+  maxAgeSeconds?: number;
+  /** Set by the interaction after a sign-in or account choice; skips `prompt=login` / `select_account`. */
+  interactionSessionId?: string;
+  /** True on the request that carries the user's consent decision. */
+  consentGiven?: boolean;
+  session?: SsoSession;
+  user?: User;
+  grant?: AuthorizedGrant;
+  consentNeeds?: readonly ConsentNeed[];
+}
+
+/** What the pipeline decided: a response to the client, or a page the user must see first. */
+export type AuthorizationOutcome =
+  | {
+      readonly kind: 'respond';
+      readonly fields: Readonly<Record<string, string>>;
+      readonly target: ResponseTarget;
+    }
+  | { readonly kind: 'sign-in'; readonly error?: string }
+  | { readonly kind: 'select-account'; readonly sessions: readonly SsoSession[] }
+  | { readonly kind: 'consent' };

@@ -1,0 +1,111 @@
+import type { ServerContext } from '../../context.js';
+import { DIRECTORY_APP_ID } from '../../directory/builtin-directory-app.js';
+import { newFamilyId, randomToken, tokenHash } from '../../tokens/opaque-tokens.js';
+import {
+  clientInfoOf,
+  issueDelegatedAccessToken,
+  issueIdToken,
+  responseScope,
+} from '../../tokens/user-tokens.js';
+import type { AuthorizationContext, AuthorizationOutcome } from './request.js';
+
+/**
+ * Step: the successful response. A `code` is stored hashed (10-minute life, bound to client, redirect URI, PKCE
+ * challenge and nonce); implicit `token` / `id_token` are issued here (never a refresh token). Every response
+ * carries `state` when sent, `iss` (RFC 9207), `session_state`-free, and `client_info` when asked.
+ *
+ * @see RFC 6749 §4.1.2, §4.2.2; OIDC Core §3.2.2.5, §3.3.2.5
+ */
+export async function respond(
+  context: ServerContext,
+  ctx: AuthorizationContext,
+): Promise<AuthorizationOutcome> {
+  const { client, user, session, grant, target, responseType } = ctx;
+  if (
+    client === undefined ||
+    user === undefined ||
+    session === undefined ||
+    grant === undefined ||
+    target === undefined ||
+    responseType === undefined
+  ) {
+    throw new Error('earlier steps must run first');
+  }
+  const now = context.now();
+  const parts = responseType.split(' ');
+  const fields: Record<string, string> = {};
+  let code: string | undefined;
+  if (parts.includes('code')) {
+    code = randomToken();
+    await context.signIn.insertCode(
+      {
+        codeHash: tokenHash(code),
+        clientId: client.appId,
+        tenantId: user.tenantId,
+        userId: user.id,
+        sessionId: session.id,
+        redirectUri: target.redirectUri,
+        platform: target.platform,
+        grant,
+        codeChallenge: ctx.codeChallenge ?? null,
+        nonce: ctx.params.nonce ?? null,
+        authTime: session.authTime,
+        amr: session.amr,
+        clientInfo: ctx.params.client_info === '1',
+        familyId: newFamilyId(),
+        expiresAt: now + context.config.authorizationCodeLifetimeSeconds,
+      },
+      now,
+    );
+    fields.code = code;
+  }
+  const base = context.baseUrl();
+  const lifetimeSeconds = context.config.accessTokenLifetimeSeconds;
+  const common = {
+    keyRing: context.keyRing(),
+    base,
+    pairwiseKey: context.keys.pairwise,
+    tenantId: user.tenantId,
+    user,
+    client,
+    now,
+    lifetimeSeconds,
+    amr: session.amr,
+  };
+  let accessToken: string | undefined;
+  if (parts.includes('token')) {
+    const resource =
+      (await context.cache.application(grant.resourceAppId)) ??
+      (await context.cache.application(DIRECTORY_APP_ID));
+    if (resource === undefined) throw new Error('directory API missing');
+    accessToken = await issueDelegatedAccessToken({
+      ...common,
+      resource,
+      requestedIdentifier: grant.requestedIdentifier,
+      scopes: grant.scopes,
+      acr: '0',
+    });
+    fields.access_token = accessToken;
+    fields.token_type = 'Bearer';
+    fields.expires_in = String(lifetimeSeconds);
+    fields.scope = responseScope(
+      grant.requestedIdentifier,
+      grant.scopes,
+      grant.oidcScopes.filter((s) => s !== 'offline_access'),
+    );
+  }
+  if (parts.includes('id_token')) {
+    fields.id_token = await issueIdToken({
+      ...common,
+      authTime: session.authTime,
+      nonce: ctx.params.nonce,
+      accessToken,
+      code,
+    });
+  }
+  if (ctx.params.client_info === '1') fields.client_info = clientInfoOf(user.id, user.tenantId);
+  if (target.state !== undefined) fields.state = target.state;
+  fields.iss = target.issuer;
+  await context.signIn.touchSession(session.id, client.appId, now);
+  return { kind: 'respond', fields, target };
+}

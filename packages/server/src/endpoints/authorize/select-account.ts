@@ -1,0 +1,64 @@
+import { IdentityError } from '@tessera/protocol';
+import type { ServerContext } from '../../context.js';
+import type { SsoSession } from '../../store/sign-in-store.js';
+import type { AuthorizationContext, AuthorizationOutcome } from './request.js';
+
+/**
+ * Step: picks the signed-in account. Sessions of this browser are filtered to the tenant of the request;
+ * `prompt=login` or an exceeded `max_age` ask for a fresh sign-in, `prompt=select_account` or several accounts
+ * without a matching `login_hint` show the picker. With `prompt=none` nothing is shown: the request fails at once.
+ *
+ * @returns an outcome when a page is needed, else undefined with `ctx.session` and `ctx.user` set.
+ * @throws IdentityError 50058 login_required, 9100015 / 9100018 interaction_required (prompt=none only).
+ */
+export async function selectAccount(
+  context: ServerContext,
+  ctx: AuthorizationContext,
+  sessions: readonly SsoSession[],
+): Promise<AuthorizationOutcome | undefined> {
+  const silent = ctx.prompts.has('none');
+  const segment = ctx.tenantSegment;
+  const usable = sessions.filter((s) =>
+    segment.kind === 'tenant' ? s.tenantId === segment.tenant.id : segment.alias !== 'consumers',
+  );
+  const now = context.now();
+  let chosen: SsoSession | undefined;
+  if (ctx.interactionSessionId !== undefined) {
+    chosen = usable.find((s) => s.id === ctx.interactionSessionId);
+    if (chosen === undefined) return { kind: 'sign-in' };
+  } else {
+    if (ctx.prompts.has('login')) return { kind: 'sign-in' };
+    const hint = ctx.params.login_hint?.toLowerCase();
+    let candidates = usable;
+    if (hint !== undefined && hint !== '') {
+      const users = await Promise.all(usable.map((s) => context.cache.user(s.userId)));
+      candidates = usable.filter((_s, i) => users[i]?.userPrincipalName.toLowerCase() === hint);
+    }
+    if (candidates.length === 0) {
+      if (silent) throw new IdentityError(50058);
+      return { kind: 'sign-in' };
+    }
+    if (ctx.prompts.has('select_account') || candidates.length > 1) {
+      if (silent) throw new IdentityError(9100015);
+      return { kind: 'select-account', sessions: candidates };
+    }
+    chosen = candidates[0];
+  }
+  if (chosen === undefined) return { kind: 'sign-in' };
+  if (
+    ctx.maxAgeSeconds !== undefined &&
+    now - chosen.authTime > ctx.maxAgeSeconds &&
+    ctx.interactionSessionId === undefined
+  ) {
+    if (silent) throw new IdentityError(9100018);
+    return { kind: 'sign-in' };
+  }
+  const user = await context.cache.user(chosen.userId);
+  if (user?.accountEnabled !== true) {
+    if (silent) throw new IdentityError(50058);
+    return { kind: 'sign-in' };
+  }
+  ctx.session = chosen;
+  ctx.user = user;
+  return undefined;
+}

@@ -1,0 +1,218 @@
+import { IdentityError, toErrorBody } from '@tessera/protocol';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { identifyClient } from '../grants/client-identity.js';
+import type { ServerContext } from '../context.js';
+import { DIRECTORY_APP_ID, DIRECTORY_IDENTIFIER_URI } from '../directory/builtin-directory-app.js';
+import { asIdentityError, correlationIdOf, sendIdentityError } from '../http/errors.js';
+import { browserHash, browserToken, clearSessionCookie } from '../sessions/cookies.js';
+import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
+import { verifyOwnToken } from '../tokens/verify-own-token.js';
+import { errorPage, signedOutPage } from '../ui/pages.js';
+import { sendPage } from '../ui/security-headers.js';
+import { matchRedirectUri } from './authorize/check-redirect-uri.js';
+import { resolveTenantSegment } from './tenant-segment.js';
+
+/**
+ * Session and token endpoints beyond authorize and token:
+ * - `GET|POST /oidc/userinfo` (OIDC Core §5.3) with a directory API access token carrying `openid`;
+ * - `GET|POST /{tenant}/oauth2/v2.0/logout` (OIDC RP-Initiated Logout 1.0): ends every SSO session of the browser,
+ *   embeds each signed-in app's front-channel `logoutUrl` (OIDC Front-Channel Logout 1.0), then returns to a
+ *   `post_logout_redirect_uri` that is one of the client's registered redirect URIs;
+ * - `POST /{tenant}/oauth2/v2.0/revoke` (RFC 7009) for refresh tokens (the family is revoked);
+ * - `POST /{tenant}/oauth2/v2.0/introspect` (RFC 7662) for confidential clients.
+ */
+export function registerSessionEndpoints(app: FastifyInstance, context: ServerContext): void {
+  const userinfo = async (request: FastifyRequest, reply: FastifyReply) => {
+    const header = request.headers.authorization ?? '';
+    const token = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header)?.[1];
+    const claims =
+      token === undefined
+        ? undefined
+        : await verifyOwnToken(context.keyRing(), context.baseUrl(), token, context.config.clockSkewSeconds);
+    const audience = claims?.aud;
+    const forDirectory = audience === DIRECTORY_APP_ID || audience === DIRECTORY_IDENTIFIER_URI;
+    const scopes = typeof claims?.scp === 'string' ? claims.scp.split(' ') : [];
+    if (claims === undefined || !forDirectory || !scopes.includes('openid')) {
+      void reply.header('www-authenticate', 'Bearer error="invalid_token"');
+      return sendIdentityError(request, reply, new IdentityError(9100016));
+    }
+    const user = typeof claims.oid === 'string' ? await context.cache.user(claims.oid) : undefined;
+    if (user?.accountEnabled !== true) {
+      void reply.header('www-authenticate', 'Bearer error="invalid_token"');
+      return sendIdentityError(request, reply, new IdentityError(9100016));
+    }
+    return reply.header('cache-control', 'no-store').send({
+      sub: claims.sub,
+      ...(scopes.includes('profile')
+        ? { name: user.displayName, preferred_username: user.userPrincipalName }
+        : {}),
+      ...(scopes.includes('email') ? { email: user.userPrincipalName } : {}),
+    });
+  };
+  app.get('/oidc/userinfo', userinfo);
+  app.post('/oidc/userinfo', userinfo);
+
+  const logout = async (request: FastifyRequest<{ Params: { tenant: string } }>, reply: FastifyReply) => {
+    try {
+      await resolveTenantSegment(request.params.tenant, context.cache);
+      const params = (request.method === 'GET' ? request.query : request.body) as Record<string, unknown>;
+      const single = (name: string) => {
+        const value = params[name];
+        if (Array.isArray(value)) throw new IdentityError(9100004, { name });
+        return typeof value === 'string' && value !== '' ? value : undefined;
+      };
+      const postLogout = single('post_logout_redirect_uri');
+      let clientId = single('client_id');
+      const hint = single('id_token_hint');
+      if (hint !== undefined) {
+        const claims = await verifyOwnToken(context.keyRing(), context.baseUrl(), hint, 365 * 86_400);
+        if (typeof claims?.aud === 'string') clientId ??= claims.aud;
+      }
+      let continueTo: string | undefined;
+      if (postLogout !== undefined) {
+        const client = clientId === undefined ? undefined : await context.cache.application(clientId);
+        if (client === undefined || matchRedirectUri(client, postLogout) === undefined) {
+          throw new IdentityError(9100017, {
+            redirectUri: postLogout.slice(0, 512),
+            clientId: (clientId ?? '').slice(0, 64),
+          });
+        }
+        const state = single('state');
+        continueTo =
+          state === undefined
+            ? postLogout
+            : `${postLogout}${postLogout.includes('?') ? '&' : '?'}${new URLSearchParams({ state }).toString()}`;
+      }
+      const token = browserToken(request);
+      const ended =
+        token === undefined
+          ? { appIds: [] as string[] }
+          : await context.signIn.endSessions(browserHash(token), context.now());
+      clearSessionCookie(reply);
+      const frames: string[] = [];
+      for (const appId of ended.appIds) {
+        const logoutUrl = (await context.cache.application(appId))?.web.logoutUrl;
+        if (logoutUrl !== null && logoutUrl !== undefined && URL.canParse(logoutUrl)) frames.push(logoutUrl);
+      }
+      if (frames.length === 0 && continueTo !== undefined) {
+        return await reply
+          .status(302)
+          .header('location', continueTo)
+          .header('cache-control', 'no-store')
+          .send();
+      }
+      return await sendPage(reply, 200, signedOutPage({ frames, continueTo }), {
+        frameOrigins: [...new Set(frames.map((url) => new URL(url).origin))],
+      });
+    } catch (error) {
+      const identityError = asIdentityError(error);
+      const body = toErrorBody(identityError, {
+        traceId: request.id,
+        correlationId: correlationIdOf(request),
+      });
+      return sendPage(
+        reply,
+        identityError.status,
+        errorPage({
+          title: 'We could not sign you out',
+          message: identityError.description,
+          code: identityError.code,
+          traceId: body.trace_id,
+          correlationId: body.correlation_id,
+          timestamp: body.timestamp,
+        }),
+      );
+    }
+  };
+  app.get<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/logout', logout);
+  app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/logout', logout);
+
+  app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/revoke', async (request, reply) => {
+    const params = formOf(request);
+    const tenantSegment = await resolveTenantSegment(request.params.tenant, context.cache);
+    const token = params.token;
+    if (token === undefined) throw new IdentityError(900144, { name: 'token' });
+    const client = await identifyClient(context, {
+      params,
+      authorization: request.headers.authorization,
+      tenantSegment,
+      origin: request.headers.origin,
+    });
+    const claims = openRefreshToken(context.keys.refreshToken, token);
+    if (claims !== undefined) {
+      const family = await context.signIn.findRefreshFamily(claims.familyId);
+      // RFC 7009 §2.1: a token of another client is not revoked, and the answer does not say so.
+      if (family?.clientId === client.application.appId)
+        await context.signIn.revokeRefreshFamily(claims.familyId, context.now());
+    }
+    // RFC 7009 §2.2: 200 for revoked, unknown and unsupported (access) tokens alike.
+    return reply.header('cache-control', 'no-store').status(200).send();
+  });
+
+  app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/introspect', async (request, reply) => {
+    const params = formOf(request);
+    const tenantSegment = await resolveTenantSegment(request.params.tenant, context.cache);
+    const token = params.token;
+    if (token === undefined) throw new IdentityError(900144, { name: 'token' });
+    const client = await identifyClient(context, {
+      params,
+      authorization: request.headers.authorization,
+      tenantSegment,
+      origin: request.headers.origin,
+    });
+    if (client.acr === '0') throw new IdentityError(7000218);
+    const now = context.now();
+    const inactive = { active: false };
+    const send = (body: object) => reply.header('cache-control', 'no-store').send(body);
+    const refresh = openRefreshToken(context.keys.refreshToken, token);
+    if (refresh !== undefined) {
+      const family = await context.signIn.findRefreshFamily(refresh.familyId);
+      if (
+        family === undefined ||
+        family.clientId !== client.application.appId ||
+        family.revokedAt !== null ||
+        family.expiresAt <= now ||
+        family.tokenHash !== tokenHash(token)
+      ) {
+        return send(inactive);
+      }
+      return send({
+        active: true,
+        token_type: 'refresh_token',
+        client_id: family.clientId,
+        scope: [...family.grant.scopes, ...family.grant.oidcScopes].join(' '),
+        exp: family.expiresAt,
+        iat: family.createdAt,
+        sub: family.userId,
+        tid: family.tenantId,
+      });
+    }
+    const claims = await verifyOwnToken(context.keyRing(), context.baseUrl(), token, 0);
+    const appId = client.application.appId;
+    const aud = claims?.aud;
+    const allowed =
+      claims !== undefined &&
+      (aud === appId ||
+        client.application.identifierUris.includes(String(aud)) ||
+        claims.azp === appId ||
+        claims.appid === appId);
+    if (!allowed) return send(inactive);
+    return send({
+      active: true,
+      token_type: 'access_token',
+      ...claims,
+      client_id: claims.azp ?? claims.appid,
+    });
+  });
+}
+
+function formOf(request: FastifyRequest): Record<string, string> {
+  if (!/^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? ''))
+    throw new IdentityError(9100007);
+  const params: Record<string, string> = {};
+  for (const [name, value] of Object.entries((request.body ?? {}) as Record<string, unknown>)) {
+    if (Array.isArray(value)) throw new IdentityError(9100004, { name: name.slice(0, 64) });
+    if (typeof value === 'string') params[name] = value;
+  }
+  return params;
+}

@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import { GrantType, IdentityError, type TokenResponse } from '@tessera/protocol';
+import type { ServerContext } from '../context.js';
+import { tokenHash } from '../tokens/opaque-tokens.js';
+import { identifyClient } from './client-identity.js';
+import type { Grant, TokenRequest } from './grant.js';
+import { refreshTokenFor, userTokenResponse } from './user-token-response.js';
+
+/**
+ * The authorization code grant. The client is authenticated first (confidential) or named (public / spa), then
+ * the code is redeemed by one conditional statement: a second redemption fails with 54005 and revokes the refresh
+ * token family the first one created. The code must belong to the client, be unexpired (10 minutes), come with the
+ * same `redirect_uri` and the PKCE verifier of its challenge; `spa` codes only cross-origin (an `Origin` header),
+ * and only `spa` codes that way. A refresh token is issued only with `offline_access`; `spa` ones live a fixed
+ * 24 hours.
+ *
+ * @throws IdentityError 900144 (missing `code` / `redirect_uri` / `code_verifier`), 70000 (unknown code, other
+ *   client, redirect URI differs), 54005 (replayed), 70008 (expired), 501481 (PKCE), 9002327 / 9002326 (origin),
+ *   7000218 (web code without client credentials), 50057 (user disabled).
+ * @see RFC 6749 §4.1.3, RFC 7636 §4.6, RFC 9700 §4.2.4
+ */
+export const authorizationCodeGrant: Grant = {
+  grantType: GrantType.authorizationCode,
+  async handle(context: ServerContext, request: TokenRequest): Promise<TokenResponse> {
+    const { params } = request;
+    const code = params.code;
+    if (code === undefined || code === '') throw new IdentityError(900144, { name: 'code' });
+    const client = await identifyClient(context, request);
+    const now = context.now();
+    if (code.length > 256)
+      throw new IdentityError(70000, { name: 'code', reason: 'The code is unknown or expired.' });
+    const redemption = await context.signIn.redeemCode(tokenHash(code), now);
+    if (redemption.kind === 'unknown') {
+      throw new IdentityError(70000, { name: 'code', reason: 'The code is unknown or expired.' });
+    }
+    if (redemption.kind === 'replayed') {
+      await context.signIn.revokeRefreshFamily(redemption.familyId, now);
+      throw new IdentityError(54005, {}, { detail: `replayed code; family ${redemption.familyId} revoked` });
+    }
+    const stored = redemption.value;
+    if (stored.clientId !== client.application.appId) {
+      throw new IdentityError(70000, { name: 'code', reason: 'The code was issued to another client.' });
+    }
+    if (stored.expiresAt <= now) throw new IdentityError(70008);
+    if (stored.platform === 'spa' && request.origin === undefined) throw new IdentityError(9002327);
+    if (stored.platform !== 'spa' && request.origin !== undefined) {
+      throw new IdentityError(9002326, { origin: request.origin.slice(0, 256) });
+    }
+    if (stored.platform === 'web' && client.acr === '0') throw new IdentityError(7000218);
+    const redirectUri = params.redirect_uri;
+    if (redirectUri === undefined || redirectUri === '')
+      throw new IdentityError(900144, { name: 'redirect_uri' });
+    if (redirectUri !== stored.redirectUri) {
+      throw new IdentityError(70000, {
+        name: 'redirect_uri',
+        reason: 'It does not match the redirect URI of the authorization request.',
+      });
+    }
+    const verifier = params.code_verifier;
+    if (stored.codeChallenge !== null) {
+      if (verifier === undefined || verifier === '')
+        throw new IdentityError(900144, { name: 'code_verifier' });
+      const computed = createHash('sha256').update(verifier, 'ascii').digest('base64url');
+      if (computed !== stored.codeChallenge) throw new IdentityError(501481);
+    } else if (verifier !== undefined) {
+      // RFC 9700 §4.8.2: a verifier for a code requested without a challenge is a downgrade attempt.
+      throw new IdentityError(501481);
+    }
+    const user = await context.cache.user(stored.userId);
+    if (user?.accountEnabled !== true) throw new IdentityError(50057);
+
+    let refreshToken;
+    if (stored.grant.oidcScopes.includes('offline_access')) {
+      const expiresAt =
+        now +
+        (stored.platform === 'spa'
+          ? context.config.spaRefreshTokenLifetimeSeconds
+          : context.config.refreshTokenLifetimeSeconds);
+      const minted = refreshTokenFor(context, {
+        familyId: stored.familyId,
+        generation: 0,
+        userId: user.id,
+        tenantId: user.tenantId,
+      });
+      await context.signIn.insertRefreshFamily({
+        familyId: stored.familyId,
+        tokenHash: minted.hash,
+        generation: 0,
+        clientId: client.application.appId,
+        tenantId: user.tenantId,
+        userId: user.id,
+        platform: stored.platform,
+        grant: stored.grant,
+        authTime: stored.authTime,
+        amr: stored.amr,
+        clientInfo: stored.clientInfo || params.client_info === '1',
+        createdAt: now,
+        expiresAt,
+      });
+      refreshToken = { token: minted.token, expiresAt };
+    }
+    return userTokenResponse(context, {
+      client: client.application,
+      acr: client.acr,
+      user,
+      grant: stored.grant,
+      platform: stored.platform,
+      authTime: stored.authTime,
+      amr: stored.amr,
+      nonce: stored.nonce ?? undefined,
+      clientInfo: stored.clientInfo || params.client_info === '1',
+      refreshToken,
+    });
+  },
+};

@@ -1,0 +1,351 @@
+import type { Kysely } from 'kysely';
+import type { AuthorizedGrant } from '../directory/model.js';
+import type { Database } from './schema.js';
+
+/** Platform of a redirect URI (Graph `web`, `spa`, `publicClient`). */
+export type RedirectPlatform = 'web' | 'spa' | 'publicClient';
+
+/** An active SSO session of one account in one browser. */
+export interface SsoSession {
+  readonly id: string;
+  readonly userId: string;
+  readonly tenantId: string;
+  /** Unix seconds of the interactive sign-in. */
+  readonly authTime: number;
+  readonly amr: readonly string[];
+  readonly lastActiveAt: number;
+  readonly expiresAt: number;
+}
+
+/** An authorization code as stored (the code itself only as a hash). */
+export interface StoredAuthorizationCode {
+  readonly codeHash: string;
+  readonly clientId: string;
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly redirectUri: string;
+  readonly platform: RedirectPlatform;
+  readonly grant: AuthorizedGrant;
+  readonly codeChallenge: string | null;
+  readonly nonce: string | null;
+  readonly authTime: number;
+  readonly amr: readonly string[];
+  readonly clientInfo: boolean;
+  readonly familyId: string;
+  /** Unix seconds. */
+  readonly expiresAt: number;
+}
+
+/** A refresh token family as stored. */
+export interface RefreshTokenFamily {
+  readonly familyId: string;
+  readonly tokenHash: string;
+  readonly generation: number;
+  readonly clientId: string;
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly platform: RedirectPlatform;
+  readonly grant: AuthorizedGrant;
+  readonly authTime: number;
+  readonly amr: readonly string[];
+  readonly clientInfo: boolean;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/** Outcome of redeeming a code or rotating a refresh token. */
+export type Redemption<T> =
+  | { readonly kind: 'ok'; readonly value: T }
+  | { readonly kind: 'replayed'; readonly familyId: string }
+  | { readonly kind: 'unknown' };
+
+/**
+ * Persistence of the high-volume sign-in state: SSO sessions, authorization codes and refresh token families.
+ * These writes never bump the directory version (that would flush every node's caches); each redemption is one
+ * conditional statement, so of two nodes racing for the same code or refresh token exactly one wins.
+ */
+export class SignInStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  // --- SSO sessions ---------------------------------------------------------------------------------------
+
+  async insertSession(
+    session: SsoSession & { readonly browserHash: string; readonly createdAt: number },
+  ): Promise<void> {
+    await this.db
+      .insertInto('sso_sessions')
+      .values({
+        id: session.id,
+        browser_hash: session.browserHash,
+        user_id: session.userId,
+        tenant_id: session.tenantId,
+        auth_time: session.authTime,
+        amr: JSON.stringify(session.amr),
+        created_at: session.createdAt,
+        last_active_at: session.lastActiveAt,
+        expires_at: session.expiresAt,
+        ended_at: null,
+      })
+      .execute();
+  }
+
+  /**
+   * Live sessions of a browser: not ended, before their absolute end, and used within `idleSeconds`.
+   * Newest sign-in first.
+   */
+  async listSessions(browserHash: string, now: number, idleSeconds: number): Promise<SsoSession[]> {
+    const rows = await this.db
+      .selectFrom('sso_sessions')
+      .selectAll()
+      .where('browser_hash', '=', browserHash)
+      .where('ended_at', 'is', null)
+      .where('expires_at', '>', now)
+      .where('last_active_at', '>', now - idleSeconds)
+      .orderBy('auth_time', 'desc')
+      .execute();
+    return rows.map((row) => ({
+      id: row.id,
+      userId: row.user_id,
+      tenantId: row.tenant_id,
+      authTime: row.auth_time,
+      amr: JSON.parse(row.amr) as string[],
+      lastActiveAt: row.last_active_at,
+      expiresAt: row.expires_at,
+    }));
+  }
+
+  /** Moves a browser's sessions to a new cookie (after sign-in, against session fixation). */
+  async rebindBrowser(oldHash: string, newHash: string): Promise<void> {
+    await this.db
+      .updateTable('sso_sessions')
+      .set({ browser_hash: newHash })
+      .where('browser_hash', '=', oldHash)
+      .execute();
+  }
+
+  /** Records use of a session by an app (idle clock, front-channel logout list). */
+  async touchSession(sessionId: string, appId: string, now: number): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('sso_sessions')
+        .set({ last_active_at: now })
+        .where('id', '=', sessionId)
+        .execute();
+      await trx
+        .insertInto('sso_session_apps')
+        .values({ session_id: sessionId, app_id: appId })
+        .onConflict((oc) => oc.columns(['session_id', 'app_id']).doNothing())
+        .execute();
+    });
+  }
+
+  /**
+   * Ends sessions of a browser (all of them, or only `sessionIds`).
+   *
+   * @returns the `appId`s the ended sessions signed in to, for front-channel logout.
+   */
+  async endSessions(
+    browserHash: string,
+    now: number,
+    sessionIds?: readonly string[],
+  ): Promise<{ sessionIds: string[]; appIds: string[] }> {
+    return this.db.transaction().execute(async (trx) => {
+      let query = trx
+        .selectFrom('sso_sessions')
+        .select('id')
+        .where('browser_hash', '=', browserHash)
+        .where('ended_at', 'is', null);
+      if (sessionIds !== undefined)
+        query = query.where('id', 'in', sessionIds.length > 0 ? [...sessionIds] : ['']);
+      const ids = (await query.execute()).map((row) => row.id);
+      if (ids.length === 0) return { sessionIds: [], appIds: [] };
+      await trx.updateTable('sso_sessions').set({ ended_at: now }).where('id', 'in', ids).execute();
+      const apps = await trx
+        .selectFrom('sso_session_apps')
+        .select('app_id')
+        .distinct()
+        .where('session_id', 'in', ids)
+        .execute();
+      return { sessionIds: ids, appIds: apps.map((row) => row.app_id) };
+    });
+  }
+
+  // --- authorization codes --------------------------------------------------------------------------------
+
+  async insertCode(code: StoredAuthorizationCode, createdAt: number): Promise<void> {
+    await this.db
+      .insertInto('authorization_codes')
+      .values({
+        code_hash: code.codeHash,
+        client_id: code.clientId,
+        tenant_id: code.tenantId,
+        user_id: code.userId,
+        session_id: code.sessionId,
+        redirect_uri: code.redirectUri,
+        platform: code.platform,
+        grant: JSON.stringify(code.grant),
+        code_challenge: code.codeChallenge,
+        nonce: code.nonce,
+        auth_time: code.authTime,
+        amr: JSON.stringify(code.amr),
+        client_info: code.clientInfo ? 1 : 0,
+        family_id: code.familyId,
+        expires_at: code.expiresAt,
+        redeemed_at: null,
+        created_at: createdAt,
+      })
+      .execute();
+  }
+
+  /**
+   * Redeems a code: one conditional UPDATE … RETURNING marks it used. A code already used is reported as
+   * `replayed` with the refresh token family its first redemption created; expiry is the caller's check.
+   */
+  async redeemCode(codeHash: string, now: number): Promise<Redemption<StoredAuthorizationCode>> {
+    const row = await this.db
+      .updateTable('authorization_codes')
+      .set({ redeemed_at: now })
+      .where('code_hash', '=', codeHash)
+      .where('redeemed_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
+    if (row === undefined) {
+      const used = await this.db
+        .selectFrom('authorization_codes')
+        .select('family_id')
+        .where('code_hash', '=', codeHash)
+        .executeTakeFirst();
+      return used === undefined ? { kind: 'unknown' } : { kind: 'replayed', familyId: used.family_id };
+    }
+    return {
+      kind: 'ok',
+      value: {
+        codeHash: row.code_hash,
+        clientId: row.client_id,
+        tenantId: row.tenant_id,
+        userId: row.user_id,
+        sessionId: row.session_id,
+        redirectUri: row.redirect_uri,
+        platform: row.platform as RedirectPlatform,
+        grant: JSON.parse(row.grant) as AuthorizedGrant,
+        codeChallenge: row.code_challenge,
+        nonce: row.nonce,
+        authTime: row.auth_time,
+        amr: JSON.parse(row.amr) as string[],
+        clientInfo: row.client_info === 1,
+        familyId: row.family_id,
+        expiresAt: row.expires_at,
+      },
+    };
+  }
+
+  /** Deletes codes that expired before `before` (Unix seconds). */
+  async purgeCodes(before: number): Promise<void> {
+    await this.db.deleteFrom('authorization_codes').where('expires_at', '<', before).execute();
+  }
+
+  // --- refresh token families -----------------------------------------------------------------------------
+
+  async insertRefreshFamily(family: RefreshTokenFamily): Promise<void> {
+    await this.db
+      .insertInto('refresh_tokens')
+      .values({
+        family_id: family.familyId,
+        token_hash: family.tokenHash,
+        generation: family.generation,
+        client_id: family.clientId,
+        tenant_id: family.tenantId,
+        user_id: family.userId,
+        platform: family.platform,
+        grant: JSON.stringify(family.grant),
+        auth_time: family.authTime,
+        amr: JSON.stringify(family.amr),
+        client_info: family.clientInfo ? 1 : 0,
+        created_at: family.createdAt,
+        last_used_at: family.createdAt,
+        expires_at: family.expiresAt,
+        revoked_at: null,
+      })
+      .execute();
+  }
+
+  /**
+   * Rotates a refresh token in one conditional UPDATE … RETURNING: only the family's current token, presented by its own client,
+   * unrevoked and unexpired, moves to `next`. Anything else is `unknown` (the caller decides whether it was a reuse).
+   *
+   * @param next.expiresAt the family's new sliding expiry (ignored for spa families, whose expiry is fixed).
+   */
+  async rotateRefreshToken(
+    familyId: string,
+    clientId: string,
+    presentedHash: string,
+    next: { readonly tokenHash: string; readonly generation: number; readonly expiresAt: number },
+    now: number,
+  ): Promise<Redemption<RefreshTokenFamily>> {
+    const row = await this.db
+      .updateTable('refresh_tokens')
+      .set((eb) => ({
+        token_hash: next.tokenHash,
+        generation: next.generation,
+        last_used_at: now,
+        // spa families keep the fixed expiry of their sign-in; others slide.
+        expires_at: eb
+          .case()
+          .when('platform', '=', 'spa')
+          .then(eb.ref('expires_at'))
+          .else(next.expiresAt)
+          .end(),
+      }))
+      .where('family_id', '=', familyId)
+      .where('client_id', '=', clientId)
+      .where('token_hash', '=', presentedHash)
+      .where('generation', '=', next.generation - 1)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', now)
+      .returningAll()
+      .executeTakeFirst();
+    if (row === undefined) return { kind: 'unknown' };
+    return { kind: 'ok', value: familyFromRow(row) };
+  }
+
+  /** A family by id (slow path: explaining a failed rotation, introspection). */
+  async findRefreshFamily(
+    familyId: string,
+  ): Promise<(RefreshTokenFamily & { readonly revokedAt: number | null }) | undefined> {
+    const row = await this.db
+      .selectFrom('refresh_tokens')
+      .selectAll()
+      .where('family_id', '=', familyId)
+      .executeTakeFirst();
+    return row === undefined ? undefined : { ...familyFromRow(row), revokedAt: row.revoked_at };
+  }
+
+  /** Revokes a refresh token family (reuse detected, code replayed, RFC 7009 revocation). */
+  async revokeRefreshFamily(familyId: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: now })
+      .where('family_id', '=', familyId)
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
+}
+
+function familyFromRow(row: Database['refresh_tokens']): RefreshTokenFamily {
+  return {
+    familyId: row.family_id,
+    tokenHash: row.token_hash,
+    generation: row.generation,
+    clientId: row.client_id,
+    tenantId: row.tenant_id,
+    userId: row.user_id,
+    platform: row.platform as RedirectPlatform,
+    grant: JSON.parse(row.grant) as AuthorizedGrant,
+    authTime: row.auth_time,
+    amr: JSON.parse(row.amr) as string[],
+    clientInfo: row.client_info === 1,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
+}

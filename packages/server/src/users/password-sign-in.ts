@@ -1,0 +1,89 @@
+import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
+import { IdentityError } from '@tessera/protocol';
+import type { User } from '../directory/model.js';
+import type { DirectoryStore } from '../store/directory-store.js';
+import type { SignInThrottle } from './sign-in-throttle.js';
+
+/**
+ * argon2id parameters of new password hashes: OWASP Password Storage Cheat Sheet's first choice, m = 19 MiB,
+ * t = 2, p = 1.
+ */
+export const ARGON2ID_PARAMETERS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+/** Hashes a password with {@link ARGON2ID_PARAMETERS} (PHC string). */
+export function hashPassword(password: string): Promise<string> {
+  return argon2Hash(password, ARGON2ID_PARAMETERS);
+}
+
+/** Limits of {@link PasswordSignIn}. */
+export interface SignInLimits {
+  readonly maxFailuresPerAccount: number;
+  readonly maxFailuresPerIp: number;
+}
+
+/**
+ * Password sign-in: throttled per account name and per client IP, and free of user enumeration — an unknown
+ * name costs the same argon2id verification (against a dummy hash) and gets the same 50126 as a wrong password;
+ * a disabled account (50057) is only revealed to someone who knows its password.
+ */
+export class PasswordSignIn {
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(
+    private readonly store: DirectoryStore,
+    private readonly throttle: SignInThrottle,
+    private readonly limits: SignInLimits,
+  ) {}
+
+  /**
+   * Verifies a user name and password.
+   *
+   * @param tenantId when set, the user must belong to this tenant (else treated as unknown).
+   * @throws IdentityError 50053 (account or IP locked), 50126 (unknown user or wrong password), 50057 (disabled).
+   */
+  async verify(input: {
+    userName: string;
+    password: string;
+    clientIp: string;
+    tenantId?: string | undefined;
+    nowMs: number;
+  }): Promise<User> {
+    const accountKey = `account:${input.userName.trim().toLowerCase()}`;
+    const ipKey = `ip:${input.clientIp}`;
+    if (
+      (await this.throttle.isBlocked(accountKey, this.limits.maxFailuresPerAccount, input.nowMs)) ||
+      (await this.throttle.isBlocked(ipKey, this.limits.maxFailuresPerIp, input.nowMs))
+    ) {
+      throw new IdentityError(50053);
+    }
+    const found =
+      input.userName.length > 256 || input.password.length > 1024
+        ? undefined
+        : await this.store.findUserByUpn(input.userName.trim());
+    const candidate =
+      found !== undefined && (input.tenantId === undefined || found.tenantId === input.tenantId)
+        ? found
+        : undefined;
+    const hash = candidate?.passwordHash ?? (await this.dummy());
+    let valid = false;
+    try {
+      valid = await argon2Verify(hash, input.password.slice(0, 1024));
+    } catch {
+      valid = false;
+    }
+    if (!valid || candidate === undefined) {
+      await this.throttle.recordFailure(accountKey, input.nowMs);
+      await this.throttle.recordFailure(ipKey, input.nowMs);
+      throw new IdentityError(50126);
+    }
+    await this.throttle.reset(accountKey);
+    if (!candidate.accountEnabled) throw new IdentityError(50057);
+    const { passwordHash: _hash, ...user } = candidate;
+    return user;
+  }
+
+  private dummy(): Promise<string> {
+    this.dummyHash ??= hashPassword('tessera dummy password for unknown users');
+    return this.dummyHash;
+  }
+}

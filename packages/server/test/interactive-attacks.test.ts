@@ -1,0 +1,745 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { IdentityError, type ErrorCode, type ErrorParams } from '@tessera/protocol';
+import {
+  seedInteractiveScenario,
+  signInThrough,
+  startTestServer,
+  TestBrowser,
+  type BrowserResponse,
+  type InteractiveScenario,
+  type TestServer,
+} from '@tessera/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Attacks on the interactive half (SPEC §4): every refusal asserts the exact error (page or redirect) it gets.
+let server: TestServer;
+let s: InteractiveScenario;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  s = await seedInteractiveScenario(server.directory);
+});
+afterAll(() => server.close());
+
+const text = (code: ErrorCode, params: ErrorParams = {}) => new IdentityError(code, params).description;
+const pkce = () => {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+};
+const authorizePath = () => `${server.url}/${s.tenantId}/oauth2/v2.0/authorize`;
+const tokenUrl = () => `${server.url}/${s.tenantId}/oauth2/v2.0/token`;
+
+/** An authorization URL of the web app with defaults; `undefined` removes a parameter. */
+function webAuthorize(overrides: Record<string, string | undefined> = {}, extra = ''): string {
+  const params = new URLSearchParams();
+  const base: Record<string, string | undefined> = {
+    client_id: s.web.appId,
+    response_type: 'code',
+    redirect_uri: s.web.redirectUri,
+    scope: 'openid profile offline_access',
+    state: 'st',
+    nonce: 'nn',
+    ...overrides,
+  };
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) params.append(k, v);
+  return `${authorizePath()}?${params.toString()}${extra}`;
+}
+
+async function raw(url: string, init: RequestInit = {}): Promise<BrowserResponse> {
+  const response = await fetch(url, { redirect: 'manual', ...init });
+  const location = response.headers.get('location') ?? undefined;
+  return { status: response.status, headers: response.headers, body: await response.text(), location };
+}
+
+function expectErrorPage(page: BrowserResponse, code: ErrorCode, params: ErrorParams, status = 400): void {
+  expect(page.status).toBe(status);
+  expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+  expect(page.location).toBeUndefined();
+  expect(page.body).toContain(`Error code: TSS${code}`);
+  const escaped = text(code, params)
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;');
+  expect(page.body).toContain(escaped);
+}
+
+function expectRedirectError(
+  page: BrowserResponse,
+  redirectUri: string,
+  error: string,
+  code: ErrorCode,
+  params: ErrorParams = {},
+  mode: 'query' | 'fragment' = 'query',
+): URLSearchParams {
+  expect(page.status).toBe(302);
+  const location = page.location ?? '';
+  const separator = mode === 'query' ? '?' : '#';
+  expect(location.startsWith(`${redirectUri}${separator}`)).toBe(true);
+  const fields = new URLSearchParams(location.slice(redirectUri.length + 1));
+  expect(fields.get('error')).toBe(error);
+  expect(fields.get('error_description')?.split('\r\n')[0]).toBe(`TSS${code}: ${text(code, params)}`);
+  expect(fields.get('iss')).toBe(`${server.url}/${s.tenantId}/v2.0`);
+  return fields;
+}
+
+describe('authorization endpoint: refusals before the redirect URI is proven render the error page', () => {
+  const near = () => s.web.redirectUri;
+  const cases: [string, () => string, ErrorCode, () => ErrorParams][] = [
+    ['no client_id', () => webAuthorize({ client_id: undefined }), 900144, () => ({ name: 'client_id' })],
+    [
+      'unknown client_id',
+      () => webAuthorize({ client_id: '11111111-1111-1111-1111-111111111111' }),
+      700016,
+      () => ({ clientId: '11111111-1111-1111-1111-111111111111', tenant: s.tenantId }),
+    ],
+    ['no redirect_uri', () => webAuthorize({ redirect_uri: undefined }), 900971, () => ({})],
+    ...(
+      [
+        ['trailing slash', () => `${near()}/`],
+        ['upper-case path', () => near().replace('callback', 'Callback')],
+        ['upper-case host', () => near().replace('app.example', 'APP.example')],
+        ['explicit port', () => near().replace('app.example', 'app.example:443')],
+        ['other port', () => near().replace('app.example', 'app.example:8443')],
+        ['http scheme', () => near().replace('https:', 'http:')],
+        ['userinfo trick', () => 'https://app.example@evil.example/callback'],
+        ['evil host with good prefix', () => 'https://app.example.evil.example/callback'],
+        ['encoded slash', () => 'https://app.example/callback%2F..%2F'],
+        ['percent-encoded letter', () => 'https://app.example/c%61llback'],
+        ['path traversal', () => 'https://app.example/callback/../callback'],
+        ['extra query', () => `${near()}?next=https://evil.example`],
+        ['fragment', () => `${near()}#x`],
+        ['spa URI for the web app', () => s.spa.redirectUri],
+        ['loopback any-port is for public clients only', () => 'http://127.0.0.1:8080/callback'],
+      ] as const
+    ).map(([name, uri]): [string, () => string, ErrorCode, () => ErrorParams] => [
+      `redirect_uri near-miss: ${name}`,
+      () => webAuthorize({ redirect_uri: uri() }),
+      50011,
+      () => ({ redirectUri: uri(), clientId: s.web.appId }),
+    ]),
+    [
+      'repeated client_id',
+      () => webAuthorize({}, `&client_id=${s.native.appId}`),
+      9100004,
+      () => ({ name: 'client_id' }),
+    ],
+    [
+      'repeated redirect_uri',
+      () => webAuthorize({}, `&redirect_uri=${encodeURIComponent('https://evil.example/')}`),
+      9100004,
+      () => ({ name: 'redirect_uri' }),
+    ],
+  ];
+  it.each(cases)('%s', async (_name, url, code, params) => {
+    const page = await raw(url());
+    expectErrorPage(page, code, params());
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+  });
+});
+
+describe('authorization endpoint: refusals after the redirect URI is proven go back to it', () => {
+  const native = (overrides: Record<string, string | undefined>) => {
+    const { challenge } = pkce();
+    return webAuthorize({
+      client_id: s.native.appId,
+      redirect_uri: 'http://127.0.0.1:49152/callback',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      ...overrides,
+    });
+  };
+  const cases: [
+    string,
+    () => string,
+    () => string,
+    string,
+    ErrorCode,
+    () => ErrorParams,
+    ('query' | 'fragment')?,
+  ][] = [
+    [
+      'unknown response_type',
+      () => webAuthorize({ response_type: 'code token_x' }),
+      () => s.web.redirectUri,
+      'unsupported_response_type',
+      70005,
+      () => ({
+        responseType: 'code token_x',
+        reason: 'use code, token, id_token, id_token token or code id_token.',
+      }),
+    ],
+    [
+      'tokens in a query string',
+      () =>
+        webAuthorize({
+          client_id: s.spa.appId,
+          redirect_uri: s.spa.redirectUri,
+          response_type: 'id_token',
+          response_mode: 'query',
+        }),
+      () => s.spa.redirectUri,
+      'invalid_request',
+      70007,
+      () => ({
+        responseMode: 'query',
+        reason: 'tokens are never sent in a query string; use fragment or form_post.',
+      }),
+      'fragment',
+    ],
+    [
+      'implicit token not enabled',
+      () => webAuthorize({ response_type: 'token', response_mode: 'fragment' }),
+      () => s.web.redirectUri,
+      'unsupported_response_type',
+      70005,
+      () => ({ responseType: 'token', reason: "response type 'token' is not enabled for the application." }),
+      'fragment',
+    ],
+    [
+      'implicit id_token not enabled',
+      () => webAuthorize({ response_type: 'id_token', response_mode: 'fragment' }),
+      () => s.web.redirectUri,
+      'unauthorized_client',
+      700054,
+      () => ({ clientId: s.web.appId }),
+      'fragment',
+    ],
+    [
+      'id_token without nonce',
+      () =>
+        webAuthorize({
+          client_id: s.spa.appId,
+          redirect_uri: s.spa.redirectUri,
+          response_type: 'id_token',
+          nonce: undefined,
+        }),
+      () => s.spa.redirectUri,
+      'invalid_request',
+      900144,
+      () => ({ name: 'nonce' }),
+      'fragment',
+    ],
+    [
+      'PKCE plain refused',
+      () => native({ code_challenge_method: 'plain' }),
+      () => 'http://127.0.0.1:49152/callback',
+      'invalid_request',
+      9100012,
+      () => ({ method: 'plain' }),
+    ],
+    [
+      'PKCE challenge without method (= plain)',
+      () => native({ code_challenge_method: undefined }),
+      () => 'http://127.0.0.1:49152/callback',
+      'invalid_request',
+      9100012,
+      () => ({ method: 'plain' }),
+    ],
+    [
+      'PKCE missing for a public client',
+      () => native({ code_challenge: undefined, code_challenge_method: undefined }),
+      () => 'http://127.0.0.1:49152/callback',
+      'invalid_request',
+      9100011,
+      () => ({ platform: 'public' }),
+    ],
+    [
+      'PKCE missing for a spa',
+      () => webAuthorize({ client_id: s.spa.appId, redirect_uri: s.spa.redirectUri }),
+      () => s.spa.redirectUri,
+      'invalid_request',
+      9100011,
+      () => ({ platform: 'single-page application' }),
+    ],
+    [
+      'malformed challenge',
+      () => native({ code_challenge: 'short' }),
+      () => 'http://127.0.0.1:49152/callback',
+      'invalid_request',
+      50147,
+      () => ({}),
+    ],
+    [
+      'prompt none with login',
+      () => webAuthorize({ prompt: 'none login' }),
+      () => s.web.redirectUri,
+      'invalid_request',
+      9002313,
+      () => ({ reason: "prompt 'none' cannot be combined with other values." }),
+    ],
+    [
+      'malformed claims',
+      () => webAuthorize({ claims: '{oops' }),
+      () => s.web.redirectUri,
+      'invalid_request',
+      9002313,
+      () => ({ reason: "'claims' must be a JSON object." }),
+    ],
+    [
+      'prompt=none without a session',
+      () => webAuthorize({ prompt: 'none' }),
+      () => s.web.redirectUri,
+      'login_required',
+      50058,
+      () => ({}),
+    ],
+    [
+      'unknown scope',
+      () => webAuthorize({ scope: `openid ${s.api.identifierUri}/Files.Delete`, prompt: undefined }),
+      () => s.web.redirectUri,
+      'invalid_scope',
+      70011,
+      () => ({ scope: 'Files.Delete' }),
+    ],
+  ];
+  it.each(cases)('%s', async (_name, url, redirect, error, code, params, mode) => {
+    const page = await raw(url());
+    const fields = expectRedirectError(page, redirect(), error, code, params(), mode ?? 'query');
+    expect(fields.get('state')).toBe('st');
+  });
+
+  it('answers prompt=none at once (never a page), with consent_required for a signed-in user who did not consent', async () => {
+    const browser = new TestBrowser();
+    await signInThrough(browser, webAuthorize(), {
+      userName: s.user.userPrincipalName,
+      password: s.password,
+    });
+    const silent = await browser.get(
+      webAuthorize({ prompt: 'none', scope: `openid ${s.api.identifierUri}/Files.Read` }),
+    );
+    const fields = expectRedirectError(silent, s.web.redirectUri, 'consent_required', 65001, {
+      clientId: s.web.appId,
+    });
+    expect(fields.get('suberror')).toBe('consent_required');
+    const ok = await browser.get(webAuthorize({ prompt: 'none' }));
+    expect(ok.status).toBe(302);
+    expect(new URL(ok.location!).searchParams.get('code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('sends access_denied (90094) to the app when a non-admin user meets admin-only scopes', async () => {
+    const page = await signInThrough(
+      new TestBrowser(),
+      webAuthorize({ scope: `openid ${s.api.identifierUri}/Files.Admin` }),
+      {
+        userName: s.user.userPrincipalName,
+        password: s.password,
+      },
+    );
+    expect(page.status).toBe(302);
+    expectRedirectError(page, s.web.redirectUri, 'access_denied', 90094, { scopes: 'Files.Admin' });
+  });
+
+  it('sends access_denied (65004) when the user declines consent', async () => {
+    const page = await signInThrough(
+      new TestBrowser(),
+      webAuthorize({ scope: `openid ${s.api.identifierUri}/Files.Read`, prompt: 'consent' }),
+      {
+        userName: s.admin.userPrincipalName,
+        password: s.password,
+        consent: 'decline',
+      },
+    );
+    expectRedirectError(page, s.web.redirectUri, 'access_denied', 65004);
+  });
+});
+
+describe('sign-in UI', () => {
+  it('serves pages that cannot be framed, with a strict CSP, no referrer and no caching', async () => {
+    const page = await raw(webAuthorize());
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toBe(
+      "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(page.headers.get('cache-control')).toBe('no-store');
+    expect(page.body).toContain('<label for="password">Password</label>');
+  });
+
+  it("refuses a form without the anti-CSRF token, or with another browser's, with the exact error page", async () => {
+    const victim = new TestBrowser();
+    const page = await victim.get(webAuthorize());
+    const attacker = new TestBrowser();
+    const attackerPage = await attacker.get(webAuthorize());
+    const token = /name="csrf_token" value="([^"]+)"/.exec(attackerPage.body)?.[1] ?? '';
+    const interaction = /name="interaction" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
+    const login = `${server.url}/${s.tenantId}/login`;
+    const fields = {
+      interaction,
+      action: 'signin',
+      username: s.user.userPrincipalName,
+      password: s.password,
+    };
+    expectErrorPage(await victim.post(login, fields), 9100013, {}, 403);
+    expectErrorPage(await victim.post(login, { ...fields, csrf_token: token }), 9100013, {}, 403);
+    expect(victim.cookie('tessera_sso')).toBeUndefined();
+  });
+
+  it('refuses a tampered interaction', async () => {
+    const browser = new TestBrowser();
+    const page = await browser.get(webAuthorize());
+    const forged = page.body.replace(
+      /name="interaction" value="([^".]+)/,
+      (_m, body: string) => `name="interaction" value="${body.slice(0, -2)}AA`,
+    );
+    expectErrorPage(
+      await browser.submit(
+        server.url,
+        { ...page, body: forged },
+        { username: s.user.userPrincipalName, password: s.password },
+      ),
+      9100014,
+      {},
+    );
+  });
+
+  it('sets the SSO cookie HttpOnly; Secure; SameSite=None and never reveals whether a user exists', async () => {
+    const browser = new TestBrowser();
+    const page = await browser.get(webAuthorize());
+    const unknown = await browser.submit(server.url, page, {
+      username: `nobody@${s.domain}`,
+      password: 'whatever-123',
+    });
+    const wrong = await browser.submit(server.url, page, {
+      username: s.user.userPrincipalName,
+      password: 'whatever-123',
+    });
+    for (const answer of [unknown, wrong]) {
+      expect(answer.status).toBe(400);
+      expect(answer.body).toContain(`role="alert" id="form-error">${text(50126)}`);
+    }
+    const ok = await fetch(new URL(`/${s.tenantId}/login`, server.url), {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: `tessera_csrf=${browser.cookie('tessera_csrf') ?? ''}`,
+      },
+      body: new URLSearchParams({
+        interaction: /name="interaction" value="([^"]+)"/.exec(page.body)?.[1] ?? '',
+        csrf_token: /name="csrf_token" value="([^"]+)"/.exec(page.body)?.[1] ?? '',
+        action: 'signin',
+        username: s.user.userPrincipalName,
+        password: s.password,
+      }),
+    });
+    const cookie = ok.headers.getSetCookie().find((c) => c.startsWith('tessera_sso='));
+    expect(cookie).toMatch(
+      /^tessera_sso=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; Secure; SameSite=None$/,
+    );
+  });
+
+  it('locks an account after repeated failures (50053), for existing and unknown names alike', async () => {
+    const limited = await startTestServer({ config: { signInMaxFailuresPerAccount: 3 } });
+    try {
+      const t = await seedInteractiveScenario(limited.directory);
+      for (const name of [t.user.userPrincipalName, `ghost@${t.domain}`]) {
+        const browser = new TestBrowser();
+        const url = `${limited.url}/${t.tenantId}/oauth2/v2.0/authorize?${new URLSearchParams({ client_id: t.web.appId, response_type: 'code', redirect_uri: t.web.redirectUri, scope: 'openid' }).toString()}`;
+        let page = await browser.get(url);
+        for (let i = 0; i < 3; i++)
+          page = await browser.submit(limited.url, page, { username: name, password: 'bad-password-1' });
+        const locked = await browser.submit(limited.url, page, { username: name, password: t.password });
+        expect(locked.status).toBe(429);
+        expect(locked.body).toContain(text(50053));
+      }
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('token endpoint: codes', () => {
+  async function codeFor(
+    options: { clientId?: string; redirectUri?: string; challenge?: string; scope?: string } = {},
+  ) {
+    const url = webAuthorize({
+      client_id: options.clientId ?? s.web.appId,
+      redirect_uri: options.redirectUri ?? s.web.redirectUri,
+      scope: options.scope ?? 'openid profile offline_access',
+      ...(options.challenge === undefined
+        ? {}
+        : { code_challenge: options.challenge, code_challenge_method: 'S256' }),
+    });
+    const back = await signInThrough(new TestBrowser(), url, {
+      userName: s.user.userPrincipalName,
+      password: s.password,
+    });
+    return new URL(back.location!).searchParams.get('code')!;
+  }
+  const redeem = (fields: Record<string, string>, headers: Record<string, string> = {}) =>
+    fetch(tokenUrl(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(fields),
+    });
+  const web = (code: string, extra: Record<string, string> = {}) => ({
+    grant_type: 'authorization_code',
+    client_id: s.web.appId,
+    client_secret: s.web.secret,
+    code,
+    redirect_uri: s.web.redirectUri,
+    ...extra,
+  });
+  async function expectRefusal(
+    response: Response,
+    status: number,
+    error: string,
+    code: ErrorCode,
+    params: ErrorParams = {},
+  ) {
+    const body = (await response.json()) as {
+      error: string;
+      error_codes: number[];
+      error_description: string;
+    };
+    expect({
+      status: response.status,
+      error: body.error,
+      codes: body.error_codes,
+      text: body.error_description.split('\r\n')[0],
+    }).toEqual({
+      status,
+      error,
+      codes: [code],
+      text: `TSS${code}: ${text(code, params)}`,
+    });
+  }
+
+  it('redeems a code once; a replay fails with 54005 and revokes the refresh token the first redemption issued', async () => {
+    const code = await codeFor();
+    const first = await redeem(web(code));
+    expect(first.status).toBe(200);
+    const tokens = (await first.json()) as { refresh_token: string };
+    await expectRefusal(await redeem(web(code)), 400, 'invalid_grant', 54005);
+    await expectRefusal(
+      await redeem({
+        grant_type: 'refresh_token',
+        client_id: s.web.appId,
+        client_secret: s.web.secret,
+        refresh_token: tokens.refresh_token,
+      }),
+      400,
+      'invalid_grant',
+      70008,
+    );
+  });
+
+  it('refuses a code redeemed by another client (and burns it)', async () => {
+    const code = await codeFor();
+    await expectRefusal(
+      await redeem({
+        grant_type: 'authorization_code',
+        client_id: s.native.appId,
+        code,
+        redirect_uri: s.web.redirectUri,
+      }),
+      400,
+      'invalid_grant',
+      70000,
+      { name: 'code', reason: 'The code was issued to another client.' },
+    );
+    await expectRefusal(await redeem(web(code)), 400, 'invalid_grant', 54005);
+  });
+
+  it('refuses a redirect_uri that differs from the authorization request', async () => {
+    const code = await codeFor();
+    await expectRefusal(
+      await redeem(web(code, { redirect_uri: 'https://app.example/other' })),
+      400,
+      'invalid_grant',
+      70000,
+      { name: 'redirect_uri', reason: 'It does not match the redirect URI of the authorization request.' },
+    );
+  });
+
+  it('refuses a wrong PKCE verifier, a missing one, and a verifier for a code requested without a challenge', async () => {
+    const { challenge } = pkce();
+    await expectRefusal(
+      await redeem(web(await codeFor({ challenge }), { code_verifier: pkce().verifier })),
+      400,
+      'invalid_grant',
+      501481,
+    );
+    await expectRefusal(await redeem(web(await codeFor({ challenge }))), 400, 'invalid_request', 900144, {
+      name: 'code_verifier',
+    });
+    await expectRefusal(
+      await redeem(web(await codeFor(), { code_verifier: pkce().verifier })),
+      400,
+      'invalid_grant',
+      501481,
+    );
+  });
+
+  it('refuses a web code without client credentials, and an unknown code', async () => {
+    const code = await codeFor();
+    await expectRefusal(
+      await redeem({
+        grant_type: 'authorization_code',
+        client_id: s.web.appId,
+        code,
+        redirect_uri: s.web.redirectUri,
+      }),
+      401,
+      'invalid_client',
+      7000218,
+    );
+    await expectRefusal(await redeem(web('not-a-code')), 400, 'invalid_grant', 70000, {
+      name: 'code',
+      reason: 'The code is unknown or expired.',
+    });
+  });
+
+  it('redeems spa codes only cross-origin (9002327), with CORS for the spa origin and a fixed 24 h refresh token', async () => {
+    const fresh = pkce();
+    const url = webAuthorize({
+      client_id: s.spa.appId,
+      redirect_uri: s.spa.redirectUri,
+      code_challenge: fresh.challenge,
+      code_challenge_method: 'S256',
+    });
+    const back = await signInThrough(new TestBrowser(), url, {
+      userName: s.user.userPrincipalName,
+      password: s.password,
+    });
+    const code = new URL(back.location!).searchParams.get('code')!;
+    const fields = {
+      grant_type: 'authorization_code',
+      client_id: s.spa.appId,
+      code,
+      redirect_uri: s.spa.redirectUri,
+      code_verifier: fresh.verifier,
+    };
+    const sameOrigin = await redeem(fields);
+    await expectRefusal(sameOrigin, 400, 'invalid_request', 9002327);
+
+    const fresh2 = pkce();
+    const back2 = await signInThrough(
+      new TestBrowser(),
+      webAuthorize({
+        client_id: s.spa.appId,
+        redirect_uri: s.spa.redirectUri,
+        code_challenge: fresh2.challenge,
+        code_challenge_method: 'S256',
+      }),
+      { userName: s.user.userPrincipalName, password: s.password },
+    );
+    const ok = await redeem(
+      { ...fields, code: new URL(back2.location!).searchParams.get('code')!, code_verifier: fresh2.verifier },
+      { origin: s.spa.origin },
+    );
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('access-control-allow-origin')).toBe(s.spa.origin);
+    const body = (await ok.json()) as { refresh_token_expires_in: number; refresh_token: string };
+    expect(body.refresh_token_expires_in).toBe(86_400);
+    const evil = await redeem(
+      { grant_type: 'refresh_token', client_id: s.spa.appId, refresh_token: body.refresh_token },
+      { origin: 'https://evil.example' },
+    );
+    expect(evil.headers.get('access-control-allow-origin')).toBeNull();
+    const preflight = await fetch(tokenUrl(), {
+      method: 'OPTIONS',
+      headers: { origin: s.spa.origin, 'access-control-request-method': 'POST' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(s.spa.origin);
+    const refused = await fetch(tokenUrl(), {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('refuses a refresh token presented by another client without burning it, and a forged one', async () => {
+    const code = await codeFor();
+    const tokens = (await (await redeem(web(code))).json()) as { refresh_token: string };
+    await expectRefusal(
+      await redeem({
+        grant_type: 'refresh_token',
+        client_id: s.native.appId,
+        refresh_token: tokens.refresh_token,
+      }),
+      400,
+      'invalid_grant',
+      70000,
+      { name: 'refresh_token', reason: 'The refresh token was issued to another client.' },
+    );
+    const forged = `${tokens.refresh_token.slice(0, -4)}AAAA`;
+    await expectRefusal(
+      await redeem({
+        grant_type: 'refresh_token',
+        client_id: s.web.appId,
+        client_secret: s.web.secret,
+        refresh_token: forged,
+      }),
+      400,
+      'invalid_grant',
+      70000,
+      { name: 'refresh_token', reason: 'The refresh token is malformed or was not issued by this server.' },
+    );
+    const ok = await redeem({
+      grant_type: 'refresh_token',
+      client_id: s.web.appId,
+      client_secret: s.web.secret,
+      refresh_token: tokens.refresh_token,
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  it('moves a refresh token only to a consented resource (65001 otherwise)', async () => {
+    const code = await codeFor();
+    const tokens = (await (await redeem(web(code))).json()) as { refresh_token: string };
+    await expectRefusal(
+      await redeem({
+        grant_type: 'refresh_token',
+        client_id: s.web.appId,
+        client_secret: s.web.secret,
+        refresh_token: tokens.refresh_token,
+        scope: `${s.api.identifierUri}/Files.Read`,
+      }),
+      400,
+      'consent_required',
+      65001,
+      { clientId: s.web.appId },
+    );
+  });
+
+  it('issues no refresh token without offline_access', async () => {
+    const code = await codeFor({ scope: 'openid profile' });
+    const body = (await (await redeem(web(code))).json()) as Record<string, unknown>;
+    expect(body.refresh_token).toBeUndefined();
+    expect(body.id_token).toBeTypeOf('string');
+  });
+});
+
+describe('logout', () => {
+  it('refuses an unregistered post_logout_redirect_uri (no open redirect)', async () => {
+    const page = await raw(
+      `${server.url}/${s.tenantId}/oauth2/v2.0/logout?client_id=${s.web.appId}&post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`,
+    );
+    expectErrorPage(page, 9100017, { redirectUri: 'https://evil.example/', clientId: s.web.appId });
+  });
+
+  it('ends the SSO session: prompt=none then answers login_required', async () => {
+    const browser = new TestBrowser();
+    await signInThrough(browser, webAuthorize(), {
+      userName: s.user.userPrincipalName,
+      password: s.password,
+    });
+    expect((await browser.get(webAuthorize({ prompt: 'none' }))).location).toContain('code=');
+    const out = await browser.get(
+      `${server.url}/${s.tenantId}/oauth2/v2.0/logout?client_id=${s.web.appId}&post_logout_redirect_uri=${encodeURIComponent(s.web.redirectUri)}&state=bye`,
+    );
+    expect(out.status).toBe(302);
+    expect(out.location).toBe(`${s.web.redirectUri}?state=bye`);
+    expectRedirectError(
+      await browser.get(webAuthorize({ prompt: 'none' })),
+      s.web.redirectUri,
+      'login_required',
+      50058,
+    );
+  });
+});
