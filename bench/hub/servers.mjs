@@ -1,0 +1,83 @@
+// One broadcast server for the hub benchmark: `node servers.mjs tessera|socketio|ws`. Prints `ready <port>`.
+// Control (HTTP, same port): GET /control/memory, GET /control/burst?count=&size=, GET /control/rate?perSecond=&seconds=&size=
+// Every broadcast carries its send time (ms, performance.timeOrigin + performance.now()) for latency.
+/* global Buffer, setImmediate */
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+
+const kind = process.argv[2];
+const now = () => performance.timeOrigin + performance.now();
+const server = createServer();
+let broadcast;
+let connections;
+
+if (kind === 'tessera') {
+  const { attachHubs, createHubServer, defineHub } = await import('@tessera/hub');
+  const hub = await createHubServer({
+    path: '/hubs/bench',
+    hub: defineHub({ methods: { ping: () => 'pong' }, allowAnonymous: true }),
+    maxSendBufferBytes: 16 << 20,
+  });
+  const attached = attachHubs(server, [hub], { handleRequests: false });
+  server.on('request', (request, response) => {
+    if (!request.url.startsWith('/control')) void attached.handle(request, response);
+  });
+  broadcast = (payload) => void hub.clients.all.send('m', payload);
+  connections = () => hub.connectionCount;
+} else if (kind === 'socketio') {
+  const { Server } = await import('socket.io');
+  const io = new Server(server, { transports: ['websocket'], perMessageDeflate: false, serveClient: false });
+  broadcast = (payload) => io.emit('m', payload);
+  connections = () => io.engine.clientsCount;
+} else {
+  // The `ws` the hub uses (v8), not the older copy the SignalR client brings to the root.
+  const { WebSocketServer } = createRequire(new URL('../../packages/hub/package.json', import.meta.url))(
+    'ws',
+  );
+  const wss = new WebSocketServer({ server, perMessageDeflate: false });
+  // The limit: serialize once, send the same bytes to every socket.
+  broadcast = (payload) => {
+    const data = Buffer.from(JSON.stringify(payload));
+    for (const client of wss.clients) client.send(data, { binary: false });
+  };
+  connections = () => wss.clients.size;
+}
+
+const yieldToIo = () => new Promise((resolve) => setImmediate(resolve));
+
+server.on('request', async (request, response) => {
+  const url = new URL(request.url, 'http://localhost');
+  if (!url.pathname.startsWith('/control')) return;
+  const size = Number(url.searchParams.get('size') ?? '64');
+  const filler = 'x'.repeat(size);
+  if (url.pathname === '/control/memory') {
+    globalThis.gc?.();
+    const { rss, heapUsed } = process.memoryUsage();
+    response.end(JSON.stringify({ rss, heapUsed, connections: connections() }));
+  } else if (url.pathname === '/control/burst') {
+    const count = Math.min(Number(url.searchParams.get('count')), 10_000);
+    for (let index = 0; index < count; index++) {
+      broadcast({ t: now(), p: filler });
+      if (index % 4 === 3) await yieldToIo();
+    }
+    response.end('{}');
+  } else if (url.pathname === '/control/rate') {
+    const perSecond = Math.min(Number(url.searchParams.get('perSecond')), 10_000);
+    const seconds = Math.min(Number(url.searchParams.get('seconds')), 30);
+    const total = Math.round(perSecond * seconds);
+    const start = now();
+    for (let index = 0; index < total; index++) {
+      const due = start + (index * 1000) / perSecond;
+      while (now() < due) await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - now() - 1)));
+      broadcast({ t: now(), p: filler });
+    }
+    response.end('{}');
+  } else {
+    response.writeHead(404).end();
+  }
+});
+
+server.listen(0, '127.0.0.1', () => {
+  console.log(`ready ${server.address().port}`);
+});

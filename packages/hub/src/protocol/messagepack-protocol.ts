@@ -1,0 +1,223 @@
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import type { HubProtocol, MessageParser } from './hub-protocol.js';
+import { ProtocolError } from './hub-protocol.js';
+import type { HubMessage, MessageHeaders } from './messages.js';
+
+/** Result kinds of a MessagePack Completion (HubProtocol.md "Completion Message Encoding"). */
+const ERROR_RESULT = 1;
+const VOID_RESULT = 2;
+const NON_VOID_RESULT = 3;
+
+const encoder = new Encoder({ ignoreUndefined: false });
+
+/**
+ * The MessagePack hub protocol: each message is a MessagePack array prefixed by its length as a varint
+ * (7 bits per byte, little-endian groups, at most 5 bytes, length < 2 GiB).
+ *
+ * @see HubProtocol.md "MessagePack (MsgPack) encoding"
+ */
+export const messagePackHubProtocol: HubProtocol = {
+  name: 'messagepack',
+  version: 2,
+  transferFormat: 'Binary',
+  write(message) {
+    return frame(encoder.encode(toArray(message)));
+  },
+  writeInvocation(target, args) {
+    return frame(encoder.encode([1, {}, null, target, args]));
+  },
+  createParser(maxMessageBytes) {
+    return new MessagePackParser(maxMessageBytes);
+  },
+};
+
+function toArray(message: HubMessage): unknown[] {
+  switch (message.type) {
+    case 1:
+    case 4: {
+      const base = [
+        message.type,
+        message.headers ?? {},
+        message.invocationId ?? null,
+        message.target,
+        message.arguments,
+      ];
+      return message.streamIds === undefined ? base : [...base, message.streamIds];
+    }
+    case 2:
+      return [2, message.headers ?? {}, message.invocationId, message.item];
+    case 3:
+      if (message.error !== undefined) {
+        return [3, message.headers ?? {}, message.invocationId, ERROR_RESULT, message.error];
+      }
+      return message.hasResult === true
+        ? [3, message.headers ?? {}, message.invocationId, NON_VOID_RESULT, message.result ?? null]
+        : [3, message.headers ?? {}, message.invocationId, VOID_RESULT];
+    case 5:
+      return [5, message.headers ?? {}, message.invocationId];
+    case 6:
+      return [6];
+    case 7:
+      return [7, message.error ?? null, message.allowReconnect === true];
+    case 8:
+    case 9:
+      return [message.type, message.sequenceId];
+  }
+}
+
+/** Prefixes a body with its varint length. */
+export function frame(body: Uint8Array): Buffer {
+  const prefix: number[] = [];
+  let length = body.byteLength;
+  do {
+    let byte = length & 0x7f;
+    length >>>= 7;
+    if (length > 0) byte |= 0x80;
+    prefix.push(byte);
+  } while (length > 0);
+  const out = Buffer.allocUnsafe(prefix.length + body.byteLength);
+  for (let index = 0; index < prefix.length; index++) out[index] = prefix[index] ?? 0;
+  out.set(body, prefix.length);
+  return out;
+}
+
+class MessagePackParser implements MessageParser {
+  private pending: Buffer | undefined;
+  // A decoder per connection: @msgpack/msgpack decoders keep state while decoding.
+  private readonly decoder = new Decoder({
+    maxStrLength: 1 << 24,
+    maxBinLength: 1 << 24,
+    maxArrayLength: 1 << 16,
+    maxMapLength: 1 << 12,
+  });
+
+  constructor(private readonly maxMessageBytes: number) {}
+
+  parse(data: Buffer): HubMessage[] {
+    const buffer = this.pending === undefined ? data : Buffer.concat([this.pending, data]);
+    this.pending = undefined;
+    const messages: HubMessage[] = [];
+    let offset = 0;
+    while (offset < buffer.length) {
+      let length = 0;
+      let shift = 0;
+      let cursor = offset;
+      let complete = false;
+      while (cursor < buffer.length) {
+        const byte = buffer[cursor++] ?? 0;
+        length += (byte & 0x7f) * 2 ** shift;
+        shift += 7;
+        if ((byte & 0x80) === 0) {
+          complete = true;
+          break;
+        }
+        if (shift >= 35) throw new ProtocolError('invalid length prefix');
+      }
+      if (length > this.maxMessageBytes) throw new ProtocolError('message too large');
+      if (!complete || cursor + length > buffer.length) break;
+      let value: unknown;
+      try {
+        value = this.decoder.decode(buffer.subarray(cursor, cursor + length));
+      } catch {
+        throw new ProtocolError('invalid MessagePack');
+      }
+      const message = fromArray(value);
+      if (message !== undefined) messages.push(message);
+      offset = cursor + length;
+    }
+    if (offset < buffer.length) {
+      if (buffer.length - offset > this.maxMessageBytes + 5) throw new ProtocolError('message too large');
+      this.pending = Buffer.from(buffer.subarray(offset));
+    }
+    return messages;
+  }
+}
+
+function fromArray(value: unknown): HubMessage | undefined {
+  if (!Array.isArray(value) || value.length === 0) throw new ProtocolError('not an array');
+  const fields: unknown[] = value;
+  const type = fields[0];
+  switch (type) {
+    case 1:
+    case 4: {
+      const headers = optionalHeaders(fields[1]);
+      const invocationId = type === 4 ? string(fields[2]) : optionalString(fields[2]);
+      const streamIds = fields.length > 5 ? strings(fields[5]) : undefined;
+      return {
+        type,
+        ...(headers === undefined ? {} : { headers }),
+        ...(invocationId === undefined ? {} : { invocationId }),
+        target: string(fields[3]),
+        arguments: array(fields[4]),
+        ...(streamIds === undefined ? {} : { streamIds }),
+      } as HubMessage;
+    }
+    case 2:
+      if (fields.length < 4) throw new ProtocolError('StreamItem too short');
+      return { type: 2, invocationId: string(fields[2]), item: fields[3] };
+    case 3: {
+      const invocationId = string(fields[2]);
+      switch (fields[3]) {
+        case ERROR_RESULT:
+          return { type: 3, invocationId, error: string(fields[4]) };
+        case VOID_RESULT:
+          return { type: 3, invocationId };
+        case NON_VOID_RESULT:
+          if (fields.length < 5) throw new ProtocolError('Completion without result');
+          return { type: 3, invocationId, hasResult: true, result: fields[4] };
+        default:
+          throw new ProtocolError('invalid result kind');
+      }
+    }
+    case 5:
+      return { type: 5, invocationId: string(fields[2]) };
+    case 6:
+      return { type: 6 };
+    case 7: {
+      const error = optionalString(fields[1]);
+      return {
+        type: 7,
+        ...(error === undefined ? {} : { error }),
+        ...(fields[2] === true ? { allowReconnect: true } : {}),
+      };
+    }
+    case 8:
+    case 9: {
+      const sequenceId = fields[1];
+      if (typeof sequenceId !== 'number' || !Number.isSafeInteger(sequenceId) || sequenceId < 0) {
+        throw new ProtocolError('invalid sequence id');
+      }
+      return { type, sequenceId };
+    }
+    default:
+      if (typeof type !== 'number') throw new ProtocolError('missing type');
+      return undefined;
+  }
+}
+
+function string(value: unknown): string {
+  if (typeof value !== 'string') throw new ProtocolError('expected a string');
+  return value;
+}
+
+function optionalString(value: unknown): string | undefined {
+  return value === undefined || value === null ? undefined : string(value);
+}
+
+function array(value: unknown): unknown[] {
+  if (!Array.isArray(value)) throw new ProtocolError('expected an array');
+  return value;
+}
+
+function strings(value: unknown): string[] {
+  return array(value).map(string);
+}
+
+function optionalHeaders(value: unknown): MessageHeaders | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
+    throw new ProtocolError('headers must be a map');
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  return entries.length === 0 ? undefined : Object.fromEntries(entries.map(([k, v]) => [k, string(v)]));
+}
