@@ -38,7 +38,7 @@ describe('server key rotation seen by a running validator', () => {
     await validator.validate(oldEsToken);
     expect(keyFetches.count).toBe(1);
 
-    // Rotate as `tessera keys rotate` does: a new current key per algorithm, the old ones stay published.
+    // Rotate as `tessera keys rotate --now` does: a new current key per algorithm, the old ones stay published.
     const { store, config } = server.server;
     const masterKey = loadMasterKey(config.masterKey, config.dataDir).key;
     const nowSeconds = Math.floor(Date.now() / 1000);

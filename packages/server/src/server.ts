@@ -128,6 +128,7 @@ async function assembleServer(
     https = { key: readFileSync(config.tlsKeyFile ?? ''), cert: readFileSync(config.tlsCertFile ?? '') };
   }
   const app = buildHttpApp(context, { logger, ...(https === undefined ? {} : { https }) });
+  const purge = new SignInStatePurge(context, logger);
 
   return {
     config,
@@ -138,6 +139,7 @@ async function assembleServer(
     devCaFile,
     async listen() {
       await watcher.start(config.directoryPollIntervalMs);
+      purge.start(config.signInStatePurgeIntervalSeconds * 1000);
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -148,8 +150,52 @@ async function assembleServer(
     refresh: reload,
     async close() {
       watcher.stop();
+      purge.stop();
       await app.close();
       await db.destroy();
     },
   };
+}
+
+/**
+ * Deletes expired sign-in state (codes, ended or idle SSO sessions, expired refresh token families) every
+ * `signInStatePurgeIntervalSeconds` on an unref'd timer, so it never keeps the process alive. A failed purge is
+ * logged (without row contents) and retried at the next tick; runs never overlap.
+ */
+class SignInStatePurge {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(
+    private readonly context: ServerContext,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Starts the timer; `intervalMs` in milliseconds. */
+  start(intervalMs: number): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => void this.runOnce(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async runOnce(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const deleted = await this.context.signIn.purgeExpired(
+        this.context.now(),
+        this.context.config.sessionIdleTimeoutSeconds,
+      );
+      this.logger.debug(deleted, 'purged expired sign-in state');
+    } catch (error) {
+      this.logger.error({ err: error }, 'purging expired sign-in state failed');
+    } finally {
+      this.running = false;
+    }
+  }
 }

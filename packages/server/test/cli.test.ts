@@ -469,14 +469,14 @@ describe('tessera CLI', () => {
     expect(await allRowsText()).not.toContain(password);
   });
 
-  it('keys rotate: within a second new tokens use the new kid; the JWKS keeps the previous key', async () => {
+  it('keys rotate --now: within a second new tokens use the new kid; the JWKS keeps the previous key', async () => {
     const before = await jwks();
     expect(before.map((k) => k.alg)).toEqual(['RS256', 'ES256']);
     const oldToken = await tokenWithin(1000, () => true, 'a token before rotation');
     const oldKid = decodeProtectedHeader(oldToken).kid;
     expect(oldKid).toBe(before[0]?.kid);
 
-    const { rotated } = await cli<{ rotated: { alg: string; kid: string }[] }>('keys', 'rotate');
+    const { rotated } = await cli<{ rotated: { alg: string; kid: string }[] }>('keys', 'rotate', '--now');
     const done = Date.now();
     expect(rotated.map((r) => r.alg)).toEqual(['RS256', 'ES256']);
     const newKid = rotated[0]!.kid;
@@ -499,6 +499,30 @@ describe('tessera CLI', () => {
     const options = { issuer: `${base}/${tenantId}/v2.0`, audience: api.appId };
     expect((await jwtVerify(newToken, keySet, options)).protectedHeader.kid).toBe(newKid);
     expect((await jwtVerify(oldToken, keySet, options)).protectedHeader.kid).toBe(oldKid);
+  });
+
+  it('keys rotate: publishes the next keys at once but keeps signing with the current ones', async () => {
+    const currentKid = decodeProtectedHeader(await tokenWithin(1000, () => true, 'a token')).kid;
+    const started = Math.floor(Date.now() / 1000);
+    const { rotated } = await cli<{ rotated: { alg: string; kid: string; activatesAt: number }[] }>(
+      'keys',
+      'rotate',
+    );
+    expect(rotated.map((r) => r.alg)).toEqual(['RS256', 'ES256']);
+    for (const r of rotated) {
+      expect(r.activatesAt).toBeGreaterThanOrEqual(started + 600);
+      expect(r.activatesAt).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 600);
+    }
+    const nextKids = rotated.map((r) => r.kid);
+    const deadline = Date.now() + 1000;
+    let published = await jwks();
+    while (!nextKids.every((kid) => published.some((k) => k.kid === kid)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      published = await jwks();
+    }
+    expect(published.map((k) => k.kid)).toEqual(expect.arrayContaining([...nextKids, currentKid]));
+    const token = await tokenWithin(1000, () => true, 'a token after the rotation');
+    expect(decodeProtectedHeader(token).kid).toBe(currentKid);
   });
 
   describe('errors: exit code 1, {"error":{code,message}} with --json, a plain message without, no stack trace', () => {

@@ -325,5 +325,47 @@ describe('signing keys', () => {
       expect((await jwks()).map((k) => k.kid).sort()).toEqual([next!.kid, newKid, esKid].sort());
       await expect(verifyAgainstJwks(oldToken)).rejects.toBeInstanceOf(joseErrors.JWKSNoMatchingKey);
     });
+
+    it('publishes a next key at once but signs with it only from its activation time', async () => {
+      // Simulated clock past every key rotated above (the previous test rotated at rotatedAt + retention + 1).
+      const t0 = rotatedAt + 2 * retention;
+      const ring0 = await KeyRing.load(server.store, masterKey, retention, t0);
+      const currentKid = ring0.signingKey('RS256', t0).kid;
+      const [next] = await rotateSigningKeys(server.store, masterKey, ['RS256'], retention, t0, 600);
+      expect(next).toMatchObject({ alg: 'RS256', activatesAt: t0 + 600 });
+      const rows = await storedKeys();
+      expect(rows.find((row) => row.kid === next!.kid)).toMatchObject({
+        activates_at: t0 + 600,
+        retired_at: null,
+      });
+      expect(rows.find((row) => row.kid === currentKid)?.retired_at).toBe(t0 + 600);
+
+      const ring = await KeyRing.load(server.store, masterKey, retention, t0);
+      expect(ring.publishedKeys.map((k) => k.kid)).toEqual(
+        expect.arrayContaining([next!.kid, currentKid, esKid]),
+      );
+      expect(ring.signingKey('RS256', t0).kid).toBe(currentKid);
+      expect(ring.signingKey('RS256', t0 + 599).kid).toBe(currentKid);
+      // The same loaded ring switches at the activation time, without a reload.
+      expect(ring.signingKey('RS256', t0 + 600).kid).toBe(next!.kid);
+      expect(ring.signingKey('ES256', t0 + 600).kid).toBe(esKid);
+      // Retired at the activation time, the previous key stays published for the retention period after it.
+      const later = await KeyRing.load(server.store, masterKey, retention, t0 + 600 + retention - 1);
+      expect(later.publishedKeys.map((k) => k.kid)).toContain(currentKid);
+      expect(later.signingKey('RS256', t0 + 600 + retention - 1).kid).toBe(next!.kid);
+
+      // The running server publishes the next key (its clock is before t0) without signing with it.
+      await server.refresh();
+      expect((await jwks()).map((k) => k.kid)).toContain(next!.kid);
+      expect(decodeProtectedHeader(await accessToken()).kid).not.toBe(next!.kid);
+
+      // An immediate rotation (keys rotate --now) supersedes the pending next key too.
+      const [now] = await rotateSigningKeys(server.store, masterKey, ['RS256'], retention, t0 + 1);
+      expect(now!.activatesAt).toBe(t0 + 1);
+      const afterNow = await KeyRing.load(server.store, masterKey, retention, t0 + 1);
+      expect(afterNow.signingKey('RS256', t0 + 1).kid).toBe(now!.kid);
+      expect(afterNow.signingKey('RS256', t0 + 700).kid).toBe(now!.kid);
+      expect((await storedKeys()).find((row) => row.kid === next!.kid)?.retired_at).toBe(t0 + 1);
+    });
   });
 });

@@ -155,7 +155,7 @@ describe.each(dialects)('store on $name', (dialect) => {
     await migrateToLatest(db);
     await migrateToLatest(db);
     const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db);
-    expect(rows.map((row) => row.name)).toEqual(['001-directory', '002-sign-in']);
+    expect(rows.map((row) => row.name)).toEqual(['001-directory', '002-sign-in', '003-key-activation']);
     expect(await countRows('tenants')).toBe(tenantsBefore);
     expect(await countRows('directory_state')).toBe(1);
     expect(await store.version()).toBe(versionBefore);
@@ -753,6 +753,7 @@ describe.each(dialects)('store on $name', (dialect) => {
       certificatePem: `cert ${kid}`,
       createdAt,
       retiredAt: null,
+      activatesAt: null,
     });
     await store.write((trx) => store.insertSigningKey(trx, key('rs-1', 'RS256', 100)));
     expect(await store.listSigningKeys()).toEqual([key('rs-1', 'RS256', 100)]);

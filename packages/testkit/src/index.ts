@@ -2,3 +2,4 @@ export * from './services.js';
 export * from './test-server.js';
 export * from './scenario.js';
 export * from './interactive.js';
+export * from './browser.js';

@@ -29,6 +29,26 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** A repeatable `KEY=VALUE` option (`--pre-authorize APPID=SCOPE`, `--required-scope RESOURCE=SCOPE`). */
+function keyValue(usage: string) {
+  return (value: string, previous: { key: string; value: string }[]) => {
+    const eq = value.indexOf('=');
+    if (eq <= 0 || eq === value.length - 1) throw new InvalidArgumentError(`use ${usage}`);
+    return [...previous, { key: value.slice(0, eq), value: value.slice(eq + 1) }];
+  };
+}
+
+/** Groups `KEY=VALUE` pairs by key, keeping first-seen order. */
+function grouped(pairs: readonly { key: string; value: string }[]): { key: string; values: string[] }[] {
+  const groups: { key: string; values: string[] }[] = [];
+  for (const { key, value } of pairs) {
+    const group = groups.find((g) => g.key === key);
+    if (group === undefined) groups.push({ key, values: [value] });
+    else if (!group.values.includes(value)) group.values.push(value);
+  }
+  return groups;
+}
+
 function parseRedirectUri(value: string, previous: string[]): string[] {
   if (!/^(web|spa|public)=.+/.test(value))
     throw new InvalidArgumentError('use web=URL, spa=URL or public=URL');
@@ -160,6 +180,37 @@ export function buildCli(io: CliIo): Command {
     )
     .option('--multi-tenant', 'signInAudience AzureADMultipleOrgs')
     .addOption(
+      new Option(
+        '--implicit <token>',
+        'implicit grant: tokens the authorization endpoint may return (repeatable)',
+      )
+        .choices(['access-token', 'id-token'])
+        .argParser((value: string, previous: string[] | undefined) => {
+          if (value !== 'access-token' && value !== 'id-token')
+            throw new InvalidArgumentError('use access-token or id-token');
+          return [...(previous ?? []), value];
+        }),
+    )
+    .option('--logout-url <url>', 'front-channel logout URL (web.logoutUrl)')
+    .option(
+      '--known-client <appId>',
+      'client whose consent also covers this API (api.knownClientApplications; repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--pre-authorize <appId=scope>',
+      'client never asked for this scope of the app (api.preAuthorizedApplications; repeatable)',
+      keyValue('APPID=SCOPE'),
+      [],
+    )
+    .option(
+      '--required-scope <resource=scope>',
+      'delegated permission the app requires (requiredResourceAccess, what /.default means; repeatable)',
+      keyValue('RESOURCE=SCOPE'),
+      [],
+    )
+    .addOption(
       new Option('--token-version <version>', 'access token version for this resource').choices(['1', '2']),
     )
     .addOption(
@@ -179,6 +230,11 @@ export function buildCli(io: CliIo): Command {
             scope: string[];
             redirectUri: string[];
             multiTenant?: boolean;
+            implicit?: string[];
+            logoutUrl?: string;
+            knownClient: string[];
+            preAuthorize: { key: string; value: string }[];
+            requiredScope: { key: string; value: string }[];
             tokenVersion?: '1' | '2';
             tokenAlg?: SigningAlgorithm;
           },
@@ -198,6 +254,20 @@ export function buildCli(io: CliIo): Command {
             requestedAccessTokenVersion:
               options.tokenVersion === undefined ? null : (Number(options.tokenVersion) as 1 | 2),
             ...(options.tokenAlg === undefined ? {} : { accessTokenSigningAlgorithm: options.tokenAlg }),
+            implicitGrant: {
+              accessToken: options.implicit?.includes('access-token') === true,
+              idToken: options.implicit?.includes('id-token') === true,
+            },
+            ...(options.logoutUrl === undefined ? {} : { logoutUrl: options.logoutUrl }),
+            knownClientApplications: options.knownClient,
+            preAuthorizedApplications: grouped(options.preAuthorize).map((g) => ({
+              appId: g.key,
+              scopes: g.values,
+            })),
+            requiredScopes: grouped(options.requiredScope).map((g) => ({
+              resource: g.key,
+              scopes: g.values,
+            })),
           };
           const { application, servicePrincipal } = await withDirectory(options, (d) =>
             d.createApplication(input),
@@ -324,15 +394,56 @@ export function buildCli(io: CliIo): Command {
       ),
     );
 
+  for (const [name, enabled] of [
+    ['disable', false],
+    ['enable', true],
+  ] as const) {
+    withCommon(
+      user
+        .command(name)
+        .description(
+          enabled
+            ? 'allow a disabled user to sign in again'
+            : 'block sign-in (existing SSO sessions stop working)',
+        ),
+    )
+      .requiredOption('--tenant <tenant>', 'tenant id or domain')
+      .requiredOption('--upn <upn>', 'user principal name')
+      .action(
+        run(async (options: GlobalOptions & { tenant: string; upn: string }) => {
+          const found = await withDirectory(options, async (d) => {
+            const tenantFound = await d.requireTenant(options.tenant);
+            const existing = await d.store.findUserByUpn(options.upn);
+            if (existing?.tenantId !== tenantFound.id) {
+              throw new DirectoryError(
+                'not_found',
+                `User '${options.upn}' not found in tenant '${options.tenant}'.`,
+              );
+            }
+            await d.setUserAccountEnabled(existing.id, enabled);
+            return existing;
+          });
+          print(
+            options,
+            { id: found.id, userPrincipalName: found.userPrincipalName, accountEnabled: enabled },
+            `${enabled ? 'Enabled' : 'Disabled'} user ${found.userPrincipalName}`,
+          );
+        }),
+      );
+  }
+
   const keys = program.command('keys').description('token signing keys');
   withCommon(
     keys
       .command('rotate')
-      .description('add new current signing keys; previous keys stay published until their tokens expire'),
+      .description(
+        'add new signing keys, published at once as next keys and signing after keyActivationDelaySeconds; previous keys stay published until their tokens expire',
+      ),
   )
     .addOption(new Option('--alg <alg>', 'rotate only this algorithm').choices([...SIGNING_ALGORITHMS]))
+    .option('--now', 'sign with the new keys at once (a compromised key); validators may refuse them briefly')
     .action(
-      run(async (options: GlobalOptions & { alg?: SigningAlgorithm }) => {
+      run(async (options: GlobalOptions & { alg?: SigningAlgorithm; now?: boolean }) => {
         const cfg = config(options);
         const { db, store } = await openStore(cfg);
         try {
@@ -345,11 +456,20 @@ export function buildCli(io: CliIo): Command {
             options.alg === undefined ? SIGNING_ALGORITHMS : [options.alg],
             keyRetentionSeconds(cfg),
             Math.floor(Date.now() / 1000),
+            options.now === true ? 0 : cfg.keyActivationDelaySeconds,
           );
           print(
             options,
             { rotated },
-            rotated.map((r) => `New ${r.alg} signing key: kid ${r.kid}`).join('\n'),
+            rotated
+              .map(
+                (r) =>
+                  `New ${r.alg} signing key: kid ${r.kid}, ` +
+                  (options.now === true
+                    ? 'signing now'
+                    : `published now, signing from ${new Date(r.activatesAt * 1000).toISOString()}`),
+              )
+              .join('\n'),
           );
         } finally {
           await db.destroy();

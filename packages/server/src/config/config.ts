@@ -121,6 +121,19 @@ export const configOptions = {
     title: 'Clock skew tolerance',
     description: 'Tolerance applied to `nbf` and `exp` of client assertions.',
   },
+  keyActivationDelaySeconds: {
+    env: 'TESSERA_KEY_ACTIVATION_DELAY_SECONDS',
+    schema: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400),
+    default: 600,
+    unit: 'seconds',
+    title: 'Signing key activation delay',
+    description:
+      'How long `tessera keys rotate` publishes a new signing key in the JWKS as the next key before it starts signing. The default is twice the JWKS `max-age` (300 s), so validators that cached the JWKS fetch the new key before they meet a token signed with it. `keys rotate --now` skips the delay (for a compromised key).',
+  },
   strictAssertionJtiReplay: {
     env: 'TESSERA_STRICT_ASSERTION_JTI',
     schema: booleanFromText,
@@ -193,6 +206,15 @@ export const configOptions = {
     unit: 'seconds',
     title: 'SSO session absolute lifetime',
     description: 'An SSO session ends this long after sign-in, however often it is used.',
+  },
+  signInStatePurgeIntervalSeconds: {
+    env: 'TESSERA_SIGN_IN_STATE_PURGE_INTERVAL_SECONDS',
+    schema: z.coerce.number().int().min(10).max(86_400),
+    default: 3600,
+    unit: 'seconds',
+    title: 'Sign-in state purge interval',
+    description:
+      'How often each node deletes expired authorization codes, ended, expired or idle SSO sessions, and expired refresh token families. Revoked families are kept until they expire, so reuse of their tokens is still detected.',
   },
   signInMaxFailuresPerAccount: {
     env: 'TESSERA_SIGN_IN_MAX_FAILURES_PER_ACCOUNT',

@@ -17,6 +17,7 @@ import {
   type KeyCredential,
   type PasswordCredential,
   type PermissionScope,
+  type RequiredResourceAccess,
   type ServicePrincipal,
   type SignInAudience,
   type Tenant,
@@ -60,6 +61,19 @@ export interface CreateApplicationInput {
   readonly requestedAccessTokenVersion?: 1 | 2 | null;
   /** Default RS256. */
   readonly accessTokenSigningAlgorithm?: TokenSigningAlgorithm;
+  /** `web.implicitGrantSettings`: which tokens the authorization endpoint may return directly. Default none. */
+  readonly implicitGrant?: { readonly accessToken?: boolean; readonly idToken?: boolean };
+  /** `web.logoutUrl`: the front-channel logout URL (absolute `https`, or `http` on a loopback host). */
+  readonly logoutUrl?: string;
+  /** `api.knownClientApplications`: client `appId`s whose consent also covers this API (combined consent). */
+  readonly knownClientApplications?: readonly string[];
+  /** `api.preAuthorizedApplications`: client `appId`s never asked for these of this app's own scopes (by value). */
+  readonly preAuthorizedApplications?: readonly {
+    readonly appId: string;
+    readonly scopes: readonly string[];
+  }[];
+  /** `requiredResourceAccess` delegated permissions: resource `appId` or App ID URI, and scope values. */
+  readonly requiredScopes?: readonly { readonly resource: string; readonly scopes: readonly string[] }[];
 }
 
 /** What {@link Directory.addPassword} returns: the credential as stored, and the secret (shown once). */
@@ -188,6 +202,23 @@ export class Directory {
     ]) {
       validateRedirectUri(uri);
     }
+    if (input.logoutUrl !== undefined) validateLogoutUrl(input.logoutUrl);
+    const knownClientApplications = (input.knownClientApplications ?? []).map((id) =>
+      requireGuid(id, 'client'),
+    );
+    const preAuthorizedApplications = (input.preAuthorizedApplications ?? []).map((entry) => ({
+      appId: requireGuid(entry.appId, 'pre-authorized application'),
+      delegatedPermissionIds: entry.scopes.map((value) => {
+        const scope = scopes.find((s) => s.value === value);
+        if (scope === undefined)
+          throw new DirectoryError(
+            'invalid',
+            `The application exposes no scope '${value}' to pre-authorize.`,
+          );
+        return scope.id;
+      }),
+    }));
+    const requiredResourceAccess = await this.requiredScopeAccess(input.requiredScopes ?? []);
     const application: Application = {
       ...emptyApplicationDefinition,
       id: randomUUID(),
@@ -204,8 +235,19 @@ export class Directory {
         ...emptyApplicationDefinition.api,
         oauth2PermissionScopes: scopes,
         requestedAccessTokenVersion: input.requestedAccessTokenVersion ?? null,
+        knownClientApplications: [...new Set(knownClientApplications)],
+        preAuthorizedApplications,
       },
-      web: { ...emptyApplicationDefinition.web, redirectUris: [...(redirectUris.web ?? [])] },
+      requiredResourceAccess,
+      web: {
+        ...emptyApplicationDefinition.web,
+        redirectUris: [...(redirectUris.web ?? [])],
+        logoutUrl: input.logoutUrl ?? null,
+        implicitGrantSettings: {
+          enableAccessTokenIssuance: input.implicitGrant?.accessToken === true,
+          enableIdTokenIssuance: input.implicitGrant?.idToken === true,
+        },
+      },
       spa: { redirectUris: [...(redirectUris.spa ?? [])] },
       publicClient: { redirectUris: [...(redirectUris.publicClient ?? [])] },
       accessTokenSigningAlgorithm: input.accessTokenSigningAlgorithm ?? 'RS256',
@@ -217,6 +259,39 @@ export class Directory {
       await this.store.insertServicePrincipal(trx, servicePrincipal, now);
     });
     return { application, servicePrincipal };
+  }
+
+  /** `requiredResourceAccess` entries for delegated scopes named by value, grouped per resource. */
+  private async requiredScopeAccess(
+    wanted: readonly { readonly resource: string; readonly scopes: readonly string[] }[],
+  ): Promise<RequiredResourceAccess[]> {
+    const result: RequiredResourceAccess[] = [];
+    for (const { resource: named, scopes } of wanted) {
+      const resourceAppId = isGuid(named)
+        ? named.toLowerCase()
+        : sameUri(named, builtinDirectoryApplication.identifierUris)
+          ? DIRECTORY_APP_ID
+          : await this.store.findAppIdByIdentifierUri(named);
+      if (resourceAppId === undefined)
+        throw new DirectoryError('not_found', `Resource '${named}' not found.`);
+      const resource = await this.requireApplication(resourceAppId);
+      const ids = scopes.map((value) => {
+        const scope = resource.api.oauth2PermissionScopes.find((s) => s.value === value && s.isEnabled);
+        if (scope === undefined) {
+          throw new DirectoryError(
+            'not_found',
+            `The resource '${resource.displayName}' has no delegated scope '${value}'.`,
+          );
+        }
+        return scope.id;
+      });
+      const existing = result.find((r) => r.resourceAppId === resource.appId);
+      const access = [...(existing?.resourceAccess ?? [])];
+      for (const id of ids) if (!access.some((a) => a.id === id)) access.push({ id, type: 'Scope' });
+      if (existing === undefined) result.push({ resourceAppId: resource.appId, resourceAccess: access });
+      else result[result.indexOf(existing)] = { resourceAppId: resource.appId, resourceAccess: access };
+    }
+    return result;
   }
 
   /**
@@ -531,6 +606,32 @@ function validateIdentifierUri(uri: string): void {
   }
   if (!['api:', 'https:', 'urn:'].includes(parsed.protocol)) {
     throw new DirectoryError('invalid', `The App ID URI '${uri}' must use the api, https or urn scheme.`);
+  }
+}
+
+function requireGuid(value: string, what: string): string {
+  if (!isGuid(value)) throw new DirectoryError('invalid', `The ${what} id '${value}' is not a GUID.`);
+  return value.toLowerCase();
+}
+
+/** A front-channel logout URL: absolute `https`, or `http` on a loopback host, without a fragment. */
+function validateLogoutUrl(uri: string): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(uri);
+  } catch {
+    parsed = undefined;
+  }
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(parsed?.hostname ?? '');
+  if (
+    parsed === undefined ||
+    parsed.hash !== '' ||
+    !(parsed.protocol === 'https:' || (parsed.protocol === 'http:' && loopback))
+  ) {
+    throw new DirectoryError(
+      'invalid',
+      `The logout URL '${uri}' must be an absolute https URL (http only on a loopback host), without a fragment.`,
+    );
   }
 }
 

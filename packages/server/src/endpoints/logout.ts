@@ -6,6 +6,7 @@ import { DIRECTORY_APP_ID, DIRECTORY_IDENTIFIER_URI } from '../directory/builtin
 import { asIdentityError, correlationIdOf, sendIdentityError } from '../http/errors.js';
 import { browserHash, browserToken, clearSessionCookie } from '../sessions/cookies.js';
 import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
+import { pairwiseSubject, responseScope } from '../tokens/user-tokens.js';
 import { verifyOwnToken } from '../tokens/verify-own-token.js';
 import { errorPage, signedOutPage } from '../ui/pages.js';
 import { sendPage } from '../ui/security-headers.js';
@@ -142,8 +143,11 @@ export function registerSessionEndpoints(app: FastifyInstance, context: ServerCo
     if (claims !== undefined) {
       const family = await context.signIn.findRefreshFamily(claims.familyId);
       // RFC 7009 §2.1: a token of another client is not revoked, and the answer does not say so.
-      if (family?.clientId === client.application.appId)
+      if (family?.clientId === client.application.appId) {
+        // RFC 7009 §2.1: a confidential (web) client authenticates first.
+        if (family.platform === 'web' && client.acr === '0') throw new IdentityError(7000218);
         await context.signIn.revokeRefreshFamily(claims.familyId, context.now());
+      }
     }
     // RFC 7009 §2.2: 200 for revoked, unknown and unsupported (access) tokens alike.
     return reply.header('cache-control', 'no-store').status(200).send();
@@ -180,10 +184,12 @@ export function registerSessionEndpoints(app: FastifyInstance, context: ServerCo
         active: true,
         token_type: 'refresh_token',
         client_id: family.clientId,
-        scope: [...family.grant.scopes, ...family.grant.oidcScopes].join(' '),
+        // As the token response named them: resource scopes qualified, OIDC scopes once.
+        scope: responseScope(family.grant.requestedIdentifier, family.grant.scopes, family.grant.oidcScopes),
         exp: family.expiresAt,
         iat: family.createdAt,
-        sub: family.userId,
+        // The pairwise subject the client's tokens carry, not the object id.
+        sub: pairwiseSubject(context.keys.pairwise, family.userId, family.clientId),
         tid: family.tenantId,
       });
     }

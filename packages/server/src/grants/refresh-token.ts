@@ -14,7 +14,7 @@ import { refreshTokenFor, userTokenResponse } from './user-token-response.js';
  * presented again revokes the whole family. `spa` families keep their fixed expiry; others slide.
  *
  * @throws IdentityError 900144 (no `refresh_token`), 70000 (malformed, another client's, reused), 70008
- *   (expired / revoked), 700084 (spa token past its fixed life), 65001 (scope not consented), 50057 (user
+ *   (expired / revoked), 7000218 (a web client's token without client credentials), 700084 (spa token past its fixed life), 65001 (scope not consented), 50057 (user
  *   disabled), and scope errors.
  * @see RFC 6749 §6, RFC 9700 §4.14.2
  */
@@ -87,6 +87,7 @@ export const refreshTokenGrant: Grant = {
         expiresAt: now + context.config.refreshTokenLifetimeSeconds,
       },
       now,
+      client.acr === '0',
     );
     if (rotated.kind !== 'ok')
       throw await explainFailedRotation(
@@ -95,6 +96,7 @@ export const refreshTokenGrant: Grant = {
         client.application.appId,
         claims.generation,
         now,
+        client.acr === '0',
       );
     const family = rotated.value;
     const grant: AuthorizedGrant =
@@ -125,6 +127,7 @@ async function explainFailedRotation(
   clientId: string,
   generation: number,
   now: number,
+  unauthenticatedClient: boolean,
 ): Promise<IdentityError> {
   const family = await context.signIn.findRefreshFamily(familyId);
   if (family === undefined) {
@@ -140,6 +143,8 @@ async function explainFailedRotation(
       reason: 'The refresh token was issued to another client.',
     });
   }
+  // RFC 6749 §6: a confidential (web) client's refresh token is redeemed only with its credentials.
+  if (family.platform === 'web' && unauthenticatedClient) return new IdentityError(7000218);
   if (family.revokedAt !== null) return new IdentityError(70008, {}, { suberror: 'bad_token' });
   if (family.expiresAt <= now) {
     return family.platform === 'spa'

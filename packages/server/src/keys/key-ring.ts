@@ -26,13 +26,20 @@ export type PublishedJwk = JWK & {
   x5c: string[];
 };
 
+/** A signing key with the time it starts signing (Unix seconds). */
+interface ScheduledSigningKey extends ActiveSigningKey {
+  readonly activatesAt: number;
+}
+
 /**
- * The signing keys in memory: the current key per algorithm (private, decrypted once) and the public keys to
- * publish: current ones and retired ones whose tokens may still be alive.
+ * The signing keys in memory: the signing keys per algorithm (private, decrypted once) — the current one and a
+ * *next* one pre-published by `keys rotate` that starts signing at its activation time — and the public keys to
+ * publish: current, next, and retired ones whose tokens may still be alive.
  */
 export class KeyRing {
   private constructor(
-    private readonly active: ReadonlyMap<SigningAlgorithm, ActiveSigningKey>,
+    /** Per algorithm, newest activation first. */
+    private readonly scheduled: ReadonlyMap<SigningAlgorithm, readonly ScheduledSigningKey[]>,
     /** Keys to publish, newest first. */
     readonly publishedKeys: readonly PublishedJwk[],
   ) {}
@@ -41,7 +48,7 @@ export class KeyRing {
    * Loads keys from the store.
    *
    * @param retentionSeconds how long a retired key stays published: the access token lifetime plus clock skew.
-   * @throws Error when the master key cannot decrypt a current key, or an algorithm has no current key.
+   * @throws Error when the master key cannot decrypt a current or next key, or an algorithm has no current key.
    */
   static async load(
     store: DirectoryStore,
@@ -50,10 +57,9 @@ export class KeyRing {
     nowSeconds: number,
   ): Promise<KeyRing> {
     const stored = await store.listSigningKeys();
-    const active = new Map<SigningAlgorithm, ActiveSigningKey>();
+    const scheduled = new Map<SigningAlgorithm, ScheduledSigningKey[]>();
     const published: PublishedJwk[] = [];
     for (const key of stored) {
-      const current = key.retiredAt === null;
       if (key.retiredAt !== null && key.retiredAt + retentionSeconds <= nowSeconds) continue;
       const cert = new X509Certificate(key.certificatePem);
       const x5t = createHash('sha1').update(cert.raw).digest('base64url');
@@ -66,28 +72,38 @@ export class KeyRing {
         x5t,
         x5c: [cert.raw.toString('base64')],
       });
-      if (current && !active.has(key.alg)) {
+      // Still signing now or later: current (retired_at null or in the future) or next.
+      if (key.retiredAt === null || key.retiredAt > nowSeconds) {
         const der = decryptWithMasterKey(masterKey, key.privateKeyEncrypted, key.kid);
-        active.set(key.alg, {
+        const list = scheduled.get(key.alg) ?? [];
+        list.push({
           kid: key.kid,
           alg: key.alg,
           x5t,
           privateKey: createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }),
+          activatesAt: key.activatesAt ?? key.createdAt,
         });
+        scheduled.set(key.alg, list);
       }
     }
+    for (const list of scheduled.values()) list.sort((a, b) => b.activatesAt - a.activatesAt);
     for (const alg of SIGNING_ALGORITHMS) {
-      if (!active.has(alg))
-        throw new Error(`No current ${alg} signing key; run the server once or 'tessera keys rotate'.`);
+      if (!scheduled.get(alg)?.some((key) => key.activatesAt <= nowSeconds))
+        throw new Error(`No current ${alg} signing key; run the server once or 'tessera keys rotate --now'.`);
     }
-    return new KeyRing(active, published);
+    return new KeyRing(scheduled, published);
   }
 
-  /** The current key for `alg`. */
-  signingKey(alg: SigningAlgorithm): ActiveSigningKey {
-    const key = this.active.get(alg);
+  /**
+   * The key that signs `alg` tokens at `nowSeconds`: the latest one whose activation time has passed, so a next
+   * key takes over at its activation time without a reload.
+   */
+  signingKey(alg: SigningAlgorithm, nowSeconds: number = Math.floor(Date.now() / 1000)): ActiveSigningKey {
+    const keys = this.scheduled.get(alg) ?? [];
+    const key = keys.find((k) => k.activatesAt <= nowSeconds) ?? keys.at(-1);
     if (key === undefined) throw new Error(`No current ${alg} signing key`);
-    return key;
+    const { activatesAt: _activatesAt, ...active } = key;
+    return active;
   }
 }
 
@@ -95,6 +111,7 @@ async function generateStoredKey(
   alg: SigningAlgorithm,
   masterKey: Buffer,
   nowSeconds: number,
+  activatesAt: number | null = null,
 ): Promise<StoredSigningKey> {
   const generated = await createSelfSignedKey(
     alg,
@@ -111,6 +128,7 @@ async function generateStoredKey(
     certificatePem: generated.certificatePem,
     createdAt: nowSeconds,
     retiredAt: null,
+    activatesAt,
   };
 }
 
@@ -136,10 +154,13 @@ export async function ensureSigningKeys(
 }
 
 /**
- * Adds a new current key for each of `algorithms`; the previous current key is retired but stays published for
- * `retentionSeconds`. Keys retired longer ago than that are deleted.
+ * Adds a new key for each of `algorithms`. With `activationDelaySeconds` 0 (the default) it signs at once and
+ * the previous current key is retired now (for a compromised key); otherwise it is published at once as the
+ * *next* key and starts signing `activationDelaySeconds` later, when the previous key retires — so validators
+ * that cached the JWKS have fetched the new key before they meet a token signed with it. A retired key stays
+ * published for `retentionSeconds`; keys retired longer ago than that are deleted.
  *
- * @returns the new keys' `kid`s.
+ * @returns the new keys' `kid`s and activation times (Unix seconds).
  */
 export async function rotateSigningKeys(
   store: DirectoryStore,
@@ -147,11 +168,18 @@ export async function rotateSigningKeys(
   algorithms: readonly SigningAlgorithm[],
   retentionSeconds: number,
   nowSeconds: number,
-): Promise<{ alg: SigningAlgorithm; kid: string }[]> {
-  const rotated: { alg: SigningAlgorithm; kid: string }[] = [];
+  activationDelaySeconds = 0,
+): Promise<{ alg: SigningAlgorithm; kid: string; activatesAt: number }[]> {
+  const rotated: { alg: SigningAlgorithm; kid: string; activatesAt: number }[] = [];
+  const activatesAt = nowSeconds + activationDelaySeconds;
   for (const alg of algorithms) {
-    const key = await generateStoredKey(alg, masterKey, nowSeconds);
-    rotated.push({ alg, kid: key.kid });
+    const key = await generateStoredKey(
+      alg,
+      masterKey,
+      nowSeconds,
+      activationDelaySeconds > 0 ? activatesAt : null,
+    );
+    rotated.push({ alg, kid: key.kid, activatesAt });
     await store.write(async (trx) => {
       await store.insertSigningKey(trx, key);
       await store.deleteSigningKeysRetiredBefore(trx, nowSeconds - retentionSeconds);

@@ -12,6 +12,7 @@ import {
 import pg from 'pg';
 import { directoryMigration } from './migrations/001-directory.js';
 import { signInMigration } from './migrations/002-sign-in.js';
+import { keyActivationMigration } from './migrations/003-key-activation.js';
 import type { Database } from './schema.js';
 
 /** Where the store lives: an embedded SQLite file, or a PostgreSQL server. */
@@ -22,6 +23,7 @@ export type DatabaseTarget =
 const migrations: Record<string, Migration> = {
   '001-directory': directoryMigration,
   '002-sign-in': signInMigration,
+  '003-key-activation': keyActivationMigration,
 };
 
 const migrationProvider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

@@ -31,8 +31,10 @@ export interface StoredSigningKey {
   readonly certificatePem: string;
   /** Unix seconds. */
   readonly createdAt: number;
-  /** Unix seconds; null while the key is current. */
+  /** Unix seconds when a newer key replaced (or will replace) this one; null while current or next. */
   readonly retiredAt: number | null;
+  /** Unix seconds when the key starts signing; null or absent: at {@link createdAt}. */
+  readonly activatesAt?: number | null;
 }
 
 /**
@@ -531,16 +533,22 @@ export class DirectoryStore {
       certificatePem: row.certificate_pem,
       createdAt: row.created_at,
       retiredAt: row.retired_at,
+      activatesAt: row.activates_at,
     }));
   }
 
-  /** Stores a new current key for its algorithm and retires the previous current one at the same instant. */
+  /**
+   * Stores a new key for its algorithm, signing from its activation time (`activatesAt`, default `createdAt`),
+   * and retires every key of the algorithm that would still sign then (the current one, and a next one not yet
+   * active) at that same instant.
+   */
   async insertSigningKey(trx: Db, key: StoredSigningKey): Promise<void> {
+    const activatesAt = key.activatesAt ?? key.createdAt;
     await trx
       .updateTable('signing_keys')
-      .set({ retired_at: key.createdAt })
+      .set({ retired_at: activatesAt })
       .where('alg', '=', key.alg)
-      .where('retired_at', 'is', null)
+      .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', activatesAt)]))
       .execute();
     await trx
       .insertInto('signing_keys')
@@ -551,6 +559,7 @@ export class DirectoryStore {
         certificate_pem: key.certificatePem,
         created_at: key.createdAt,
         retired_at: null,
+        activates_at: key.activatesAt ?? null,
       })
       .execute();
   }

@@ -112,8 +112,10 @@ export interface SigningKeyTable {
   private_key_encrypted: string;
   certificate_pem: string;
   created_at: number;
-  /** When a newer key replaced this one; null while current. */
+  /** When a newer key replaced (or will replace) this one; null while current or next. */
   retired_at: number | null;
+  /** When the key starts signing; null: at `created_at`. Later for a key pre-published as next. */
+  activates_at: number | null;
 }
 
 export interface ClientAssertionJtiTable {

@@ -245,6 +245,58 @@ export class SignInStore {
     await this.db.deleteFrom('authorization_codes').where('expires_at', '<', before).execute();
   }
 
+  /**
+   * Deletes sign-in state nothing can use any more: authorization codes past their expiry (a replay of one is
+   * `unknown` from then on, which the token endpoint refuses anyway), SSO sessions that ended, expired or sat idle
+   * longer than `idleSeconds` (with their app lists), and refresh token families past their expiry (revoked or
+   * not). Families that are revoked but unexpired stay, so reuse of their tokens is still recognised.
+   *
+   * @param now Unix seconds.
+   * @param idleSeconds the SSO session idle timeout, seconds.
+   * @returns how many rows of each kind were deleted.
+   */
+  async purgeExpired(
+    now: number,
+    idleSeconds: number,
+  ): Promise<{ codes: number; sessions: number; refreshFamilies: number }> {
+    return this.db.transaction().execute(async (trx) => {
+      const codes = await trx
+        .deleteFrom('authorization_codes')
+        .where('expires_at', '<', now)
+        .executeTakeFirst();
+      const dead = trx
+        .selectFrom('sso_sessions')
+        .select('id')
+        .where((eb) =>
+          eb.or([
+            eb('ended_at', 'is not', null),
+            eb('expires_at', '<=', now),
+            eb('last_active_at', '<=', now - idleSeconds),
+          ]),
+        );
+      await trx.deleteFrom('sso_session_apps').where('session_id', 'in', dead).execute();
+      const sessions = await trx
+        .deleteFrom('sso_sessions')
+        .where((eb) =>
+          eb.or([
+            eb('ended_at', 'is not', null),
+            eb('expires_at', '<=', now),
+            eb('last_active_at', '<=', now - idleSeconds),
+          ]),
+        )
+        .executeTakeFirst();
+      const families = await trx
+        .deleteFrom('refresh_tokens')
+        .where('expires_at', '<=', now)
+        .executeTakeFirst();
+      return {
+        codes: Number(codes.numDeletedRows),
+        sessions: Number(sessions.numDeletedRows),
+        refreshFamilies: Number(families.numDeletedRows),
+      };
+    });
+  }
+
   // --- refresh token families -----------------------------------------------------------------------------
 
   async insertRefreshFamily(family: RefreshTokenFamily): Promise<void> {
@@ -275,6 +327,8 @@ export class SignInStore {
    * unrevoked and unexpired, moves to `next`. Anything else is `unknown` (the caller decides whether it was a reuse).
    *
    * @param next.expiresAt the family's new sliding expiry (ignored for spa families, whose expiry is fixed).
+   * @param unauthenticatedClient true when the client did not authenticate: `web` (confidential) families then
+   *   never rotate (RFC 6749 §6).
    */
   async rotateRefreshToken(
     familyId: string,
@@ -282,6 +336,7 @@ export class SignInStore {
     presentedHash: string,
     next: { readonly tokenHash: string; readonly generation: number; readonly expiresAt: number },
     now: number,
+    unauthenticatedClient = false,
   ): Promise<Redemption<RefreshTokenFamily>> {
     const row = await this.db
       .updateTable('refresh_tokens')
@@ -303,6 +358,7 @@ export class SignInStore {
       .where('generation', '=', next.generation - 1)
       .where('revoked_at', 'is', null)
       .where('expires_at', '>', now)
+      .$if(unauthenticatedClient, (qb) => qb.where('platform', '!=', 'web'))
       .returningAll()
       .executeTakeFirst();
     if (row === undefined) return { kind: 'unknown' };

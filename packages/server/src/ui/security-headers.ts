@@ -10,15 +10,19 @@ const FORM_POST_SCRIPT_HASH = `'sha256-${createHash('sha256').update(FORM_POST_S
  * `Cache-Control: no-store`.
  *
  * @param options.formActionOrigin the app's origin a form_post page submits to (enables its one inline script).
+ * @param options.redirectSource CSP source of the app's redirect URI, where a UI form's POST may be redirected:
+ *   Chromium applies `form-action` to every redirect that follows a form submission.
  * @param options.frameOrigins origins of front-channel logout frames the page embeds.
  */
 export function sendPage(
   reply: FastifyReply,
   status: number,
   html: string,
-  options: { formActionOrigin?: string; frameOrigins?: readonly string[] } = {},
+  options: { formActionOrigin?: string; redirectSource?: string; frameOrigins?: readonly string[] } = {},
 ): FastifyReply {
-  const formAction = options.formActionOrigin === undefined ? "'self'" : `'self' ${options.formActionOrigin}`;
+  const formAction = ["'self'", options.formActionOrigin, options.redirectSource]
+    .filter((source) => source !== undefined)
+    .join(' ');
   const directives = [
     "default-src 'none'",
     "style-src 'self'",

@@ -29,7 +29,7 @@ import { checkClient } from './check-client.js';
 import { checkConsent } from './check-consent.js';
 import { checkPkce } from './check-pkce.js';
 import { checkPrompt } from './check-prompt.js';
-import { checkRedirectUri } from './check-redirect-uri.js';
+import { checkRedirectUri, matchRedirectUri } from './check-redirect-uri.js';
 import { checkResponseType } from './check-response-type.js';
 import { openInteraction, sealInteraction, type InteractionState } from './interaction-state.js';
 import type { AuthorizationContext, AuthorizationOutcome, ResponseTarget } from './request.js';
@@ -180,6 +180,8 @@ async function render(
     displayName: client.displayName,
     publisherDomain: home?.domains[0] ?? 'unverified publisher',
   };
+  // The form's POST answers with a redirect to the app, which Chromium checks against `form-action` too.
+  const page = { redirectSource: redirectSourceOf(client, ctx) };
   switch (outcome.kind) {
     case 'sign-in':
       return sendPage(
@@ -191,10 +193,11 @@ async function render(
           loginHint: ctx.params.login_hint,
           error: error?.message ?? outcome.error,
         }),
+        page,
       );
     case 'select-account': {
       const accounts = await accountsOf(context, outcome.sessions);
-      return sendPage(reply, 200, accountPickerPage({ form, app: badge, accounts }));
+      return sendPage(reply, 200, accountPickerPage({ form, app: badge, accounts }), page);
     }
     case 'consent': {
       const user = ctx.user;
@@ -222,9 +225,22 @@ async function render(
           items,
           canConsentForOrganization: user?.directoryRoles.includes('Global Administrator') === true,
         }),
+        page,
       );
     }
   }
+}
+
+/**
+ * The CSP source (origin, or scheme for a custom-scheme URI) of the request's redirect URI once it is proven
+ * registered for the client; undefined otherwise.
+ */
+function redirectSourceOf(client: Application, ctx: AuthorizationContext): string | undefined {
+  const uri = ctx.target?.redirectUri ?? ctx.params.redirect_uri;
+  if (uri === undefined || matchRedirectUri(client, uri) === undefined || !URL.canParse(uri))
+    return undefined;
+  const url = new URL(uri);
+  return url.origin === 'null' ? url.protocol : url.origin;
 }
 
 async function accountsOf(context: ServerContext, sessions: readonly SsoSession[]) {

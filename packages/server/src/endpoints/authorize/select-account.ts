@@ -4,7 +4,8 @@ import type { SsoSession } from '../../store/sign-in-store.js';
 import type { AuthorizationContext, AuthorizationOutcome } from './request.js';
 
 /**
- * Step: picks the signed-in account. Sessions of this browser are filtered to the tenant of the request;
+ * Step: picks the signed-in account. Sessions of this browser are filtered to the tenant of the request (for
+ * `common` / `organizations`, to the tenant of a known `domain_hint`);
  * `prompt=login` or an exceeded `max_age` ask for a fresh sign-in, `prompt=select_account` or several accounts
  * without a matching `login_hint` show the picker. With `prompt=none` nothing is shown: the request fails at once.
  *
@@ -18,8 +19,16 @@ export async function selectAccount(
 ): Promise<AuthorizationOutcome | undefined> {
   const silent = ctx.prompts.has('none');
   const segment = ctx.tenantSegment;
+  // domain_hint (a verified domain) narrows `common` / `organizations` to that tenant's accounts; unknown
+  // domains are ignored, as the hint is only a hint.
+  const hinted =
+    segment.kind === 'alias' && ctx.params.domain_hint !== undefined && ctx.params.domain_hint !== ''
+      ? await context.cache.tenant(ctx.params.domain_hint.slice(0, 253))
+      : undefined;
   const usable = sessions.filter((s) =>
-    segment.kind === 'tenant' ? s.tenantId === segment.tenant.id : segment.alias !== 'consumers',
+    segment.kind === 'tenant'
+      ? s.tenantId === segment.tenant.id
+      : segment.alias !== 'consumers' && (hinted === undefined || s.tenantId === hinted.id),
   );
   const now = context.now();
   let chosen: SsoSession | undefined;
