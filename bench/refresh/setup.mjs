@@ -1,0 +1,214 @@
+/**
+ * Seeding and starting the two servers of the refresh benchmark, and obtaining what the load needs: refresh
+ * token chains (one per connection) and a real sign-in form. Reuses bench/token's `Cleanup`, `freePort`,
+ * `stopChild`, `tesseraCli` and `tesseraEnvironment` (servers.mjs); its `spawnPinned`, `waitUntilListening` and
+ * CLI runner are module-private there, so small equivalents live here.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { URLSearchParams } from 'node:url';
+import { promisify } from 'node:util';
+import { signInThrough, TestBrowser } from '@tessera/testkit';
+import { tesseraCli } from '../token/servers.mjs';
+
+const execFileAsync = promisify(execFile);
+export const HOST = '127.0.0.1';
+export const DOMAIN = 'bench.test';
+const API = 'api://bench-api';
+const SCOPE = 'Files.Read';
+const REDIRECT_URI = 'https://app.example/callback';
+const USER = `alice@${DOMAIN}`;
+export const PASSWORD = 'Correct-Horse-Battery-9';
+
+async function tessera(repoRoot, env, dataDir, args) {
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    [tesseraCli(repoRoot), ...args, '--data', dataDir, '--json'],
+    { env, cwd: repoRoot },
+  );
+  const parsed = JSON.parse(stdout);
+  if (parsed.error !== undefined) throw new Error(`tessera ${args.join(' ')}: ${parsed.error.message}`);
+  return parsed;
+}
+
+/**
+ * Seeds a fresh Tessera directory with the CLI: tenant bench.test, an API `api://bench-api` exposing the
+ * delegated scope Files.Read (v2.0 tokens, RS256), a confidential web app with a secret, and a user.
+ */
+export async function seedTessera(repoRoot, env, dataDir) {
+  const run = (args) => tessera(repoRoot, env, dataDir, args);
+  const tenant = await run(['tenant', 'create', '--name', 'Bench', '--domain', DOMAIN]);
+  const api = await run([
+    ...['app', 'create', '--tenant', DOMAIN, '--name', 'API', '--identifier-uri', API],
+    ...['--scope', SCOPE, '--token-version', '2'],
+  ]);
+  const web = await run([
+    ...['app', 'create', '--tenant', DOMAIN, '--name', 'Web'],
+    ...['--redirect-uri', `web=${REDIRECT_URI}`],
+  ]);
+  const password = await run(['app', 'add-password', '--tenant', DOMAIN, '--app', web.appId]);
+  await run(['user', 'create', '--tenant', DOMAIN, '--upn', USER, '--password', PASSWORD]);
+  return { tenantId: tenant.id, apiAppId: api.appId, clientId: web.appId, clientSecret: password.secretText };
+}
+
+/** `node <args>` pinned to `cpu`; stderr kept to explain a failed start. */
+export function spawnPinned(cleanup, cpu, nodeArgs, env, stdout = 'ignore') {
+  const child = spawn('taskset', ['-c', String(cpu), process.execPath, ...nodeArgs], {
+    env,
+    stdio: ['ignore', stdout, 'pipe'],
+  });
+  cleanup.children.add(child);
+  child.stderrText = '';
+  child.stderr.on('data', (chunk) => {
+    if (child.stderrText.length < 8192) child.stderrText += chunk;
+  });
+  return child;
+}
+
+async function waitUntilListening(child, url) {
+  for (let attempt = 0; attempt < 150; attempt += 1) {
+    if (child.exitCode !== null) break;
+    try {
+      await globalThis.fetch(url);
+      return;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(`server did not start at ${url} (exit ${child.exitCode}): ${child.stderrText.trim()}`);
+}
+
+const form = (fields) => new URLSearchParams(fields).toString();
+
+export async function startTessera({ cleanup, cpu, port, repoRoot, env, dataDir, seed }) {
+  const args = [tesseraCli(repoRoot), 'serve', '--data', dataDir, '--port', String(port)];
+  const child = spawnPinned(cleanup, cpu, args, env);
+  const base = `http://${HOST}:${port}`;
+  await waitUntilListening(child, `${base}/${DOMAIN}/v2.0/.well-known/openid-configuration`);
+  return {
+    name: 'tessera',
+    label: 'Tessera',
+    child,
+    base,
+    tokenUrl: `${base}/${DOMAIN}/oauth2/v2.0/token`,
+    jwksUrl: `${base}/${DOMAIN}/discovery/v2.0/keys`,
+    body: form({ grant_type: 'refresh_token', client_id: seed.clientId, client_secret: seed.clientSecret }),
+  };
+}
+
+export async function startOidcProvider({ cleanup, cpu, port, repoRoot, seed }) {
+  const config = {
+    port,
+    clientId: seed.clientId,
+    clientSecret: seed.clientSecret,
+    redirectUri: REDIRECT_URI,
+    resource: API,
+    scope: SCOPE,
+    lifetimeSeconds: 3599,
+  };
+  const script = join(repoRoot, 'bench/refresh/oidc-provider-server.mjs');
+  const env = { ...process.env, NODE_ENV: 'production', BENCH_OIDC_CONFIG: JSON.stringify(config) };
+  const child = spawnPinned(cleanup, cpu, [script], env);
+  const base = `http://${HOST}:${port}`;
+  await waitUntilListening(child, `${base}/.well-known/openid-configuration`);
+  return {
+    name: 'oidc-provider',
+    label: 'oidc-provider',
+    child,
+    base,
+    tokenUrl: `${base}/token`,
+    jwksUrl: `${base}/jwks`,
+    body: form({ grant_type: 'refresh_token', client_id: seed.clientId, client_secret: seed.clientSecret }),
+  };
+}
+
+function authorizeUrl(tessera, seed, extra = {}) {
+  const verifier = randomBytes(32).toString('base64url');
+  const params = {
+    client_id: seed.clientId,
+    response_type: 'code',
+    redirect_uri: REDIRECT_URI,
+    scope: `openid offline_access ${API}/${SCOPE}`,
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+    ...extra,
+  };
+  return { url: `${tessera.base}/${DOMAIN}/oauth2/v2.0/authorize?${form(params)}`, verifier };
+}
+
+/**
+ * `count` independent refresh token families from Tessera, the way an app gets them: one browser signs in
+ * (password form, consent accepted), then runs `count` authorization requests on its SSO session; each code is
+ * redeemed (with PKCE and the client secret) for a refresh token.
+ */
+export async function tesseraRefreshTokens(tessera, seed, count) {
+  const browser = new TestBrowser();
+  const tokens = [];
+  for (let i = 0; i < count; i += 1) {
+    const { url, verifier } = authorizeUrl(tessera, seed);
+    const back =
+      i === 0
+        ? await signInThrough(browser, url, { userName: USER, password: PASSWORD, consent: 'accept' })
+        : await browser.get(url);
+    const code = back.location === undefined ? null : new URL(back.location).searchParams.get('code');
+    if (code === null) throw new Error(`Tessera sign-in ended without a code (HTTP ${back.status})`);
+    const response = await globalThis.fetch(tessera.tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form({
+        grant_type: 'authorization_code',
+        client_id: seed.clientId,
+        client_secret: seed.clientSecret,
+        code,
+        redirect_uri: REDIRECT_URI,
+        code_verifier: verifier,
+      }),
+    });
+    const json = await response.json();
+    if (typeof json.refresh_token !== 'string')
+      throw new Error(`code redemption: HTTP ${response.status} ${JSON.stringify(json).slice(0, 300)}`);
+    tokens.push(json.refresh_token);
+  }
+  return tokens;
+}
+
+/** `count` refresh tokens minted by the oidc-provider process (one grant each). */
+export async function oidcProviderRefreshTokens(handle, count) {
+  const response = await globalThis.fetch(`${handle.base}/bench/refresh-tokens?count=${count}`);
+  if (response.status !== 200) throw new Error(`oidc-provider tokens: HTTP ${response.status}`);
+  return response.json();
+}
+
+/**
+ * The real sign-in form, as a fresh browser gets it: the authorization request renders the sign-in page, whose
+ * form carries the anti-CSRF token (HMAC of the CSRF cookie set alongside) and the sealed interaction. Returns
+ * the POST target, the body with the user's name and password, and the cookie to send.
+ */
+export async function signInForm(tessera, seed) {
+  const browser = new TestBrowser();
+  const page = await browser.get(authorizeUrl(tessera, seed, { prompt: 'login' }).url);
+  const match = /<form method="post" action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/.exec(page.body);
+  if (page.status !== 200 || match === null || !match[2].includes('name="password"'))
+    throw new Error(`no sign-in form (HTTP ${page.status})`);
+  const decode = (v) =>
+    v
+      .replaceAll('&quot;', '"')
+      .replaceAll('&#39;', "'")
+      .replaceAll('&lt;', '<')
+      .replaceAll('&gt;', '>')
+      .replaceAll('&amp;', '&');
+  const fields = {};
+  for (const input of match[2].matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g))
+    fields[decode(input[1])] = decode(input[2]);
+  const csrf = browser.cookie('tessera_csrf');
+  if (csrf === undefined || fields.csrf_token === undefined)
+    throw new Error('sign-in form without CSRF token');
+  return {
+    url: new URL(decode(match[1]), tessera.base).toString(),
+    body: form({ ...fields, username: USER, password: PASSWORD }),
+    cookie: `tessera_csrf=${csrf}`,
+    expectLocation: REDIRECT_URI,
+  };
+}
