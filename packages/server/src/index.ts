@@ -25,3 +25,9 @@ export { issuerV1, issuerV2, tokenEndpoint, jwksUri } from './tokens/issuer.js';
 export { REDACTED_LOG_PATHS, createLogger } from './http/app.js';
 export { rotateSigningKeys, ensureSigningKeys, KeyRing } from './keys/key-ring.js';
 export { loadMasterKey, decryptWithMasterKey } from './keys/master-key.js';
+export {
+  InMemorySignInThrottle,
+  RedisSignInThrottle,
+  type SignInThrottle,
+  type RedisThrottleClient,
+} from './users/sign-in-throttle.js';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { keyRetentionSeconds, type TesseraConfig } from './config/config.js';
 import type { ServerContext } from './context.js';
@@ -16,7 +17,7 @@ import { openStore } from './store/open-store.js';
 import type { Database } from './store/schema.js';
 import { SignInStore } from './store/sign-in-store.js';
 import { PasswordSignIn } from './users/password-sign-in.js';
-import { InMemorySignInThrottle } from './users/sign-in-throttle.js';
+import { InMemorySignInThrottle, RedisSignInThrottle } from './users/sign-in-throttle.js';
 import { ensureDevTls } from './tls/dev-tls.js';
 
 /** A running (or ready to run) Tessera server. */
@@ -84,8 +85,25 @@ async function assembleServer(
   const cache = new DirectoryCache(store);
   const directory = new Directory(store);
   let baseUrl = config.publicUrl?.replace(/\/+$/, '');
-  // Failed sign-ins are counted in this process; several nodes need a shared (Redis) throttle behind the interface.
-  const throttle = new InMemorySignInThrottle(config.signInLockoutSeconds * 1000);
+  const lockoutMs = config.signInLockoutSeconds * 1000;
+  // With Redis every node shares failure counts; without it each process counts alone.
+  const redis =
+    config.redisUrl === undefined
+      ? undefined
+      : new Redis(config.redisUrl, {
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+          lazyConnect: false,
+        });
+  redis?.on('error', (error: unknown) => {
+    logger.warn({ err: error }, 'Redis connection error');
+  });
+  const throttle =
+    redis === undefined
+      ? new InMemorySignInThrottle(lockoutMs)
+      : new RedisSignInThrottle(redis, lockoutMs, (error) => {
+          logger.error({ err: error }, 'sign-in throttle unavailable (Redis); failing open');
+        });
   const context: ServerContext = {
     config,
     store,
@@ -153,6 +171,7 @@ async function assembleServer(
       purge.stop();
       await app.close();
       await db.destroy();
+      redis?.disconnect();
     },
   };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 
 /** True under CI (`CI=true`): a service a suite needs must then be reachable, or the suite fails. */
@@ -64,4 +65,42 @@ export async function createPostgresSchema(): Promise<PostgresSchema> {
       await client.end();
     },
   };
+}
+
+/** The Redis server tests use: `TESSERA_TEST_REDIS_URL`, default the local server. */
+export const testRedisUrl = process.env.TESSERA_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+let redisReachable: Promise<boolean> | undefined;
+
+/**
+ * Whether the test Redis answers. Locally an unreachable Redis makes suites skip, with a loud warning; under CI it
+ * throws so the run fails.
+ *
+ * @throws Error under CI when Redis cannot be reached.
+ */
+export async function redisAvailable(): Promise<boolean> {
+  redisReachable ??= (async () => {
+    const client = new Redis(testRedisUrl, {
+      lazyConnect: true,
+      connectTimeout: 2000,
+      maxRetriesPerRequest: 0,
+    });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.ping();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      client.disconnect();
+    }
+  })();
+  const ok = await redisReachable;
+  if (!ok) {
+    const message = `Redis at ${testRedisUrl} is not reachable`;
+    if (underCi) throw new Error(`${message}; CI requires it.`);
+    console.warn(`\n!!! ${message}: SKIPPING the Redis runs. Start Redis to run them.\n`);
+  }
+  return ok;
 }

@@ -234,6 +234,18 @@ export const configOptions = {
     description:
       'Failed password sign-ins from one IP address within `signInLockoutSeconds` after which it is blocked.',
   },
+  redisUrl: {
+    env: 'REDIS_URL',
+    schema: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+    default: undefined,
+    unit: 'URL',
+    title: 'Redis connection',
+    description:
+      'A `redis://` URL makes every node share sign-in throttling counts (required for several nodes); unset means each process counts alone.',
+  },
   signInLockoutSeconds: {
     env: 'TESSERA_SIGN_IN_LOCKOUT_SECONDS',
     schema: z.coerce.number().int().min(10).max(86_400),

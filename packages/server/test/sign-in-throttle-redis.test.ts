@@ -1,0 +1,120 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { errorCatalogue } from '@tessera/protocol';
+import { RedisSignInThrottle } from '@tessera/server';
+import {
+  TestBrowser,
+  postgresAvailable,
+  redisAvailable,
+  seedInteractiveScenario,
+  startTestServer,
+  testRedisUrl,
+} from '@tessera/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// Under CI both services are mandatory (these throw); locally the suite skips loudly without them.
+const redisUp = await redisAvailable();
+const postgresUp = redisUp && (await postgresAvailable());
+
+describe.skipIf(!redisUp)('sign-in throttling shared through Redis', () => {
+  const clients: Redis[] = [];
+  afterAll(() => {
+    for (const client of clients) client.disconnect();
+  });
+
+  function node(windowMs: number, errors: unknown[] = []): RedisSignInThrottle {
+    const client = new Redis(testRedisUrl);
+    clients.push(client);
+    return new RedisSignInThrottle(client, windowMs, (error) => errors.push(error));
+  }
+
+  it('shares failure counts between nodes, and a reset on one clears both', async () => {
+    const [a, b] = [node(60_000), node(60_000)];
+    const key = `account:${randomUUID()}@contoso.test`;
+    for (let i = 0; i < 2; i++) await a.recordFailure(key, Date.now());
+    expect(await b.isBlocked(key, 3, Date.now())).toBe(false);
+    await b.recordFailure(key, Date.now());
+    expect(await a.isBlocked(key, 3, Date.now())).toBe(true);
+    expect(await b.isBlocked(key, 3, Date.now())).toBe(true);
+    await b.reset(key);
+    expect(await a.isBlocked(key, 3, Date.now())).toBe(false);
+  });
+
+  it('ends a lockout when its window passes', async () => {
+    const throttle = node(300);
+    const key = `ip:${randomUUID()}`;
+    await throttle.recordFailure(key, Date.now());
+    expect(await throttle.isBlocked(key, 1, Date.now())).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect(await throttle.isBlocked(key, 1, Date.now())).toBe(false);
+  });
+
+  it('stores no account name in Redis', async () => {
+    const name = `secret-name-${randomUUID()}@contoso.test`;
+    await node(60_000).recordFailure(`account:${name}`, Date.now());
+    const probe = new Redis(testRedisUrl);
+    clients.push(probe);
+    const keys = await probe.keys('tessera:sign-in-failures:*');
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.some((k) => k.includes(name) || k.includes('secret-name'))).toBe(false);
+  });
+
+  it('fails open, and reports it, when Redis cannot be reached', async () => {
+    const errors: unknown[] = [];
+    const offline = new Redis('redis://127.0.0.1:1', {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    offline.on('error', () => undefined);
+    clients.push(offline);
+    const throttle = new RedisSignInThrottle(offline, 60_000, (error) => errors.push(error));
+    await throttle.recordFailure('account:x', Date.now());
+    expect(await throttle.isBlocked('account:x', 1, Date.now())).toBe(false);
+    expect(errors.length).toBe(2);
+  });
+
+  it.skipIf(!postgresUp)(
+    'locks an account on node B after failures on node A (two servers, one PostgreSQL, one Redis)',
+    async () => {
+      const config = {
+        signInMaxFailuresPerAccount: 3,
+        redisUrl: testRedisUrl,
+        masterKey: randomBytes(32).toString('base64'),
+      };
+      const a = await startTestServer({ database: 'postgres', config });
+      const b = await startTestServer({ databaseUrl: a.databaseUrl, config });
+      try {
+        const t = await seedInteractiveScenario(a.directory);
+        const authorize = (base: string) =>
+          `${base}/${t.tenantId}/oauth2/v2.0/authorize?${new URLSearchParams({
+            client_id: t.web.appId,
+            response_type: 'code',
+            redirect_uri: t.web.redirectUri,
+            scope: 'openid',
+          }).toString()}`;
+        const onA = new TestBrowser();
+        let page = await onA.get(authorize(a.url));
+        for (let i = 0; i < 3; i++) {
+          page = await onA.submit(a.url, page, {
+            username: t.user.userPrincipalName,
+            password: 'bad-password-1',
+          });
+          expect(page.status).toBe(400);
+          expect(page.body).toContain(errorCatalogue[50126].description);
+        }
+        const onB = new TestBrowser();
+        const signIn = await onB.get(authorize(b.url));
+        const locked = await onB.submit(b.url, signIn, {
+          username: t.user.userPrincipalName,
+          password: t.password,
+        });
+        expect(locked.status).toBe(429);
+        expect(locked.body).toContain(errorCatalogue[50053].description);
+      } finally {
+        await b.close();
+        await a.close();
+      }
+    },
+  );
+});
