@@ -44,6 +44,20 @@ if (kind === 'tessera') {
   connections = () => wss.clients.size;
 }
 
+const cpuPercent = (before, wallMs) => {
+  const used = process.cpuUsage(before);
+  return Math.round((used.user + used.system) / 10 / wallMs);
+};
+// Bytes of one broadcast's WebSocket payload (same payload object, each protocol's envelope).
+const frameBytes = (size) => {
+  const payload = JSON.stringify({ t: now(), p: 'x'.repeat(size) });
+  if (kind === 'tessera') return `{"type":1,"target":"m","arguments":[${payload}]}\u001e`.length;
+  if (kind === 'socketio') return `42["m",${payload}]`.length;
+  return payload.length;
+};
+
+// Broadcasts per event-loop turn in a burst (default 4; 1 = every broadcast in its own turn).
+const yieldEvery = Math.max(1, Number(process.env.BENCH_YIELD_EVERY ?? '4'));
 const yieldToIo = () => new Promise((resolve) => setImmediate(resolve));
 
 server.on('request', async (request, response) => {
@@ -54,25 +68,39 @@ server.on('request', async (request, response) => {
   if (url.pathname === '/control/memory') {
     globalThis.gc?.();
     const { rss, heapUsed } = process.memoryUsage();
-    response.end(JSON.stringify({ rss, heapUsed, connections: connections() }));
+    response.end(JSON.stringify({ rss, heapUsed, connections: connections(), frameBytes: frameBytes(size) }));
   } else if (url.pathname === '/control/burst') {
     const count = Math.min(Number(url.searchParams.get('count')), 10_000);
+    const cpu = process.cpuUsage();
+    const startedAt = now();
     for (let index = 0; index < count; index++) {
       broadcast({ t: now(), p: filler });
-      if (index % 4 === 3) await yieldToIo();
+      if (index % yieldEvery === yieldEvery - 1) await yieldToIo();
     }
-    response.end('{}');
+    const endedAt = now();
+    // Let the sends queued during the loop drain before reading the CPU used.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const used = process.cpuUsage(cpu);
+    response.end(
+      JSON.stringify({
+        startedAt,
+        endedAt,
+        cpuMs: (used.user + used.system) / 1000,
+        cpuPercent: cpuPercent(cpu, now() - startedAt),
+      }),
+    );
   } else if (url.pathname === '/control/rate') {
     const perSecond = Math.min(Number(url.searchParams.get('perSecond')), 10_000);
     const seconds = Math.min(Number(url.searchParams.get('seconds')), 30);
     const total = Math.round(perSecond * seconds);
+    const cpu = process.cpuUsage();
     const start = now();
     for (let index = 0; index < total; index++) {
       const due = start + (index * 1000) / perSecond;
       while (now() < due) await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - now() - 1)));
       broadcast({ t: now(), p: filler });
     }
-    response.end('{}');
+    response.end(JSON.stringify({ cpuPercent: cpuPercent(cpu, now() - start) }));
   } else {
     response.writeHead(404).end();
   }
@@ -81,3 +109,6 @@ server.on('request', async (request, response) => {
 server.listen(0, '127.0.0.1', () => {
   console.log(`ready ${server.address().port}`);
 });
+
+// A clean exit on SIGINT/SIGTERM, so `node --cpu-prof servers.mjs …` writes its profile.
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(0));

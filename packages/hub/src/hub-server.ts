@@ -527,7 +527,7 @@ class HubServerImpl implements HubServer, ConnectionHandler {
         if (user === undefined) return true;
         this.wss.handleUpgrade(request, socket, head, (ws) => {
           const connection = this.createConnection(user, false);
-          connection.attach(new WebSocketTransport(ws, connection));
+          connection.attach(new WebSocketTransport(ws, connection, socket));
         });
         return true;
       }
@@ -564,7 +564,7 @@ class HubServerImpl implements HubServer, ConnectionHandler {
         return true;
       }
       this.wss.handleUpgrade(request, socket, head, (ws) => {
-        const transport = new WebSocketTransport(ws, connection);
+        const transport = new WebSocketTransport(ws, connection, socket);
         if (reattach) connection.reattach(transport, user);
         else connection.attach(transport);
       });

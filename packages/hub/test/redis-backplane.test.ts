@@ -6,7 +6,7 @@ import type { HubConnection } from '@microsoft/signalr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, nextCall } from './support/hub.js';
 import { startIdentity, type IdentityFixture } from './support/identity.js';
-import { redisAvailable, testRedisUrl } from './support/redis.js';
+import { redisAvailable, testRedisUrl } from '@tessera/testkit';
 
 // Scale-out: two hub server processes on one Redis, a client on each; every kind of send and group membership
 // cross nodes.

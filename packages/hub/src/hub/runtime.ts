@@ -282,6 +282,7 @@ export class HubRuntime {
     let cachedProtocol: HubProtocol | undefined;
     let cachedPayload: Buffer | undefined;
     let others: Map<HubProtocol, Buffer> | undefined;
+    const nowMs = Date.now();
     for (const local of targets) {
       if (excluded?.has(local.connectionId) === true) continue;
       const { connection } = local;
@@ -300,7 +301,7 @@ export class HubRuntime {
           others.set(protocol, payload);
         }
       }
-      if (payload !== undefined) connection.sendPayload(payload, true);
+      if (payload !== undefined) connection.sendPayload(payload, true, nowMs);
     }
   }
 }

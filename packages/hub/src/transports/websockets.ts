@@ -1,9 +1,27 @@
+import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import type { Transport, TransportSink } from './transport.js';
+
+/** Bytes a corked socket holds before they are handed over without waiting for the end of the run. */
+const MAX_CORKED_BYTES = 64 * 1024;
+
+/** Transports corked in this synchronous run; uncorked together in one microtask. */
+let corked: WebSocketTransport[] = [];
+
+function uncorkAll(): void {
+  const batch = corked;
+  corked = [];
+  for (const transport of batch) transport.flush();
+}
 
 /**
  * WebSockets transport: every send is one frame holding complete records (a record is never split across
  * frames); text frames for the JSON protocol, binary frames for MessagePack.
+ *
+ * Frames sent in one synchronous run (e.g. several broadcasts) leave in one `writev` per connection: the first
+ * send corks the underlying socket and a microtask uncorks it. A write system call costs far more than the frame
+ * (about 8 µs against 1 to 2 µs of JavaScript per delivery in bench/hub), so a burst costs fewer calls; a lone
+ * send leaves at the end of the current run, as before.
  *
  * @see TransportProtocols.md "WebSockets (Full Duplex)"
  */
@@ -11,9 +29,13 @@ export class WebSocketTransport implements Transport {
   readonly kind = 'WebSockets' as const;
   private closed = false;
 
+  private corked = false;
+
   constructor(
     private readonly socket: WebSocket,
     sink: TransportSink,
+    /** The upgraded connection under `socket`: corked while a run of sends lasts. */
+    private readonly raw?: Duplex,
   ) {
     socket.on('message', (data: RawData) => {
       sink.onData(toBuffer(data));
@@ -30,7 +52,21 @@ export class WebSocketTransport implements Transport {
 
   send(payload: Buffer, binary: boolean): void {
     if (this.closed || this.socket.readyState !== 1) return;
-    this.socket.send(payload, { binary });
+    if (!this.corked && this.raw !== undefined) {
+      this.corked = true;
+      this.raw.cork();
+      if (corked.push(this) === 1) queueMicrotask(uncorkAll);
+    }
+    this.socket.send(payload, binary ? BINARY : TEXT);
+    // A long run must not pile up in memory (nor look like a slow consumer): hand it over in slices.
+    if (this.corked && (this.raw?.writableLength ?? 0) >= MAX_CORKED_BYTES) this.flush();
+  }
+
+  /** Hands what this run sent to the socket in one write. */
+  flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.raw?.uncork();
   }
 
   get bufferedBytes(): number {
@@ -39,6 +75,7 @@ export class WebSocketTransport implements Transport {
 
   close(): void {
     this.closed = true;
+    this.flush();
     this.socket.close(1000);
     // A peer that never answers the closing handshake must not keep the socket.
     setTimeout(() => {
@@ -51,6 +88,10 @@ export class WebSocketTransport implements Transport {
     this.socket.terminate();
   }
 }
+
+// Shared send options: one object per frame type instead of one per send.
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
 
 function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;

@@ -52,6 +52,8 @@ export interface ClientOptions {
   readonly skipNegotiation?: boolean;
   readonly stateful?: boolean;
   readonly automaticReconnect?: number[];
+  /** Extra headers on every request and the WebSocket upgrade (Node only), e.g. `cookie` and `origin`. */
+  readonly headers?: Record<string, string>;
 }
 
 export function buildClient(url: string, options: ClientOptions): HubConnection {
@@ -59,6 +61,7 @@ export function buildClient(url: string, options: ClientOptions): HubConnection 
     transport: HttpTransportType[options.transport],
     ...(options.skipNegotiation === true ? { skipNegotiation: true } : {}),
     ...(options.token === undefined ? {} : { accessTokenFactory: options.token }),
+    ...(options.headers === undefined ? {} : { headers: options.headers }),
   };
   let builder = new HubConnectionBuilder().withUrl(url, http).configureLogging(LogLevel.None);
   if (options.protocol === 'messagepack') builder = builder.withHubProtocol(new MessagePackHubProtocol());
