@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { AppAccessTokenClaims } from '@tessera/protocol';
-import { SignJWT, type JWTPayload } from 'jose';
 import type { Application, ServicePrincipal } from '../directory/model.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { issuerV1, issuerV2 } from './issuer.js';
+import { signJwt } from './jws.js';
 
 /** How the client authenticated: `appidacr` / `azpacr` (`1` secret, `2` certificate). */
 export type ClientAuthenticationLevel = '1' | '2';
@@ -58,7 +58,5 @@ export async function issueAppAccessToken(input: AppAccessTokenInput): Promise<s
     ver: v2 ? '2.0' : '1.0',
   };
   const key = input.keyRing.signingKey(input.resource.accessTokenSigningAlgorithm);
-  return new SignJWT(claims as unknown as JWTPayload)
-    .setProtectedHeader({ typ: v2 ? 'at+jwt' : 'JWT', alg: key.alg, kid: key.kid, x5t: key.x5t })
-    .sign(key.privateKey);
+  return signJwt(key, v2 ? 'at+jwt' : 'JWT', claims);
 }

@@ -1,8 +1,9 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { SignJWT, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import type { Application, User } from '../directory/model.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { issuerV1, issuerV2 } from './issuer.js';
+import { signJwt } from './jws.js';
 
 /** How the client authenticated at the token endpoint: `0` public, `1` secret, `2` certificate. */
 export type ClientAcr = '0' | '1' | '2';
@@ -86,9 +87,7 @@ export async function issueDelegatedAccessToken(
     ver: v2 ? '2.0' : '1.0',
   };
   const key = input.keyRing.signingKey(input.resource.accessTokenSigningAlgorithm);
-  return new SignJWT(claims)
-    .setProtectedHeader({ typ: v2 ? 'at+jwt' : 'JWT', alg: key.alg, kid: key.kid, x5t: key.x5t })
-    .sign(key.privateKey);
+  return signJwt(key, v2 ? 'at+jwt' : 'JWT', claims);
 }
 
 /**
@@ -126,9 +125,7 @@ export async function issueIdToken(
     ver: '2.0',
   };
   const key = input.keyRing.signingKey('RS256');
-  return new SignJWT(claims)
-    .setProtectedHeader({ typ: 'JWT', alg: key.alg, kid: key.kid, x5t: key.x5t })
-    .sign(key.privateKey);
+  return signJwt(key, 'JWT', claims);
 }
 
 /** The `scope` of a response, resource scopes qualified as the client named the resource (MSAL caches by it). */
