@@ -1,0 +1,169 @@
+/**
+ * The load generator, run by run.mjs as its own process pinned to the load core (`taskset -c 1`). It drives
+ * autocannon (keep-alive connections, pipelining 1, one fixed POST body per server) against the token endpoints
+ * of every server under test, one server at a time:
+ *
+ * 1. warm-up: each server in turn for `warmupSeconds` (figures discarded);
+ * 2. measurement: `durationSeconds` per server, cut into slices of `sliceSeconds` served round-robin, so that a
+ *    change of machine speed during the run (shared or virtual machines drift by tens of percent over minutes)
+ *    affects every server alike instead of whichever happened to run last.
+ *
+ * Around each slice it samples the CPU time of the server process (`/proc/<pid>/stat`, all threads and the main
+ * thread alone), of itself, and of the whole server core (`/proc/stat`), so the report can show that the server
+ * core was saturated by the server alone and that the load generator was not the bottleneck.
+ *
+ * Input: the JSON job in argv[2] (see `runLoad` in run.mjs). Output: one JSON line on stdout, results by server.
+ */
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import autocannon from 'autocannon';
+
+const job = JSON.parse(process.argv[2] ?? '{}');
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** utime + stime, in seconds, from a `/proc/.../stat` file. */
+function cpuSeconds(statFile) {
+  const stat = readFileSync(statFile, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ", field 0 is state; utime and stime are fields 11 and 12.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** Busy seconds (all but idle and iowait) of one core, from `/proc/stat`. */
+function coreBusySeconds(core) {
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`cpu${core} `));
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  const [, , , idle, iowait] = ticks;
+  return (ticks.reduce((a, b) => a + b, 0) - idle - iowait) / CLOCK_TICKS;
+}
+
+/** CPU seconds used so far: the server (all threads, main thread), this process, and the whole server core. */
+function cpuSnapshot(serverPid) {
+  const { user, system } = process.cpuUsage();
+  return {
+    server: cpuSeconds(`/proc/${serverPid}/stat`),
+    serverMain: cpuSeconds(`/proc/${serverPid}/task/${serverPid}/stat`),
+    load: (user + system) / 1e6,
+    serverCore: coreBusySeconds(job.serverCpu),
+  };
+}
+
+/**
+ * Latencies of 2xx responses in 10 µs buckets up to 10 s (autocannon's own histogram has 1 ms resolution, too
+ * coarse for sub-millisecond responses).
+ */
+class LatencyHistogram {
+  static BUCKET_MS = 0.01;
+  counts = new Uint32Array(1_000_000);
+  total = 0;
+  sum = 0;
+
+  record(ms) {
+    const bucket = Math.min(Math.floor(ms / LatencyHistogram.BUCKET_MS), this.counts.length - 1);
+    this.counts[bucket] += 1;
+    this.total += 1;
+    this.sum += ms;
+  }
+
+  percentile(p) {
+    const rank = Math.ceil((p / 100) * this.total);
+    let seen = 0;
+    for (let bucket = 0; bucket < this.counts.length; bucket += 1) {
+      seen += this.counts[bucket];
+      if (seen >= rank && seen > 0) return (bucket + 1) * LatencyHistogram.BUCKET_MS;
+    }
+    return undefined;
+  }
+}
+
+/** One autocannon run against `target`; 2xx latencies go to `latencies`. Resolves with autocannon's result. */
+function attack(target, durationSeconds, latencies) {
+  return new Promise((resolve, reject) => {
+    const options = {
+      url: target.url,
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: target.body,
+      connections: job.connections,
+      pipelining: 1,
+      duration: durationSeconds,
+      // Counted as a mismatch when a 2xx response is not a token response.
+      verifyBody: (body) => body.includes('"access_token":"ey'),
+    };
+    const tracker = autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
+    tracker.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
+      if (statusCode >= 200 && statusCode < 300) latencies.record(responseTimeMs);
+    });
+  });
+}
+
+/** Totals of one server over its measured slices. */
+function emptyTotals() {
+  const counters = { tokens: 0, non2xx: 0, errors: 0, timeouts: 0, mismatches: 0 };
+  const cpu = { server: 0, serverMain: 0, load: 0, serverCore: 0 };
+  return { ...counters, seconds: 0, cpu, statusCodes: {}, latencies: new LatencyHistogram() };
+}
+
+async function measureSlice(target, totals) {
+  const before = cpuSnapshot(target.serverPid);
+  const started = process.hrtime.bigint();
+  const result = await attack(target, job.sliceSeconds, totals.latencies);
+  totals.seconds += Number(process.hrtime.bigint() - started) / 1e9;
+  const after = cpuSnapshot(target.serverPid);
+  for (const name of Object.keys(totals.cpu)) totals.cpu[name] += after[name] - before[name];
+  totals.tokens += result['2xx'];
+  for (const name of ['non2xx', 'errors', 'timeouts', 'mismatches']) totals[name] += result[name];
+  for (const [code, { count }] of Object.entries(result.statusCodeStats)) {
+    totals.statusCodes[code] = (totals.statusCodes[code] ?? 0) + count;
+  }
+}
+
+function summary(totals, warmup) {
+  const share = (name) => totals.cpu[name] / totals.seconds;
+  const { latencies } = totals;
+  return {
+    tokens: totals.tokens,
+    durationSeconds: totals.seconds,
+    tokensPerSecond: totals.tokens / totals.seconds,
+    // Tokens per second of server CPU time (all threads): throughput at 100% of one core, less sensitive to
+    // other load on the machine than tokens/s.
+    tokensPerCpuSecond: totals.tokens / totals.cpu.server,
+    latencyMs: {
+      p50: latencies.percentile(50),
+      p99: latencies.percentile(99),
+      mean: latencies.sum / latencies.total,
+    },
+    non2xx: totals.non2xx,
+    errors: totals.errors,
+    timeouts: totals.timeouts,
+    mismatches: totals.mismatches,
+    statusCodes: totals.statusCodes,
+    serverCpuUtilisation: share('server'),
+    serverMainThreadUtilisation: share('serverMain'),
+    loadCpuUtilisation: share('load'),
+    // Time the server core spent on anything but the server (other processes): should be near 0.
+    otherLoadOnServerCore: Math.max(0, share('serverCore') - share('server')),
+    warmup: { tokens: warmup['2xx'], non2xx: warmup.non2xx, errors: warmup.errors },
+  };
+}
+
+const warmups = [];
+for (const target of job.targets)
+  warmups.push(await attack(target, job.warmupSeconds, new LatencyHistogram()));
+
+const totals = job.targets.map(() => emptyTotals());
+const slices = Math.ceil(job.durationSeconds / job.sliceSeconds);
+for (let slice = 0; slice < slices; slice += 1) {
+  // Rotate the order so that no server always follows the same one.
+  for (let i = 0; i < job.targets.length; i += 1) {
+    const index = (slice + i) % job.targets.length;
+    await measureSlice(job.targets[index], totals[index]);
+  }
+}
+
+const results = Object.fromEntries(
+  job.targets.map((target, index) => [target.name, summary(totals[index], warmups[index])]),
+);
+process.stdout.write(`${JSON.stringify(results)}\n`);

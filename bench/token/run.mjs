@@ -1,0 +1,331 @@
+/**
+ * `npm run bench:token`: OAuth 2.0 client credentials token issuance (tokens/s), Tessera vs oidc-provider vs the
+ * raw `node:http` + `node:crypto` limit, RS256 and ES256, in one run.
+ *
+ * Method:
+ * - Each server is its own process pinned to one core (`taskset -c BENCH_SERVER_CPU`, default 0), over plain
+ *   HTTP on 127.0.0.1. The load generator (autocannon, load.mjs) is a separate process pinned to the other core
+ *   (`taskset -c BENCH_LOAD_CPU`, default 1); this orchestrator pins itself there too. The three servers are up
+ *   together but only one is under load at any time; an idle server costs nothing.
+ * - Tessera's directory is seeded with its CLI (tenant, two resource APIs RS256/ES256 with an app role, a daemon
+ *   client with a secret, the role granted). The other two servers are configured with the same client id and
+ *   secret; the raw server signs the same claim set as Tessera.
+ * - Per algorithm, one token is first requested from each server and checked: 200, a JWT of the expected `alg`
+ *   whose signature verifies against the server's JWKS (BENCH_VERBOSE=1 prints its header and claims).
+ * - Then each server gets BENCH_WARMUP_SECONDS (3) of warm-up, discarded, and BENCH_DURATION_SECONDS (10) of
+ *   measurement, served in round-robin slices of BENCH_SLICE_SECONDS (2) so that machine speed drift hits every
+ *   server alike. BENCH_CONNECTIONS (16) keep-alive connections, pipelining 1, one fixed POST body per server. Any
+ *   non-2xx response, socket error, timeout or non-token body fails the run (exit code 1).
+ * - Reported: tokens/s (2xx responses / measured wall time), p50/p99 latency, CPU use of the server (all threads
+ *   and main thread), of other processes on the server core, and of the load generator; Tessera's ratios to
+ *   oidc-provider and to the limit against the targets. Written to bench/.results/token.json. Other load on the
+ *   server core or an unsaturated server core is reported as a warning: the figures are then not trustworthy.
+ *
+ * Other knobs: BENCH_SERVERS (comma list of tessera, oidc-provider, raw), BENCH_ALGS (RS256,ES256),
+ * BENCH_RAW_SIGN (async: `crypto.sign` with a callback, the default and the faster; sync: the synchronous call),
+ * BENCH_PROFILE=1 (Tessera runs with --cpu-prof; the profile goes to bench/.results/profiles/ and is summarised;
+ * use with BENCH_SERVERS=tessera), BENCH_TESSERA_CLI (another Tessera build's cli/main.js, to measure a candidate
+ * change against this baseline).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { clearTimeout, setTimeout } from 'node:timers';
+import { fileURLToPath } from 'node:url';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { formatAlgorithm, loadErrors, ratios, reliabilityWarnings, TARGETS } from './report.mjs';
+import { summariseProfile } from './profile-summary.mjs';
+import {
+  Cleanup,
+  freePort,
+  seedTessera,
+  serverDefinitions,
+  stopChild,
+  tesseraCli,
+  tesseraEnvironment,
+} from './servers.mjs';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const resultsDir = join(repoRoot, 'bench/.results');
+
+function intSetting(name, fallback, min, max) {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be a whole number from ${min} to ${max} (got ${raw})`);
+  }
+  return value;
+}
+
+function listSetting(name, allowed) {
+  const raw = process.env[name];
+  const values = raw === undefined || raw === '' ? allowed : raw.split(',').map((v) => v.trim());
+  for (const value of values) {
+    if (!allowed.includes(value)) throw new Error(`${name}: unknown '${value}' (use ${allowed.join(', ')})`);
+  }
+  return values;
+}
+
+/** One of `allowed`; the first is the default. */
+function choiceSetting(name, allowed) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return allowed[0];
+  if (!allowed.includes(raw)) throw new Error(`${name}: unknown '${raw}' (use ${allowed.join(' or ')})`);
+  return raw;
+}
+
+function readSettings() {
+  return {
+    durationSeconds: intSetting('BENCH_DURATION_SECONDS', 10, 1, 600),
+    warmupSeconds: intSetting('BENCH_WARMUP_SECONDS', 3, 0, 120),
+    connections: intSetting('BENCH_CONNECTIONS', 16, 1, 256),
+    sliceSeconds: intSetting('BENCH_SLICE_SECONDS', 2, 1, 60),
+    serverCpu: intSetting('BENCH_SERVER_CPU', 0, 0, 1023),
+    loadCpu: intSetting('BENCH_LOAD_CPU', 1, 0, 1023),
+    servers: listSetting('BENCH_SERVERS', ['tessera', 'oidc-provider', 'raw']),
+    algorithms: listSetting('BENCH_ALGS', ['RS256', 'ES256']),
+    rawSignMode: choiceSetting('BENCH_RAW_SIGN', ['async', 'sync']),
+    verbose: process.env.BENCH_VERBOSE === '1',
+    profile: process.env.BENCH_PROFILE === '1',
+  };
+}
+
+/** Refuses to run where the method cannot hold: no taskset, fewer than two cores, or one core for both. */
+function preflight(settings) {
+  if (settings.serverCpu === settings.loadCpu)
+    throw new Error('BENCH_SERVER_CPU and BENCH_LOAD_CPU must differ');
+  if (availableParallelism() < 2) throw new Error('needs at least 2 CPU cores (server and load generator)');
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('needs taskset (util-linux) to pin processes to cores');
+  }
+}
+
+function ensureBuilt() {
+  if (existsSync(join(repoRoot, 'packages/server/dist/cli/main.js'))) return;
+  console.log('Building (npx tsc -b)...');
+  execFileSync('npx', ['tsc', '-b'], { cwd: repoRoot, stdio: 'inherit' });
+}
+
+/** Pins this process (every thread) to the load core, away from the server core. */
+function pinSelf(cpu) {
+  execFileSync('taskset', ['-a', '-c', '-p', String(cpu), String(process.pid)], { stdio: 'ignore' });
+}
+
+/**
+ * Requests one token and checks it: 200, JSON with `access_token`, a JWT signed with `alg` that verifies against
+ * the server's JWKS.
+ *
+ * @returns the decoded header and claims.
+ */
+async function verifyToken(handle, alg) {
+  const response = await globalThis.fetch(handle.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: handle.body(alg),
+  });
+  const text = await response.text();
+  if (response.status !== 200)
+    throw new Error(`token request: HTTP ${response.status} ${text.slice(0, 500)}`);
+  const json = JSON.parse(text);
+  if (typeof json.access_token !== 'string') throw new Error(`no access_token in ${text.slice(0, 500)}`);
+  const header = decodeProtectedHeader(json.access_token);
+  if (header.alg !== alg) throw new Error(`token alg ${header.alg}, expected ${alg}`);
+  const jwks = await (await globalThis.fetch(handle.jwksUrl)).json();
+  const { payload } = await jwtVerify(json.access_token, createLocalJWKSet(jwks), {
+    algorithms: [alg],
+    typ: 'at+jwt',
+  });
+  return { header, claims: payload, responseFields: Object.keys(json), tokenBytes: json.access_token.length };
+}
+
+/** Runs the load generator (load.mjs) pinned to the load core; resolves with its results by server. */
+function runLoad(cleanup, settings, job) {
+  const script = join(repoRoot, 'bench/token/load.mjs');
+  const args = ['-c', String(settings.loadCpu), process.execPath, script, JSON.stringify(job)];
+  const child = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  cleanup.children.add(child);
+  const slices = Math.ceil(job.durationSeconds / job.sliceSeconds);
+  const limitMs = (job.targets.length * (job.warmupSeconds + slices * (job.sliceSeconds + 1)) + 60) * 1000;
+  const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
+  let stdout = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      cleanup.children.delete(child);
+      if (code === 0) resolve(JSON.parse(stdout.trim().split('\n').pop()));
+      else reject(new Error(`load generator exited with ${code}`));
+    });
+  });
+}
+
+/** Starts every server (one after the other, each on the server core). */
+async function startServers(cleanup, settings, servers) {
+  const handles = [];
+  for (const server of servers) {
+    const handle = await server.start(cleanup, settings.serverCpu, await freePort());
+    handles.push({ ...handle, server });
+  }
+  return handles;
+}
+
+/** Checks one token per server, then measures them all for one algorithm. */
+async function benchAlgorithm(cleanup, settings, handles, alg) {
+  const samples = {};
+  for (const { server, ...handle } of handles) {
+    const sample = await verifyToken(handle, alg);
+    samples[server.name] = sample;
+    if (settings.verbose) {
+      console.log(
+        `\n${server.label} ${alg} token (${sample.tokenBytes} bytes), response ${sample.responseFields}`,
+      );
+      console.log(JSON.stringify({ header: sample.header, claims: sample.claims }, null, 2));
+    }
+  }
+  console.log(`Measuring ${alg}...`);
+  const results = await runLoad(cleanup, settings, {
+    targets: handles.map(({ server, ...handle }) => ({
+      name: server.name,
+      url: handle.tokenUrl,
+      body: handle.body(alg),
+      serverPid: handle.child.pid,
+    })),
+    connections: settings.connections,
+    warmupSeconds: settings.warmupSeconds,
+    durationSeconds: settings.durationSeconds,
+    sliceSeconds: settings.sliceSeconds,
+    serverCpu: settings.serverCpu,
+  });
+  return { results, samples };
+}
+
+function environmentInfo(settings) {
+  // Called before pinSelf: afterwards availableParallelism() counts the one core this process may use.
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    serverCpu: settings.serverCpu,
+    loadCpu: settings.loadCpu,
+    command: 'npm run bench:token',
+    tesseraCli: relative(repoRoot, tesseraCli(repoRoot)),
+  };
+}
+
+function printProfileSummary(profileDir) {
+  const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'));
+  for (const file of files) {
+    console.log(`\nTessera CPU profile ${relative(repoRoot, join(profileDir, file))}`);
+    console.log(summariseProfile(join(profileDir, file)));
+  }
+}
+
+/** Kills children and removes temporary directories on exit, on failure and on Ctrl-C. */
+function installCleanup() {
+  const cleanup = new Cleanup();
+  process.once('exit', () => cleanup.now());
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      cleanup.now();
+      process.exit(130);
+    });
+  }
+  return cleanup;
+}
+
+/** Seeds Tessera and returns the definitions of the servers selected by BENCH_SERVERS. */
+async function prepareServers(cleanup, settings, profileDir) {
+  const tesseraEnv = tesseraEnvironment();
+  const tesseraDataDir = cleanup.tempDir('tessera-bench-');
+  console.log('Seeding Tessera...');
+  const seed = await seedTessera(repoRoot, tesseraEnv, tesseraDataDir);
+  const { rawSignMode } = settings;
+  const options = { repoRoot, seed, tesseraEnv, tesseraDataDir, profileDir, rawSignMode };
+  return serverDefinitions(options).filter((s) => settings.servers.includes(s.name));
+}
+
+/** Starts the servers, measures every algorithm, stops the servers. */
+async function measure(cleanup, settings, servers) {
+  console.log(
+    `Servers on CPU ${settings.serverCpu}, load generator on CPU ${settings.loadCpu}; per server and algorithm ` +
+      `${settings.warmupSeconds} s warm-up, ${settings.durationSeconds} s measured in ${settings.sliceSeconds} s slices.`,
+  );
+  const results = {};
+  const samples = {};
+  const handles = await startServers(cleanup, settings, servers);
+  try {
+    for (const alg of settings.algorithms) {
+      const measured = await benchAlgorithm(cleanup, settings, handles, alg);
+      results[alg] = measured.results;
+      samples[alg] = measured.samples;
+    }
+  } finally {
+    for (const handle of handles) await stopChild(cleanup, handle.child);
+  }
+  return { results, samples };
+}
+
+function writeResults(environment, settings, results, samples) {
+  const output = {
+    environment,
+    settings: {
+      connections: settings.connections,
+      pipelining: 1,
+      warmupSeconds: settings.warmupSeconds,
+      durationSeconds: settings.durationSeconds,
+      sliceSeconds: settings.sliceSeconds,
+      rawSignMode: settings.rawSignMode,
+    },
+    targets: TARGETS,
+    results,
+    ratios: Object.fromEntries(settings.algorithms.map((alg) => [alg, ratios(alg, results[alg])])),
+    sampleTokens: samples,
+  };
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, 'token.json'), `${JSON.stringify(output, null, 2)}\n`);
+  console.log(`Results written to ${relative(repoRoot, join(resultsDir, 'token.json'))}`);
+}
+
+async function main() {
+  const settings = readSettings();
+  preflight(settings);
+  ensureBuilt();
+  const environment = environmentInfo(settings);
+  pinSelf(settings.loadCpu);
+  const cleanup = installCleanup();
+  const profileDir = settings.profile ? join(resultsDir, 'profiles', `${Date.now()}`) : undefined;
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
+
+  const servers = await prepareServers(cleanup, settings, profileDir);
+  const { results, samples } = await measure(cleanup, settings, servers);
+
+  const labels = Object.fromEntries(servers.map((s) => [s.name, s.label]));
+  for (const alg of settings.algorithms) {
+    console.log(`\n${formatAlgorithm(alg, results[alg], labels, settings)}`);
+  }
+  const { date, node, cores, cpuModel } = environment;
+  console.log(`\n${date}, Node ${node}, ${cores} x ${cpuModel}, raw limit signs ${settings.rawSignMode}`);
+  writeResults(environment, settings, results, samples);
+  if (profileDir !== undefined) printProfileSummary(profileDir);
+
+  const warnings = reliabilityWarnings(results);
+  if (warnings.length > 0) {
+    console.warn(`\nWARNING: figures disturbed, run again on a quiet machine:\n  ${warnings.join('\n  ')}`);
+  }
+  const problems = loadErrors(results);
+  if (problems.length > 0) {
+    console.error(`\nFAILED: responses that were not tokens:\n  ${problems.join('\n  ')}`);
+    process.exitCode = 1;
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`bench:token failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+}
