@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { AppAccessTokenClaims } from '@tessera/protocol';
 import type { Application, ServicePrincipal } from '../directory/model.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { issuerV1, issuerV2 } from './issuer.js';
-import { signJwt } from './jws.js';
+import { newTokenId, signJwt } from './jws.js';
 
 /** How the client authenticated: `appidacr` / `azpacr` (`1` secret, `2` certificate). */
 export type ClientAuthenticationLevel = '1' | '2';
@@ -54,7 +53,7 @@ export async function issueAppAccessToken(input: AppAccessTokenInput): Promise<s
     ...(input.roles.length > 0 ? { roles: [...input.roles] } : {}),
     sub: input.clientServicePrincipal.id,
     tid: input.tenantId,
-    uti: randomBytes(16).toString('base64url'),
+    uti: newTokenId(),
     ver: v2 ? '2.0' : '1.0',
   };
   const key = input.keyRing.signingKey(input.resource.accessTokenSigningAlgorithm);

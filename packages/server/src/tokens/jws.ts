@@ -1,4 +1,4 @@
-import { sign } from 'node:crypto';
+import { randomFillSync, sign } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { ActiveSigningKey } from '../keys/key-ring.js';
 
@@ -44,4 +44,19 @@ export async function signJwt(key: ActiveSigningKey, typ: string, claims: object
     key.alg === 'ES256' ? { key: key.privateKey, dsaEncoding: 'ieee-p1363' } : key.privateKey,
   );
   return `${signingInput}.${signature.toString('base64url')}`;
+}
+
+/** Random bytes drawn in blocks: one CSPRNG call per 256 token ids instead of one per token. */
+const idPool = Buffer.allocUnsafe(16 * 256);
+let idOffset = idPool.length;
+
+/** A unique token identifier (`uti`): 128 random bits, base64url (22 characters). */
+export function newTokenId(): string {
+  if (idOffset === idPool.length) {
+    randomFillSync(idPool);
+    idOffset = 0;
+  }
+  const id = idPool.toString('base64url', idOffset, idOffset + 16);
+  idOffset += 16;
+  return id;
 }

@@ -1,9 +1,9 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { Application, User } from '../directory/model.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { issuerV1, issuerV2 } from './issuer.js';
-import { signJwt } from './jws.js';
+import { newTokenId, signJwt } from './jws.js';
 
 /** How the client authenticated at the token endpoint: `0` public, `1` secret, `2` certificate. */
 export type ClientAcr = '0' | '1' | '2';
@@ -83,7 +83,7 @@ export async function issueDelegatedAccessToken(
     scp: input.scopes.join(' '),
     sub: pairwiseSubject(input.pairwiseKey, input.user.id, input.client.appId),
     tid: input.tenantId,
-    uti: randomBytes(16).toString('base64url'),
+    uti: newTokenId(),
     ver: v2 ? '2.0' : '1.0',
   };
   const key = input.keyRing.signingKey(input.resource.accessTokenSigningAlgorithm);
