@@ -4,6 +4,7 @@ import { identifyClient } from '../grants/client-identity.js';
 import type { ServerContext } from '../context.js';
 import { DIRECTORY_APP_ID, DIRECTORY_IDENTIFIER_URI } from '../directory/builtin-directory-app.js';
 import { asIdentityError, correlationIdOf, sendIdentityError } from '../http/errors.js';
+import { formParameters } from '../http/form.js';
 import { browserHash, browserToken, clearSessionCookie } from '../sessions/cookies.js';
 import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
 import { pairwiseSubject, responseScope } from '../tokens/user-tokens.js';
@@ -129,7 +130,7 @@ export function registerSessionEndpoints(app: FastifyInstance, context: ServerCo
   app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/logout', logout);
 
   app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/revoke', async (request, reply) => {
-    const params = formOf(request);
+    const params = formParameters(request);
     const tenantSegment = await resolveTenantSegment(request.params.tenant, context.cache);
     const token = params.token;
     if (token === undefined) throw new IdentityError(900144, { name: 'token' });
@@ -154,7 +155,7 @@ export function registerSessionEndpoints(app: FastifyInstance, context: ServerCo
   });
 
   app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/introspect', async (request, reply) => {
-    const params = formOf(request);
+    const params = formParameters(request);
     const tenantSegment = await resolveTenantSegment(request.params.tenant, context.cache);
     const token = params.token;
     if (token === undefined) throw new IdentityError(900144, { name: 'token' });
@@ -210,15 +211,4 @@ export function registerSessionEndpoints(app: FastifyInstance, context: ServerCo
       client_id: claims.azp ?? claims.appid,
     });
   });
-}
-
-function formOf(request: FastifyRequest): Record<string, string> {
-  if (!/^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? ''))
-    throw new IdentityError(9100007);
-  const params: Record<string, string> = {};
-  for (const [name, value] of Object.entries((request.body ?? {}) as Record<string, unknown>)) {
-    if (Array.isArray(value)) throw new IdentityError(9100004, { name: name.slice(0, 64) });
-    if (typeof value === 'string') params[name] = value;
-  }
-  return params;
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { grants } from '../grants/index.js';
 import { correlationIdOf } from '../http/errors.js';
+import { formParameters } from '../http/form.js';
 import { resolveTenantSegment } from './tenant-segment.js';
 
 /**
@@ -46,22 +47,4 @@ function noStore(request: FastifyRequest, reply: FastifyReply): FastifyReply {
     .header('cache-control', 'no-store')
     .header('pragma', 'no-cache')
     .header('client-request-id', correlationIdOf(request));
-}
-
-/** The form body as single-valued parameters. */
-function formParameters(request: FastifyRequest): Record<string, string> {
-  const contentType = request.headers['content-type'] ?? '';
-  if (
-    !/^application\/x-www-form-urlencoded\b/i.test(contentType) ||
-    typeof request.body !== 'object' ||
-    request.body === null
-  ) {
-    throw new IdentityError(9100007);
-  }
-  const params: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.body as Record<string, unknown>)) {
-    if (Array.isArray(value)) throw new IdentityError(9100004, { name: name.slice(0, 64) });
-    if (typeof value === 'string') params[name] = value;
-  }
-  return params;
 }
