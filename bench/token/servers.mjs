@@ -49,12 +49,12 @@ export class Cleanup {
 
 /** A free TCP port on 127.0.0.1 (bound then released). */
 export function freePort() {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolvePort, reject) => {
     const probe = createServer();
     probe.once('error', reject);
     probe.listen(0, HOST, () => {
       const { port } = probe.address();
-      probe.close(() => resolve(port));
+      probe.close(() => resolvePort(port));
     });
   });
 }

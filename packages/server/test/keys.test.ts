@@ -331,6 +331,8 @@ describe('signing keys', () => {
       const t0 = rotatedAt + 2 * retention;
       const ring0 = await KeyRing.load(server.store, masterKey, retention, t0);
       const currentKid = ring0.signingKey('RS256', t0).kid;
+      // The same key object every time: the JWS header cache (tokens/jws.ts) is keyed by its identity.
+      expect(ring0.signingKey('RS256', t0)).toBe(ring0.signingKey('RS256', t0));
       const [next] = await rotateSigningKeys(server.store, masterKey, ['RS256'], retention, t0, 600);
       expect(next).toMatchObject({ alg: 'RS256', activatesAt: t0 + 600 });
       const rows = await storedKeys();

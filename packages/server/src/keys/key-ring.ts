@@ -102,8 +102,8 @@ export class KeyRing {
     const keys = this.scheduled.get(alg) ?? [];
     const key = keys.find((k) => k.activatesAt <= nowSeconds) ?? keys.at(-1);
     if (key === undefined) throw new Error(`No current ${alg} signing key`);
-    const { activatesAt: _activatesAt, ...active } = key;
-    return active;
+    // The stored entry itself (not a copy): callers such as the JWS header cache key on its identity.
+    return key;
   }
 }
 
