@@ -1,17 +1,25 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+const file = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url));
+/** `@tessera/<pkg>` and each subpath export of it, matched exactly, to the TypeScript source. */
+const entry = (specifier: string, path: string) => ({
+  find: new RegExp(`^${specifier.replaceAll('/', '\\/')}$`),
+  replacement: file(path),
+});
 
 export default defineConfig({
   resolve: {
-    alias: {
-      '@tessera/protocol': src('protocol'),
-      '@tessera/resource': src('resource'),
-      '@tessera/hub': src('hub'),
-      '@tessera/server': src('server'),
-      '@tessera/testkit': src('testkit'),
-    },
+    alias: [
+      entry('@tessera/protocol', 'protocol/src/index.ts'),
+      entry('@tessera/resource', 'resource/src/index.ts'),
+      entry('@tessera/resource/node-http', 'resource/src/adapters/node-http.ts'),
+      entry('@tessera/resource/express', 'resource/src/adapters/express.ts'),
+      entry('@tessera/resource/fastify', 'resource/src/adapters/fastify.ts'),
+      entry('@tessera/hub', 'hub/src/index.ts'),
+      entry('@tessera/server', 'server/src/index.ts'),
+      entry('@tessera/testkit', 'testkit/src/index.ts'),
+    ],
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],

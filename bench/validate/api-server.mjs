@@ -11,7 +11,8 @@
  */
 import Fastify from 'fastify';
 import { jwtVerify } from 'jose';
-import { createTokenValidator, tesseraAuth } from '@tessera/resource';
+import { createTokenValidator } from '@tessera/resource';
+import { tesseraAuth } from '@tessera/resource/fastify';
 import { AUDIENCE, ISSUER, ROLE, startFixture } from './fixture.mjs';
 
 const alg = process.argv[2] ?? 'RS256';

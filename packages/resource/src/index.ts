@@ -5,8 +5,9 @@
  *   lifetime, access-token-only);
  * - authorization: {@link requireScopes}, {@link requireAppRoles}, {@link requireScopesOrAppRoles},
  *   {@link requireAcl}, step-up claims challenges;
- * - adapters: `node:http` ({@link createNodeAuthenticator}), Express ({@link createExpressAuth}), Fastify
- *   ({@link tesseraAuth});
+ * - adapters, each its own entry so that this one loads no web framework (not even its types):
+ *   `@tessera/resource/node-http` (`createNodeAuthenticator`), `@tessera/resource/express` (`createExpressAuth`),
+ *   `@tessera/resource/fastify` (`tesseraAuth`); {@link authenticateBearer} is what they share;
  * - acquisition: {@link createTokenAcquirer} (client credentials, On-Behalf-Of with a bounded cache).
  *
  * @see docs/resource.md
@@ -49,14 +50,6 @@ export {
 } from './authorization/step-up.js';
 export { authorize, assertRequirement, type AuthRequirement } from './authorization/requirement.js';
 export { authenticateBearer, bearerTokenOf } from './adapters/bearer.js';
-export {
-  createNodeAuthenticator,
-  type AuthenticatedHandler,
-  type NodeAuthenticator,
-  type NodeAuthenticatorOptions,
-} from './adapters/node-http.js';
-export { createExpressAuth, type ExpressAuthOptions } from './adapters/express.js';
-export { tesseraAuth, type FastifyAuthOptions } from './adapters/fastify.js';
 export {
   createTokenAcquirer,
   type AcquiredToken,

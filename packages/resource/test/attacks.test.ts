@@ -9,7 +9,8 @@ import {
 } from '@tessera/testkit';
 import { CompactSign, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNodeAuthenticator, createTokenValidator, type TokenValidator } from '@tessera/resource';
+import { createTokenValidator, type TokenValidator } from '@tessera/resource';
+import { createNodeAuthenticator } from '@tessera/resource/node-http';
 import { startLocalIssuer, type LocalIssuer } from './support/local-issuer.js';
 import { appToken, compact, partsOf } from './support/tokens.js';
 

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { describe } from 'vitest';
-import { clientIdOf, createExpressAuth, scopesOf } from '@tessera/resource';
+import { clientIdOf, scopesOf } from '@tessera/resource';
+import { createExpressAuth } from '@tessera/resource/express';
 import { sampleRoutes } from './support/sample-api.js';
 import { REALM, sampleApiContract } from './support/sample-api-contract.js';
 

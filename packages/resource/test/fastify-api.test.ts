@@ -1,6 +1,7 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { clientIdOf, createTokenValidator, scopesOf, tesseraAuth } from '@tessera/resource';
+import { clientIdOf, createTokenValidator, scopesOf } from '@tessera/resource';
+import { tesseraAuth } from '@tessera/resource/fastify';
 import { sampleRoutes } from './support/sample-api.js';
 import { REALM, sampleApiContract } from './support/sample-api-contract.js';
 import { compact } from './support/tokens.js';
