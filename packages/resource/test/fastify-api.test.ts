@@ -36,7 +36,7 @@ describe('sample Fastify API', () => {
 describe('Fastify plugin defaults', () => {
   const validator = createTokenValidator({
     jwksUri: 'http://127.0.0.1:9/keys',
-    issuer: 'https://idp.example/t/v2.0',
+    issuer: 'https://idp.example/0b7c2a4e-9d1f-4e2b-8a6c-3f5e7d9b1a2c/v2.0',
     audience: 'api://x',
   });
 
@@ -55,19 +55,23 @@ describe('Fastify plugin defaults', () => {
     await app.close();
   });
 
-  it('lets CORS preflights through (they never carry credentials), but not other OPTIONS requests', async () => {
+  it('authenticates CORS preflights like every other request (CORS is @fastify/cors business)', async () => {
     const app = Fastify();
     await app.register(tesseraAuth, { validator });
-    app.options('/private', (_request, reply) =>
-      reply.code(204).header('access-control-allow-origin', '*').send(),
-    );
+    let runs = 0;
+    app.options('/private', (_request, reply) => {
+      runs += 1;
+      return reply.code(204).header('access-control-allow-origin', '*').send();
+    });
     const preflight = await app.inject({
       method: 'OPTIONS',
       url: '/private',
       headers: { origin: 'https://spa.example', 'access-control-request-method': 'GET' },
     });
-    expect(preflight.statusCode).toBe(204);
+    expect(preflight.statusCode).toBe(401);
+    expect(preflight.headers['www-authenticate']).toBe('Bearer realm=""');
     expect((await app.inject({ method: 'OPTIONS', url: '/private' })).statusCode).toBe(401);
+    expect(runs).toBe(0);
     await app.close();
   });
 

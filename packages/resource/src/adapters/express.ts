@@ -23,6 +23,10 @@ export interface ExpressAuthOptions extends ChallengeOptions {
  * token, applies the route's requirement, sets `req.auth`, and otherwise answers the RFC 6750 error response
  * itself. Errors from a custom `check` that are not `BearerTokenError`s go to `next(err)`.
  *
+ * The middleware authenticates every request it sees, whatever its method (`OPTIONS` and CORS preflights
+ * included): a route that must answer preflights has the `cors` middleware before `auth()`. Import it from
+ * `@tessera/resource/express` (the main entry does not load Express types).
+ *
  * @example app.get('/reports', auth({ roles: ['Reports.Read.All'] }), (req, res) => res.json(req.auth))
  * @throws TypeError for invalid challenge options; the factory throws for an invalid requirement.
  */

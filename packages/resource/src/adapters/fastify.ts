@@ -44,8 +44,10 @@ const plugin: FastifyPluginAsync<FastifyAuthOptions> = (fastify: FastifyInstance
     if (requirement !== undefined && requirement !== false) assertRequirement(requirement);
   });
   fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    // No method and no header exempts a request: a CORS preflight reaching this hook is authenticated like any
+    // other request (it carries no credentials, so it is refused), and never reaches a protected handler.
     const requirement = request.routeOptions.config.auth ?? defaultRequirement;
-    if (requirement === false || isCorsPreflight(request)) return;
+    if (requirement === false) return;
     try {
       request.auth = await authenticateBearer(validator, request.headers.authorization, requirement);
     } catch (error) {
@@ -58,20 +60,20 @@ const plugin: FastifyPluginAsync<FastifyAuthOptions> = (fastify: FastifyInstance
 };
 
 /**
- * A CORS preflight (Fetch standard: `OPTIONS` with `Access-Control-Request-Method`) never carries credentials; it
- * is left to the CORS handling (`@fastify/cors`) instead of being refused, so that browser clients can call.
- */
-function isCorsPreflight(request: FastifyRequest): boolean {
-  return request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
-}
-
-/**
  * The Fastify plugin (wrapped with fastify-plugin, so its hook covers the routes of the scope it is registered
  * in). Decorates `request.auth` with the validated claims; route-level requirements go in `config.auth`.
- * Refusals are answered from the `onRequest` hook, before body parsing. CORS preflights pass through unauthenticated.
+ * Refusals are answered from the `onRequest` hook, before body parsing.
  * Errors from a custom `check` that are not `BearerTokenError`s go to Fastify's error handler.
  *
+ * Every request of a protected route is authenticated, whatever its method or headers: `OPTIONS` (CORS preflights
+ * included), `HEAD`, and the methods of `app.all()`. CORS is left to `@fastify/cors`: register it before this plugin
+ * (in the same scope or a parent one), so that its `onRequest` hook answers preflights before this one runs and no
+ * handler is reached (Fetch standard, CORS protocol: a preflight never carries credentials).
+ *
+ * Import it from `@tessera/resource/fastify` (the main entry does not load Fastify).
+ *
  * @example
+ * await app.register(cors, { origin: ['https://app.contoso.test'] }); // @fastify/cors, first
  * await app.register(tesseraAuth, { validator });
  * app.get('/reports', { config: { auth: { roles: ['Reports.Read.All'] } } }, (req) => req.auth);
  */

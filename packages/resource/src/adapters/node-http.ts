@@ -40,7 +40,8 @@ export interface NodeAuthenticator {
 
 /**
  * Creates the `node:http` adapter. An error thrown by a custom `check` that is not a `BearerTokenError` answers
- * 500 `{ "error": "server_error" }` without detail.
+ * 500 `{ "error": "server_error" }` without detail. Every request is authenticated, whatever its method or
+ * headers (`OPTIONS` and CORS preflights included). Import it from `@tessera/resource/node-http`.
  *
  * @throws TypeError for invalid challenge options.
  */
