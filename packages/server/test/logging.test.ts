@@ -231,7 +231,7 @@ describe('logging never leaks credentials', () => {
       ['wrong secret in the body', 401, [7000215]],
       ['wrong secret by HTTP Basic', 401, [7000215]],
       ['tampered assertion', 401, [700027]],
-      ['assertion for another audience', 401, [9100001]],
+      ['assertion for another audience', 401, [50012]],
       ['assertion signed by an unregistered key', 401, [700027]],
       ['secret and assertion together', 401, [9100005]],
       ['secret with an unknown scope', 400, [500011]],

@@ -25,6 +25,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Trace ID / Correlation ID / Timestamp lines, `Cache-Control: no-store` and the `client-request-id` echo.
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const FOREIGN_AUDIENCE = "The 'aud' claim must be this tenant's token endpoint or issuer.";
+const NOT_ONE_AUDIENCE = "The 'aud' claim must be a single value: this tenant's token endpoint or issuer.";
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ERROR_BODY_KEYS = [
   'correlation_id',
@@ -606,36 +608,188 @@ const refusals: Refusal[] = [
     name: "an assertion whose aud is another tenant's token endpoint",
     status: 401,
     error: 'invalid_client',
-    code: 9100001,
+    code: 50012,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA({ claims: { aud: tokenEndpointOf(b.tenantId) } })) },
-      description: text(9100001),
+      description: text(50012, { reason: FOREIGN_AUDIENCE }),
     }),
   },
   {
     name: "an assertion whose aud is another tenant's issuer",
     status: 401,
     error: 'invalid_client',
-    code: 9100001,
+    code: 50012,
     attempt: async () => ({
       request: {
         body: assertionForm(await assertionOfA({ claims: { aud: `${server.url}/${b.tenantId}/v2.0` } })),
       },
-      description: text(9100001),
+      description: text(50012, { reason: FOREIGN_AUDIENCE }),
     }),
   },
   {
     name: 'an assertion whose aud is some other URL',
     status: 401,
     error: 'invalid_client',
-    code: 9100001,
+    code: 50012,
     attempt: async () => ({
       request: {
         body: assertionForm(
           await assertionOfA({ claims: { aud: 'https://login.example.com/oauth2/token' } }),
         ),
       },
-      description: text(9100001),
+      description: text(50012, { reason: FOREIGN_AUDIENCE }),
+    }),
+  },
+  {
+    name: `an assertion whose aud is our token endpoint and another server's (audience injection)`,
+    status: 401,
+    error: 'invalid_client',
+    code: 50012,
+    attempt: async () => ({
+      request: {
+        body: assertionForm(
+          await assertionOfA({
+            claims: { aud: [tokenEndpointOf(a.tenantId), 'https://other-as.example/token'] },
+          }),
+        ),
+      },
+      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+    }),
+  },
+  {
+    name: `an assertion whose aud is another server's then our token endpoint`,
+    status: 401,
+    error: 'invalid_client',
+    code: 50012,
+    attempt: async () => ({
+      request: {
+        body: assertionForm(
+          await assertionOfA({
+            claims: { aud: ['https://other-as.example/token', tokenEndpointOf(a.tenantId)] },
+          }),
+        ),
+      },
+      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+    }),
+  },
+  {
+    name: `an assertion whose aud is our token endpoint and our issuer together`,
+    status: 401,
+    error: 'invalid_client',
+    code: 50012,
+    attempt: async () => ({
+      request: {
+        body: assertionForm(
+          await assertionOfA({
+            claims: { aud: [tokenEndpointOf(a.tenantId), `${server.url}/${a.tenantId}/v2.0`] },
+          }),
+        ),
+      },
+      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+    }),
+  },
+  {
+    name: `an assertion whose aud is our token endpoint twice`,
+    status: 401,
+    error: 'invalid_client',
+    code: 50012,
+    attempt: async () => ({
+      request: {
+        body: assertionForm(
+          await assertionOfA({ claims: { aud: [tokenEndpointOf(a.tenantId), tokenEndpointOf(a.tenantId)] } }),
+        ),
+      },
+      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+    }),
+  },
+  {
+    name: `an assertion whose aud is an empty array`,
+    status: 401,
+    error: 'invalid_client',
+    code: 50012,
+    attempt: async () => ({
+      request: { body: assertionForm(await assertionOfA({ claims: { aud: [] } })) },
+      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+    }),
+  },
+  {
+    name: `an assertion whose aud is missing`,
+    status: 401,
+    error: 'invalid_client',
+    code: 50012,
+    attempt: async () => ({
+      request: { body: assertionForm(await assertionOfA({ claims: { aud: undefined } })) },
+      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+    }),
+  },
+  {
+    name: `an assertion whose aud is a number`,
+    status: 401,
+    error: 'invalid_client',
+    code: 50012,
+    attempt: async () => ({
+      request: { body: assertionForm(await assertionOfA({ claims: { aud: 42 } })) },
+      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+    }),
+  },
+  {
+    name: `an assertion whose aud is an object`,
+    status: 401,
+    error: 'invalid_client',
+    code: 50012,
+    attempt: async () => ({
+      request: {
+        body: assertionForm(await assertionOfA({ claims: { aud: { aud: tokenEndpointOf(a.tenantId) } } })),
+      },
+      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+    }),
+  },
+  {
+    name: `an assertion whose aud is an array holding a non-string`,
+    status: 401,
+    error: 'invalid_client',
+    code: 50012,
+    attempt: async () => ({
+      request: { body: assertionForm(await assertionOfA({ claims: { aud: [42] } })) },
+      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+    }),
+  },
+  {
+    name: `an assertion whose aud is our token endpoint with a query`,
+    status: 401,
+    error: 'invalid_client',
+    code: 50012,
+    attempt: async () => ({
+      request: {
+        body: assertionForm(await assertionOfA({ claims: { aud: `${tokenEndpointOf(a.tenantId)}?x=1` } })),
+      },
+      description: text(50012, { reason: FOREIGN_AUDIENCE }),
+    }),
+  },
+  {
+    name: `an assertion whose aud is our authorization endpoint`,
+    status: 401,
+    error: 'invalid_client',
+    code: 50012,
+    attempt: async () => ({
+      request: {
+        body: assertionForm(
+          await assertionOfA({ claims: { aud: `${server.url}/${a.tenantId}/oauth2/v2.0/authorize` } }),
+        ),
+      },
+      description: text(50012, { reason: FOREIGN_AUDIENCE }),
+    }),
+  },
+  {
+    name: `an assertion whose aud is a one-element array of another tenant's issuer`,
+    status: 401,
+    error: 'invalid_client',
+    code: 50012,
+    attempt: async () => ({
+      request: {
+        body: assertionForm(await assertionOfA({ claims: { aud: [`${server.url}/${b.tenantId}/v2.0`] } })),
+      },
+      description: text(50012, { reason: FOREIGN_AUDIENCE }),
     }),
   },
   {

@@ -12,7 +12,8 @@ export function errorCatalogueMarkdown(): string {
   const rows = Object.entries(errorCatalogue).map(([code, entry]: [string, ErrorDefinition]) => {
     const origin = entry.tesseraOwn === true ? 'Tessera' : 'Microsoft identity platform';
     const description = entry.description.replaceAll('|', '\\|');
-    return `| ${code} | \`${entry.error}\` | ${entry.status} | ${entry.name} | ${origin} | ${description} |`;
+    const errors = [entry.error, ...(entry.alsoSentAs ?? [])].map((name) => `\`${name}\``).join(' or ');
+    return `| ${code} | ${errors} | ${entry.status} | ${entry.name} | ${origin} | ${description} |`;
   });
   return [
     ERROR_TABLE_START,

@@ -35,13 +35,19 @@ export interface ErrorDefinition {
   /** The OAuth `error` string. */
   readonly error: OAuthErrorName;
   /** HTTP status of the response that carries it. */
-  readonly status: 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429 | 500 | 503;
+  readonly status: 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429 | 431 | 500 | 503;
   /** Microsoft-style name, for logs and docs. */
   readonly name: string;
   /** Safe, human-readable description; `{param}` placeholders are filled in. */
   readonly description: string;
   /** True when the number is Tessera's own (no Microsoft identity platform counterpart). */
   readonly tesseraOwn?: true;
+  /**
+   * Other `error` values the same condition is sent with where the protocol asks for them, e.g. 65001 is
+   * `consent_required` at the authorization endpoint (OIDC Core §3.1.2.6) and `invalid_grant` at the token
+   * endpoint (RFC 6749 §5.2). Chosen with {@link IdentityErrorOptions.error}.
+   */
+  readonly alsoSentAs?: readonly OAuthErrorName[];
 }
 
 export const errorCatalogue = {
@@ -57,6 +63,12 @@ export const errorCatalogue = {
     status: 400,
     name: 'InvalidJwtToken',
     description: 'Invalid JWT token. {reason}',
+  },
+  50012: {
+    error: 'invalid_client',
+    status: 401,
+    name: 'AuthenticationFailed',
+    description: 'Client assertion audience claim does not match Realm issuer. {reason}',
   },
   50053: {
     error: 'invalid_grant',
@@ -104,6 +116,7 @@ export const errorCatalogue = {
     name: 'DelegationDoesNotExist',
     description:
       "The user or administrator has not consented to use the application with ID '{clientId}'. Send an interactive authorization request for this user and resource.",
+    alsoSentAs: ['invalid_grant'],
   },
   65004: {
     error: 'access_denied',
@@ -306,13 +319,6 @@ export const errorCatalogue = {
     description:
       "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.",
   },
-  9100001: {
-    error: 'invalid_client',
-    status: 401,
-    name: 'InvalidClientAssertionAudience',
-    description: "Client assertion audience claim does not match this tenant's token endpoint or issuer.",
-    tesseraOwn: true,
-  },
   9100002: {
     error: 'invalid_client',
     status: 401,
@@ -438,6 +444,59 @@ export const errorCatalogue = {
     name: 'MaxAgeExceeded',
     description:
       'The user signed in too long ago for this request (max_age) and the request asked for no interaction (prompt=none).',
+    tesseraOwn: true,
+  },
+  9100019: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'SpaOriginNotRegistered',
+    description:
+      "The request origin '{origin}' is not the origin of a single-page application redirect URI registered for the application '{clientId}'.",
+    tesseraOwn: true,
+  },
+  9100020: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'InvalidCodeVerifier',
+    description:
+      "The code_verifier is not valid: it must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~' (RFC 7636 section 4.1).",
+    tesseraOwn: true,
+  },
+  9100021: {
+    error: 'invalid_request',
+    status: 431,
+    name: 'RequestHeadersTooLarge',
+    description: 'The request line or headers are too large.',
+    tesseraOwn: true,
+  },
+  9100022: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'InteractionActionNotOffered',
+    description: 'The sign-in page did not offer this choice. Go back to the application and sign in again.',
+    tesseraOwn: true,
+  },
+  9100060: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'PostLogoutRedirectUriNotOfEndedSession',
+    description:
+      "The post_logout_redirect_uri '{redirectUri}' is not registered for an application whose session this sign-out ended, so the browser stays on the signed-out page.",
+    tesseraOwn: true,
+  },
+  9100061: {
+    error: 'invalid_request',
+    status: 403,
+    name: 'SignOutFormNotTrusted',
+    description:
+      'The sign-out form expired or was not submitted from this site. Go back to the application and sign out again.',
+    tesseraOwn: true,
+  },
+  9100062: {
+    error: 'invalid_request',
+    status: 405,
+    name: 'MethodNotAllowed',
+    description: 'The endpoint {path} does not accept the {method} method; use {allowed}.',
     tesseraOwn: true,
   },
   9100500: {

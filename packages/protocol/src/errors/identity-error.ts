@@ -13,6 +13,13 @@ export interface IdentityErrorOptions {
   readonly claims?: string;
   /** The underlying error, kept for logs. */
   readonly cause?: unknown;
+  /**
+   * The OAuth `error` to send instead of the entry's own: only one the entry lists in `alsoSentAs` (e.g. 65001 as
+   * `invalid_grant` at the token endpoint, RFC 6749 §5.2).
+   *
+   * @throws Error (a programming error) for a value the entry does not list.
+   */
+  readonly error?: OAuthErrorName;
 }
 
 /**
@@ -41,7 +48,16 @@ export class IdentityError extends Error {
     const description = fillPlaceholders(definition.description, params);
     super(description, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.error = definition.error;
+    this.error = options.error ?? definition.error;
+    if (
+      options.error !== undefined &&
+      options.error !== definition.error &&
+      !(('alsoSentAs' in definition ? definition.alsoSentAs : []) as readonly string[]).includes(
+        options.error,
+      )
+    ) {
+      throw new Error(`Error ${code} is never sent as '${options.error}'.`);
+    }
     this.status = definition.status;
     this.description = description;
     this.detail = options.detail;

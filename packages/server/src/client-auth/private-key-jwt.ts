@@ -74,11 +74,12 @@ function findKeyCredential(
 
 /**
  * Verifies a private_key_jwt client assertion: a JWS signed (RS256, PS256, or ES256 for EC keys) by a certificate
- * registered on the application, found by `x5t#S256`, `x5t` or `kid`; `iss` = `sub` = `client_id`; `aud` one of
- * the policy's audiences; `exp` in the future and `nbf` in the past (within skew); lifetime bounded; `jti` present.
+ * registered on the application, found by `x5t#S256`, `x5t` or `kid`; `iss` = `sub` = `client_id`; `aud` a
+ * single value among the policy's audiences (draft-ietf-oauth-rfc7523bis); `exp` in the future and `nbf` in the
+ * past (within skew); lifetime bounded; `jti` present.
  *
  * @throws IdentityError 50027 (not a JWS / too large), 700027 (key not found, expired certificate, algorithm not
- *   allowed, bad signature), 700021 (`iss`/`sub` ≠ client), 9100001 (audience), 700024 (time range or lifetime),
+ *   allowed, bad signature), 700021 (`iss`/`sub` ≠ client), 50012 (`aud` not one value naming this tenant), 700024 (time range or lifetime),
  *   9100003 (missing or malformed claims).
  * @see RFC 7523 §2.2 and §3, RFC 7521 §4.2, OpenID Connect Core §9
  */
@@ -148,10 +149,7 @@ function checkAssertionClaims(
 ): VerifiedClientAssertion {
   // appIds are GUIDs, compared case-insensitively (clients copy the configured id, in any case, into iss and sub).
   if (!sameGuid(claims.iss, clientId) || !sameGuid(claims.sub, clientId)) throw new IdentityError(700021);
-  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-  if (!audiences.some((aud) => typeof aud === 'string' && policy.audiences.has(aud.toLowerCase()))) {
-    throw new IdentityError(9100001, {}, { detail: `aud ${JSON.stringify(claims.aud)}` });
-  }
+  checkAssertionAudience(claims.aud, policy.audiences);
   const { exp, nbf, iat, jti } = claims;
   if (!isNumericDate(exp))
     throw new IdentityError(9100003, { reason: "'exp' is required and must be a NumericDate." });
@@ -178,6 +176,38 @@ function checkAssertionClaims(
     });
   }
   return { jti, exp };
+}
+
+/**
+ * The audience-injection defence of draft-ietf-oauth-rfc7523bis (client assertion audience values): `aud` is exactly one value — a string, or
+ * an array holding exactly one string — and that value names this server (the tenant's issuer or token endpoint).
+ * An array that also names another party is refused even when one member is ours: a client tricked into signing
+ * such an assertion for another server must not have it replayed here, nor ours there.
+ *
+ * @throws IdentityError 50012 for a missing, multi-valued, non-string or foreign `aud`.
+ */
+function checkAssertionAudience(aud: unknown, audiences: ReadonlySet<string>): void {
+  const single = Array.isArray(aud) ? (aud.length === 1 ? (aud[0] as unknown) : undefined) : aud;
+  if (typeof single !== 'string') {
+    throw new IdentityError(
+      50012,
+      { reason: "The 'aud' claim must be a single value: this tenant's token endpoint or issuer." },
+      { detail: `aud ${jsonText(aud).slice(0, 512)}` },
+    );
+  }
+  if (!audiences.has(single.toLowerCase())) {
+    throw new IdentityError(
+      50012,
+      { reason: "The 'aud' claim must be this tenant's token endpoint or issuer." },
+      { detail: `aud ${JSON.stringify(single.slice(0, 512))}` },
+    );
+  }
+}
+
+/** `JSON.stringify` for logs: `undefined` (which it returns for `undefined`) spelled out. */
+function jsonText(value: unknown): string {
+  const text = JSON.stringify(value) as string | undefined;
+  return text ?? 'undefined';
 }
 
 function sameGuid(value: unknown, appId: string): boolean {
