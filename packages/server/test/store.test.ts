@@ -454,13 +454,13 @@ describe.each(dialects)('store on $name', (dialect) => {
       'a redirect URI with a fragment',
       { redirectUris: { web: ['https://a.test/#x'] } },
       'invalid',
-      "The redirect URI 'https://a.test/#x' must not contain a fragment or wildcard.",
+      "The web redirect URI 'https://a.test/#x' must not contain a fragment (#).",
     ],
     [
       'a wildcard redirect URI',
       { redirectUris: { spa: ['https://*.a.test/'] } },
       'invalid',
-      "The redirect URI 'https://*.a.test/' must not contain a fragment or wildcard.",
+      "The spa redirect URI 'https://*.a.test/' must not contain a wildcard (*).",
     ],
   ] as const;
 

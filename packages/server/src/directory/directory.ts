@@ -7,6 +7,7 @@ import type { Database } from '../store/schema.js';
 import { DIRECTORY_APP_ID, builtinDirectoryApplication } from './builtin-directory-app.js';
 import { DOMAIN_PATTERN, isGuid } from './identifiers.js';
 import { generateClientSecret, hashSecret, parseCertificate } from './credentials.js';
+import { MAX_REDIRECT_URIS, redirectUriProblem, type RedirectUriPlatform } from './redirect-uris.js';
 import {
   GLOBAL_ADMINISTRATOR,
   emptyApplicationDefinition,
@@ -195,13 +196,11 @@ export class Directory {
       }
     }
     const redirectUris = input.redirectUris ?? {};
-    for (const uri of [
-      ...(redirectUris.web ?? []),
-      ...(redirectUris.spa ?? []),
-      ...(redirectUris.publicClient ?? []),
-    ]) {
-      validateRedirectUri(uri);
-    }
+    validateRedirectUris({
+      web: redirectUris.web ?? [],
+      spa: redirectUris.spa ?? [],
+      publicClient: redirectUris.publicClient ?? [],
+    });
     if (input.logoutUrl !== undefined) validateLogoutUrl(input.logoutUrl);
     const knownClientApplications = (input.knownClientApplications ?? []).map((id) =>
       requireGuid(id, 'client'),
@@ -533,12 +532,13 @@ export class Directory {
   ): Promise<Application> {
     const app = await this.requireOwnApplication(appId);
     const next: Application = { ...app, ...change(app) };
-    for (const uri of [
-      ...next.web.redirectUris,
-      ...next.spa.redirectUris,
-      ...next.publicClient.redirectUris,
-    ]) {
-      validateRedirectUri(uri);
+    validateRedirectUris({
+      web: next.web.redirectUris,
+      spa: next.spa.redirectUris,
+      publicClient: next.publicClient.redirectUris,
+    });
+    if (next.web.logoutUrl !== null && next.web.logoutUrl !== app.web.logoutUrl) {
+      validateLogoutUrl(next.web.logoutUrl);
     }
     await this.store.write((trx) => this.store.updateApplicationDefinition(trx, next));
     return next;
@@ -598,7 +598,7 @@ function validateIdentifierUri(uri: string): void {
   } catch {
     throw new DirectoryError('invalid', `The App ID URI '${uri}' is not an absolute URI.`);
   }
-  if (parsed.search !== '' || parsed.hash !== '' || uri.endsWith('/') || uri.includes('*')) {
+  if (parsed.search !== '' || uri.includes('#') || uri.endsWith('/') || uri.includes('*')) {
     throw new DirectoryError(
       'invalid',
       `The App ID URI '${uri}' must not have a query, fragment, wildcard or trailing slash.`,
@@ -614,35 +614,49 @@ function requireGuid(value: string, what: string): string {
   return value.toLowerCase();
 }
 
-/** A front-channel logout URL: absolute `https`, or `http` on a loopback host, without a fragment. */
+/**
+ * A front-channel logout URL: what a `web` redirect URI may be (absolute `https`, or `http` on a loopback host;
+ * no fragment, userinfo or wildcard).
+ */
 function validateLogoutUrl(uri: string): void {
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(uri);
-  } catch {
-    parsed = undefined;
-  }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(parsed?.hostname ?? '');
-  if (
-    parsed === undefined ||
-    parsed.hash !== '' ||
-    !(parsed.protocol === 'https:' || (parsed.protocol === 'http:' && loopback))
-  ) {
+  const problem = typeof uri === 'string' ? redirectUriProblem(uri, 'web') : 'is not a string';
+  if (problem !== undefined) {
     throw new DirectoryError(
       'invalid',
-      `The logout URL '${uri}' must be an absolute https URL (http only on a loopback host), without a fragment.`,
+      `The logout URL '${shown(uri)}' ${problem}: it must be an absolute https URL (http only on a loopback host), without a fragment.`,
     );
   }
 }
 
-function validateRedirectUri(uri: string): void {
-  let parsed: URL;
-  try {
-    parsed = new URL(uri);
-  } catch {
-    throw new DirectoryError('invalid', `The redirect URI '${uri}' is not an absolute URI.`);
+/**
+ * Validates every redirect URI of an application for its platform ({@link redirectUriProblem}) and their number.
+ *
+ * @throws DirectoryError `invalid`, naming the first URI refused and why.
+ */
+function validateRedirectUris(byPlatform: Readonly<Record<RedirectUriPlatform, readonly unknown[]>>): void {
+  let count = 0;
+  for (const platform of ['web', 'spa', 'publicClient'] as const) {
+    for (const uri of byPlatform[platform]) {
+      count += 1;
+      const problem = typeof uri === 'string' ? redirectUriProblem(uri, platform) : 'is not a string';
+      if (problem !== undefined) {
+        throw new DirectoryError('invalid', `The ${platform} redirect URI '${shown(uri)}' ${problem}.`);
+      }
+    }
   }
-  if (parsed.hash !== '' || uri.includes('*')) {
-    throw new DirectoryError('invalid', `The redirect URI '${uri}' must not contain a fragment or wildcard.`);
+  if (count > MAX_REDIRECT_URIS) {
+    throw new DirectoryError(
+      'invalid',
+      `An application may have at most ${MAX_REDIRECT_URIS} redirect URIs.`,
+    );
   }
+}
+
+/** A value as it may be shown in an error message: printable and bounded. */
+function shown(value: unknown): string {
+  const json = typeof value === 'string' ? value : (JSON.stringify(value) as string | undefined);
+  const text = json ?? String(value);
+  // eslint-disable-next-line no-control-regex -- control characters are replaced so the message stays one line
+  const printable = text.replace(/[\x00-\x1f\x7f]/g, '\uFFFD');
+  return printable.length > 300 ? `${printable.slice(0, 300)}…` : printable;
 }
