@@ -62,7 +62,7 @@ export const bearerErrorCatalogue = {
     error: 'invalid_token',
     status: 401,
     description: 'The access token is not a well-formed signed JWT.',
-    when: 'Not three base64url parts, header or payload not JSON objects, unencoded payload, JWE.',
+    when: 'Not three parts of canonical base64url (no `=` padding, no `+` or `/`, zero pad bits), header or payload not JSON objects, unencoded payload, JWE.',
   },
   algorithm_not_allowed: {
     error: 'invalid_token',
@@ -104,7 +104,7 @@ export const bearerErrorCatalogue = {
     error: 'invalid_token',
     status: 401,
     description: 'The access token issuer is not accepted.',
-    when: '`iss` matches no configured issuer; for a `{tenantid}` template, `iss` differs from the template filled with `tid`.',
+    when: '`iss` matches no configured issuer; `tid` is not the tenant an exact issuer names; for a `{tenantid}` template, `iss` differs from the template filled with `tid`.',
   },
   tenant_not_allowed: {
     error: 'invalid_token',
@@ -128,7 +128,13 @@ export const bearerErrorCatalogue = {
     error: 'invalid_token',
     status: 401,
     description: 'The access token is not valid yet.',
-    when: '`nbf` is more than `clockSkewSeconds` in the future.',
+    when: '`nbf` or `iat` is more than `clockSkewSeconds` in the future.',
+  },
+  lifetime_invalid: {
+    error: 'invalid_token',
+    status: 401,
+    description: 'The access token lifetime is not valid.',
+    when: '`iat` or `nbf` is at or after `exp`: a token that is never valid.',
   },
   claim_invalid: {
     error: 'invalid_token',

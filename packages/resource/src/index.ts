@@ -8,7 +8,8 @@
  * - adapters, each its own entry so that this one loads no web framework (not even its types):
  *   `@tessera/resource/node-http` (`createNodeAuthenticator`), `@tessera/resource/express` (`createExpressAuth`),
  *   `@tessera/resource/fastify` (`tesseraAuth`); {@link authenticateBearer} is what they share;
- * - acquisition: {@link createTokenAcquirer} (client credentials, On-Behalf-Of with a bounded cache).
+ * - acquisition: {@link createTokenAcquirer} (client credentials; On-Behalf-Of with a bounded cache, which Tessera's
+ *   server does not grant yet).
  *
  * @see docs/resource.md
  */

@@ -9,7 +9,7 @@ import {
 } from '@tessera/testkit';
 import { CompactSign, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenValidator, type TokenValidator } from '@tessera/resource';
+import { createTokenValidator, type TokenValidator, type TokenValidatorOptions } from '@tessera/resource';
 import { createNodeAuthenticator } from '@tessera/resource/node-http';
 import { startLocalIssuer, type LocalIssuer } from './support/local-issuer.js';
 import { appToken, compact, partsOf } from './support/tokens.js';
@@ -36,6 +36,8 @@ const BAD_TENANT = 'The access token was issued in a tenant this API does not ac
 const BAD_AUDIENCE = 'The access token is not meant for this API.';
 const EXPIRED = 'The access token has expired.';
 const NOT_YET_VALID = 'The access token is not valid yet.';
+const BAD_LIFETIME = 'The access token lifetime is not valid.';
+const BAD_CLAIM = 'The access token lacks a required claim or has a claim of the wrong type.';
 
 describe('SPEC §4 JWT refusals, as attacks through the node:http adapter', () => {
   let server: TestServer;
@@ -50,6 +52,7 @@ describe('SPEC §4 JWT refusals, as attacks through the node:http adapter', () =
   let payload: Record<string, unknown>;
   let signature: string;
   let jwks: JWK[];
+  let validators: Record<string, TokenValidator>;
   let clockMs = Date.now();
 
   beforeAll(async () => {
@@ -67,7 +70,7 @@ describe('SPEC §4 JWT refusals, as attacks through the node:http adapter', () =
     const authorityA = `${server.url}/${a.tenantId}`;
     const audience = [a.api.appId, a.api.identifierUri];
     const issuersA = [`${server.url}/${a.tenantId}/v2.0`, `${server.url}/${a.tenantId}/`];
-    const validators: Record<string, TokenValidator> = {
+    validators = {
       real: createTokenValidator({ authority: authorityA, audience }),
       clock: createTokenValidator({ authority: authorityA, audience, clock: () => new Date(clockMs) }),
       'issuer-b': createTokenValidator({
@@ -82,6 +85,8 @@ describe('SPEC §4 JWT refusals, as attacks through the node:http adapter', () =
         allowedTenants: [a.tenantId],
       }),
       local: createTokenValidator({ jwksUri: local.jwksUri, issuer: issuersA, audience }),
+      // Issuers from discovery (single tenant A), keys from the local JWKS.
+      'local-discovered': createTokenValidator({ authority: authorityA, jwksUri: local.jwksUri, audience }),
       'local-multi': createTokenValidator({
         jwksUri: local.jwksUri,
         issuer: `${server.url}/{tenantid}/v2.0`,
@@ -320,5 +325,194 @@ describe('SPEC §4 JWT refusals, as attacks through the node:http adapter', () =
     const { ver: _ver, ...noVersion } = payload;
     await expectRefusal('local', await local.sign(noVersion), NOT_ACCESS_TOKEN);
     await expectRefusal('local', await local.sign({ ...payload, scp: 'User.Read' }), NOT_ACCESS_TOKEN);
+  });
+
+  // Class: a lifetime that no token the authority issues has — issued in the future, or never valid. jose checks
+  // `exp` and `nbf` against the clock only; `iat` and the order of the three are ours (60 s skew).
+  const nowSeconds = () => Math.floor(Date.now() / 1000);
+  it.each<[string, () => Record<string, number>, string]>([
+    ['iat 61 s in the future', () => ({ iat: nowSeconds() + 61 }), NOT_YET_VALID],
+    [
+      'iat an hour in the future, nbf now',
+      () => ({ iat: nowSeconds() + 3600, nbf: nowSeconds() }),
+      NOT_YET_VALID,
+    ],
+    ['iat a year in the future, no nbf', () => ({ iat: nowSeconds() + 31_536_000, nbf: -1 }), NOT_YET_VALID],
+    [
+      'iat after exp (exp within the skew)',
+      () => ({ iat: nowSeconds() - 5, nbf: nowSeconds() - 20, exp: nowSeconds() - 10 }),
+      BAD_LIFETIME,
+    ],
+    [
+      'iat equal to exp',
+      () => ({ iat: nowSeconds() + 30, nbf: nowSeconds(), exp: nowSeconds() + 30 }),
+      BAD_LIFETIME,
+    ],
+    [
+      'nbf after exp (both within the skew)',
+      () => ({ iat: nowSeconds() - 30, nbf: nowSeconds() - 5, exp: nowSeconds() - 10 }),
+      BAD_LIFETIME,
+    ],
+  ])('lifetime: %s', async (_name, times, description) => {
+    const claims: Record<string, unknown> = { ...payload, ...times() };
+    if (claims.nbf === -1) delete claims.nbf;
+    await expectRefusal('local', await local.sign(claims), description);
+    await expectRefusal('local-discovered', await local.sign(claims), description);
+  });
+
+  it('lifetime controls: iat within the skew, nbf before iat', async () => {
+    await expectAccepted('local', await local.sign({ ...payload, iat: nowSeconds() + 50 }));
+    await expectAccepted(
+      'local',
+      await local.sign({ ...payload, iat: nowSeconds(), nbf: nowSeconds() - 300 }),
+    );
+  });
+
+  // Class: a tenant that is not the issuer's. All tenants share the signing keys, so in single-tenant mode (exact
+  // issuers, configured or discovered) `tid` must be the tenant the matched `iss` names.
+  it.each<[string, () => Record<string, unknown>, string]>([
+    ['v2.0 iss of A with tid of B', () => ({ tid: b.tenantId }), BAD_ISSUER],
+    [
+      'v1.0 iss of A with tid of B',
+      () => ({ iss: `${server.url}/${a.tenantId}/`, ver: '1.0', appid: a.daemon.appId, tid: b.tenantId }),
+      BAD_ISSUER,
+    ],
+    ['tid not a GUID', () => ({ tid: 'contoso.test' }), BAD_ISSUER],
+    ['tid empty', () => ({ tid: '' }), BAD_ISSUER],
+    ['tid missing', () => ({ tid: undefined }), BAD_CLAIM],
+    ['tid a number', () => ({ tid: 7 }), BAD_CLAIM],
+  ])('single tenant: %s', async (_name, claims, description) => {
+    const forged = { ...payload, ...claims() };
+    const typ = forged.ver === '1.0' ? 'JWT' : 'at+jwt';
+    await expectRefusal('local', await local.sign(forged, { typ }), description);
+    await expectRefusal('local-discovered', await local.sign(forged, { typ }), description);
+  });
+
+  it('single tenant control: the same claims with tid of A are accepted on both validators', async () => {
+    await expectAccepted('local-discovered', await local.sign(payload));
+    const v1 = { ...payload, iss: `${server.url}/${a.tenantId}/`, ver: '1.0', appid: a.daemon.appId };
+    await expectAccepted('local-discovered', await local.sign(v1, { typ: 'JWT' }));
+  });
+
+  // Class: another spelling of the same signed bytes. Lenient base64url decoders accept padding, the base64
+  // alphabet and non-zero pad bits; one token must have one spelling (RFC 7515 §2, RFC 4648 §3.5).
+  describe('one token, one spelling', () => {
+    let parts: [string, string, string];
+
+    beforeAll(async () => {
+      // Pad the header and payload so that neither is a multiple of 3 bytes (pad bits exist), and find a signature
+      // and payload that hold '-' or '_' (so the base64 alphabet can be substituted).
+      for (let attempt = 0; ; attempt += 1) {
+        if (attempt > 200) throw new Error('no suitable token');
+        // Three '?' in a row: one of them is the last byte of a 3-byte group, which base64url spells '_'.
+        const jti = `???-${attempt}${'x'.repeat(Math.floor(attempt / 3) % 3)}`;
+        const jws = await local.sign({ ...payload, jti }, { fill: 'x'.repeat(attempt % 3) });
+        const [h = '', p = '', sig = ''] = jws.split('.');
+        if (h.length % 4 !== 0 && p.length % 4 !== 0 && /[-_]/.test(p) && /[-_]/.test(sig)) {
+          parts = [h, p, sig];
+          break;
+        }
+      }
+      await expectAccepted('local', parts.join('.'));
+    });
+
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    /** The same bytes with the last character's unused bits set (a decoder that ignores them decodes the same). */
+    const dirtyPadBits = (part: string) => {
+      const last = ALPHABET.indexOf(part.at(-1)!);
+      return `${part.slice(0, -1)}${ALPHABET[last + 1]!}`;
+    };
+    const padded = (part: string) => `${part}${'='.repeat((4 - (part.length % 4)) % 4 || 2)}`;
+    const base64Alphabet = (part: string) => part.replaceAll('-', '+').replaceAll('_', '/');
+    const respell = (index: 0 | 1 | 2, change: (part: string) => string) =>
+      parts.map((part, i) => (i === index ? change(part) : part)).join('.');
+
+    it.each<[string, 0 | 1 | 2, (part: string) => string]>([
+      ['header with = padding', 0, padded],
+      ['payload with = padding', 1, padded],
+      ['signature with = padding', 2, padded],
+      ['signature with == appended', 2, (part) => `${part}==`],
+      ['payload in the base64 alphabet (+ /)', 1, base64Alphabet],
+      ['signature in the base64 alphabet (+ /)', 2, base64Alphabet],
+      ['header with non-zero pad bits', 0, dirtyPadBits],
+      ['payload with non-zero pad bits', 1, dirtyPadBits],
+      ['signature with non-zero pad bits', 2, dirtyPadBits],
+      [
+        'payload of a length no base64 has',
+        1,
+        (part) => `${part.slice(0, part.length - (part.length % 4))}A`,
+      ],
+    ])('%s is refused as malformed', async (_name, index, change) => {
+      const token = respell(index, change);
+      // The validator refuses every spelling (the hub calls it directly, with tokens from the query string).
+      expect(await validators.local!.validate(token).catch((error: unknown) => error)).toMatchObject({
+        code: 'token_malformed',
+      });
+      if (/=[^=]/.test(token)) {
+        // '=' inside the header value is not RFC 6750 b64token syntax: the adapter refuses it before validating.
+        const description = 'The Authorization header is not a valid Bearer credential.';
+        expect(await call('local', `Bearer ${token}`)).toEqual({
+          status: 400,
+          challenge: challenge('invalid_request', description),
+          body: { error: 'invalid_request', error_description: description },
+        });
+      } else {
+        await expectRefusal('local', token, MALFORMED);
+      }
+    });
+  });
+});
+
+// Class: a configuration that widens what is accepted beyond what the security model allows. Refused when the
+// validator is created, with the exact message.
+describe('configuration bounds', () => {
+  const base = {
+    jwksUri: 'https://login.tessera.test/keys',
+    issuer: 'https://login.tessera.test/0b7c2a4e-9d1f-4e2b-8a6c-3f5e7d9b1a2c/v2.0',
+    audience: 'api://x',
+  };
+
+  it.each<[string, Partial<TokenValidatorOptions>, string]>([
+    ['a skew of 301 s', { clockSkewSeconds: 301 }, '"clockSkewSeconds" must be at most 300 seconds: 301'],
+    [
+      'a skew of one year',
+      { clockSkewSeconds: 31_536_000 },
+      '"clockSkewSeconds" must be at most 300 seconds: 31536000',
+    ],
+    ['an infinite skew', { clockSkewSeconds: Infinity }, '"clockSkewSeconds" must be a non-negative number.'],
+    ['a negative skew', { clockSkewSeconds: -1 }, '"clockSkewSeconds" must be a non-negative number.'],
+    ['a NaN skew', { clockSkewSeconds: NaN }, '"clockSkewSeconds" must be a non-negative number.'],
+    [
+      'a JWKS cached over a day',
+      { jwksCacheMaxAgeMs: 86_400_001 },
+      '"jwksCacheMaxAgeMs" must be at most 86400000 milliseconds: 86400001',
+    ],
+    [
+      'an exact issuer naming no tenant',
+      { issuer: 'https://login.tessera.test/contoso/v2.0' },
+      '"issuer" must name its tenant (https://{host}/{tenant id}/v2.0 or …/{tenant id}/, a GUID): https://login.tessera.test/contoso/v2.0',
+    ],
+    [
+      'an exact issuer without a path',
+      {
+        issuer: [
+          'https://login.tessera.test/0b7c2a4e-9d1f-4e2b-8a6c-3f5e7d9b1a2c/',
+          'https://login.tessera.test',
+        ],
+      },
+      '"issuer" must name its tenant (https://{host}/{tenant id}/v2.0 or …/{tenant id}/, a GUID): https://login.tessera.test',
+    ],
+  ])('refuses %s', (_name, override, message) => {
+    expect(() => createTokenValidator({ ...base, ...override })).toThrow(new TypeError(message));
+  });
+
+  it('accepts the bounds themselves', () => {
+    for (const override of [
+      { clockSkewSeconds: 0 },
+      { clockSkewSeconds: 300 },
+      { jwksCacheMaxAgeMs: 86_400_000 },
+    ]) {
+      expect(() => createTokenValidator({ ...base, ...override })).not.toThrow();
+    }
   });
 });

@@ -17,6 +17,10 @@ const ACCEPTED_HEADERS_KEPT = 16;
  * decodes and checks the header again when it verifies; this early pass lets the key be resolved first (and
  * cached) and gives each refusal its own code.
  *
+ * Every part must be canonical base64url (RFC 7515 §2, RFC 4648 §5 and §3.5): only the URL-safe alphabet, no `=`
+ * padding, no `+` or `/`, and zero unused trailing bits, so that one token has exactly one spelling (decoders
+ * that tolerate other spellings would otherwise accept many strings for one signature).
+ *
  * The check is a pure function of the header segment, and every token signed by one key carries the same segment,
  * so accepted segments are remembered (at most {@link ACCEPTED_HEADERS_KEPT}; the memory is emptied when full).
  *
@@ -34,12 +38,48 @@ export function createHeaderCheck(algorithms: ReadonlySet<string>): (token: stri
     const segment = token.slice(0, dot);
     let checked = accepted.get(segment);
     if (checked === undefined) {
+      if (!isCanonicalBase64url(token, 0, dot)) {
+        throw new BearerTokenError('token_malformed', { detail: 'header is not canonical base64url' });
+      }
       checked = checkHeaderSegment(segment, algorithms);
       if (accepted.size >= ACCEPTED_HEADERS_KEPT) accepted.clear();
       accepted.set(segment, checked);
     }
+    // The payload is never empty in a JWT; an empty signature is left to the algorithm and signature checks.
+    if (dot + 1 === second || !isCanonicalBase64url(token, dot + 1, second)) {
+      throw new BearerTokenError('token_malformed', { detail: 'payload is not canonical base64url' });
+    }
+    if (second + 1 < token.length && !isCanonicalBase64url(token, second + 1, token.length)) {
+      throw new BearerTokenError('token_malformed', { detail: 'signature is not canonical base64url' });
+    }
     return checked;
   };
+}
+
+/** The value (0–63) of a base64url character code (RFC 4648 §5), or -1. */
+function sextetOf(code: number): number {
+  if (code >= 65 && code <= 90) return code - 65; // A-Z
+  if (code >= 97 && code <= 122) return code - 71; // a-z
+  if (code >= 48 && code <= 57) return code + 4; // 0-9
+  if (code === 45) return 62; // -
+  if (code === 95) return 63; // _
+  return -1;
+}
+
+/**
+ * Whether `text[start, end)` is non-empty canonical unpadded base64url: alphabet only, a length that is not 1 mod 4,
+ * and zero pad bits in the last character (RFC 4648 §3.5), i.e. exactly what encoding its bytes gives.
+ */
+function isCanonicalBase64url(text: string, start: number, end: number): boolean {
+  const length = end - start;
+  if (length === 0 || length % 4 === 1) return false;
+  for (let index = start; index < end; index += 1) {
+    if (sextetOf(text.charCodeAt(index)) === -1) return false;
+  }
+  const last = sextetOf(text.charCodeAt(end - 1));
+  if (length % 4 === 2) return (last & 0b1111) === 0;
+  if (length % 4 === 3) return (last & 0b11) === 0;
+  return true;
 }
 
 function checkHeaderSegment(segment: string, algorithms: ReadonlySet<string>): CheckedHeader {

@@ -1,11 +1,13 @@
 /**
  * Issuer rules: exact issuers (single tenant) and `{tenantid}` templates (multi-tenant).
  *
- * A multi-tenant API cannot list every issuer, and accepting any `iss` on the authority's host would accept a
- * token whose `iss` names one tenant and whose `tid` names another. The rule (Microsoft.Identity.Web's
- * `AadIssuerValidator`): fill the template with the token's own `tid` and require `iss` to equal the result, so
- * `tid` is the tenant in `iss`. Which tenants are then accepted is a separate decision (`allowedTenants`,
- * `isTenantAllowed`).
+ * All tenants of an authority share its signing keys, so `iss` and `tid` together are the tenant boundary, and
+ * both must name the same tenant. A multi-tenant API cannot list every issuer, and accepting any `iss` on the
+ * authority's host would accept a token whose `iss` names one tenant and whose `tid` names another. The rule
+ * (Microsoft.Identity.Web's `AadIssuerValidator`): fill the template with the token's own `tid` and require `iss` to
+ * equal the result, so `tid` is the tenant in `iss`. An exact issuer names its tenant too (`…/{tid}/v2.0`,
+ * `…/{tid}/`), and the token's `tid` must be that tenant. Which tenants are then accepted is a separate decision
+ * (`allowedTenants`, `isTenantAllowed`).
  *
  * @see SPEC.md §3 Endpoints (issuer template `{base}/{tenantid}/v2.0` for `common` / `organizations`), RFC 8725 §3.8
  */
@@ -20,17 +22,40 @@ const TENANT_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 export type IssuerRule = (iss: unknown, tid: unknown) => boolean;
 
 /**
- * Builds the rule for a list of issuers, each exact or a `{tenantid}` template.
+ * The tenant an exact issuer names: the path segment before a final `v2.0` segment (`{base}/{tid}/v2.0`), else the
+ * last path segment (`{base}/{tid}/`, the v1.0 form), lower-cased.
  *
- * @param issuers non-empty; exact values are compared with `===`.
+ * @returns `undefined` when that segment is not a tenant GUID (or `issuer` is not a URL).
+ */
+export function tenantOfIssuer(issuer: string): string | undefined {
+  let segments: string[];
+  try {
+    segments = new URL(issuer).pathname.split('/').filter((segment) => segment.length > 0);
+  } catch {
+    return undefined;
+  }
+  if (segments.at(-1) === 'v2.0') segments.pop();
+  const tenant = segments.at(-1);
+  return tenant !== undefined && TENANT_ID_PATTERN.test(tenant) ? tenant.toLowerCase() : undefined;
+}
+
+/**
+ * Builds the rule for a list of issuers, each exact or a `{tenantid}` template. An `iss` / `tid` pair is accepted
+ * when `iss` equals an exact issuer (`===`) and `tid` is the tenant that issuer names (GUIDs compare
+ * case-insensitively), or when `tid` is a GUID and `iss` equals a template filled with it.
+ *
+ * @param issuers non-empty; an exact issuer that names no tenant GUID (see {@link tenantOfIssuer}) matches nothing.
  */
 export function createIssuerRule(issuers: readonly string[]): IssuerRule {
-  const exact = new Set(issuers.filter((issuer) => !issuer.includes(TENANT_ID_PLACEHOLDER)));
+  const exact = new Map<string, string | undefined>();
+  for (const issuer of issuers) {
+    if (!issuer.includes(TENANT_ID_PLACEHOLDER)) exact.set(issuer, tenantOfIssuer(issuer));
+  }
   const templates = issuers.filter((issuer) => issuer.includes(TENANT_ID_PLACEHOLDER));
   return (iss, tid) => {
-    if (typeof iss !== 'string') return false;
-    if (exact.has(iss)) return true;
-    if (templates.length === 0 || typeof tid !== 'string' || !TENANT_ID_PATTERN.test(tid)) return false;
+    if (typeof iss !== 'string' || typeof tid !== 'string' || !TENANT_ID_PATTERN.test(tid)) return false;
+    const tenant = exact.get(iss);
+    if (tenant !== undefined) return tenant === tid.toLowerCase();
     return templates.some((template) => template.replace(TENANT_ID_PLACEHOLDER, tid) === iss);
   };
 }

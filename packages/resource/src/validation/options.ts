@@ -1,5 +1,5 @@
 import type { AccessTokenVersion } from '../claims.js';
-import { TENANT_ID_PLACEHOLDER } from './issuer.js';
+import { TENANT_ID_PLACEHOLDER, tenantOfIssuer } from './issuer.js';
 
 /**
  * Asymmetric JWS algorithms the validator can accept (RFC 7518 §3). HMAC (`HS*`) and `none` are not in the type
@@ -70,15 +70,17 @@ export interface TokenValidatorOptions {
   /** Token versions accepted (`ver`). Default both `1.0` and `2.0`. */
   readonly tokenVersions?: readonly AccessTokenVersion[];
   /**
-   * Tolerance applied to `exp` and `nbf`, in seconds. Default 60 (RFC 7519 §4.1.4 allows "a small leeway, usually
-   * no more than a few minutes"; 60 s matches the server's `clockSkewSeconds`).
+   * Tolerance applied to `exp`, `nbf` and `iat`, in seconds: 0 to {@link MAX_CLOCK_SKEW_SECONDS} (300). Default 60
+   * (RFC 7519 §4.1.4 allows "a small leeway, usually no more than a few minutes"; 60 s matches the server's
+   * `clockSkewSeconds`). A larger value would accept tokens long expired, so it is refused at construction.
    */
   readonly clockSkewSeconds?: number;
   /** Largest token accepted, in bytes, checked before any parsing. Default 16384 (16 KiB). */
   readonly maxTokenBytes?: number;
   /**
-   * How long a fetched JWKS is used before it is fetched again, in milliseconds. Default 300000 (5 min, the
-   * `max-age` Tessera's JWKS endpoint sends).
+   * How long a fetched JWKS is used before it is fetched again, in milliseconds: 0 to
+   * {@link MAX_JWKS_CACHE_MAX_AGE_MS} (24 h). Default 300000 (5 min, the `max-age` Tessera's JWKS endpoint sends).
+   * A key removed from the JWKS (rotated out or compromised) keeps validating up to this long, hence the bound.
    */
   readonly jwksCacheMaxAgeMs?: number;
   /**
@@ -111,6 +113,12 @@ export interface ResolvedValidatorOptions {
   readonly clock: (() => Date) | undefined;
 }
 
+/** Largest accepted `clockSkewSeconds`: RFC 7519 §4.1.4's "a few minutes". */
+export const MAX_CLOCK_SKEW_SECONDS = 300;
+
+/** Largest accepted `jwksCacheMaxAgeMs` (24 h): a key removed from the JWKS stops validating within this time. */
+export const MAX_JWKS_CACHE_MAX_AGE_MS = 86_400_000;
+
 /** Tenant segments of an authority whose tokens come from many tenants. */
 const MULTI_TENANT_SEGMENTS: ReadonlySet<string> = new Set(['common', 'organizations', 'consumers']);
 
@@ -118,8 +126,9 @@ const MULTI_TENANT_SEGMENTS: ReadonlySet<string> = new Set(['common', 'organizat
  * Applies defaults and refuses unsafe or incomplete configurations.
  *
  * @throws TypeError for a missing audience, no way to find keys or issuers, a non-HTTPS URL (loopback hosts
- *   excepted), an algorithm outside {@link AsymmetricAlgorithm}, a multi-tenant configuration without a tenant
- *   policy, or a negative / non-finite number.
+ *   excepted), an exact issuer that names no tenant GUID, an algorithm outside {@link AsymmetricAlgorithm}, a
+ *   multi-tenant configuration without a tenant policy, a negative / non-finite number, `clockSkewSeconds` above
+ *   {@link MAX_CLOCK_SKEW_SECONDS} or `jwksCacheMaxAgeMs` above {@link MAX_JWKS_CACHE_MAX_AGE_MS}.
  */
 export function resolveValidatorOptions(options: TokenValidatorOptions): ResolvedValidatorOptions {
   const authority =
@@ -128,6 +137,13 @@ export function resolveValidatorOptions(options: TokenValidatorOptions): Resolve
       : secureUrl(options.authority.replace(/\/+$/, ''), 'authority');
   const jwksUri = options.jwksUri === undefined ? undefined : secureUrl(options.jwksUri, 'jwksUri');
   const issuers = options.issuer === undefined ? undefined : toList(options.issuer, 'issuer');
+  for (const issuer of issuers ?? []) {
+    if (!issuer.includes(TENANT_ID_PLACEHOLDER) && tenantOfIssuer(issuer) === undefined) {
+      throw new TypeError(
+        `"issuer" must name its tenant (https://{host}/{tenant id}/v2.0 or …/{tenant id}/, a GUID): ${issuer}`,
+      );
+    }
+  }
   if (authority === undefined && (jwksUri === undefined || issuers === undefined)) {
     throw new TypeError('Give "authority", or both "jwksUri" and "issuer".');
   }
@@ -165,9 +181,19 @@ export function resolveValidatorOptions(options: TokenValidatorOptions): Resolve
     isTenantAllowed: options.isTenantAllowed,
     algorithms,
     tokenVersions,
-    clockSkewSeconds: nonNegative(options.clockSkewSeconds ?? 60, 'clockSkewSeconds'),
+    clockSkewSeconds: bounded(
+      options.clockSkewSeconds ?? 60,
+      'clockSkewSeconds',
+      MAX_CLOCK_SKEW_SECONDS,
+      'seconds',
+    ),
     maxTokenBytes: nonNegative(options.maxTokenBytes ?? 16_384, 'maxTokenBytes'),
-    jwksCacheMaxAgeMs: nonNegative(options.jwksCacheMaxAgeMs ?? 300_000, 'jwksCacheMaxAgeMs'),
+    jwksCacheMaxAgeMs: bounded(
+      options.jwksCacheMaxAgeMs ?? 300_000,
+      'jwksCacheMaxAgeMs',
+      MAX_JWKS_CACHE_MAX_AGE_MS,
+      'milliseconds',
+    ),
     jwksCooldownMs: nonNegative(options.jwksCooldownMs ?? 30_000, 'jwksCooldownMs'),
     httpTimeoutMs: nonNegative(options.httpTimeoutMs ?? 5_000, 'httpTimeoutMs'),
     clock: options.clock,
@@ -196,6 +222,12 @@ function toList(value: string | readonly string[], name: string): readonly strin
     throw new TypeError(`"${name}" must be a non-empty string or a non-empty list of them.`);
   }
   return list;
+}
+
+function bounded(value: number, name: string, max: number, unit: string): number {
+  nonNegative(value, name);
+  if (value > max) throw new TypeError(`"${name}" must be at most ${max} ${unit}: ${value}`);
+  return value;
 }
 
 function nonNegative(value: number, name: string): number {

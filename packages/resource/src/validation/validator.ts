@@ -1,8 +1,14 @@
-import { jwtVerify, type JWTVerifyOptions } from 'jose';
+import { jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import type { AccessTokenClaims } from '../claims.js';
 import { BearerTokenError } from '../errors.js';
 import { assertAccessToken } from './access-token-rules.js';
-import { createIssuerRule, TENANT_ID_PLACEHOLDER, v1IssuerOf, type IssuerRule } from './issuer.js';
+import {
+  createIssuerRule,
+  TENANT_ID_PLACEHOLDER,
+  tenantOfIssuer,
+  v1IssuerOf,
+  type IssuerRule,
+} from './issuer.js';
 import { createKeyResolver, type KeyResolver } from './key-resolver.js';
 import { fetchAuthorityMetadata } from './metadata.js';
 import { createHeaderCheck } from './header.js';
@@ -33,9 +39,11 @@ interface Trust {
 /**
  * Creates a validator for access tokens of the Microsoft identity platform v2.0 wire format (v1.0 and v2.0
  * tokens). Checks, in order: size (before parsing), `alg` in the allow-list, `typ` and `kid` in the header, the
- * key (cached JWKS; algorithm per key), the signature (jose `jwtVerify` with the resolved key), `aud`, `nbf` /
- * `exp` with `clockSkewSeconds`, the issuer (exact, or `{tenantid}` template filled with `tid`), that it is an
- * access token (see `assertAccessToken`), and last the tenant policy (`allowedTenants`, `isTenantAllowed`).
+ * key (cached JWKS; algorithm per key), the canonical base64url spelling of every part, the signature (jose
+ * `jwtVerify` with the resolved key), `aud`, `nbf` / `exp` with `clockSkewSeconds`, a consistent lifetime (`iat`
+ * not in the future beyond the skew, `iat` and `nbf` before `exp`), the issuer and tenant (`iss` exact with `tid`
+ * the tenant it names, or a `{tenantid}` template filled with `tid`), that it is an access token (see
+ * `assertAccessToken`), and last the tenant policy (`allowedTenants`, `isTenantAllowed`).
  *
  * Discovery (when `authority` leaves `issuer` or `jwksUri` open) happens on first use, not here; a failed
  * discovery is retried on a later call, at most once per `jwksCooldownMs`.
@@ -99,13 +107,18 @@ export function createTokenValidator(options: TokenValidatorOptions): TokenValid
       const current = trust ?? (await discoverTrust());
       const keyOrPromise = current.keys.resolve(header);
       const key = keyOrPromise instanceof Promise ? await keyOrPromise : keyOrPromise;
+      const now = clock?.();
       const { payload } = await jwtVerify(
         token,
         key,
-        clock === undefined ? baseVerifyOptions : { ...baseVerifyOptions, currentDate: clock() },
+        now === undefined ? baseVerifyOptions : { ...baseVerifyOptions, currentDate: now },
       );
+      assertLifetime(payload, (now?.getTime() ?? Date.now()) / 1000, resolved.clockSkewSeconds);
+      if (typeof payload.tid !== 'string') throw new BearerTokenError('claim_invalid', { detail: 'tid' });
       if (!current.issuerRule(payload.iss, payload.tid)) {
-        throw new BearerTokenError('issuer_invalid', { detail: `iss ${String(payload.iss)}` });
+        throw new BearerTokenError('issuer_invalid', {
+          detail: `iss ${String(payload.iss)} with tid ${payload.tid}`,
+        });
       }
       assertAccessToken(payload, header.typ, resolved.tokenVersions);
       if (hasTenantPolicy) await checkTenant(resolved, payload.tid);
@@ -117,6 +130,30 @@ export function createTokenValidator(options: TokenValidatorOptions): TokenValid
   };
 
   return { validate };
+}
+
+/**
+ * Checks what jose leaves open about the lifetime (after it checked `exp` and `nbf` against the clock): `iat` is
+ * not later than now + skew (a token cannot be issued in the future), and `iat` and `nbf` are before `exp` (a token
+ * that is never valid is not a token the authority issued). RFC 7519 §4.1.4–4.1.6.
+ *
+ * @param nowSeconds current time, seconds since the epoch.
+ * @throws BearerTokenError `token_not_yet_valid` (`iat` in the future), `lifetime_invalid`.
+ */
+function assertLifetime(payload: JWTPayload, nowSeconds: number, skewSeconds: number): void {
+  const { iat, nbf, exp } = payload;
+  if (typeof iat === 'number' && iat > nowSeconds + skewSeconds) {
+    throw new BearerTokenError('token_not_yet_valid', { detail: `iat ${iat} is in the future` });
+  }
+  if (typeof exp !== 'number') return; // jose requires exp; kept for the types
+  for (const [name, value] of [
+    ['iat', iat],
+    ['nbf', nbf],
+  ] as const) {
+    if (typeof value === 'number' && value >= exp) {
+      throw new BearerTokenError('lifetime_invalid', { detail: `${name} ${value} not before exp ${exp}` });
+    }
+  }
 }
 
 function keyResolver(jwksUri: URL, resolved: ResolvedValidatorOptions): KeyResolver {
@@ -136,6 +173,12 @@ async function trustFromDiscovery(resolved: ResolvedValidatorOptions): Promise<T
     const v1 = v1IssuerOf(metadata.issuer);
     issuers = v1 === undefined ? [metadata.issuer] : [metadata.issuer, v1];
     const template = metadata.issuer.includes(TENANT_ID_PLACEHOLDER);
+    if (!template && tenantOfIssuer(metadata.issuer) === undefined) {
+      // Fail closed: an exact issuer must name the tenant that tid is compared with.
+      throw new BearerTokenError('metadata_unavailable', {
+        detail: `discovered issuer ${metadata.issuer} names no tenant GUID`,
+      });
+    }
     if (template && resolved.allowedTenants === undefined && resolved.isTenantAllowed === undefined) {
       // Fail closed: the authority turned out multi-tenant but no tenant policy was configured.
       throw new BearerTokenError('metadata_unavailable', {
