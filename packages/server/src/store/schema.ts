@@ -165,6 +165,45 @@ export interface SsoSessionAppTable {
   app_id: string;
 }
 
+/**
+ * One page of an interactive sign-in as it was shown (sign-in, account picker, consent): what the browser may
+ * answer. The form carries only a random handle; everything else stays here.
+ */
+export interface InteractionStepTable {
+  /** Hex SHA-256 of the handle in the page's form. */
+  handle_hash: string;
+  /** The `{tenant}` path segment of the authorization request. */
+  tenant: string;
+  /** `sign-in`, `select-account` or `consent`. */
+  step: string;
+  /** JSON array of the form actions this page offered, e.g. `["signin"]`. */
+  actions: string;
+  /** JSON object: account picker reference → SSO session id, for the accounts the picker offered. */
+  choices: string;
+  /** The SSO session the consent page was shown for. */
+  session_id: string | null;
+  /** 1 when `session_id` was signed in during this interaction (fresh authentication). */
+  session_fresh: number;
+  /** 1 when the consent page offered consent on behalf of the organization. */
+  organization_consent: number;
+  /** JSON: the original authorization request parameters. */
+  params: string;
+  /** Hex SHA-256 of the anti-CSRF token of the browser the page was shown to. */
+  csrf_hash: string;
+  created_at: number;
+  expires_at: number;
+}
+
+/** Password sign-in attempts counted against a throttle key (an account name or a client IP), per window. */
+export interface SignInAttemptTable {
+  /** Hex SHA-256 of the key (no account names stored). */
+  key_hash: string;
+  /** Failed attempts plus attempts still being verified, in the current window. */
+  attempts: number;
+  /** Start of the current window, Unix milliseconds. */
+  window_started_ms: number;
+}
+
 /** An authorization code (RFC 6749 §4.1.2), stored only as a hash. */
 export interface AuthorizationCodeTable {
   /** Hex SHA-256 of the code. */
@@ -241,3 +280,5 @@ export interface Database {
   /** Placeholder so `Generated` stays referenced for later tables with serial ids. */
   _unused?: { id: Generated<number> };
 }
+  interaction_steps: InteractionStepTable;
+  sign_in_attempts: SignInAttemptTable;

@@ -54,6 +54,28 @@ export interface RefreshTokenFamily {
   readonly expiresAt: number;
 }
 
+/**
+ * One page of an interactive sign-in as shown to a browser: which step it is, which form actions it offered,
+ * and what those actions may refer to. The page's form carries only a random handle (stored as a hash).
+ */
+export interface StoredInteractionStep {
+  readonly handleHash: string;
+  readonly tenant: string;
+  readonly step: string;
+  readonly actions: readonly string[];
+  /** Account picker reference → SSO session id. */
+  readonly choices: Readonly<Record<string, string>>;
+  readonly sessionId?: string | undefined;
+  readonly sessionFresh: boolean;
+  readonly organizationConsent: boolean;
+  readonly params: Readonly<Record<string, string>>;
+  /** Hex SHA-256 of the anti-CSRF token of the browser the page was shown to. */
+  readonly csrfHash: string;
+  /** Unix seconds. */
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
 /** Outcome of redeeming a code or rotating a refresh token. */
 export type Redemption<T> =
   | { readonly kind: 'ok'; readonly value: T }
@@ -169,6 +191,137 @@ export class SignInStore {
         .execute();
       return { sessionIds: ids, appIds: apps.map((row) => row.app_id) };
     });
+  }
+
+  // --- interaction steps --------------------------------------------------------------------------------
+
+  /** Stores one page of an interactive sign-in as it is shown (see {@link StoredInteractionStep}). */
+  async insertInteractionStep(step: StoredInteractionStep): Promise<void> {
+    await this.db
+      .insertInto('interaction_steps')
+      .values({
+        handle_hash: step.handleHash,
+        tenant: step.tenant,
+        step: step.step,
+        actions: JSON.stringify(step.actions),
+        choices: JSON.stringify(step.choices),
+        session_id: step.sessionId ?? null,
+        session_fresh: step.sessionFresh ? 1 : 0,
+        organization_consent: step.organizationConsent ? 1 : 0,
+        params: JSON.stringify(step.params),
+        csrf_hash: step.csrfHash,
+        created_at: step.createdAt,
+        expires_at: step.expiresAt,
+      })
+      .execute();
+  }
+
+  /** The interaction step of a handle hash, unless it expired at `now` (Unix seconds). */
+  async findInteractionStep(handleHash: string, now: number): Promise<StoredInteractionStep | undefined> {
+    const row = await this.db
+      .selectFrom('interaction_steps')
+      .selectAll()
+      .where('handle_hash', '=', handleHash)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    return {
+      handleHash: row.handle_hash,
+      tenant: row.tenant,
+      step: row.step,
+      actions: JSON.parse(row.actions) as string[],
+      choices: JSON.parse(row.choices) as Record<string, string>,
+      sessionId: row.session_id ?? undefined,
+      sessionFresh: row.session_fresh === 1,
+      organizationConsent: row.organization_consent === 1,
+      params: JSON.parse(row.params) as Record<string, string>,
+      csrfHash: row.csrf_hash,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+    };
+  }
+
+  /** Deletes interaction steps that expired at or before `now` (Unix seconds); returns how many. */
+  async purgeInteractionSteps(now: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('interaction_steps')
+      .where('expires_at', '<=', now)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  // --- sign-in throttle -----------------------------------------------------------------------------------
+
+  /**
+   * Reserves one password attempt of a throttle key in one conditional upsert: the attempt is counted before the
+   * password is verified, so of many parallel attempts exactly `limit` per window get through. A key whose window
+   * (`windowMs`) has passed starts a new window with this attempt.
+   *
+   * @param keyHash hex SHA-256 of the throttle key.
+   * @param nowMs Unix milliseconds.
+   * @returns the start (Unix ms) of the window the attempt was counted in, or undefined when the key already
+   *   holds `limit` attempts in its current window (locked: nothing was counted).
+   */
+  async reserveSignInAttempt(
+    keyHash: string,
+    limit: number,
+    windowMs: number,
+    nowMs: number,
+  ): Promise<number | undefined> {
+    const expired = nowMs - windowMs;
+    const row = await this.db
+      .insertInto('sign_in_attempts')
+      .values({ key_hash: keyHash, attempts: 1, window_started_ms: nowMs })
+      .onConflict((oc) =>
+        oc
+          .column('key_hash')
+          .doUpdateSet((eb) => ({
+            attempts: eb
+              .case()
+              .when('sign_in_attempts.window_started_ms', '<=', expired)
+              .then(1)
+              .else(eb('sign_in_attempts.attempts', '+', 1))
+              .end(),
+            window_started_ms: eb
+              .case()
+              .when('sign_in_attempts.window_started_ms', '<=', expired)
+              .then(nowMs)
+              .else(eb.ref('sign_in_attempts.window_started_ms'))
+              .end(),
+          }))
+          .where((eb) =>
+            eb.or([
+              eb('sign_in_attempts.attempts', '<', limit),
+              eb('sign_in_attempts.window_started_ms', '<=', expired),
+            ]),
+          ),
+      )
+      .returning('window_started_ms')
+      .executeTakeFirst();
+    return row?.window_started_ms;
+  }
+
+  /**
+   * Takes back one attempt reserved by {@link reserveSignInAttempt} (it succeeded): only in the window it was
+   * counted in, never below zero, so a success cannot erase failures counted by anyone else.
+   */
+  async releaseSignInAttempt(keyHash: string, windowStartedMs: number): Promise<void> {
+    await this.db
+      .updateTable('sign_in_attempts')
+      .set((eb) => ({ attempts: eb('attempts', '-', 1) }))
+      .where('key_hash', '=', keyHash)
+      .where('window_started_ms', '=', windowStartedMs)
+      .where('attempts', '>', 0)
+      .execute();
+  }
+
+  /** Deletes throttle counters whose window started at or before `beforeMs` (Unix ms); returns how many. */
+  async purgeSignInAttempts(beforeMs: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('sign_in_attempts')
+      .where('window_started_ms', '<=', beforeMs)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   // --- authorization codes --------------------------------------------------------------------------------
