@@ -2,6 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { Application, User } from '../directory/model.js';
 import type { KeyRing } from '../keys/key-ring.js';
+import { loginHintFor } from '../sessions/login-hint.js';
 import { issuerV1, issuerV2 } from './issuer.js';
 import { newTokenId, signJwt } from './jws.js';
 
@@ -92,8 +93,10 @@ export async function issueDelegatedAccessToken(
 
 /**
  * Issues an ID token (OIDC Core §2): `aud` = client, v2.0 issuer of the user's tenant, pairwise `sub`, `oid`,
- * `tid`, `name`, `preferred_username`, `auth_time`, `amr`; `nonce` iff the authorization request had one;
- * `at_hash` / `c_hash` when an access token / code travels with it. Signed RS256.
+ * `tid`, `name`, `preferred_username`, `auth_time`, `amr`, `login_hint` (the Microsoft identity platform's
+ * optional claim: an opaque account hint apps send back as `login_hint` or `logout_hint`, see {@link loginHintFor});
+ * `nonce` iff the authorization request had one; `at_hash` / `c_hash` when an access token / code travels with it.
+ * Signed RS256.
  *
  * @see OIDC Core §3.1.3.6, §3.3.2.11
  */
@@ -117,6 +120,7 @@ export async function issueIdToken(
     ...(input.nonce === undefined ? {} : { nonce: input.nonce }),
     ...(input.accessToken === undefined ? {} : { at_hash: halfHash(input.accessToken) }),
     ...(input.code === undefined ? {} : { c_hash: halfHash(input.code) }),
+    login_hint: loginHintFor(input.pairwiseKey, input.user.id),
     name: input.user.displayName,
     oid: input.user.id,
     preferred_username: input.user.userPrincipalName,

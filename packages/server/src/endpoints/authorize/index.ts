@@ -23,6 +23,7 @@ import {
 } from '../../ui/pages.js';
 import { sendPage } from '../../ui/security-headers.js';
 import { resolveTenantSegment } from '../tenant-segment.js';
+import { withAccountLoginHint } from '../../sessions/login-hint.js';
 import { resolveScopes } from '../../directory/consent.js';
 import type { Application } from '../../directory/model.js';
 import { checkClient } from './check-client.js';
@@ -87,7 +88,7 @@ async function run(
 ): Promise<FastifyReply> {
   let ctx: AuthorizationContext | undefined;
   try {
-    const params = readParams();
+    const params = await withAccountLoginHint(context.keys.pairwise, context.cache, readParams());
     const tenantSegment = await resolveTenantSegment(tenant, context.cache);
     ctx = { params, tenantSegment, prompts: new Set() };
     if (continuation.sessionId !== undefined) ctx.interactionSessionId = continuation.sessionId;
