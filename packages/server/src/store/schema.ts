@@ -269,6 +269,8 @@ export interface Database {
   service_principals: ServicePrincipalTable;
   app_role_assignments: AppRoleAssignmentTable;
   users: UserTable;
+  interaction_steps: InteractionStepTable;
+  sign_in_attempts: SignInAttemptTable;
   signing_keys: SigningKeyTable;
   client_assertion_jtis: ClientAssertionJtiTable;
   directory_state: DirectoryStateTable;
@@ -280,5 +282,3 @@ export interface Database {
   /** Placeholder so `Generated` stays referenced for later tables with serial ids. */
   _unused?: { id: Generated<number> };
 }
-  interaction_steps: InteractionStepTable;
-  sign_in_attempts: SignInAttemptTable;
