@@ -15,6 +15,7 @@ import pg from 'pg';
 import { directoryMigration } from './migrations/001-directory.js';
 import { signInMigration } from './migrations/002-sign-in.js';
 import { keyActivationMigration } from './migrations/003-key-activation.js';
+import { tokenRevocationsMigration } from './migrations/004-token-revocations.js';
 import { signInInteractionsMigration } from './migrations/005-sign-in-interactions.js';
 import type { Database } from './schema.js';
 
@@ -27,6 +28,7 @@ const migrations: Record<string, Migration> = {
   '001-directory': directoryMigration,
   '002-sign-in': signInMigration,
   '003-key-activation': keyActivationMigration,
+  '004-token-revocations': tokenRevocationsMigration,
   '005-sign-in-interactions': signInInteractionsMigration,
 };
 

@@ -253,6 +253,20 @@ export interface RefreshTokenTable {
   revoked_at: number | null;
 }
 
+/** A revoked grant (`g:{grant id}`) or access token (`u:{uti}`). */
+export interface TokenRevocationTable {
+  id: string;
+  /** `revocation_state.version` of the write that recorded it; nodes poll for rows above the last they saw. */
+  version: number;
+  revoked_at: number;
+}
+
+export interface RevocationStateTable {
+  id: number;
+  /** Incremented by every revocation, inside its transaction (so versions commit in order). */
+  version: number;
+}
+
 export interface DirectoryStateTable {
   id: number;
   /** Incremented by every directory or key write; nodes poll it to drop their caches. */
@@ -279,6 +293,8 @@ export interface Database {
   sso_session_apps: SsoSessionAppTable;
   authorization_codes: AuthorizationCodeTable;
   refresh_tokens: RefreshTokenTable;
+  token_revocations: TokenRevocationTable;
+  revocation_state: RevocationStateTable;
   /** Placeholder so `Generated` stays referenced for later tables with serial ids. */
   _unused?: { id: Generated<number> };
 }

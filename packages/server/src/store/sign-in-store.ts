@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { AuthorizedGrant } from '../directory/model.js';
 import type { Database } from './schema.js';
 
@@ -530,13 +530,63 @@ export class SignInStore {
     return row === undefined ? undefined : { ...familyFromRow(row), revokedAt: row.revoked_at };
   }
 
-  /** Revokes a refresh token family (reuse detected, code replayed, RFC 7009 revocation). */
+  /**
+   * Revokes a refresh token family (reuse detected, code replayed, RFC 7009 revocation) and, in the same
+   * transaction, records the revocation of its grant (`g:{familyId}`), so the access tokens it issued — which carry
+   * the family id as `grant_id` — stop being active at introspection and userinfo on every node (RFC 6749 §4.1.2,
+   * RFC 7009 §2.1). Recorded even when the family has no refresh token row (a code redeemed without
+   * `offline_access`).
+   */
   async revokeRefreshFamily(familyId: string, now: number): Promise<void> {
-    await this.db
-      .updateTable('refresh_tokens')
-      .set({ revoked_at: now })
-      .where('family_id', '=', familyId)
-      .where('revoked_at', 'is', null)
+    await this.db.transaction().execute(async (trx) => {
+      await recordRevocations(trx, [grantRevocationId(familyId)], now);
+      await trx
+        .updateTable('refresh_tokens')
+        .set({ revoked_at: now })
+        .where('family_id', '=', familyId)
+        .where('revoked_at', 'is', null)
+        .execute();
+    });
+    this.notifyRevoked([grantRevocationId(familyId)]);
+  }
+
+  // --- revocations ------------------------------------------------------------------------------------------
+
+  private readonly revocationListeners: ((ids: readonly string[]) => void)[] = [];
+
+  /** Calls `listener` with the ids of every revocation this store records, right after it commits. */
+  onRevoked(listener: (ids: readonly string[]) => void): void {
+    this.revocationListeners.push(listener);
+  }
+
+  private notifyRevoked(ids: readonly string[]): void {
+    for (const listener of this.revocationListeners) listener(ids);
+  }
+
+  /**
+   * Records revocations (`g:{grant id}`, `u:{uti}`; see {@link grantRevocationId}, {@link tokenRevocationId}) in
+   * one transaction that also bumps `revocation_state.version`. Recording one twice is harmless.
+   */
+  async recordRevocations(ids: readonly string[], now: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.transaction().execute((trx) => recordRevocations(trx, ids, now));
+    this.notifyRevoked(ids);
+  }
+
+  /**
+   * Revocations recorded after `version` and at or after `revokedSince` (Unix seconds), in version order: one
+   * indexed read, what each node polls.
+   */
+  async revocationsAfter(
+    version: number,
+    revokedSince: number,
+  ): Promise<{ readonly id: string; readonly version: number; readonly revokedAt: number }[]> {
+    return this.db
+      .selectFrom('token_revocations')
+      .select(['id', 'version', 'revoked_at as revokedAt'])
+      .where('version', '>', version)
+      .where('revoked_at', '>=', revokedSince)
+      .orderBy('version')
       .execute();
   }
 }
@@ -544,6 +594,54 @@ export class SignInStore {
 function familyFromRow(row: Database['refresh_tokens']): RefreshTokenFamily {
   return {
     familyId: row.family_id,
+
+  /** Whether a revocation is recorded (a fresh read, for the rare paths that must not wait for a poll). */
+  async isRevocationRecorded(id: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('token_revocations')
+      .select('id')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Deletes revocations recorded before `before` (Unix seconds): every token they covered has expired. */
+  async purgeRevocations(before: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('token_revocations')
+      .where('revoked_at', '<', before)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
+
+/** The revocation id of a grant (a refresh token family and every token issued from it). */
+export function grantRevocationId(grantId: string): string {
+  return `g:${grantId}`;
+}
+
+/** The revocation id of one access token, by its `uti`. */
+export function tokenRevocationId(uti: string): string {
+  return `u:${uti}`;
+}
+
+async function recordRevocations(
+  trx: Transaction<Database>,
+  ids: readonly string[],
+  now: number,
+): Promise<void> {
+  // The row lock on revocation_state orders concurrent writers, so versions become visible in increasing order.
+  const { version } = await trx
+    .updateTable('revocation_state')
+    .set((eb) => ({ version: eb('version', '+', 1) }))
+    .where('id', '=', 1)
+    .returning('version')
+    .executeTakeFirstOrThrow();
+  await trx
+    .insertInto('token_revocations')
+    .values(ids.map((id) => ({ id, version, revoked_at: now })))
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
     tokenHash: row.token_hash,
     generation: row.generation,
     clientId: row.client_id,
