@@ -256,6 +256,44 @@ describe.skipIf(!available)('oidc-client-ts in Chromium (cross-site SPA)', () =>
     expect((await refresh.request.response())?.headers()['access-control-allow-origin']).toBe(site.origin);
   });
 
+  it('loadUserInfo: true and revokeTokens() work cross-origin (CORS on userinfo and revocation)', async () => {
+    const { page, seen } = await newPage();
+    await spa(page, "use('userinfo')");
+    await signInAsUser(page, 'signIn()');
+    const user = (await spa<SpaUser | null>(page, 'user()'))!;
+    // The profile was merged from the userinfo endpoint (email is only there), called cross-origin.
+    expect(user.profile).toMatchObject({ name: 'Alice Adams', email: s.user.userPrincipalName });
+    const userinfo = seen.find((x) => x.url.origin === server.url && x.url.pathname === '/oidc/userinfo')!;
+    const answered = await userinfo.request.response();
+    expect(answered?.status()).toBe(200);
+    expect(answered?.headers()['access-control-allow-origin']).toBe(site.origin);
+
+    expect(await spa(page, 'revoke()')).toBeNull();
+    const revocations = seen.filter(
+      (x) => x.url.origin === server.url && x.url.pathname === `/${s.tenantId}/oauth2/v2.0/revoke`,
+    );
+    expect(
+      revocations.map((x) => new URLSearchParams(x.postData ?? '').get('token_type_hint')).sort(),
+    ).toEqual(['access_token', 'refresh_token']);
+    for (const revocation of revocations) {
+      const response = await revocation.request.response();
+      expect(response?.status()).toBe(200);
+      expect(response?.headers()['access-control-allow-origin']).toBe(site.origin);
+    }
+    // The refresh token is dead: redeeming it (as the spa would, cross-origin) fails.
+    const redeemed = await fetch(`${server.url}/${s.tenantId}/oauth2/v2.0/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: site.origin },
+      body: new URLSearchParams({
+        client_id: s.spa.appId,
+        grant_type: 'refresh_token',
+        refresh_token: user.refresh_token ?? '',
+      }),
+    });
+    expect(redeemed.status).toBe(400);
+    expect(await redeemed.json()).toMatchObject({ error: 'invalid_grant' });
+  });
+
   it('implicit id_token token: tokens in the fragment, nonce and at_hash, no refresh token', async () => {
     const { page, seen } = await newPage();
     await spa(page, "use('implicit')");

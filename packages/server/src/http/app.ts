@@ -11,7 +11,7 @@ import { registerSessionEndpoints } from '../endpoints/logout.js';
 import { registerUiAssets } from '../endpoints/ui-assets.js';
 import { registerTokenEndpoint } from '../endpoints/token.js';
 import { sendIdentityError } from './errors.js';
-import { registerTokenCors } from './token-cors.js';
+import { registerSpaCors } from './spa-cors.js';
 
 /** Largest request body accepted, in bytes. */
 const BODY_LIMIT_BYTES = 64 * 1024;
@@ -81,7 +81,7 @@ export function buildHttpApp(context: ServerContext, options: HttpAppOptions): F
       }),
     ),
   );
-  registerTokenCors(app, context);
+  registerSpaCors(app, context);
   registerDiscoveryEndpoints(app, context);
   registerTokenEndpoint(app, context);
   registerAuthorizeEndpoints(app, context);

@@ -41,7 +41,7 @@ function loopbackWithoutPort(uri: string): string | undefined {
  *
  * @throws IdentityError 900971 (missing), 50011 (not registered) — both on the error page.
  */
-export function checkRedirectUri(ctx: AuthorizationContext, issuer: string): void {
+export function checkRedirectUri(ctx: AuthorizationContext, issuer: string | undefined): void {
   const client = ctx.client;
   if (client === undefined) throw new Error('checkClient must run first');
   const redirectUri = ctx.params.redirect_uri;

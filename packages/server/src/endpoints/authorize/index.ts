@@ -94,10 +94,9 @@ async function run(
     if (continuation.sessionId !== undefined) ctx.interactionSessionId = continuation.sessionId;
     const base = context.baseUrl();
     await checkClient(context, ctx);
-    checkRedirectUri(
-      ctx,
-      issuerV2(base, tenantSegment.kind === 'tenant' ? tenantSegment.tenant.id : '{tenantid}'),
-    );
+    // RFC 9207 `iss` only where the issuer is one tenant's: no client can match the `{tenantid}` template.
+    const issuer = tenantSegment.kind === 'tenant' ? issuerV2(base, tenantSegment.tenant.id) : undefined;
+    checkRedirectUri(ctx, issuer);
     checkResponseType(ctx);
     checkPkce(ctx);
     checkPrompt(ctx);
@@ -111,9 +110,6 @@ async function run(
         : await context.signIn.listSessions(key, context.now(), context.config.sessionIdleTimeoutSeconds);
     const selected = await selectAccount(context, ctx, sessions);
     if (selected !== undefined) return await render(context, request, reply, ctx, selected, tenant);
-    if (ctx.user !== undefined && ctx.target !== undefined) {
-      ctx.target = { ...ctx.target, issuer: issuerV2(base, ctx.user.tenantId) };
-    }
     let consent = await checkConsent(context, ctx);
     if (consent !== undefined && continuation.consent !== undefined) {
       if (!continuation.consent.accept) throw new IdentityError(65004);
@@ -295,7 +291,7 @@ function redirectError(
   const fields: Record<string, string> = { error: body.error, error_description: body.error_description };
   if (error.suberror !== undefined) fields.suberror = error.suberror;
   if (target.state !== undefined) fields.state = target.state;
-  fields.iss = target.issuer;
+  if (target.issuer !== undefined) fields.iss = target.issuer;
   fields.trace_id = body.trace_id;
   fields.correlation_id = body.correlation_id;
   return sendResponse(reply, target, fields);

@@ -12,8 +12,11 @@ export interface ResponseTarget {
   readonly platform: RedirectPlatform;
   readonly responseMode: ResponseMode;
   readonly state: string | undefined;
-  /** `iss` of every response (RFC 9207). */
-  readonly issuer: string;
+  /**
+   * `iss` of every response (RFC 9207); undefined on `common` / `organizations` / `consumers`, whose issuer is a
+   * `{tenantid}` template no client can match, so no `iss` is sent there (as Entra sends none).
+   */
+  readonly issuer: string | undefined;
 }
 
 /** A consent the user (or an administrator) must give: scopes of one resource for one client. */

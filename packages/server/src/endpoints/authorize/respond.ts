@@ -12,7 +12,8 @@ import type { AuthorizationContext, AuthorizationOutcome } from './request.js';
 /**
  * Step: the successful response. A `code` is stored hashed (10-minute life, bound to client, redirect URI, PKCE
  * challenge and nonce); implicit `token` / `id_token` are issued here (never a refresh token). Every response
- * carries `state` when sent, `iss` (RFC 9207), `session_state`-free, and `client_info` when asked.
+ * carries `state` when sent, `iss` (RFC 9207; on a tenant's endpoint only, never for `common` / `organizations`),
+ * `session_state`-free, and `client_info` when asked.
  *
  * @see RFC 6749 §4.1.2, §4.2.2; OIDC Core §3.2.2.5, §3.3.2.5
  */
@@ -105,7 +106,7 @@ export async function respond(
   }
   if (ctx.params.client_info === '1') fields.client_info = clientInfoOf(user.id, user.tenantId);
   if (target.state !== undefined) fields.state = target.state;
-  fields.iss = target.issuer;
+  if (target.issuer !== undefined) fields.iss = target.issuer;
   await context.signIn.touchSession(session.id, client.appId, now);
   return { kind: 'respond', fields, target };
 }
