@@ -43,6 +43,7 @@ describe('loadConfig', () => {
       signInMaxFailuresPerAccount: 10,
       signInMaxFailuresPerIp: 100,
       signInLockoutSeconds: 900,
+      errorCodePrefix: 'TSS',
       logLevel: 'info',
     });
   });
@@ -73,6 +74,7 @@ describe('loadConfig', () => {
       TESSERA_SIGN_IN_MAX_FAILURES_PER_ACCOUNT: '5',
       TESSERA_SIGN_IN_MAX_FAILURES_PER_IP: '50',
       TESSERA_SIGN_IN_LOCKOUT_SECONDS: '60',
+      TESSERA_ERROR_CODE_PREFIX: 'AADSTS',
       TESSERA_LOG_LEVEL: 'debug',
       UNRELATED: 'ignored',
     });
@@ -101,6 +103,7 @@ describe('loadConfig', () => {
       signInMaxFailuresPerAccount: 5,
       signInMaxFailuresPerIp: 50,
       signInLockoutSeconds: 60,
+      errorCodePrefix: 'AADSTS',
       logLevel: 'debug',
     });
   });
@@ -132,6 +135,8 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'databaseUrl', 'mysql://db/tessera'],
     ['TESSERA_PUBLIC_URL', 'publicUrl', 'not a url'],
     ['TESSERA_TLS', 'tls', 'on'],
+    ['TESSERA_ERROR_CODE_PREFIX', 'errorCodePrefix', 'aadsts'],
+    ['TESSERA_ERROR_CODE_PREFIX', 'errorCodePrefix', 'MSIS'],
     ['TESSERA_ACCESS_TOKEN_LIFETIME_SECONDS', 'accessTokenLifetimeSeconds', '299'],
     ['TESSERA_ACCESS_TOKEN_LIFETIME_SECONDS', 'accessTokenLifetimeSeconds', '86401'],
     ['TESSERA_CLIENT_ASSERTION_MAX_LIFETIME_SECONDS', 'clientAssertionMaxLifetimeSeconds', '3601'],

@@ -9,7 +9,10 @@ import type { IdentityError } from './identity-error.js';
  */
 export interface ErrorBody {
   error: OAuthErrorName;
-  /** `TSS{code}: {description}` followed by `Trace ID`, `Correlation ID` and `Timestamp` lines (CRLF-separated). */
+  /**
+   * `{prefix}{code}: {description}` (prefix `TSS` unless configured) followed by `Trace ID`, `Correlation ID` and
+   * `Timestamp` lines (CRLF-separated).
+   */
   error_description: string;
   error_codes: number[];
   /** UTC, `YYYY-MM-DD hh:mm:ssZ`. */
@@ -20,7 +23,7 @@ export interface ErrorBody {
   claims?: string;
 }
 
-/** Prefix of `error_description`, before the numeric code. */
+/** Default prefix of `error_description`, before the numeric code (a server may be configured to use `AADSTS`). */
 export const ERROR_DESCRIPTION_PREFIX = 'TSS';
 
 /** Request-scoped identifiers for an error body. */
@@ -31,6 +34,8 @@ export interface ErrorContext {
   readonly correlationId: string;
   /** When the error happened; defaults to now. */
   readonly at?: Date;
+  /** What precedes the code in `error_description`; default {@link ERROR_DESCRIPTION_PREFIX} (`TSS`). */
+  readonly prefix?: string;
 }
 
 /** Formats a time as the platform does in error bodies: `2016-01-09 02:02:12Z`. */
@@ -46,7 +51,7 @@ export function toErrorBody(err: IdentityError, context: ErrorContext): ErrorBod
   const body: ErrorBody = {
     error: err.error,
     error_description:
-      `${ERROR_DESCRIPTION_PREFIX}${err.code}: ${err.description}\r\n` +
+      `${context.prefix ?? ERROR_DESCRIPTION_PREFIX}${err.code}: ${err.description}\r\n` +
       `Trace ID: ${context.traceId}\r\nCorrelation ID: ${context.correlationId}\r\nTimestamp: ${timestamp}`,
     error_codes: [err.code],
     timestamp,

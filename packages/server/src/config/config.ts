@@ -254,6 +254,15 @@ export const configOptions = {
     title: 'Sign-in throttling window',
     description: 'Window over which failed sign-ins are counted, and how long a lockout lasts.',
   },
+  errorCodePrefix: {
+    env: 'TESSERA_ERROR_CODE_PREFIX',
+    schema: z.enum(['TSS', 'AADSTS']),
+    default: 'TSS',
+    unit: 'prefix',
+    title: 'Error code prefix',
+    description:
+      "What precedes the number in every error description the server sends (token and other JSON endpoints, authorization error redirects, error pages): `TSS50126: …`. `AADSTS` makes them read as Entra ID's (`AADSTS50126: …`) for code that runs against Tessera as a local stand-in for Entra ID and matches on that prefix; the numbers are the same either way.",
+  },
   logLevel: {
     env: 'TESSERA_LOG_LEVEL',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

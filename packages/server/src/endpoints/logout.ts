@@ -1,9 +1,9 @@
-import { IdentityError, toErrorBody } from '@tessera/protocol';
+import { IdentityError } from '@tessera/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { identifyClient } from '../grants/client-identity.js';
 import type { ServerContext } from '../context.js';
 import { DIRECTORY_APP_ID, DIRECTORY_IDENTIFIER_URI } from '../directory/builtin-directory-app.js';
-import { asIdentityError, correlationIdOf, sendIdentityError } from '../http/errors.js';
+import { asIdentityError, errorBodyOf, sendIdentityError } from '../http/errors.js';
 import { formParameters } from '../http/form.js';
 import { browserHash, browserToken, clearSessionCookie } from '../sessions/cookies.js';
 import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
@@ -108,10 +108,7 @@ export function registerSessionEndpoints(app: FastifyInstance, context: ServerCo
       });
     } catch (error) {
       const identityError = asIdentityError(error);
-      const body = toErrorBody(identityError, {
-        traceId: request.id,
-        correlationId: correlationIdOf(request),
-      });
+      const body = errorBodyOf(request, identityError);
       return sendPage(
         reply,
         identityError.status,
@@ -119,6 +116,7 @@ export function registerSessionEndpoints(app: FastifyInstance, context: ServerCo
           title: 'We could not sign you out',
           message: identityError.description,
           code: identityError.code,
+          codePrefix: request.server.errorCodePrefix,
           traceId: body.trace_id,
           correlationId: body.correlation_id,
           timestamp: body.timestamp,

@@ -63,6 +63,7 @@ export function buildHttpApp(context: ServerContext, options: HttpAppOptions): F
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
 
+  app.decorate('errorCodePrefix', context.config.errorCodePrefix);
   void app.register(formbody);
   void app.register(cookie);
   // Callback style: an async hook costs a promise per response on the token hot path.

@@ -1,7 +1,26 @@
-import { IdentityError, errorCatalogue, toErrorBody } from '@tessera/protocol';
+import { IdentityError, errorCatalogue, toErrorBody, type ErrorBody } from '@tessera/protocol';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 const CORRELATION_ID = /^[A-Za-z0-9-]{1,64}$/;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The configured `errorCodePrefix` (`TSS` or `AADSTS`), decorated by `buildHttpApp`. */
+    errorCodePrefix: string;
+  }
+}
+
+/**
+ * The wire body of an error for a request: {@link toErrorBody} with the request's trace and correlation ids and
+ * the server's configured `errorCodePrefix`. Every error the server sends goes through here.
+ */
+export function errorBodyOf(request: FastifyRequest, error: IdentityError): ErrorBody {
+  return toErrorBody(error, {
+    traceId: request.id,
+    correlationId: correlationIdOf(request),
+    prefix: request.server.errorCodePrefix,
+  });
+}
 
 /**
  * The correlation id of a request: the client's `client-request-id` (header, else query parameter, as MSAL sends
@@ -53,7 +72,7 @@ export function sendIdentityError(
   error: unknown,
 ): FastifyReply {
   const identityError = asIdentityError(error);
-  const body = toErrorBody(identityError, { traceId: request.id, correlationId: correlationIdOf(request) });
+  const body = errorBodyOf(request, identityError);
   if (identityError.status >= 500) {
     request.log.error({ err: identityError.cause ?? identityError, traceId: request.id }, 'request failed');
   } else {

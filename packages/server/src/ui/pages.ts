@@ -124,6 +124,8 @@ export function errorPage(input: {
   title: string;
   message: string;
   code: number;
+  /** The configured `errorCodePrefix` (`TSS` or `AADSTS`). */
+  codePrefix: string;
   traceId: string;
   correlationId: string;
   timestamp: string;
@@ -133,7 +135,7 @@ export function errorPage(input: {
     `<h1>${escapeHtml(input.title)}</h1>
 <div class="alert" role="alert">${escapeHtml(input.message)}</div>
 <p>If the problem persists, give these details to the application's developer or your administrator.</p>
-<p class="code">Error code: TSS${input.code}<br>Trace ID: ${escapeHtml(input.traceId)}<br>Correlation ID: ${escapeHtml(input.correlationId)}<br>Timestamp: ${escapeHtml(input.timestamp)}</p>`,
+<p class="code">Error code: ${escapeHtml(input.codePrefix)}${input.code}<br>Trace ID: ${escapeHtml(input.traceId)}<br>Correlation ID: ${escapeHtml(input.correlationId)}<br>Timestamp: ${escapeHtml(input.timestamp)}</p>`,
   );
 }
 

@@ -1,7 +1,7 @@
-import { IdentityError, toErrorBody } from '@tessera/protocol';
+import { IdentityError } from '@tessera/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
-import { asIdentityError, correlationIdOf } from '../../http/errors.js';
+import { asIdentityError, errorBodyOf } from '../../http/errors.js';
 import {
   browserHash,
   browserToken,
@@ -286,7 +286,7 @@ function redirectError(
   target: ResponseTarget,
   error: IdentityError,
 ): FastifyReply {
-  const body = toErrorBody(error, { traceId: request.id, correlationId: correlationIdOf(request) });
+  const body = errorBodyOf(request, error);
   request.log.info({ code: error.code, detail: error.detail, traceId: request.id }, 'authorization refused');
   const fields: Record<string, string> = { error: body.error, error_description: body.error_description };
   if (error.suberror !== undefined) fields.suberror = error.suberror;
@@ -298,7 +298,7 @@ function redirectError(
 }
 
 function sendErrorPage(request: FastifyRequest, reply: FastifyReply, error: IdentityError): FastifyReply {
-  const body = toErrorBody(error, { traceId: request.id, correlationId: correlationIdOf(request) });
+  const body = errorBodyOf(request, error);
   if (error.status >= 500)
     request.log.error({ err: error.cause ?? error, traceId: request.id }, 'request failed');
   else
@@ -314,6 +314,7 @@ function sendErrorPage(request: FastifyRequest, reply: FastifyReply, error: Iden
       title,
       message: error.description,
       code: error.code,
+      codePrefix: request.server.errorCodePrefix,
       traceId: body.trace_id,
       correlationId: body.correlation_id,
       timestamp: body.timestamp,
