@@ -589,11 +589,6 @@ export class SignInStore {
       .orderBy('version')
       .execute();
   }
-}
-
-function familyFromRow(row: Database['refresh_tokens']): RefreshTokenFamily {
-  return {
-    familyId: row.family_id,
 
   /** Whether a revocation is recorded (a fresh read, for the rare paths that must not wait for a poll). */
   async isRevocationRecorded(id: string): Promise<boolean> {
@@ -642,6 +637,11 @@ async function recordRevocations(
     .values(ids.map((id) => ({ id, version, revoked_at: now })))
     .onConflict((oc) => oc.column('id').doNothing())
     .execute();
+}
+
+function familyFromRow(row: Database['refresh_tokens']): RefreshTokenFamily {
+  return {
+    familyId: row.family_id,
     tokenHash: row.token_hash,
     generation: row.generation,
     clientId: row.client_id,
