@@ -26,8 +26,10 @@ export { REDACTED_LOG_PATHS, createLogger } from './http/app.js';
 export { rotateSigningKeys, ensureSigningKeys, KeyRing } from './keys/key-ring.js';
 export { loadMasterKey, decryptWithMasterKey } from './keys/master-key.js';
 export {
+  DatabaseSignInThrottle,
   InMemorySignInThrottle,
   RedisSignInThrottle,
   type SignInThrottle,
+  type ThrottleReservation,
   type RedisThrottleClient,
 } from './users/sign-in-throttle.js';

@@ -17,7 +17,7 @@ import { openStore } from './store/open-store.js';
 import type { Database } from './store/schema.js';
 import { SignInStore } from './store/sign-in-store.js';
 import { PasswordSignIn } from './users/password-sign-in.js';
-import { InMemorySignInThrottle, RedisSignInThrottle } from './users/sign-in-throttle.js';
+import { DatabaseSignInThrottle, RedisSignInThrottle } from './users/sign-in-throttle.js';
 import { ensureDevTls } from './tls/dev-tls.js';
 
 /** A running (or ready to run) Tessera server. */
@@ -86,7 +86,7 @@ async function assembleServer(
   const directory = new Directory(store);
   let baseUrl = config.publicUrl?.replace(/\/+$/, '');
   const lockoutMs = config.signInLockoutSeconds * 1000;
-  // With Redis every node shares failure counts; without it each process counts alone.
+  // Every node shares the attempt counts: through Redis when configured, else through the database.
   const redis =
     config.redisUrl === undefined
       ? undefined
@@ -98,16 +98,17 @@ async function assembleServer(
   redis?.on('error', (error: unknown) => {
     logger.warn({ err: error }, 'Redis connection error');
   });
+  const signIn = new SignInStore(db);
   const throttle =
     redis === undefined
-      ? new InMemorySignInThrottle(lockoutMs)
+      ? new DatabaseSignInThrottle(signIn, lockoutMs)
       : new RedisSignInThrottle(redis, lockoutMs, (error) => {
           logger.error({ err: error }, 'sign-in throttle unavailable (Redis); failing open');
         });
   const context: ServerContext = {
     config,
     store,
-    signIn: new SignInStore(db),
+    signIn,
     cache,
     directory,
     keys: deriveKeys(masterKey.key),
@@ -206,11 +207,19 @@ class SignInStatePurge {
     if (this.running) return;
     this.running = true;
     try {
+      const now = this.context.now();
       const deleted = await this.context.signIn.purgeExpired(
-        this.context.now(),
+        now,
         this.context.config.sessionIdleTimeoutSeconds,
       );
-      this.logger.debug(deleted, 'purged expired sign-in state');
+      const interactionSteps = await this.context.signIn.purgeInteractionSteps(now);
+      const signInAttempts = await this.context.signIn.purgeSignInAttempts(
+        (now - this.context.config.signInLockoutSeconds) * 1000,
+      );
+      this.logger.debug(
+        { ...deleted, interactionSteps, signInAttempts },
+        'purged expired sign-in state',
+      );
     } catch (error) {
       this.logger.error({ err: error }, 'purging expired sign-in state failed');
     } finally {

@@ -28,33 +28,53 @@ describe.skipIf(!redisUp)('sign-in throttling shared through Redis', () => {
     return new RedisSignInThrottle(client, windowMs, (error) => errors.push(error));
   }
 
-  it('shares failure counts between nodes, and a reset on one clears both', async () => {
+  it('shares attempt counts between nodes; a release takes back only its own attempt', async () => {
     const [a, b] = [node(60_000), node(60_000)];
     const key = `account:${randomUUID()}@contoso.test`;
-    for (let i = 0; i < 2; i++) await a.recordFailure(key, Date.now());
-    expect(await b.isBlocked(key, 3, Date.now())).toBe(false);
-    await b.recordFailure(key, Date.now());
-    expect(await a.isBlocked(key, 3, Date.now())).toBe(true);
-    expect(await b.isBlocked(key, 3, Date.now())).toBe(true);
-    await b.reset(key);
-    expect(await a.isBlocked(key, 3, Date.now())).toBe(false);
+    for (let i = 0; i < 2; i++) expect(await a.reserve(key, 3, Date.now())).toBeDefined();
+    const third = await b.reserve(key, 3, Date.now());
+    expect(third).toBeDefined();
+    expect(await a.reserve(key, 3, Date.now())).toBeUndefined();
+    expect(await b.reserve(key, 3, Date.now())).toBeUndefined();
+    await b.release(third!);
+    await b.release(third!);
+    // One release frees one attempt, however often it is sent.
+    expect(await a.reserve(key, 3, Date.now())).toBeDefined();
+    expect(await b.reserve(key, 3, Date.now())).toBeUndefined();
   });
 
-  it('ends a lockout when its window passes', async () => {
+  it('ends a lockout when its window passes, and a release from an old window does not count in the new one', async () => {
     const throttle = node(300);
     const key = `ip:${randomUUID()}`;
-    await throttle.recordFailure(key, Date.now());
-    expect(await throttle.isBlocked(key, 1, Date.now())).toBe(true);
+    const old = await throttle.reserve(key, 1, Date.now());
+    expect(old).toBeDefined();
+    expect(await throttle.reserve(key, 1, Date.now())).toBeUndefined();
     await new Promise((resolve) => setTimeout(resolve, 450));
-    expect(await throttle.isBlocked(key, 1, Date.now())).toBe(false);
+    expect(await throttle.reserve(key, 1, Date.now())).toBeDefined();
+    await throttle.release(old!);
+    expect(await throttle.reserve(key, 1, Date.now())).toBeUndefined();
+  });
+
+  it('never leaves a counter without an expiry', async () => {
+    const probe = new Redis(testRedisUrl);
+    clients.push(probe);
+    const throttle = node(60_000);
+    const key = `account:${randomUUID()}@contoso.test`;
+    await Promise.all(Array.from({ length: 20 }, () => throttle.reserve(key, 5, Date.now())));
+    const keys = await probe.keys('tessera:sign-in-attempts:*');
+    expect(keys.length).toBeGreaterThan(0);
+    for (const k of keys) {
+      const ttl = await probe.pttl(k);
+      expect(ttl).toBeGreaterThan(0);
+    }
   });
 
   it('stores no account name in Redis', async () => {
     const name = `secret-name-${randomUUID()}@contoso.test`;
-    await node(60_000).recordFailure(`account:${name}`, Date.now());
+    await node(60_000).reserve(`account:${name}`, 10, Date.now());
     const probe = new Redis(testRedisUrl);
     clients.push(probe);
-    const keys = await probe.keys('tessera:sign-in-failures:*');
+    const keys = await probe.keys('tessera:sign-in-attempts:*');
     expect(keys.length).toBeGreaterThan(0);
     expect(keys.some((k) => k.includes(name) || k.includes('secret-name'))).toBe(false);
   });
@@ -69,8 +89,10 @@ describe.skipIf(!redisUp)('sign-in throttling shared through Redis', () => {
     offline.on('error', () => undefined);
     clients.push(offline);
     const throttle = new RedisSignInThrottle(offline, 60_000, (error) => errors.push(error));
-    await throttle.recordFailure('account:x', Date.now());
-    expect(await throttle.isBlocked('account:x', 1, Date.now())).toBe(false);
+    const reservation = await throttle.reserve('account:x', 1, Date.now());
+    expect(reservation).toBeDefined();
+    await throttle.release(reservation!);
+    expect(await throttle.reserve('account:x', 1, Date.now())).toBeDefined();
     expect(errors.length).toBe(2);
   });
 

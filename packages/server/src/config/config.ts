@@ -244,7 +244,7 @@ export const configOptions = {
     unit: 'URL',
     title: 'Redis connection',
     description:
-      'A `redis://` URL makes every node share sign-in throttling counts (required for several nodes); unset means each process counts alone.',
+      'A `redis://` URL keeps sign-in throttling counts in Redis, shared by every node; unset, they are kept in the database, shared by every node on it.',
   },
   signInLockoutSeconds: {
     env: 'TESSERA_SIGN_IN_LOCKOUT_SECONDS',
@@ -252,7 +252,8 @@ export const configOptions = {
     default: 900,
     unit: 'seconds',
     title: 'Sign-in throttling window',
-    description: 'Window over which failed sign-ins are counted, and how long a lockout lasts.',
+    description:
+      'Window over which failed sign-ins are counted, and how long a lockout lasts. A successful sign-in does not reset the count.',
   },
   errorCodePrefix: {
     env: 'TESSERA_ERROR_CODE_PREFIX',

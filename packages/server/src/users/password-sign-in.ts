@@ -2,7 +2,7 @@ import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import { IdentityError } from '@tessera/protocol';
 import type { User } from '../directory/model.js';
 import type { DirectoryStore } from '../store/directory-store.js';
-import type { SignInThrottle } from './sign-in-throttle.js';
+import type { SignInThrottle, ThrottleReservation } from './sign-in-throttle.js';
 
 /**
  * argon2id parameters of new password hashes: OWASP Password Storage Cheat Sheet's first choice, m = 19 MiB,
@@ -36,7 +36,11 @@ export class PasswordSignIn {
   ) {}
 
   /**
-   * Verifies a user name and password.
+   * Verifies a user name and password. The attempt is first reserved — counted — against the account name and
+   * the client IP in one atomic step each, so parallel guesses cannot all pass the limit check before any is
+   * counted; a locked key refuses even the right password without verifying it. A wrong password keeps its
+   * reservations (they are its failures); a right one takes back only its own, so a success never erases
+   * failures counted by other attempts.
    *
    * @param tenantId when set, the user must belong to this tenant (else treated as unknown).
    * @throws IdentityError 50053 (account or IP locked), 50126 (unknown user or wrong password), 50057 (disabled).
@@ -48,14 +52,19 @@ export class PasswordSignIn {
     tenantId?: string | undefined;
     nowMs: number;
   }): Promise<User> {
-    const accountKey = `account:${input.userName.trim().toLowerCase()}`;
-    const ipKey = `ip:${input.clientIp}`;
-    if (
-      (await this.throttle.isBlocked(accountKey, this.limits.maxFailuresPerAccount, input.nowMs)) ||
-      (await this.throttle.isBlocked(ipKey, this.limits.maxFailuresPerIp, input.nowMs))
-    ) {
-      throw new IdentityError(50053);
+    const account = await this.throttle.reserve(
+      `account:${input.userName.trim().toLowerCase()}`,
+      this.limits.maxFailuresPerAccount,
+      input.nowMs,
+    );
+    if (account === undefined) throw new IdentityError(50053);
+    let ip: ThrottleReservation | undefined;
+    try {
+      ip = await this.throttle.reserve(`ip:${input.clientIp}`, this.limits.maxFailuresPerIp, input.nowMs);
+    } finally {
+      if (ip === undefined) await this.throttle.release(account);
     }
+    if (ip === undefined) throw new IdentityError(50053);
     const found =
       input.userName.length > 256 || input.password.length > 1024
         ? undefined
@@ -71,12 +80,8 @@ export class PasswordSignIn {
     } catch {
       valid = false;
     }
-    if (!valid || candidate === undefined) {
-      await this.throttle.recordFailure(accountKey, input.nowMs);
-      await this.throttle.recordFailure(ipKey, input.nowMs);
-      throw new IdentityError(50126);
-    }
-    await this.throttle.reset(accountKey);
+    if (!valid || candidate === undefined) throw new IdentityError(50126);
+    await Promise.all([this.throttle.release(account), this.throttle.release(ip)]);
     if (!candidate.accountEnabled) throw new IdentityError(50057);
     const { passwordHash: _hash, ...user } = candidate;
     return user;

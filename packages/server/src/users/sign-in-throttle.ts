@@ -1,17 +1,49 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import type { SignInStore } from '../store/sign-in-store.js';
 
 /**
- * Counts failed sign-ins per key (an account name or a client IP) over a window and blocks a key that reached its
- * limit until the window passes. Implementations: {@link InMemorySignInThrottle} (one node) and
- * {@link RedisSignInThrottle} (shared by every node when `REDIS_URL` is set).
+ * One password attempt counted against a throttle key before its verification. Kept (as a failure) when the
+ * password is wrong; released when it is right.
+ */
+export interface ThrottleReservation {
+  readonly key: string;
+  /** Identifies the counting window the attempt was counted in; `undefined` when nothing was counted. */
+  readonly window: string | number | undefined;
+}
+
+/**
+ * Counts password attempts per key (an account name or a client IP) over a fixed window and blocks a key that
+ * reached its limit until the window passes. An attempt is reserved — counted — atomically *before* the password
+ * is verified, so parallel attempts cannot all pass one check before any is counted (check-then-act); a
+ * successful attempt takes back only its own reservation, so a success never erases failures counted by others.
+ *
+ * Implementations: {@link DatabaseSignInThrottle} (SQLite / PostgreSQL, shared by every node on the database),
+ * {@link RedisSignInThrottle} (shared through Redis when `REDIS_URL` is set) and {@link InMemorySignInThrottle}
+ * (one process).
  */
 export interface SignInThrottle {
-  /** True when `key` reached `limit` failures within the window. */
-  isBlocked(key: string, limit: number, nowMs: number): Promise<boolean>;
-  /** Records one failure of `key`. */
-  recordFailure(key: string, nowMs: number): Promise<void>;
-  /** Forgets the failures of `key` (after a successful sign-in). */
-  reset(key: string): Promise<void>;
+  /**
+   * Counts one attempt of `key` unless the key already holds `limit` attempts in its window.
+   *
+   * @param nowMs Unix milliseconds.
+   * @returns the reservation, or undefined when the key is locked (nothing counted: verify nothing).
+   */
+  reserve(key: string, limit: number, nowMs: number): Promise<ThrottleReservation | undefined>;
+  /**
+   * Takes back one reservation (its attempt succeeded), only in the window it was counted in; a reservation is
+   * taken back at most once.
+   */
+  release(reservation: ThrottleReservation): Promise<void>;
+}
+
+/** Reservations already taken back (by identity), so a second release of one is a no-op. */
+const released = new WeakSet<ThrottleReservation>();
+
+/** True the first time it is called for a reservation. */
+function firstRelease(reservation: ThrottleReservation): boolean {
+  if (released.has(reservation)) return false;
+  released.add(reservation);
+  return true;
 }
 
 /** Most keys tracked at once; the oldest are dropped first, bounding memory under a spray of names. */
@@ -19,58 +51,105 @@ const MAX_KEYS = 100_000;
 
 /** A {@link SignInThrottle} in this process's memory: a fixed window per key. */
 export class InMemorySignInThrottle implements SignInThrottle {
-  private readonly windows = new Map<string, { startedAtMs: number; failures: number }>();
+  private readonly windows = new Map<string, { startedAtMs: number; attempts: number }>();
 
   /** @param windowMs length of the counting window and of a lockout, in milliseconds. */
   constructor(private readonly windowMs: number) {}
 
-  isBlocked(key: string, limit: number, nowMs: number): Promise<boolean> {
-    const entry = this.current(key, nowMs);
-    return Promise.resolve(entry !== undefined && entry.failures >= limit);
-  }
-
-  recordFailure(key: string, nowMs: number): Promise<void> {
-    const entry = this.current(key, nowMs);
+  reserve(key: string, limit: number, nowMs: number): Promise<ThrottleReservation | undefined> {
+    // Synchronous from check to count: no other attempt runs in between.
+    let entry = this.windows.get(key);
+    if (entry !== undefined && nowMs - entry.startedAtMs >= this.windowMs) {
+      this.windows.delete(key);
+      entry = undefined;
+    }
     if (entry === undefined) {
       if (this.windows.size >= MAX_KEYS) {
         const oldest = this.windows.keys().next().value;
         if (oldest !== undefined) this.windows.delete(oldest);
       }
-      this.windows.set(key, { startedAtMs: nowMs, failures: 1 });
-    } else {
-      entry.failures += 1;
+      entry = { startedAtMs: nowMs, attempts: 0 };
+      this.windows.set(key, entry);
     }
-    return Promise.resolve();
+    if (entry.attempts >= limit) return Promise.resolve(undefined);
+    entry.attempts += 1;
+    return Promise.resolve({ key, window: entry.startedAtMs });
   }
 
-  reset(key: string): Promise<void> {
-    this.windows.delete(key);
+  release(reservation: ThrottleReservation): Promise<void> {
+    if (!firstRelease(reservation)) return Promise.resolve();
+    const entry = this.windows.get(reservation.key);
+    if (entry !== undefined && entry.startedAtMs === reservation.window && entry.attempts > 0)
+      entry.attempts -= 1;
     return Promise.resolve();
   }
+}
 
-  private current(key: string, nowMs: number): { startedAtMs: number; failures: number } | undefined {
-    const entry = this.windows.get(key);
-    if (entry !== undefined && nowMs - entry.startedAtMs >= this.windowMs) {
-      this.windows.delete(key);
-      return undefined;
-    }
-    return entry;
+/**
+ * A {@link SignInThrottle} in the database (table `sign_in_attempts`): one conditional upsert per reservation
+ * (see {@link SignInStore.reserveSignInAttempt}), so every node on the same SQLite file or PostgreSQL database
+ * shares the counts. Keys are stored as SHA-256 hashes (no account names). Database errors propagate (the
+ * sign-in fails rather than going unthrottled).
+ */
+export class DatabaseSignInThrottle implements SignInThrottle {
+  /** @param windowMs length of the counting window and of a lockout, in milliseconds. */
+  constructor(
+    private readonly store: SignInStore,
+    private readonly windowMs: number,
+  ) {}
+
+  async reserve(key: string, limit: number, nowMs: number): Promise<ThrottleReservation | undefined> {
+    const window = await this.store.reserveSignInAttempt(hashKey(key), limit, this.windowMs, nowMs);
+    return window === undefined ? undefined : { key, window };
+  }
+
+  async release(reservation: ThrottleReservation): Promise<void> {
+    if (typeof reservation.window !== 'number' || !firstRelease(reservation)) return;
+    await this.store.releaseSignInAttempt(hashKey(reservation.key), reservation.window);
   }
 }
 
 /** The part of an ioredis client {@link RedisSignInThrottle} uses. */
 export interface RedisThrottleClient {
-  get(key: string): Promise<string | null>;
-  set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<unknown>;
-  incr(key: string): Promise<number>;
-  del(key: string): Promise<number>;
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
 }
 
 /**
- * A {@link SignInThrottle} shared by every node through Redis: a fixed window per key (`SET … PX window NX`, then
- * `INCR`), so a lockout earned on one node holds on all. Keys are stored as SHA-256 hashes (no account names in
- * Redis). If Redis cannot be reached, checks fail open (a failed check counts as not blocked) and `onError` is
- * called: sign-in stays available and each guess still costs a full argon2id verification.
+ * Reserve: one Lua script (atomic in Redis) counts the attempt unless the limit is reached, and gives a new
+ * window its expiry in the same step, so a counter never lives without one. `KEYS[1]` the counter (a hash of
+ * `n` attempts and `w` window id); `ARGV` limit, window ms, the id for a new window. Returns the window id, or
+ * nil when locked.
+ */
+const RESERVE_SCRIPT = `
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+if n >= tonumber(ARGV[1]) then
+  if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+  return false
+end
+if n == 0 and redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'n', 1, 'w', ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return ARGV[3]
+end
+redis.call('HINCRBY', KEYS[1], 'n', 1)
+if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return redis.call('HGET', KEYS[1], 'w')
+`;
+
+/** Release: takes back one attempt, only in the window (`ARGV[1]`) it was counted in, never below zero. */
+const RELEASE_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'w') == ARGV[1] and tonumber(redis.call('HGET', KEYS[1], 'n') or '0') > 0 then
+  redis.call('HINCRBY', KEYS[1], 'n', -1)
+end
+return 0
+`;
+
+/**
+ * A {@link SignInThrottle} shared by every node through Redis: a fixed window per key, reserved by one Lua script
+ * (check, increment and expiry in one atomic step), so a lockout earned on one node holds on all. Keys are stored
+ * as SHA-256 hashes (no account names in Redis). If Redis cannot be reached, reservations fail open (the attempt
+ * is let through uncounted) and `onError` is called: sign-in stays available and each guess still costs a full
+ * argon2id verification.
  */
 export class RedisSignInThrottle implements SignInThrottle {
   /**
@@ -83,36 +162,38 @@ export class RedisSignInThrottle implements SignInThrottle {
     private readonly onError: (error: unknown) => void,
   ) {}
 
-  async isBlocked(key: string, limit: number, _nowMs?: number): Promise<boolean> {
+  async reserve(key: string, limit: number, _nowMs?: number): Promise<ThrottleReservation | undefined> {
+    // Redis keeps the window's clock (PEXPIRE); the caller's time is not needed.
     try {
-      const failures = await this.redis.get(redisKey(key));
-      return failures !== null && Number(failures) >= limit;
+      const window = await this.redis.eval(
+        RESERVE_SCRIPT,
+        1,
+        redisKey(key),
+        limit,
+        this.windowMs,
+        randomUUID(),
+      );
+      return typeof window === 'string' ? { key, window } : undefined;
     } catch (error) {
       this.onError(error);
-      return false;
+      return { key, window: undefined };
     }
   }
 
-  async recordFailure(key: string, _nowMs?: number): Promise<void> {
-    // Redis keeps the window's clock (PX); the caller's time is not needed.
-    const k = redisKey(key);
+  async release(reservation: ThrottleReservation): Promise<void> {
+    if (typeof reservation.window !== 'string' || !firstRelease(reservation)) return;
     try {
-      await this.redis.set(k, '0', 'PX', this.windowMs, 'NX');
-      await this.redis.incr(k);
-    } catch (error) {
-      this.onError(error);
-    }
-  }
-
-  async reset(key: string): Promise<void> {
-    try {
-      await this.redis.del(redisKey(key));
+      await this.redis.eval(RELEASE_SCRIPT, 1, redisKey(reservation.key), reservation.window);
     } catch (error) {
       this.onError(error);
     }
   }
 }
 
+function hashKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
 function redisKey(key: string): string {
-  return `tessera:sign-in-failures:${createHash('sha256').update(key, 'utf8').digest('base64url')}`;
+  return `tessera:sign-in-attempts:${createHash('sha256').update(key, 'utf8').digest('base64url')}`;
 }
