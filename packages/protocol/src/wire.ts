@@ -63,4 +63,8 @@ export interface AppAccessTokenClaims {
   azp?: string;
   /** v2 only: `0` public, `1` secret, `2` certificate. */
   azpacr?: '0' | '1' | '2';
+  /** v2 only (`typ: at+jwt`, RFC 9068 §2.2): equal to `uti`. */
+  jti?: string;
+  /** v2 only (`typ: at+jwt`, RFC 9068 §2.2): equal to `azp`. */
+  client_id?: string;
 }

@@ -5,6 +5,7 @@ import type { DerivedKeys } from './keys/derived-keys.js';
 import type { KeyRing } from './keys/key-ring.js';
 import type { DirectoryStore } from './store/directory-store.js';
 import type { SignInStore } from './store/sign-in-store.js';
+import type { RevocationList } from './tokens/revocations.js';
 import type { PasswordSignIn } from './users/password-sign-in.js';
 
 /**
@@ -16,6 +17,8 @@ export interface ServerContext {
   readonly store: DirectoryStore;
   /** Sessions, codes and refresh tokens (no directory version bumps). */
   readonly signIn: SignInStore;
+  /** Revoked grants and access tokens, in memory (introspection, userinfo). */
+  readonly revocations: RevocationList;
   readonly cache: DirectoryCache;
   /** Directory writes made by sign-in (consent grants, service principals of multi-tenant apps). */
   readonly directory: Directory;

@@ -16,6 +16,7 @@ import type { DirectoryStore } from './store/directory-store.js';
 import { openStore } from './store/open-store.js';
 import type { Database } from './store/schema.js';
 import { SignInStore } from './store/sign-in-store.js';
+import { RevocationList } from './tokens/revocations.js';
 import { PasswordSignIn } from './users/password-sign-in.js';
 import { DatabaseSignInThrottle, RedisSignInThrottle } from './users/sign-in-throttle.js';
 import { ensureDevTls } from './tls/dev-tls.js';
@@ -38,7 +39,10 @@ export interface TesseraServer {
   listen(): Promise<string>;
   /** Public base URL; valid after {@link TesseraServer.listen}. */
   baseUrl(): string;
-  /** Reloads caches and keys now instead of at the next poll (tests, after out-of-process writes). */
+  /**
+   * Reloads caches and keys, and reads new revocations, now instead of at the next poll (tests, after
+   * out-of-process writes).
+   */
   refresh(): Promise<void>;
   close(): Promise<void>;
 }
@@ -105,10 +109,15 @@ async function assembleServer(
       : new RedisSignInThrottle(redis, lockoutMs, (error) => {
           logger.error({ err: error }, 'sign-in throttle unavailable (Redis); failing open');
         });
+  // A revocation is kept until every access token it covers has expired (the signing key retention).
+  const revocations = new RevocationList(signIn, retention, nowSeconds, (error) => {
+    logger.error({ err: error }, 'revocation poll failed');
+  });
   const context: ServerContext = {
     config,
     store,
     signIn,
+    revocations,
     cache,
     directory,
     keys: deriveKeys(masterKey.key),
@@ -158,6 +167,7 @@ async function assembleServer(
     devCaFile,
     async listen() {
       await watcher.start(config.directoryPollIntervalMs);
+      await revocations.start(config.directoryPollIntervalMs);
       purge.start(config.signInStatePurgeIntervalSeconds * 1000);
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
@@ -166,9 +176,13 @@ async function assembleServer(
       return baseUrl;
     },
     baseUrl: () => context.baseUrl(),
-    refresh: reload,
+    async refresh() {
+      await reload();
+      await revocations.poll();
+    },
     async close() {
       watcher.stop();
+      revocations.stop();
       purge.stop();
       await app.close();
       await db.destroy();
@@ -216,8 +230,9 @@ class SignInStatePurge {
       const signInAttempts = await this.context.signIn.purgeSignInAttempts(
         (now - this.context.config.signInLockoutSeconds) * 1000,
       );
+      const revocations = await this.context.revocations.purge();
       this.logger.debug(
-        { ...deleted, interactionSteps, signInAttempts },
+        { ...deleted, revocations, interactionSteps, signInAttempts },
         'purged expired sign-in state',
       );
     } catch (error) {

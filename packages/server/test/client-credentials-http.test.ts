@@ -42,7 +42,21 @@ const V1_CLAIMS = [
   'sub',
   'tid',
 ];
-const V2_CLAIMS = ['aud', 'iss', 'iat', 'nbf', 'exp', 'azp', 'azpacr', 'idtyp', 'oid', 'sub', 'tid'];
+const V2_CLAIMS = [
+  'aud',
+  'iss',
+  'iat',
+  'nbf',
+  'exp',
+  'azp',
+  'azpacr',
+  'idtyp',
+  'oid',
+  'sub',
+  'tid',
+  'jti',
+  'client_id',
+];
 
 let server: TestServer;
 /** Tenant A: an API with v2 tokens (RS256) and a daemon granted `Data.Read.All`. */
@@ -156,6 +170,8 @@ function expectAppClaims(
     tid: expected.tenantId,
     uti: expect.stringMatching(/^[\w-]{22}$/),
     ver: v2 ? '2.0' : '1.0',
+    // RFC 9068 §2.2, for `typ: at+jwt`.
+    ...(v2 ? { jti: payload.uti, client_id: expected.clientAppId } : {}),
   });
   expect(Object.keys(payload).sort()).toEqual(
     [...(v2 ? V2_CLAIMS : V1_CLAIMS), ...(expected.roles.length > 0 ? ['roles'] : []), 'uti', 'ver'].sort(),

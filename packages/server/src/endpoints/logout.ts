@@ -6,9 +6,10 @@ import { DIRECTORY_APP_ID, DIRECTORY_IDENTIFIER_URI } from '../directory/builtin
 import { asIdentityError, errorBodyOf, sendIdentityError } from '../http/errors.js';
 import { formParameters } from '../http/form.js';
 import { browserHash, browserToken, clearSessionCookie } from '../sessions/cookies.js';
+import { tokenRevocationId } from '../store/sign-in-store.js';
 import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
 import { pairwiseSubject, responseScope } from '../tokens/user-tokens.js';
-import { verifyOwnToken } from '../tokens/verify-own-token.js';
+import { verifyOwnAccessToken, verifyOwnToken } from '../tokens/verify-own-token.js';
 import { errorPage, signedOutPage } from '../ui/pages.js';
 import { sendPage } from '../ui/security-headers.js';
 import { matchRedirectUri } from './authorize/check-redirect-uri.js';
@@ -16,25 +17,41 @@ import { resolveTenantSegment } from './tenant-segment.js';
 
 /**
  * Session and token endpoints beyond authorize and token:
- * - `GET|POST /oidc/userinfo` (OIDC Core §5.3) with a directory API access token carrying `openid`;
+ * - `GET|POST /oidc/userinfo` (OIDC Core §5.3) with a user's directory API access token carrying `openid`, neither
+ *   it nor its grant revoked;
  * - `GET|POST /{tenant}/oauth2/v2.0/logout` (OIDC RP-Initiated Logout 1.0): ends every SSO session of the browser,
  *   embeds each signed-in app's front-channel `logoutUrl` (OIDC Front-Channel Logout 1.0), then returns to a
  *   `post_logout_redirect_uri` that is one of the client's registered redirect URIs;
- * - `POST /{tenant}/oauth2/v2.0/revoke` (RFC 7009) for refresh tokens (the family is revoked);
- * - `POST /{tenant}/oauth2/v2.0/introspect` (RFC 7662) for confidential clients.
+ * - `POST /{tenant}/oauth2/v2.0/revoke` (RFC 7009): a refresh token revokes its family and the family's grant (so
+ *   its access tokens too); an access token is revoked by its `uti`;
+ * - `POST /{tenant}/oauth2/v2.0/introspect` (RFC 7662) for confidential clients: refresh and access tokens only,
+ *   revocation consulted.
  */
 export function registerSessionEndpoints(app: FastifyInstance, context: ServerContext): void {
   const userinfo = async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers.authorization ?? '';
     const token = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header)?.[1];
+    // Only a user's access token for the directory API, and not one whose grant or self was revoked (a replayed
+    // code, refresh token reuse or revocation): ID tokens and app tokens are no credential here.
     const claims =
       token === undefined
         ? undefined
-        : await verifyOwnToken(context.keyRing(), context.baseUrl(), token, context.config.clockSkewSeconds);
+        : await verifyOwnAccessToken(
+            context.keyRing(),
+            context.baseUrl(),
+            token,
+            context.config.clockSkewSeconds,
+          );
     const audience = claims?.aud;
     const forDirectory = audience === DIRECTORY_APP_ID || audience === DIRECTORY_IDENTIFIER_URI;
     const scopes = typeof claims?.scp === 'string' ? claims.scp.split(' ') : [];
-    if (claims === undefined || !forDirectory || !scopes.includes('openid')) {
+    if (
+      claims === undefined ||
+      claims.idtyp !== 'user' ||
+      !forDirectory ||
+      !scopes.includes('openid') ||
+      context.revocations.isRevoked(claims)
+    ) {
       void reply.header('www-authenticate', 'Bearer error="invalid_token"');
       return sendIdentityError(request, reply, new IdentityError(9100016));
     }
@@ -145,10 +162,25 @@ export function registerSessionEndpoints(app: FastifyInstance, context: ServerCo
       if (family?.clientId === client.application.appId) {
         // RFC 7009 §2.1: a confidential (web) client authenticates first.
         if (family.platform === 'web' && client.acr === '0') throw new IdentityError(7000218);
+        // Revokes the family's grant too, so its access tokens stop being active (RFC 7009 §2.1).
         await context.signIn.revokeRefreshFamily(claims.familyId, context.now());
       }
+    } else {
+      // An access token of this client is revoked by its `uti` (RFC 7009 §2.1 MAY; the grant stays).
+      const access = await verifyOwnAccessToken(
+        context.keyRing(),
+        context.baseUrl(),
+        token,
+        context.config.clockSkewSeconds,
+      );
+      const issuedTo = access?.azp ?? access?.appid;
+      if (access !== undefined && issuedTo === client.application.appId) {
+        const issuedToConfidential = (access.azpacr ?? access.appidacr) !== '0';
+        if (issuedToConfidential && client.acr === '0') throw new IdentityError(7000218);
+        await context.signIn.recordRevocations([tokenRevocationId(String(access.uti))], context.now());
+      }
     }
-    // RFC 7009 §2.2: 200 for revoked, unknown and unsupported (access) tokens alike.
+    // RFC 7009 §2.2: 200 for revoked, unknown and unsupported tokens alike.
     return reply.header('cache-control', 'no-store').status(200).send();
   });
 
@@ -174,6 +206,7 @@ export function registerSessionEndpoints(app: FastifyInstance, context: ServerCo
         family === undefined ||
         family.clientId !== client.application.appId ||
         family.revokedAt !== null ||
+        context.revocations.isGrantRevoked(family.familyId) ||
         family.expiresAt <= now ||
         family.tokenHash !== tokenHash(token)
       ) {
@@ -192,7 +225,9 @@ export function registerSessionEndpoints(app: FastifyInstance, context: ServerCo
         tid: family.tenantId,
       });
     }
-    const claims = await verifyOwnToken(context.keyRing(), context.baseUrl(), token, 0);
+    // Only access tokens we issued are active (never an ID token), and only while neither they nor their grant
+    // are revoked (RFC 7662 §2.2).
+    const claims = await verifyOwnAccessToken(context.keyRing(), context.baseUrl(), token, 0);
     const appId = client.application.appId;
     const aud = claims?.aud;
     const allowed =
@@ -201,7 +236,7 @@ export function registerSessionEndpoints(app: FastifyInstance, context: ServerCo
         client.application.identifierUris.includes(String(aud)) ||
         claims.azp === appId ||
         claims.appid === appId);
-    if (!allowed) return send(inactive);
+    if (!allowed || context.revocations.isRevoked(claims)) return send(inactive);
     return send({
       active: true,
       token_type: 'access_token',

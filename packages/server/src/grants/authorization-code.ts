@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GrantType, IdentityError, type TokenResponse } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
+import { grantRevocationId } from '../store/sign-in-store.js';
 import { tokenHash } from '../tokens/opaque-tokens.js';
 import { identifyClient } from './client-identity.js';
 import type { Grant, TokenRequest } from './grant.js';
@@ -8,10 +9,10 @@ import { refreshTokenFor, userTokenResponse } from './user-token-response.js';
 
 /**
  * The authorization code grant. The client is authenticated first (confidential) or named (public / spa), then
- * the code is redeemed by one conditional statement: a second redemption fails with 54005 and revokes the refresh
- * token family the first one created. The code must belong to the client, be unexpired (10 minutes), come with the
- * same `redirect_uri` and the PKCE verifier of its challenge; `spa` codes only cross-origin (an `Origin` header),
- * and only `spa` codes that way. A refresh token is issued only with `offline_access`; `spa` ones live a fixed
+ * the code is redeemed by one conditional statement: a second redemption fails with 54005 and revokes the grant
+ * the first one created (its refresh token family, and its access tokens wherever revocation is consulted). The
+ * code must belong to the client, be unexpired (10 minutes), come with the same `redirect_uri` and the PKCE
+ * verifier of its challenge; `spa` codes only cross-origin (an `Origin` header), and only `spa` codes that way. A refresh token is issued only with `offline_access`; `spa` ones live a fixed
  * 24 hours.
  *
  * @throws IdentityError 900144 (missing `code` / `redirect_uri` / `code_verifier`), 70000 (unknown code, other
@@ -34,6 +35,8 @@ export const authorizationCodeGrant: Grant = {
       throw new IdentityError(70000, { name: 'code', reason: 'The code is unknown or expired.' });
     }
     if (redemption.kind === 'replayed') {
+      // RFC 6749 §4.1.2: revoke what the first redemption issued — the refresh token family and, through the
+      // grant id the access tokens carry, its access tokens at introspection and userinfo.
       await context.signIn.revokeRefreshFamily(redemption.familyId, now);
       throw new IdentityError(54005, {}, { detail: `replayed code; family ${redemption.familyId} revoked` });
     }
@@ -97,6 +100,16 @@ export const authorizationCodeGrant: Grant = {
         createdAt: now,
         expiresAt,
       });
+      // A replay that raced this redemption may have revoked the grant before the family row existed (its UPDATE
+      // then matched nothing): look once, now that the row is there, and hand out nothing.
+      if (await context.signIn.isRevocationRecorded(grantRevocationId(stored.familyId))) {
+        await context.signIn.revokeRefreshFamily(stored.familyId, now);
+        throw new IdentityError(
+          54005,
+          {},
+          { detail: `code replayed during redemption; family ${stored.familyId} revoked` },
+        );
+      }
       refreshToken = { token: minted.token, expiresAt };
     }
     return userTokenResponse(context, {
@@ -110,6 +123,7 @@ export const authorizationCodeGrant: Grant = {
       nonce: stored.nonce ?? undefined,
       clientInfo: stored.clientInfo || params.client_info === '1',
       refreshToken,
+      grantId: stored.familyId,
     });
   },
 };

@@ -116,6 +116,7 @@ export const refreshTokenGrant: Grant = {
       amr: family.amr,
       clientInfo: family.clientInfo || params.client_info === '1',
       refreshToken: { token: next.token, expiresAt: family.expiresAt },
+      grantId: family.familyId,
     });
   },
 };

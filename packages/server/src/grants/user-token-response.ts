@@ -10,6 +10,7 @@ import {
   responseScope,
   type ClientAcr,
 } from '../tokens/user-tokens.js';
+import { userAppRoles } from '../tokens/user-roles.js';
 
 /** A refresh token to hand out with the response. */
 export interface IssuedRefreshToken {
@@ -28,7 +29,8 @@ export function refreshTokenFor(
 }
 
 /**
- * Builds the token response of a user grant: a delegated access token for the grant's resource, an ID token when
+ * Builds the token response of a user grant: a delegated access token for the grant's resource (with the user's
+ * app roles on it and the grant's id, see {@link issueDelegatedAccessToken}), an ID token when
  * `openid` was granted (on refresh too, as MSAL needs), the refresh token when one was issued, and `client_info`
  * when asked.
  *
@@ -47,6 +49,8 @@ export async function userTokenResponse(
     nonce?: string | undefined;
     clientInfo: boolean;
     refreshToken?: IssuedRefreshToken | undefined;
+    /** The grant (refresh token family id) the tokens are issued from; the access token's `grant_id`. */
+    grantId: string;
   },
 ): Promise<TokenResponse> {
   const resource = await context.cache.application(input.grant.resourceAppId);
@@ -72,6 +76,8 @@ export async function userTokenResponse(
     requestedIdentifier: input.grant.requestedIdentifier,
     scopes: input.grant.scopes,
     acr: input.acr,
+    roles: await userAppRoles(context.cache, input.user, resource),
+    grantId: input.grantId,
   });
   const response: TokenResponse = {
     token_type: 'Bearer',

@@ -31,6 +31,7 @@ export interface AppAccessTokenInput {
  * Issues an app-only access token (client credentials) in the version the resource asks for
  * (`api.requestedAccessTokenVersion`: 2 → v2.0 claims and `typ: at+jwt`; otherwise v1.0), signed with the
  * current key of the resource's algorithm (RS256 unless the resource chose ES256). Header carries `kid` and `x5t`.
+ * v2 tokens also carry `jti` (= `uti`) and `client_id` (= `azp`), which RFC 9068 §2.2 requires.
  *
  * @returns the compact JWS.
  * @see SPEC.md §3 Tokens, RFC 9068 §2 (JWT access token profile), RFC 7515
@@ -38,6 +39,7 @@ export interface AppAccessTokenInput {
 export async function issueAppAccessToken(input: AppAccessTokenInput): Promise<string> {
   const v2 = input.resource.api.requestedAccessTokenVersion === 2;
   const issuer = v2 ? issuerV2(input.base, input.tenantId) : issuerV1(input.base, input.tenantId);
+  const uti = newTokenId();
   const claims: AppAccessTokenClaims & { idp?: string } = {
     aud: v2 ? input.resource.appId : input.requestedIdentifier,
     iss: issuer,
@@ -53,8 +55,10 @@ export async function issueAppAccessToken(input: AppAccessTokenInput): Promise<s
     ...(input.roles.length > 0 ? { roles: [...input.roles] } : {}),
     sub: input.clientServicePrincipal.id,
     tid: input.tenantId,
-    uti: newTokenId(),
+    uti,
     ver: v2 ? '2.0' : '1.0',
+    // RFC 9068 §2.2 requires both in a `typ: at+jwt` token.
+    ...(v2 ? { jti: uti, client_id: input.client.appId } : {}),
   };
   const key = input.keyRing.signingKey(input.resource.accessTokenSigningAlgorithm);
   return signJwt(key, v2 ? 'at+jwt' : 'JWT', claims);

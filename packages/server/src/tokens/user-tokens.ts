@@ -50,9 +50,14 @@ export interface DelegatedTokenInput {
 
 /**
  * Issues a delegated (user) access token for `resource` with `scp`, in the resource's token version: v2
- * (`azp`, `azpacr`, `preferred_username`, `typ: at+jwt`) or v1 (`appid`, `appidacr`, `upn`, `unique_name`).
+ * (`azp`, `azpacr`, `preferred_username`, `typ: at+jwt`, and RFC 9068 §2.2's `jti` = `uti` and `client_id` =
+ * `azp`) or v1 (`appid`, `appidacr`, `upn`, `unique_name`). `roles` carries the values of the resource's app roles
+ * assigned to the user (omitted when none, as Entra does); `grant_id` names the grant (refresh token family) the
+ * token was issued from, so revoking the grant (code replay, refresh token reuse or revocation) makes the token
+ * inactive at introspection and userinfo — resources never need it.
  *
  * @param requestedIdentifier the resource as the client named it; the v1 `aud` (v2 uses the `appId`).
+ * @param grantId the grant (refresh token family id); absent for implicit-flow tokens, which belong to none.
  * @see SPEC.md §3 Tokens, RFC 9068 §2
  */
 export async function issueDelegatedAccessToken(
@@ -61,11 +66,15 @@ export async function issueDelegatedAccessToken(
     readonly requestedIdentifier: string;
     readonly scopes: readonly string[];
     readonly acr: ClientAcr;
+    /** Values of the resource's app roles assigned to the user (see {@link userAppRoles}). */
+    readonly roles: readonly string[];
+    readonly grantId?: string | undefined;
   },
 ): Promise<string> {
   const v2 = input.resource.api.requestedAccessTokenVersion === 2;
   const issuer = v2 ? issuerV2(input.base, input.tenantId) : issuerV1(input.base, input.tenantId);
   const upn = input.user.userPrincipalName;
+  const uti = newTokenId();
   const claims: JWTPayload = {
     aud: v2
       ? input.resource.appId
@@ -81,11 +90,15 @@ export async function issueDelegatedAccessToken(
     idtyp: 'user',
     name: input.user.displayName,
     oid: input.user.id,
+    ...(input.roles.length > 0 ? { roles: [...input.roles] } : {}),
     scp: input.scopes.join(' '),
     sub: pairwiseSubject(input.pairwiseKey, input.user.id, input.client.appId),
     tid: input.tenantId,
-    uti: newTokenId(),
+    uti,
     ver: v2 ? '2.0' : '1.0',
+    // RFC 9068 §2.2 requires both in a `typ: at+jwt` token.
+    ...(v2 ? { jti: uti, client_id: input.client.appId } : {}),
+    ...(input.grantId === undefined ? {} : { grant_id: input.grantId }),
   };
   const key = input.keyRing.signingKey(input.resource.accessTokenSigningAlgorithm);
   return signJwt(key, v2 ? 'at+jwt' : 'JWT', claims);

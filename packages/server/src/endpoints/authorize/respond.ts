@@ -7,6 +7,7 @@ import {
   issueIdToken,
   responseScope,
 } from '../../tokens/user-tokens.js';
+import { userAppRoles } from '../../tokens/user-roles.js';
 import type { AuthorizationContext, AuthorizationOutcome } from './request.js';
 
 /**
@@ -85,6 +86,7 @@ export async function respond(
       requestedIdentifier: grant.requestedIdentifier,
       scopes: grant.scopes,
       acr: '0',
+      roles: await userAppRoles(context.cache, user, resource),
     });
     fields.access_token = accessToken;
     fields.token_type = 'Bearer';
