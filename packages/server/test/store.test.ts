@@ -155,7 +155,13 @@ describe.each(dialects)('store on $name', (dialect) => {
     await migrateToLatest(db);
     await migrateToLatest(db);
     const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db);
-    expect(rows.map((row) => row.name)).toEqual(['001-directory', '002-sign-in', '003-key-activation']);
+    expect(rows.map((row) => row.name)).toEqual([
+      '001-directory',
+      '002-sign-in',
+      '003-key-activation',
+      '004-token-revocations',
+      '005-sign-in-interactions',
+    ]);
     expect(await countRows('tenants')).toBe(tenantsBefore);
     expect(await countRows('directory_state')).toBe(1);
     expect(await store.version()).toBe(versionBefore);

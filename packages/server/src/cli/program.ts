@@ -171,6 +171,12 @@ export function buildCli(io: CliIo): Command {
     .requiredOption('--name <name>', 'display name')
     .option('--identifier-uri <uri>', 'App ID URI (repeatable; {appId} is replaced)', collect, [])
     .option('--app-role <value>', 'application permission it exposes (repeatable)', collect, [])
+    .option(
+      '--user-role <value>',
+      'app role assignable to users, sent in their tokens as roles (repeatable; with the same --app-role value: both)',
+      collect,
+      [],
+    )
     .option('--scope <value>', 'delegated scope it exposes (repeatable)', collect, [])
     .option(
       '--redirect-uri <platform=url>',
@@ -227,6 +233,7 @@ export function buildCli(io: CliIo): Command {
             name: string;
             identifierUri: string[];
             appRole: string[];
+            userRole: string[];
             scope: string[];
             redirectUri: string[];
             multiTenant?: boolean;
@@ -248,6 +255,7 @@ export function buildCli(io: CliIo): Command {
             displayName: options.name,
             ...(options.identifierUri.length > 0 ? { identifierUris: options.identifierUri } : {}),
             appRoles: options.appRole,
+            userRoles: options.userRole,
             scopes: options.scope,
             redirectUris: { web: redirects('web'), spa: redirects('spa'), publicClient: redirects('public') },
             signInAudience: options.multiTenant === true ? 'AzureADMultipleOrgs' : 'AzureADMyOrg',
@@ -339,25 +347,53 @@ export function buildCli(io: CliIo): Command {
       }),
     );
 
-  withCommon(app.command('grant').description('grant an application permission (admin consent)'))
-    .requiredOption('--tenant <tenant>', 'tenant id or domain where the permission is granted')
-    .requiredOption('--client <appId>', 'client application id')
+  withCommon(
+    app
+      .command('grant')
+      .description(
+        'grant an app role: an application permission to a client (admin consent), or a role to a user',
+      ),
+  )
+    .requiredOption('--tenant <tenant>', 'tenant id or domain where the role is granted')
+    .option('--client <appId>', 'client application id (application permission)')
+    .option('--user <upn>', 'user principal name (an app role that allows users)')
     .requiredOption('--resource <appIdOrUri>', 'resource application id or App ID URI')
     .requiredOption('--role <value>', 'app role value')
     .action(
       run(
         async (
-          options: GlobalOptions & { tenant: string; client: string; resource: string; role: string },
+          options: GlobalOptions & {
+            tenant: string;
+            client?: string;
+            user?: string;
+            resource: string;
+            role: string;
+          },
         ) => {
+          const { client, user } = options;
+          if ((client === undefined) === (user === undefined)) {
+            throw new CliError('Give exactly one of --client <appId> and --user <upn>.');
+          }
           const assignment = await withDirectory(options, (d) =>
-            d.grantAppRole({
-              tenant: options.tenant,
-              clientAppId: options.client,
-              resource: options.resource,
-              role: options.role,
-            }),
+            user === undefined
+              ? d.grantAppRole({
+                  tenant: options.tenant,
+                  clientAppId: client ?? '',
+                  resource: options.resource,
+                  role: options.role,
+                })
+              : d.assignAppRoleToUser({
+                  tenant: options.tenant,
+                  userPrincipalName: user,
+                  resource: options.resource,
+                  role: options.role,
+                }),
           );
-          print(options, assignment, `Granted ${options.role} on ${options.resource} to ${options.client}`);
+          print(
+            options,
+            assignment,
+            `Granted ${options.role} on ${options.resource} to ${client ?? user ?? ''}`,
+          );
         },
       ),
     );

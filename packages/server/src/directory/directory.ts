@@ -49,6 +49,11 @@ export interface CreateApplicationInput {
   readonly identifierUris?: readonly string[];
   /** Application permissions (app roles with `allowedMemberTypes: ["Application"]`), by value. */
   readonly appRoles?: readonly string[];
+  /**
+   * App roles assignable to users (`allowedMemberTypes: ["User"]`), by value; a value in both lists is one role
+   * allowing both member types. Assigned users get it in `roles` of their tokens for this app.
+   */
+  readonly userRoles?: readonly string[];
   /** Delegated scopes (type `User`), by value. */
   readonly scopes?: readonly string[];
   readonly redirectUris?: {
@@ -158,12 +163,17 @@ export class Directory {
   ): Promise<{ application: Application; servicePrincipal: ServicePrincipal }> {
     const tenant = await this.requireTenant(input.tenant);
     const appId = randomUUID();
-    const appRoles = uniqueValues(input.appRoles ?? [], 'app role').map((value): AppRole => ({
+    const forApps = uniqueValues(input.appRoles ?? [], 'app role');
+    const forUsers = uniqueValues(input.userRoles ?? [], 'app role');
+    const appRoles = [...new Set([...forUsers, ...forApps])].map((value): AppRole => ({
       id: randomUUID(),
       value,
       displayName: value,
       description: value,
-      allowedMemberTypes: ['Application'],
+      allowedMemberTypes: [
+        ...(forUsers.includes(value) ? (['User'] as const) : []),
+        ...(forApps.includes(value) ? (['Application'] as const) : []),
+      ],
       isEnabled: true,
     }));
     const scopes = uniqueValues(input.scopes ?? [], 'scope').map((value): PermissionScope => ({
@@ -417,6 +427,70 @@ export class Directory {
     await this.store.write((trx) => this.store.insertAppRoleAssignment(trx, assignment));
     // A concurrent identical grant may have won the insert; answer with the stored one either way.
     return (await this.store.findAppRoleAssignment(clientSp.id, resourceSp.id, appRole.id)) ?? assignment;
+  }
+
+  /**
+   * Assigns an app role of a resource to a user (Graph `appRoleAssignment` with the user as principal), as an
+   * administrator does under Enterprise applications › Users and groups. The user's delegated tokens for that
+   * resource then carry the role's value in `roles`. Assigning it again returns the existing assignment.
+   *
+   * @param resource the resource's `appId` or App ID URI.
+   * @throws DirectoryError `not_found` (tenant, user in that tenant, resource, its service principal, role) or
+   *   `invalid` (the role does not allow member type `User`).
+   */
+  async assignAppRoleToUser(input: {
+    tenant: string;
+    userPrincipalName: string;
+    resource: string;
+    role: string;
+  }): Promise<AppRoleAssignment> {
+    const tenant = await this.requireTenant(input.tenant);
+    const user = await this.store.findUserByUpn(input.userPrincipalName);
+    if (user?.tenantId !== tenant.id) {
+      throw new DirectoryError(
+        'not_found',
+        `User '${input.userPrincipalName}' not found in tenant '${tenant.id}'.`,
+      );
+    }
+    const resourceAppId = isGuid(input.resource)
+      ? input.resource.toLowerCase()
+      : sameUri(input.resource, builtinDirectoryApplication.identifierUris)
+        ? DIRECTORY_APP_ID
+        : await this.store.findAppIdByIdentifierUri(input.resource);
+    if (resourceAppId === undefined)
+      throw new DirectoryError('not_found', `Resource '${input.resource}' not found.`);
+    const resource = await this.requireApplication(resourceAppId);
+    const appRole = resource.appRoles.find((r) => r.value === input.role && r.isEnabled);
+    if (appRole === undefined) {
+      throw new DirectoryError(
+        'not_found',
+        `The resource '${resource.displayName}' has no app role '${input.role}'.`,
+      );
+    }
+    if (!appRole.allowedMemberTypes.includes('User')) {
+      throw new DirectoryError('invalid', `The app role '${input.role}' cannot be assigned to users.`);
+    }
+    const resourceSp = await this.store.findServicePrincipal(tenant.id, resource.appId);
+    if (resourceSp === undefined) {
+      throw new DirectoryError(
+        'not_found',
+        `The resource needs a service principal in tenant '${tenant.id}'.`,
+      );
+    }
+    const existing = await this.store.findAppRoleAssignment(user.id, resourceSp.id, appRole.id);
+    if (existing !== undefined) return existing;
+    const assignment: AppRoleAssignment = {
+      id: randomUUID(),
+      tenantId: tenant.id,
+      principalId: user.id,
+      principalType: 'User',
+      resourceId: resourceSp.id,
+      appRoleId: appRole.id,
+      createdDateTime: this.nowSeconds(),
+    };
+    await this.store.write((trx) => this.store.insertAppRoleAssignment(trx, assignment));
+    // A concurrent identical assignment may have won the insert; answer with the stored one either way.
+    return (await this.store.findAppRoleAssignment(user.id, resourceSp.id, appRole.id)) ?? assignment;
   }
 
   /**
