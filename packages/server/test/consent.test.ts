@@ -284,11 +284,17 @@ describe('consent', () => {
     );
     expect(consentItems(first)).toEqual(['A.Read · Incremental API']);
     expect(first.body).not.toContain('consent_organization');
-    // A forged "for the organization" from a non-admin is recorded as the user's own consent.
-    codeOf(
-      await browser.submit(server.url, first, { action: 'consent', consent_organization: 'true' }),
-      'incremental',
-    );
+    // A forged "for the organization" from a non-admin (the page did not offer it) is refused; nothing is recorded.
+    const forged = await browser.submit(server.url, first, {
+      action: 'consent',
+      consent_organization: 'true',
+    });
+    expect(forged.status).toBe(400);
+    expect(forged.location).toBeUndefined();
+    expect(forged.body).toContain('Error code: TSS9100022');
+    expect(forged.body).toContain(text(9100022));
+    expect(await grants(s.tenantId, 'incremental', 'inc')).toEqual([]);
+    codeOf(await browser.submit(server.url, first, { action: 'consent' }), 'incremental');
     const before = await grants(s.tenantId, 'incremental', 'inc');
     expect(shape(before)).toEqual([{ consentType: 'Principal', principalId: s.user.id, scope: 'A.Read' }]);
 

@@ -10,6 +10,7 @@ import {
   setSessionCookie,
 } from '../../sessions/cookies.js';
 import type { SsoSession } from '../../store/sign-in-store.js';
+import { isUniqueViolation } from '../../store/database.js';
 import { randomToken } from '../../tokens/opaque-tokens.js';
 import { issuerV2 } from '../../tokens/issuer.js';
 import {
@@ -32,17 +33,22 @@ import { checkPkce } from './check-pkce.js';
 import { checkPrompt } from './check-prompt.js';
 import { checkRedirectUri, matchRedirectUri } from './check-redirect-uri.js';
 import { checkResponseType } from './check-response-type.js';
-import { openInteraction, sealInteraction, type InteractionState } from './interaction-state.js';
+import {
+  STEP_ACTIONS,
+  acceptAnswer,
+  loadInteractionStep,
+  saveInteractionStep,
+  type InteractionAnswer,
+  type InteractionStep,
+} from './interaction-state.js';
 import type { AuthorizationContext, AuthorizationOutcome, ResponseTarget } from './request.js';
 import { respond } from './respond.js';
 import { selectAccount } from './select-account.js';
 
-/** Seconds a sign-in page stays usable. */
-const INTERACTION_LIFETIME_SECONDS = 15 * 60;
-
 /** How the interaction POST continues the authorization. */
 interface Continuation {
-  readonly sessionId?: string | undefined;
+  /** The session signed in (`fresh`) or picked on the account picker during this interaction. */
+  readonly session?: { readonly id: string; readonly fresh: boolean };
   /** The browser's session key when this very response sets a new cookie (just signed in). */
   readonly browserHash?: string;
   readonly consent?: { readonly accept: boolean; readonly forOrganization: boolean };
@@ -91,7 +97,10 @@ async function run(
     const params = await withAccountLoginHint(context.keys.pairwise, context.cache, readParams());
     const tenantSegment = await resolveTenantSegment(tenant, context.cache);
     ctx = { params, tenantSegment, prompts: new Set() };
-    if (continuation.sessionId !== undefined) ctx.interactionSessionId = continuation.sessionId;
+    if (continuation.session !== undefined) {
+      ctx.interactionSessionId = continuation.session.id;
+      ctx.interactionSessionFresh = continuation.session.fresh;
+    }
     const base = context.baseUrl();
     await checkClient(context, ctx);
     // RFC 9207 `iss` only where the issuer is one tenant's: no client can match the `{tenantid}` template.
@@ -110,9 +119,10 @@ async function run(
         : await context.signIn.listSessions(key, context.now(), context.config.sessionIdleTimeoutSeconds);
     const selected = await selectAccount(context, ctx, sessions);
     if (selected !== undefined) return await render(context, request, reply, ctx, selected, tenant);
+    // Declining ends the request whatever else happened meanwhile (consent given in another tab).
+    if (continuation.consent?.accept === false) throw new IdentityError(65004);
     let consent = await checkConsent(context, ctx);
     if (consent !== undefined && continuation.consent !== undefined) {
-      if (!continuation.consent.accept) throw new IdentityError(65004);
       await recordConsent(context, ctx, continuation.consent.forOrganization);
       ctx.consentGiven = true;
       consent = await checkConsent(context, ctx);
@@ -135,7 +145,7 @@ async function recordConsent(
   const user = ctx.user;
   if (user === undefined) return;
   const admin = user.directoryRoles.includes('Global Administrator');
-  await context.directory.recordConsent({
+  const consent = {
     tenantId: user.tenantId,
     userId: user.id,
     forOrganization: admin && forOrganization,
@@ -144,7 +154,18 @@ async function recordConsent(
       resourceAppId: need.resource.appId,
       scopes: need.scopes,
     })),
-  });
+  };
+  // Recording looks for the grant (and service principal) before writing it: two decisions at once (a double
+  // click, two tabs) both find none and one insert loses on the unique key. The loser tries again, now merging
+  // into what the winner wrote, instead of answering 500.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await context.directory.recordConsent(consent);
+      break;
+    } catch (error) {
+      if (attempt >= 3 || !isUniqueViolation(error)) throw error;
+    }
+  }
   // This node sees its own write at once; others drop their caches within one poll interval.
   context.cache.invalidate();
 }
@@ -156,21 +177,33 @@ async function render(
   ctx: AuthorizationContext,
   outcome: AuthorizationOutcome,
   tenant: string,
-  error?: { readonly message: string; readonly status: number },
+  error?: { readonly message: string; readonly status: number; readonly userName?: string | undefined },
 ): Promise<FastifyReply> {
   if (outcome.kind === 'respond') return sendResponse(reply, outcome.target, outcome.fields);
   const client = ctx.client;
   if (client === undefined) throw new Error('unreachable');
-  const state: InteractionState = {
-    params: ctx.params,
+  // The page's step is kept server-side: which actions it offers and what they may refer to.
+  const accounts = outcome.kind === 'select-account' ? await accountsOf(context, outcome.sessions) : [];
+  const admin = ctx.user?.directoryRoles.includes('Global Administrator') === true;
+  const step: InteractionStep = {
     tenant,
-    ...(outcome.kind === 'consent' && ctx.session !== undefined ? { sessionId: ctx.session.id } : {}),
-    expiresAt: context.now() + INTERACTION_LIFETIME_SECONDS,
+    params: ctx.params,
+    step: outcome.kind,
+    actions: STEP_ACTIONS[outcome.kind],
+    choices: Object.fromEntries(accounts.map((a) => [a.sessionRef, a.sessionId])),
+    sessionId: outcome.kind === 'consent' ? ctx.session?.id : undefined,
+    sessionFresh:
+      outcome.kind === 'consent' &&
+      ctx.interactionSessionFresh === true &&
+      ctx.session !== undefined &&
+      ctx.interactionSessionId === ctx.session.id,
+    organizationConsent: outcome.kind === 'consent' && admin,
   };
+  const csrfToken = csrfTokenFor(request, reply, context.keys.interaction);
   const form: FormContext = {
     action: `/${encodeURIComponent(tenant)}/login`,
-    interaction: sealInteraction(context.keys.interaction, state),
-    csrfToken: csrfTokenFor(request, reply, context.keys.interaction),
+    interaction: await saveInteractionStep(context.signIn, step, csrfToken, context.now()),
+    csrfToken,
   };
   const home = await context.cache.tenant(client.tenantId);
   const badge: AppBadge = {
@@ -187,13 +220,12 @@ async function render(
         signInPage({
           form,
           app: badge,
-          loginHint: ctx.params.login_hint,
+          loginHint: error?.userName ?? ctx.params.login_hint,
           error: error?.message ?? outcome.error,
         }),
         page,
       );
     case 'select-account': {
-      const accounts = await accountsOf(context, outcome.sessions);
       return sendPage(reply, 200, accountPickerPage({ form, app: badge, accounts }), page);
     }
     case 'consent': {
@@ -220,7 +252,7 @@ async function render(
           app: badge,
           userPrincipalName: user?.userPrincipalName ?? '',
           items,
-          canConsentForOrganization: user?.directoryRoles.includes('Global Administrator') === true,
+          canConsentForOrganization: admin,
         }),
         page,
       );
@@ -240,13 +272,15 @@ function redirectSourceOf(client: Application, ctx: AuthorizationContext): strin
   return url.origin === 'null' ? url.protocol : url.origin;
 }
 
+/** The picker's accounts; each gets a random reference (the session id never reaches the browser). */
 async function accountsOf(context: ServerContext, sessions: readonly SsoSession[]) {
   const accounts = [];
   for (const session of sessions) {
     const user = await context.cache.user(session.userId);
     if (user !== undefined)
       accounts.push({
-        sessionRef: session.id,
+        sessionRef: randomToken(),
+        sessionId: session.id,
         displayName: user.displayName,
         userPrincipalName: user.userPrincipalName,
       });
@@ -323,9 +357,11 @@ function sendErrorPage(request: FastifyRequest, reply: FastifyReply, error: Iden
 }
 
 /**
- * `POST /{tenant}/login`: a form of the sign-in UI. Checks the anti-CSRF token and the sealed interaction, then
- * signs in (new session, new cookie against fixation), selects an account, or records the consent decision, and
- * continues the authorization request.
+ * `POST /{tenant}/login`: a form of the sign-in UI. Checks the anti-CSRF token, loads the page's step (kept
+ * server-side, bound to this browser), and accepts only an answer that page offered (9100022 otherwise, on the
+ * error page): a password sign-in on the sign-in page (new session, new cookie against fixation), an account the
+ * picker offered or "use another account" on the picker, a consent decision on the consent page. Then continues
+ * the authorization request.
  */
 async function interact(
   context: ServerContext,
@@ -341,28 +377,41 @@ async function interact(
   if (!csrfTokenValid(request, context.keys.interaction, form.csrf_token)) {
     return sendErrorPage(request, reply, new IdentityError(9100013));
   }
-  const state = openInteraction(context.keys.interaction, form.interaction ?? '', context.now());
-  if (state?.tenant !== request.params.tenant)
+  let step: InteractionStep | undefined;
+  try {
+    step = await loadInteractionStep(context.signIn, form.interaction, form.csrf_token, context.now());
+  } catch (error) {
+    return sendErrorPage(request, reply, asIdentityError(error));
+  }
+  if (step?.tenant !== request.params.tenant)
     return sendErrorPage(request, reply, new IdentityError(9100014));
-  const params = () => ({ ...state.params });
-  switch (form.action) {
+  const answer = acceptAnswer(step, form);
+  if (answer === undefined) {
+    request.log.info(
+      { step: step.step, action: (form.action ?? '').slice(0, 32), traceId: request.id },
+      'interaction answer not offered by its page',
+    );
+    return sendErrorPage(request, reply, new IdentityError(9100022));
+  }
+  const params = () => ({ ...step.params });
+  switch (answer.action) {
     case 'signin':
-      return signIn(context, request, reply, state, form);
+      return signIn(context, request, reply, step, answer);
     case 'select':
-      return run(context, request, reply, state.tenant, params, { sessionId: form.session ?? '' });
+      return run(context, request, reply, step.tenant, params, {
+        session: { id: answer.sessionId, fresh: false },
+      });
     case 'use_another': {
-      const { prompt: _prompt, login_hint: _hint, ...rest } = state.params;
-      return run(context, request, reply, state.tenant, () => ({ ...rest, prompt: 'login' }), {});
+      const { prompt: _prompt, login_hint: _hint, ...rest } = step.params;
+      return run(context, request, reply, step.tenant, () => ({ ...rest, prompt: 'login' }), {});
     }
     case 'consent':
     case 'decline':
-      if (state.sessionId === undefined) return sendErrorPage(request, reply, new IdentityError(9100014));
-      return run(context, request, reply, state.tenant, params, {
-        sessionId: state.sessionId,
-        consent: { accept: form.action === 'consent', forOrganization: form.consent_organization === 'true' },
+      if (step.sessionId === undefined) return sendErrorPage(request, reply, new IdentityError(9100014));
+      return run(context, request, reply, step.tenant, params, {
+        session: { id: step.sessionId, fresh: step.sessionFresh },
+        consent: { accept: answer.action === 'consent', forOrganization: answer.forOrganization },
       });
-    default:
-      return sendErrorPage(request, reply, new IdentityError(9002313, { reason: 'unknown form action.' }));
   }
 }
 
@@ -370,16 +419,15 @@ async function signIn(
   context: ServerContext,
   request: FastifyRequest<{ Params: { tenant: string } }>,
   reply: FastifyReply,
-  state: InteractionState,
-  form: Record<string, string>,
+  step: InteractionStep,
+  answer: Extract<InteractionAnswer, { action: 'signin' }>,
 ): Promise<FastifyReply> {
-  const segment = await resolveTenantSegment(state.tenant, context.cache).catch(() => undefined);
-  const now = context.now();
+  const segment = await resolveTenantSegment(step.tenant, context.cache).catch(() => undefined);
   let user;
   try {
     user = await context.passwords.verify({
-      userName: form.username ?? '',
-      password: form.password ?? '',
+      userName: answer.userName,
+      password: answer.password,
       clientIp: request.ip,
       tenantId: segment?.kind === 'tenant' ? segment.tenant.id : undefined,
       nowMs: Date.now(),
@@ -387,19 +435,21 @@ async function signIn(
   } catch (error) {
     const identityError = asIdentityError(error);
     if (identityError.status >= 500) return sendErrorPage(request, reply, identityError);
-    const params = { ...state.params, ...(form.username === undefined ? {} : { login_hint: form.username }) };
     const ctx: AuthorizationContext = {
-      params,
+      params: step.params,
       tenantSegment: segment ?? { kind: 'alias', alias: 'common', segment: 'common' },
       prompts: new Set(),
     };
-    ctx.client = await context.cache.application(state.params.client_id ?? '');
+    ctx.client = await context.cache.application(step.params.client_id ?? '');
     if (ctx.client === undefined) return sendErrorPage(request, reply, identityError);
-    return render(context, request, reply, ctx, { kind: 'sign-in' }, state.tenant, {
+    return render(context, request, reply, ctx, { kind: 'sign-in' }, step.tenant, {
       message: identityError.description,
       status: identityError.status,
+      userName: answer.userName,
     });
   }
+  // The session's auth_time is this sign-in's, after the password was verified.
+  const now = context.now();
   const previous = browserToken(request);
   const token = randomToken();
   const hash = browserHash(token);
@@ -415,8 +465,8 @@ async function signIn(
   };
   await context.signIn.insertSession({ ...session, browserHash: hash, createdAt: now });
   setSessionCookie(reply, token, context.config.sessionMaxLifetimeSeconds);
-  return run(context, request, reply, state.tenant, () => ({ ...state.params }), {
-    sessionId: session.id,
+  return run(context, request, reply, step.tenant, () => ({ ...step.params }), {
+    session: { id: session.id, fresh: true },
     browserHash: hash,
   });
 }

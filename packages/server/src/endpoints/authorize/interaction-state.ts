@@ -1,35 +1,163 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { SignInStore } from '../../store/sign-in-store.js';
+import { randomToken, tokenHash } from '../../tokens/opaque-tokens.js';
 
-/** What an interaction page carries between requests, sealed so the browser cannot change it. */
-export interface InteractionState {
-  /** The original authorization request parameters. */
-  readonly params: Readonly<Record<string, string>>;
+/** The pages of an interactive sign-in. */
+export type InteractionStepKind = 'sign-in' | 'select-account' | 'consent';
+
+/** The form actions of the pages (`action` field). */
+export type InteractionAction = 'signin' | 'select' | 'use_another' | 'consent' | 'decline';
+
+/**
+ * The actions each page offers. The sign-in page — whatever the reason it is shown (no session, `prompt=login`,
+ * an elapsed `max_age`, another account) — accepts only a password sign-in; `select` and `use_another` only the
+ * account picker; consent decisions only the consent page.
+ */
+export const STEP_ACTIONS: Readonly<Record<InteractionStepKind, readonly InteractionAction[]>> = {
+  'sign-in': ['signin'],
+  'select-account': ['select', 'use_another'],
+  consent: ['consent', 'decline'],
+};
+
+/** Fields every interaction form carries. */
+const COMMON_FIELDS: ReadonlySet<string> = new Set(['interaction', 'csrf_token', 'action']);
+
+/** The other fields each action's form has. */
+const ACTION_FIELDS: Readonly<Record<InteractionAction, ReadonlySet<string>>> = {
+  signin: new Set(['username', 'password']),
+  select: new Set(['session']),
+  use_another: new Set(),
+  consent: new Set(['consent_organization']),
+  decline: new Set(['consent_organization']),
+};
+
+/**
+ * One page of an interactive sign-in as the server showed it, kept server-side for
+ * {@link INTERACTION_LIFETIME_SECONDS}: the original authorization request, the step, the actions the page offered
+ * and what they may refer to. The page's form carries only a random handle.
+ */
+export interface InteractionStep {
   /** The `{tenant}` path segment of the request. */
   readonly tenant: string;
-  /** The session chosen or created during this interaction (login and account choice are done). */
-  readonly sessionId?: string;
-  /** Unix seconds after which the interaction is refused. */
-  readonly expiresAt: number;
+  /** The original authorization request parameters. */
+  readonly params: Readonly<Record<string, string>>;
+  readonly step: InteractionStepKind;
+  /** The actions the page offered ({@link STEP_ACTIONS} of its step). */
+  readonly actions: readonly InteractionAction[];
+  /** Account picker: the reference of each offered account → its SSO session id (never sent to the browser). */
+  readonly choices: Readonly<Record<string, string>>;
+  /** Consent page: the SSO session it was shown for. */
+  readonly sessionId?: string | undefined;
+  /** True when {@link sessionId} was signed in during this interaction (fresh authentication). */
+  readonly sessionFresh: boolean;
+  /** Consent page: whether it offered consent on behalf of the organization. */
+  readonly organizationConsent: boolean;
 }
 
-/** Seals interaction state: base64url JSON, `.`, base64url HMAC-SHA256. */
-export function sealInteraction(key: Buffer, state: InteractionState): string {
-  const body = Buffer.from(JSON.stringify(state)).toString('base64url');
-  return `${body}.${createHmac('sha256', key).update(body).digest('base64url')}`;
+/** Seconds an interaction page stays usable. */
+export const INTERACTION_LIFETIME_SECONDS = 15 * 60;
+
+/** What a posted form asks for, once {@link acceptAnswer} found it offered by its page. */
+export type InteractionAnswer =
+  | { readonly action: 'signin'; readonly userName: string; readonly password: string }
+  | { readonly action: 'select'; readonly sessionId: string }
+  | { readonly action: 'use_another' }
+  | { readonly action: 'consent' | 'decline'; readonly forOrganization: boolean };
+
+/**
+ * Stores a page's step and returns the handle its form carries (256 random bits; stored as SHA-256), bound to
+ * the browser's anti-CSRF token.
+ *
+ * @param now Unix seconds.
+ */
+export async function saveInteractionStep(
+  store: SignInStore,
+  step: InteractionStep,
+  csrfToken: string,
+  now: number,
+): Promise<string> {
+  const handle = randomToken();
+  await store.insertInteractionStep({
+    handleHash: tokenHash(handle),
+    tenant: step.tenant,
+    step: step.step,
+    actions: step.actions,
+    choices: step.choices,
+    sessionId: step.sessionId,
+    sessionFresh: step.sessionFresh,
+    organizationConsent: step.organizationConsent,
+    params: step.params,
+    csrfHash: tokenHash(csrfToken),
+    createdAt: now,
+    expiresAt: now + INTERACTION_LIFETIME_SECONDS,
+  });
+  return handle;
 }
 
-/** Opens sealed interaction state; `undefined` when forged, malformed or expired. */
-export function openInteraction(key: Buffer, sealed: string, now: number): InteractionState | undefined {
-  const dot = sealed.indexOf('.');
-  if (dot <= 0 || sealed.length > 32_768) return undefined;
-  const body = sealed.slice(0, dot);
-  const mac = Buffer.from(sealed.slice(dot + 1));
-  const expected = Buffer.from(createHmac('sha256', key).update(body).digest('base64url'));
-  if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) return undefined;
-  try {
-    const state = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as InteractionState;
-    return state.expiresAt > now ? state : undefined;
-  } catch {
+/**
+ * The step of a posted handle: `undefined` when the handle is malformed, unknown, expired, or was shown to
+ * another browser (another anti-CSRF token).
+ *
+ * @param now Unix seconds.
+ */
+export async function loadInteractionStep(
+  store: SignInStore,
+  handle: string | undefined,
+  csrfToken: string | undefined,
+  now: number,
+): Promise<InteractionStep | undefined> {
+  if (handle === undefined || csrfToken === undefined || !/^[A-Za-z0-9_-]{43}$/.test(handle))
     return undefined;
+  const stored = await store.findInteractionStep(tokenHash(handle), now);
+  if (stored === undefined || stored.csrfHash !== tokenHash(csrfToken)) return undefined;
+  if (!Object.hasOwn(STEP_ACTIONS, stored.step)) return undefined;
+  const step = stored.step as InteractionStepKind;
+  return {
+    tenant: stored.tenant,
+    params: stored.params,
+    step,
+    // Only what the step can offer, whatever the row says.
+    actions: STEP_ACTIONS[step].filter((a) => stored.actions.includes(a)),
+    choices: stored.choices,
+    sessionId: stored.sessionId,
+    sessionFresh: stored.sessionFresh,
+    organizationConsent: stored.organizationConsent,
+  };
+}
+
+/**
+ * Checks a posted form against the page it claims to answer: its `action` must be one the page offered, it may
+ * carry only that action's fields, a `session` only a reference the account picker offered, and
+ * `consent_organization` only when the consent page offered it.
+ *
+ * @returns the answer, or undefined when the page did not offer it (refuse with 9100019).
+ */
+export function acceptAnswer(
+  step: InteractionStep,
+  form: Readonly<Record<string, string>>,
+): InteractionAnswer | undefined {
+  const action = form.action as InteractionAction | undefined;
+  if (action === undefined || !step.actions.includes(action)) return undefined;
+  const fields = ACTION_FIELDS[action];
+  for (const name of Object.keys(form)) {
+    if (!COMMON_FIELDS.has(name) && !fields.has(name)) return undefined;
+  }
+  switch (action) {
+    case 'signin':
+      return { action, userName: form.username ?? '', password: form.password ?? '' };
+    case 'select': {
+      const ref = form.session;
+      if (ref === undefined || !Object.hasOwn(step.choices, ref)) return undefined;
+      const sessionId = step.choices[ref];
+      return sessionId === undefined ? undefined : { action, sessionId };
+    }
+    case 'use_another':
+      return { action };
+    case 'consent':
+    case 'decline': {
+      const organization = form.consent_organization;
+      if (organization !== undefined && (!step.organizationConsent || organization !== 'true'))
+        return undefined;
+      return { action, forOrganization: organization === 'true' };
+    }
   }
 }

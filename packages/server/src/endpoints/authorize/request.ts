@@ -41,8 +41,16 @@ export interface AuthorizationContext {
   codeChallenge?: string;
   prompts: Set<Prompt>;
   maxAgeSeconds?: number;
-  /** Set by the interaction after a sign-in or account choice; skips `prompt=login` / `select_account`. */
+  /**
+   * Set by the interaction after a sign-in or an account the picker offered: that session is used, the picker is
+   * not shown again.
+   */
   interactionSessionId?: string;
+  /**
+   * True when {@link interactionSessionId} was signed in during this interaction (fresh authentication): only then
+   * are `prompt=login` and `max_age` satisfied.
+   */
+  interactionSessionFresh?: boolean;
   /** True on the request that carries the user's consent decision. */
   consentGiven?: boolean;
   session?: SsoSession;

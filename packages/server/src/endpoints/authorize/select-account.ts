@@ -9,6 +9,9 @@ import type { AuthorizationContext, AuthorizationOutcome } from './request.js';
  * `prompt=login` or an exceeded `max_age` ask for a fresh sign-in, `prompt=select_account` or several accounts
  * without a matching `login_hint` show the picker. With `prompt=none` nothing is shown: the request fails at once.
  *
+ * Only a session signed in during this interaction (`ctx.interactionSessionFresh`) satisfies `prompt=login` and
+ * `max_age`; an account picked on the picker is held to `max_age` like any other (OIDC Core §3.1.2.1).
+ *
  * @returns an outcome when a page is needed, else undefined with `ctx.session` and `ctx.user` set.
  * @throws IdentityError 50058 login_required, 9100015 / 9100018 interaction_required (prompt=none only).
  */
@@ -31,12 +34,12 @@ export async function selectAccount(
       : segment.alias !== 'consumers' && (hinted === undefined || s.tenantId === hinted.id),
   );
   const now = context.now();
+  const fresh = ctx.interactionSessionId !== undefined && ctx.interactionSessionFresh === true;
   let chosen: SsoSession | undefined;
   if (ctx.interactionSessionId !== undefined) {
     chosen = usable.find((s) => s.id === ctx.interactionSessionId);
     if (chosen === undefined) return { kind: 'sign-in' };
   } else {
-    if (ctx.prompts.has('login')) return { kind: 'sign-in' };
     const hint = ctx.params.login_hint?.toLowerCase();
     let candidates = usable;
     if (hint !== undefined && hint !== '') {
@@ -47,18 +50,16 @@ export async function selectAccount(
       if (silent) throw new IdentityError(50058);
       return { kind: 'sign-in' };
     }
-    if (ctx.prompts.has('select_account') || candidates.length > 1) {
+    if (!ctx.prompts.has('login') && (ctx.prompts.has('select_account') || candidates.length > 1)) {
       if (silent) throw new IdentityError(9100015);
       return { kind: 'select-account', sessions: candidates };
     }
     chosen = candidates[0];
   }
   if (chosen === undefined) return { kind: 'sign-in' };
-  if (
-    ctx.maxAgeSeconds !== undefined &&
-    now - chosen.authTime > ctx.maxAgeSeconds &&
-    ctx.interactionSessionId === undefined
-  ) {
+  // Fresh authentication only: a session from before this interaction never answers prompt=login.
+  if (ctx.prompts.has('login') && !fresh) return { kind: 'sign-in' };
+  if (ctx.maxAgeSeconds !== undefined && now - chosen.authTime > ctx.maxAgeSeconds && !fresh) {
     if (silent) throw new IdentityError(9100018);
     return { kind: 'sign-in' };
   }
