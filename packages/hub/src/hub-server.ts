@@ -7,9 +7,11 @@ import { HttpConnection } from './connection/http-connection.js';
 import { createHubClients, createGroupManager, type GroupManager, type HubClients } from './hub/clients.js';
 import { resolveHub, type ResolvedHub } from './hub/definition.js';
 import { InvocationDispatcher, type InvocationLimits } from './hub/invocation-dispatcher.js';
+import { hubEndpointOf, requestTargetOf } from './hub-path.js';
 import { HubRuntime } from './hub/runtime.js';
 import { redactUrl, silentLogger, type HubLogger } from './logging.js';
 import type { HubServerOptions } from './options.js';
+import { MAX_HANDSHAKE_BYTES } from './protocol/handshake.js';
 import type { HubProtocol } from './protocol/hub-protocol.js';
 import { jsonHubProtocol } from './protocol/json-protocol.js';
 import { messagePackHubProtocol } from './protocol/messagepack-protocol.js';
@@ -30,10 +32,13 @@ import { WebSocketTransport } from './transports/websockets.js';
 export const IDENTITY_CHANGED = 'The user identity cannot change during an active connection.';
 
 /**
- * Largest WebSocket frame or POST body, in bytes. The official clients batch queued messages into one frame or
- * body (each record is still limited to `maxMessageBytes`), so this bounds a batch, not a message.
+ * Default largest WebSocket frame or POST body, in messages of `maxMessageBytes`. Clients batch queued messages
+ * into one frame or body (each record is still limited to `maxMessageBytes`), so this bounds a batch: a few
+ * messages, not thousands (parsing a frame is work the event loop does for one client).
  */
-const MAX_BATCH_BYTES = 16 << 20;
+const DEFAULT_FRAME_MESSAGES = 4;
+/** Bytes a frame needs beyond one message: the handshake request, which may share its frame, and framing. */
+const FRAME_OVERHEAD_BYTES = MAX_HANDSHAKE_BYTES + 8;
 const CLOSED_LONG_POLL_GRACE_MS = 5000;
 
 /** A running hub: plug it into an HTTP server with an adapter, send to clients from anywhere. */
@@ -80,11 +85,7 @@ class HubServerImpl implements HubServer, ConnectionHandler {
   private readonly longPollTimeoutMs: number;
   private readonly byToken = new Map<string, HttpConnection>();
   private readonly dispatchers = new Map<HttpConnection, InvocationDispatcher>();
-  private readonly wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: MAX_BATCH_BYTES,
-    perMessageDeflate: false,
-  });
+  private readonly wss: WebSocketServer;
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly options: HubServerOptions) {
@@ -106,12 +107,24 @@ class HubServerImpl implements HubServer, ConnectionHandler {
     this.protocols = new Map(
       protocols.map((name) => [name, name === 'json' ? jsonHubProtocol : messagePackHubProtocol] as const),
     );
+    const maxMessageBytes = positiveInteger(options.maxMessageBytes, 32_768, 'maxMessageBytes');
+    const maxFrameBytes = positiveInteger(
+      options.maxFrameBytes,
+      DEFAULT_FRAME_MESSAGES * maxMessageBytes,
+      'maxFrameBytes',
+    );
+    if (maxFrameBytes < maxMessageBytes + FRAME_OVERHEAD_BYTES) {
+      throw new TypeError(
+        `"maxFrameBytes" must be at least "maxMessageBytes" + ${FRAME_OVERHEAD_BYTES} (the handshake and framing).`,
+      );
+    }
     this.limits = {
       keepAliveIntervalMs: options.keepAliveIntervalMs ?? 15_000,
       clientTimeoutMs: options.clientTimeoutMs ?? 30_000,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 15_000,
       disconnectTimeoutMs: options.disconnectTimeoutMs ?? 15_000,
-      maxMessageBytes: options.maxMessageBytes ?? 32_768,
+      maxMessageBytes,
+      maxFrameBytes,
       maxSendBufferBytes: options.maxSendBufferBytes ?? 1_048_576,
       ackIntervalMs: Math.min(1000, options.keepAliveIntervalMs ?? 1000),
     };
@@ -121,13 +134,21 @@ class HubServerImpl implements HubServer, ConnectionHandler {
       rateLimit: options.invocationRateLimit ?? { perSecond: 100, burst: 200 },
       streamBufferCapacity: options.streamBufferCapacity ?? 10,
       clientResultTimeoutMs: options.clientResultTimeoutMs ?? 30_000,
+      maxStreamIdsPerInvocation: nonNegativeInteger(
+        options.maxStreamIdsPerInvocation,
+        8,
+        'maxStreamIdsPerInvocation',
+      ),
+      maxStreamsPerClient: nonNegativeInteger(options.maxStreamsPerClient, 32, 'maxStreamsPerClient'),
     };
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes, perMessageDeflate: false });
     this.longPollTimeoutMs = options.longPollTimeoutMs ?? 90_000;
     this.runtime = new HubRuntime(
       this.hub,
       options.backplane,
       options.backplaneChannel ?? options.path,
       options.groupOperationTimeoutMs ?? 5000,
+      nonNegativeInteger(options.maxGroupsPerClient, 100, 'maxGroupsPerClient'),
       this.logger,
     );
     this.clients = createHubClients(this.runtime);
@@ -176,8 +197,11 @@ class HubServerImpl implements HubServer, ConnectionHandler {
     });
   }
 
-  onMessage(connection: HttpConnection, message: Parameters<ConnectionHandler['onMessage']>[1]): void {
-    this.dispatchers.get(connection)?.receive(message);
+  onMessage(
+    connection: HttpConnection,
+    message: Parameters<ConnectionHandler['onMessage']>[1],
+  ): Promise<void> | undefined {
+    return this.dispatchers.get(connection)?.receive(message);
   }
 
   onClosed(connection: HttpConnection, reason: string | undefined): void {
@@ -199,14 +223,17 @@ class HubServerImpl implements HubServer, ConnectionHandler {
   // ---- HTTP ---------------------------------------------------------------------------------------------------
 
   async handleRequest(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    const negotiate = url.pathname === `${this.path}/negotiate`;
-    if (!negotiate && url.pathname !== this.path) return false;
+    const target = requestTargetOf(request.url);
+    const endpoint = target === undefined ? undefined : hubEndpointOf(target.pathname, this.path);
+    if (target === undefined || endpoint === undefined) return false;
+    const query = target.query;
+    const negotiate = endpoint === 'negotiate';
     this.logger.debug('hub request', { method: request.method, url: redactUrl(request.url) });
     const origin = this.origins.check(request);
     if (origin.kind === 'refused') {
       this.logger.info('hub request refused: origin not allowed', { origin: origin.origin });
-      respond(response, 403, 'Origin not allowed.');
+      drain(request);
+      respond(response, 403, '');
       return true;
     }
     const cors = OriginPolicy.corsHeaders(origin);
@@ -214,10 +241,10 @@ class HubServerImpl implements HubServer, ConnectionHandler {
       if (request.method === 'OPTIONS') {
         this.preflight(request, response, cors);
       } else if (negotiate) {
-        if (request.method === 'POST') await this.negotiate(request, response, url, cors, origin);
+        if (request.method === 'POST') await this.negotiate(request, response, query, cors, origin);
         else respond(response, 405, 'Method not allowed.', cors);
       } else {
-        await this.connectionRequest(request, response, url, cors);
+        await this.connectionRequest(request, response, query, cors);
       }
     } catch (error) {
       this.logger.error('hub request failed', {
@@ -255,29 +282,28 @@ class HubServerImpl implements HubServer, ConnectionHandler {
   private async negotiate(
     request: IncomingMessage,
     response: ServerResponse,
-    url: URL,
+    query: URLSearchParams,
     cors: Record<string, string>,
     origin: OriginDecision,
   ): Promise<void> {
     drain(request);
-    const version = Number(url.searchParams.get('negotiateVersion') ?? '0');
+    const version = Number(query.get('negotiateVersion') ?? '0');
     if (!Number.isInteger(version) || version < 1) {
       json(
         response,
         200,
         {
-          error: `The client requested version '${url.searchParams.get('negotiateVersion') ?? '0'}', but the server does not support this version.`,
+          error: `The client requested version '${query.get('negotiateVersion') ?? '0'}', but the server does not support this version.`,
         },
         cors,
       );
       return;
     }
-    const identity = await authenticateRequest(request, url.searchParams, false, this.options.authentication);
+    const identity = await authenticateRequest(request, query, false, this.options.authentication);
     const user = await this.admit(request, identity, response, cors, origin);
     if (user === undefined) return;
     const stateful =
-      this.options.allowStatefulReconnects === true &&
-      url.searchParams.get('useStatefulReconnect') === 'true';
+      this.options.allowStatefulReconnects === true && query.get('useStatefulReconnect') === 'true';
     const connection = this.createConnection(user, stateful);
     json(
       response,
@@ -311,6 +337,11 @@ class HubServerImpl implements HubServer, ConnectionHandler {
       this.refuse(response, identity.error, cors);
       return undefined;
     }
+    const expired = this.expired(identity);
+    if (expired !== undefined) {
+      this.refuse(response, expired, cors);
+      return undefined;
+    }
     if (identity.kind === 'anonymous') {
       if (!this.hub.anonymousConnect) {
         this.refuse(response, new BearerTokenError('token_missing'), cors);
@@ -325,25 +356,39 @@ class HubServerImpl implements HubServer, ConnectionHandler {
       !(origin.kind === 'same' && request.headers.origin !== undefined)
     ) {
       this.logger.info('hub request refused: cookie authentication without an allowed origin');
-      reply(response, 403, 'Origin not allowed.', cors);
+      reply(response, 403, '', cors);
       return undefined;
     }
     const userIdentifier = (this.options.authentication?.userIdentifier ?? defaultUserIdentifier)(claims);
     if (!(await satisfiesPolicy(this.hub.definition.policy, { connectionId: '', claims, userIdentifier }))) {
-      reply(response, 403, 'Forbidden.', cors);
+      reply(response, 403, '', cors);
       return undefined;
     }
     return { claims, bindingKey: bindingKeyOf(claims), expiresAtMs: claims.exp * 1000 };
   }
 
+  /**
+   * Answers an authentication refusal: the status and `WWW-Authenticate` challenge (RFC 6750 §3, which carries
+   * `error` and `error_description`) and an empty body, as ASP.NET's authentication does: the official client puts
+   * any body into its error message.
+   */
   private refuse(
     target: ServerResponse | Duplex,
     error: BearerTokenError,
     cors: Record<string, string>,
   ): void {
     this.logger.info('hub request refused: authentication', { code: error.code });
-    const { status, headers, body } = bearerErrorResponse(error);
-    reply(target, status, JSON.stringify(body), { ...cors, ...headers, 'content-type': 'application/json' });
+    const { status, headers } = bearerErrorResponse(error);
+    reply(target, status, '', { ...cors, ...headers });
+  }
+
+  /**
+   * The identity's claims if its token is still alive by the hub's rule (`exp` exactly, the rule that closes
+   * connections), else a refusal: a validator's clock skew must not admit a token the hub would drop at once.
+   */
+  private expired(identity: RequestIdentity): BearerTokenError | undefined {
+    if (identity.kind !== 'user' || identity.claims.exp * 1000 > Date.now()) return undefined;
+    return new BearerTokenError('token_expired', { detail: 'at or past exp (the hub allows no skew)' });
   }
 
   private createConnection(user: ConnectionUser, stateful: boolean): HttpConnection {
@@ -357,22 +402,22 @@ class HubServerImpl implements HubServer, ConnectionHandler {
    */
   private async lookup(
     request: IncomingMessage,
-    url: URL,
+    query: URLSearchParams,
     target: ServerResponse | Duplex,
     cors: Record<string, string>,
     allowQueryToken: boolean,
   ): Promise<{ connection: HttpConnection; user: ConnectionUser } | undefined> {
-    const identity = await authenticateRequest(
-      request,
-      url.searchParams,
-      allowQueryToken,
-      this.options.authentication,
-    );
+    const identity = await authenticateRequest(request, query, allowQueryToken, this.options.authentication);
     if (identity.kind === 'refused') {
       this.refuse(target, identity.error, cors);
       return undefined;
     }
-    const token = url.searchParams.get('id');
+    const expired = this.expired(identity);
+    if (expired !== undefined) {
+      this.refuse(target, expired, cors);
+      return undefined;
+    }
+    const token = query.get('id');
     if (token === null || token === '') {
       reply(target, 400, 'Connection ID required', cors);
       return undefined;
@@ -400,7 +445,7 @@ class HubServerImpl implements HubServer, ConnectionHandler {
   private async connectionRequest(
     request: IncomingMessage,
     response: ServerResponse,
-    url: URL,
+    query: URLSearchParams,
     cors: Record<string, string>,
   ): Promise<void> {
     const method = request.method ?? 'GET';
@@ -411,7 +456,7 @@ class HubServerImpl implements HubServer, ConnectionHandler {
     }
     const sse = method === 'GET' && (request.headers.accept ?? '').includes('text/event-stream');
     if (method !== 'POST') drain(request);
-    const found = await this.lookup(request, url, response, cors, sse);
+    const found = await this.lookup(request, query, response, cors, sse);
     if (found === undefined) {
       if (method === 'POST') drain(request);
       return;
@@ -483,14 +528,16 @@ class HubServerImpl implements HubServer, ConnectionHandler {
     }
     connection.posting = true;
     try {
-      const body = await readBody(request, MAX_BATCH_BYTES);
+      const body = await readBody(request, this.limits.maxFrameBytes);
       if (body === undefined) {
         respond(response, 413, 'Payload too large.', cors);
         connection.abort('oversized POST');
         return;
       }
+      // Answered once the body is handled: the client sends its next body after this answer (back-pressure).
+      const pending = connection.onData(body);
+      if (pending !== undefined) await pending;
       respond(response, 200, '', cors);
-      connection.onData(body);
     } finally {
       connection.posting = false;
     }
@@ -499,8 +546,9 @@ class HubServerImpl implements HubServer, ConnectionHandler {
   // ---- WebSockets ---------------------------------------------------------------------------------------------
 
   async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<boolean> {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    if (url.pathname !== this.path) return false;
+    const target = requestTargetOf(request.url);
+    if (target === undefined || hubEndpointOf(target.pathname, this.path) !== 'connection') return false;
+    const query = target.query;
     this.logger.debug('hub upgrade', { url: redactUrl(request.url) });
     socket.on('error', () => undefined);
     if (!this.transports.has('WebSockets')) {
@@ -510,19 +558,14 @@ class HubServerImpl implements HubServer, ConnectionHandler {
     const origin = this.origins.check(request);
     if (origin.kind === 'refused') {
       this.logger.info('hub upgrade refused: origin not allowed', { origin: origin.origin });
-      reply(socket, 403, 'Origin not allowed.', {});
+      reply(socket, 403, '', {});
       return true;
     }
     try {
-      const token = url.searchParams.get('id');
+      const token = query.get('id');
       if (token === null) {
         // skipNegotiation: the connection starts with the upgrade.
-        const identity = await authenticateRequest(
-          request,
-          url.searchParams,
-          true,
-          this.options.authentication,
-        );
+        const identity = await authenticateRequest(request, query, true, this.options.authentication);
         const user = await this.admit(request, identity, socket, {}, origin);
         if (user === undefined) return true;
         this.wss.handleUpgrade(request, socket, head, (ws) => {
@@ -531,7 +574,7 @@ class HubServerImpl implements HubServer, ConnectionHandler {
         });
         return true;
       }
-      const found = await this.lookup(request, url, socket, {}, true);
+      const found = await this.lookup(request, query, socket, {}, true);
       if (found === undefined) return true;
       const { connection, user } = found;
       if (connection.transportKind !== undefined && connection.transportKind !== 'WebSockets') {
@@ -546,7 +589,7 @@ class HubServerImpl implements HubServer, ConnectionHandler {
           userIdentifier: undefined,
         }))
       ) {
-        reply(socket, 403, 'Forbidden.', {});
+        reply(socket, 403, '', {});
         return true;
       }
       const reattach =
@@ -579,13 +622,7 @@ class HubServerImpl implements HubServer, ConnectionHandler {
 
   private tick(): void {
     const now = Date.now();
-    for (const connection of this.byToken.values()) {
-      if (connection.tick(now) !== 'expired') continue;
-      this.logger.info('hub connection token expired', { connectionId: connection.connectionId });
-      // With stateful reconnect the client re-attaches with a fresh token; otherwise it reconnects from scratch.
-      if (connection.stateful !== undefined) connection.dropTransport('access token expired');
-      else connection.close('The access token has expired.', true);
-    }
+    for (const connection of this.byToken.values()) connection.tick(now);
   }
 
   async close(): Promise<void> {
@@ -598,6 +635,10 @@ class HubServerImpl implements HubServer, ConnectionHandler {
   }
 }
 
+/**
+ * Answers a request: an empty body with `content-length: 0` and no content type, or a text body labelled
+ * `text/plain` (the hub sends no other kind of body this way).
+ */
 function respond(
   response: ServerResponse,
   status: number,
@@ -608,7 +649,9 @@ function respond(
   response
     .writeHead(status, {
       ...headers,
-      ...(body === '' ? { 'content-length': '0' } : { 'content-type': 'text/plain; charset=utf-8' }),
+      ...(body === ''
+        ? { 'content-length': '0' }
+        : { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) }),
     })
     .end(body);
 }
@@ -645,8 +688,8 @@ function reply(
   }
   const lines = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`];
   const all = {
-    'content-type': 'text/plain; charset=utf-8',
     ...headers,
+    ...(body === '' ? {} : { 'content-type': 'text/plain; charset=utf-8' }),
     'content-length': String(Buffer.byteLength(body)),
     connection: 'close',
   };
@@ -658,19 +701,42 @@ function drain(request: IncomingMessage): void {
   request.resume();
 }
 
+/**
+ * Reads a request body of at most `maxBytes`; `undefined` as soon as it is larger (the rest is read and dropped,
+ * never kept).
+ */
 function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
     request.on('data', (chunk: Buffer) => {
+      if (size > maxBytes) return;
       size += chunk.length;
-      if (size > maxBytes) tooLarge = true;
-      if (!tooLarge) chunks.push(chunk);
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      chunks = [];
+      resolve(undefined);
     });
     request.on('end', () => {
-      resolve(tooLarge ? undefined : Buffer.concat(chunks));
+      if (size <= maxBytes) resolve(Buffer.concat(chunks));
     });
     request.on('error', reject);
   });
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  const resolved = value ?? fallback;
+  if (!Number.isSafeInteger(resolved) || resolved < 1)
+    throw new TypeError(`"${name}" must be a positive integer.`);
+  return resolved;
+}
+
+function nonNegativeInteger(value: number | undefined, fallback: number, name: string): number {
+  const resolved = value ?? fallback;
+  if (!Number.isSafeInteger(resolved) || resolved < 0) {
+    throw new TypeError(`"${name}" must be a non-negative integer.`);
+  }
+  return resolved;
 }

@@ -40,6 +40,13 @@ export interface HubServerOptions {
   readonly longPollTimeoutMs?: number;
   /** Largest hub message accepted, in bytes (default 32768; ASP.NET's MaximumReceiveMessageSize). */
   readonly maxMessageBytes?: number;
+  /**
+   * Largest WebSocket frame or POST body, in bytes: clients may batch several messages into one. Default four
+   * messages (`4 × maxMessageBytes`, 131072 with the default); at least `maxMessageBytes` plus the handshake
+   * (1 KiB) and framing. A larger frame closes the socket (1009), a larger body answers 413 and ends the
+   * connection.
+   */
+  readonly maxFrameBytes?: number;
   /** Invocations of one client that run at the same time (default 1; more wait in order). */
   readonly maxParallelInvocationsPerClient?: number;
   /** Invocations waiting for a slot beyond which the connection is closed (default 64). */
@@ -53,6 +60,22 @@ export interface HubServerOptions {
   readonly maxSendBufferBytes?: number;
   /** Upload stream items buffered before the receive loop waits (default 10, ASP.NET's StreamBufferCapacity). */
   readonly streamBufferCapacity?: number;
+  /**
+   * Upload streams one invocation may carry (`streamIds`), in streams (default 8). More: the invocation fails with
+   * `Failed to invoke 'X' because it carries more than N upload streams.` and no stream is opened.
+   */
+  readonly maxStreamIdsPerInvocation?: number;
+  /**
+   * Streams open at once on one connection, upload streams (from the invocation's arrival until it ends) and
+   * server streams together, in streams (default 32). More: the invocation fails with
+   * `Failed to invoke 'X' because the connection has too many open streams (N).`
+   */
+  readonly maxStreamsPerClient?: number;
+  /**
+   * Groups one connection may be in, in groups (default 100). `groups.add` beyond it throws a `HubError`
+   * `Failed to join group 'X': a connection may be in at most N groups.`
+   */
+  readonly maxGroupsPerClient?: number;
   /** How long `invoke` waits for a client result, in ms (default 30000). */
   readonly clientResultTimeoutMs?: number;
   /** Scale-out bus; default none (this process only). See `backplaneFromEnvironment`. */

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { HubServer } from '../hub-server.js';
+import { hubEndpointOf, requestTargetOf } from '../hub-path.js';
 import { attachHubs } from './node-http.js';
 
 /** The part of a Fastify instance the adapter uses (structural, so Fastify stays optional). */
@@ -15,16 +16,16 @@ export interface FastifyLike {
 }
 
 /**
- * Fastify: an `onRequest` hook hands hub paths to the hubs before Fastify parses anything (`reply.hijack()`), and
- * WebSocket upgrades are hooked on `fastify.server`. Call before `listen()`.
+ * Fastify: an `onRequest` hook hands hub paths (matched as the hubs match them: case-insensitively, one trailing
+ * slash ignored) to the hubs before Fastify parses anything (`reply.hijack()`), and WebSocket upgrades are hooked
+ * on `fastify.server`. Call before `listen()`.
  */
 export function fastifyHubs(fastify: FastifyLike, hubs: readonly HubServer[]): void {
   const attached = attachHubs(fastify.server, hubs, { handleRequests: false });
-  const paths = new Set(hubs.flatMap((hub) => [hub.path, `${hub.path}/negotiate`]));
   fastify.addHook('onRequest', async (request, reply) => {
-    const url = request.raw.url ?? '/';
-    const query = url.indexOf('?');
-    if (!paths.has(query === -1 ? url : url.slice(0, query))) return;
+    const target = requestTargetOf(request.raw.url);
+    if (target === undefined) return;
+    if (!hubs.some((hub) => hubEndpointOf(target.pathname, hub.path) !== undefined)) return;
     reply.hijack();
     await attached.handle(request.raw, reply.raw);
   });

@@ -13,6 +13,18 @@ import { MessageBuffer } from './message-buffer.js';
 /** Generic close reason sent to clients for protocol violations; details stay in the server's logs. */
 export const GENERIC_CLOSE_ERROR = 'Connection closed with an error.';
 
+/** The Close error of a connection whose access token reached its `exp`. */
+export const TOKEN_EXPIRED_CLOSE_ERROR = 'The access token has expired.';
+
+/**
+ * Longest run of one connection's input handling in one turn of the event loop, in ms: past it the connection
+ * yields (`setImmediate`) so that timers and other sockets are served between two slices of a large frame.
+ */
+const INPUT_BUDGET_MS = 4;
+/** Messages, or bytes of messages, handled between two clock reads of the input budget. */
+const MESSAGES_PER_BUDGET_CHECK = 16;
+const BYTES_PER_BUDGET_CHECK = 8192;
+
 /** Timings and limits one connection enforces (resolved from the hub options). */
 export interface ConnectionLimits {
   readonly keepAliveIntervalMs: number;
@@ -20,6 +32,8 @@ export interface ConnectionLimits {
   readonly handshakeTimeoutMs: number;
   readonly disconnectTimeoutMs: number;
   readonly maxMessageBytes: number;
+  /** Largest WebSocket frame or POST body (a batch of records), in bytes. */
+  readonly maxFrameBytes: number;
   readonly maxSendBufferBytes: number;
   readonly ackIntervalMs: number;
 }
@@ -28,7 +42,11 @@ export interface ConnectionLimits {
 export interface ConnectionHandler {
   /** The handshake succeeded; messages follow. */
   onHandshake(connection: HttpConnection): void;
-  onMessage(connection: HttpConnection, message: HubMessage): void;
+  /**
+   * A message for the hub. A promise means "wait": the connection reads nothing more until it settles (upload
+   * stream back-pressure), and its transport stops reading from the network meanwhile.
+   */
+  onMessage(connection: HttpConnection, message: HubMessage): Promise<void> | undefined;
   /** The connection is over (any cause); called once. */
   onClosed(connection: HttpConnection, reason: string | undefined): void;
 }
@@ -67,6 +85,11 @@ export class HttpConnection implements TransportSink {
   posting = false;
   private parser: MessageParser | undefined;
   private handshakeBuffer: Buffer | undefined;
+  /** Received data not yet handed to the parser (at most what the transport read before it paused). */
+  private inbound: Buffer[] = [];
+  /** True while the input loop runs (possibly waiting for the hub or for its next turn). */
+  private reading = false;
+  private drainWaiters: (() => void)[] = [];
   private lastReceivedAtMs = Date.now();
   private lastSentAtMs = Date.now();
   private lastAckAtMs = 0;
@@ -125,47 +148,131 @@ export class HttpConnection implements TransportSink {
     });
   }
 
-  /** Bytes from the client. */
-  onData(data: Buffer): void {
-    if (this.state === 'closed' || data.length === 0) return;
+  /**
+   * Bytes from the client. They are parsed and handed to the hub one message at a time, at most
+   * {@link INPUT_BUDGET_MS} per turn of the event loop, and not at all once the connection is closed or has lost
+   * its transport.
+   *
+   * @returns `undefined` when the data was handled at once, else a promise that settles once it has been (the
+   *   transport reads nothing more meanwhile: back-pressure on the client).
+   */
+  onData(data: Buffer): Promise<void> | undefined {
+    if (this.state === 'closed' || data.length === 0) return undefined;
     this.lastReceivedAtMs = Date.now();
     if (this.state === 'handshake') {
       this.readHandshake(data);
-      return;
+    } else if (this.parser !== undefined && this.state === 'connected') {
+      this.inbound.push(data);
+      if (!this.reading) void this.read();
     }
-    if (this.parser === undefined) return;
-    let messages: HubMessage[];
+    if (!this.reading) return undefined;
+    return new Promise((resolve) => {
+      this.drainWaiters.push(resolve);
+    });
+  }
+
+  /** The input loop: parse, check, dispatch, within the per-turn budget. */
+  private async read(): Promise<void> {
+    this.reading = true;
+    let turnStartedAtMs = Date.now();
+    let sinceCheck = 0;
+    let bytesAtCheck = this.parser?.bytesRead ?? 0;
     try {
-      messages = this.parser.parse(data);
-    } catch (error) {
-      this.logger.warn('hub connection closed: invalid message', {
-        connectionId: this.connectionId,
-        reason: error instanceof ProtocolError ? error.message : 'parse failure',
-      });
-      this.close(GENERIC_CLOSE_ERROR, false);
-      return;
-    }
-    for (const message of messages) {
-      if ((this.state as ConnectionState) === 'closed') return;
-      if (this.stateful !== undefined) {
-        try {
-          if (!this.stateful.accept(message)) continue;
-        } catch {
-          this.close(GENERIC_CLOSE_ERROR, false);
-          return;
-        }
-        if (message.type === 8) {
-          this.stateful.ack(message.sequenceId);
+      while (this.state === 'connected' && this.parser !== undefined) {
+        const parser = this.parser;
+        const message = parser.next();
+        if (message === undefined) {
+          const chunk = this.inbound.shift();
+          if (chunk === undefined) break;
+          parser.push(chunk);
           continue;
         }
+        if (message !== null) {
+          const pending = this.dispatch(message, turnStartedAtMs);
+          if (pending !== undefined) await pending;
+        }
+        if (
+          ++sinceCheck < MESSAGES_PER_BUDGET_CHECK &&
+          parser.bytesRead - bytesAtCheck < BYTES_PER_BUDGET_CHECK
+        ) {
+          continue;
+        }
+        sinceCheck = 0;
+        bytesAtCheck = parser.bytesRead;
+        if (Date.now() - turnStartedAtMs < INPUT_BUDGET_MS) continue;
+        await new Promise((resolve) => setImmediate(resolve));
+        turnStartedAtMs = Date.now();
       }
-      if (message.type === 7) {
-        this.close(undefined, false, false);
-        return;
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        this.logger.warn('hub connection closed: invalid message', {
+          connectionId: this.connectionId,
+          reason: error.message,
+        });
+      } else {
+        this.logger.error('hub message handling failed', {
+          connectionId: this.connectionId,
+          reason: error instanceof Error ? error.message : 'unknown',
+        });
       }
-      if (message.type === 6 || message.type === 8 || message.type === 9) continue;
-      this.handler.onMessage(this, message);
+      this.close(GENERIC_CLOSE_ERROR, false);
+    } finally {
+      this.reading = false;
+      if (this.state !== 'connected') this.inbound = [];
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const resolve of waiters) resolve();
     }
+  }
+
+  /** One parsed message: expiry, stateful reconnect bookkeeping, Close, then the hub. */
+  private dispatch(message: HubMessage, turnStartedAtMs: number): Promise<void> | undefined {
+    const expiresAtMs = this.user.expiresAtMs;
+    if (expiresAtMs !== undefined) {
+      // An invocation is checked against the clock of its arrival; other messages against the turn's.
+      const nowMs = message.type === 1 || message.type === 4 ? Date.now() : turnStartedAtMs;
+      if (nowMs >= expiresAtMs) {
+        // Before the stateful bookkeeping: the message is not counted as received, so the client replays it
+        // after re-attaching with a fresh token.
+        this.expireIfDue(nowMs);
+        return undefined;
+      }
+    }
+    if (this.stateful !== undefined) {
+      try {
+        if (!this.stateful.accept(message)) return undefined;
+      } catch {
+        this.close(GENERIC_CLOSE_ERROR, false);
+        return undefined;
+      }
+      if (message.type === 8) {
+        this.stateful.ack(message.sequenceId);
+        return undefined;
+      }
+    }
+    if (message.type === 7) {
+      this.close(undefined, false, false);
+      return undefined;
+    }
+    if (message.type === 6 || message.type === 8 || message.type === 9) return undefined;
+    return this.handler.onMessage(this, message);
+  }
+
+  /**
+   * Whether the access token has reached its `exp` at `nowMs`, and if so, ends what it authorized: a Close with
+   * `allowReconnect` (the client negotiates again with a fresh token) or, with stateful reconnect, the transport
+   * only (the client re-attaches with a fresh token of the same user).
+   *
+   * @returns true when the token has expired (nothing more may be received or sent under it).
+   */
+  expireIfDue(nowMs: number): boolean {
+    const expiresAtMs = this.user.expiresAtMs;
+    if (expiresAtMs === undefined || nowMs < expiresAtMs) return false;
+    if (this.state !== 'connected' && this.state !== 'handshake') return true;
+    this.logger.info('hub connection token expired', { connectionId: this.connectionId });
+    if (this.stateful !== undefined && this.state === 'connected') this.dropTransport('access token expired');
+    else this.close(TOKEN_EXPIRED_CLOSE_ERROR, true);
+    return true;
   }
 
   /** The transport went away without the server asking. */
@@ -176,6 +283,9 @@ export class HttpConnection implements TransportSink {
       this.detachedAtMs = Date.now();
       this.transport = undefined;
       this.stateful.disconnected();
+      // What the old socket delivered but was not read is replayed by the client after it re-attaches.
+      this.inbound = [];
+      if (this.protocol !== undefined) this.parser = this.protocol.createParser(this.limits.maxMessageBytes);
       this.logger.debug('hub connection detached', { connectionId: this.connectionId });
       return;
     }
@@ -207,6 +317,12 @@ export class HttpConnection implements TransportSink {
         this.dropSlowConsumer();
         return;
       }
+    }
+    // Nothing reaches a client past its token's exp (with stateful reconnect, the payload above is replayed once
+    // the client re-attaches with a fresh token).
+    if (this.user.expiresAtMs !== undefined && nowMs >= this.user.expiresAtMs) {
+      this.expireIfDue(nowMs);
+      return;
     }
     const transport = this.transport;
     if (transport === undefined) return;
@@ -256,42 +372,41 @@ export class HttpConnection implements TransportSink {
   }
 
   /**
-   * Periodic checks (keep-alive, client timeout, handshake timeout, reconnect window, token expiry, Ack).
-   *
-   * @returns an expiry action for the hub to apply: the token lifetime has ended.
+   * Periodic checks (keep-alive, client timeout, handshake timeout, reconnect window, token expiry, Ack). Token
+   * expiry is also checked on every received invocation and every send: the tick only covers an idle connection.
    */
-  tick(nowMs: number): 'expired' | undefined {
+  tick(nowMs: number): void {
     const { limits } = this;
     switch (this.state) {
       case 'closed':
-        return undefined;
+        return;
       case 'negotiated':
         if (nowMs - this.createdAtMs > limits.disconnectTimeoutMs) this.abort('no transport started');
-        return undefined;
+        return;
       case 'handshake':
         if (nowMs - this.handshakeStartedAtMs > limits.handshakeTimeoutMs) {
           this.logger.info('hub handshake timed out', { connectionId: this.connectionId });
           this.abort('handshake timeout');
         }
-        return undefined;
+        return;
       case 'detached':
         if (nowMs - this.detachedAtMs > limits.disconnectTimeoutMs) this.abort('reconnect window elapsed');
-        return undefined;
+        return;
       case 'connected':
         break;
     }
-    if (this.user.expiresAtMs !== undefined && nowMs >= this.user.expiresAtMs) return 'expired';
+    if (this.expireIfDue(nowMs)) return;
     const transport = this.transport;
     if (transport instanceof LongPollingTransport) {
       if (!transport.polling && nowMs - transport.lastPollEndedAtMs > limits.disconnectTimeoutMs) {
         this.abort('long polling client went away');
       }
-      return undefined;
+      return;
     }
     if (nowMs - this.lastReceivedAtMs > limits.clientTimeoutMs) {
       this.logger.info('hub client timed out', { connectionId: this.connectionId });
       this.close('Server timeout elapsed without receiving a message from the client.', false);
-      return undefined;
+      return;
     }
     if (nowMs - this.lastSentAtMs >= limits.keepAliveIntervalMs) this.send({ type: 6 });
     const buffer = this.stateful;
@@ -299,7 +414,6 @@ export class HttpConnection implements TransportSink {
       this.lastAckAtMs = nowMs;
       this.send(buffer.ackMessage());
     }
-    return undefined;
   }
 
   private readHandshake(data: Buffer): void {
@@ -339,7 +453,10 @@ export class HttpConnection implements TransportSink {
     this.transport?.send(writeHandshakeResponse(), protocol.transferFormat === 'Binary');
     this.lastSentAtMs = Date.now();
     this.handler.onHandshake(this);
-    if (parsed.remaining.length > 0) this.onData(parsed.remaining);
+    if (parsed.remaining.length > 0 && (this.state as ConnectionState) === 'connected') {
+      this.inbound.push(parsed.remaining);
+      void this.read();
+    }
   }
 
   private failHandshake(error: string): void {
@@ -361,6 +478,9 @@ export class HttpConnection implements TransportSink {
     const wasOpen = this.open;
     this.state = 'closed';
     this.stateful = undefined;
+    this.inbound = [];
+    this.parser = undefined;
+    this.handshakeBuffer = undefined;
     if (wasOpen) this.handler.onClosed(this, reason);
     else this.handler.onClosed(this, reason ?? 'closed before the handshake');
   }

@@ -33,6 +33,14 @@ export interface HubMethodOptions {
   readonly allowAnonymous?: boolean;
   /** Required in addition to the hub's policy. */
   readonly policy?: HubPolicy;
+  /**
+   * How many invocation arguments the method takes, upload streams included (the context not counted). Default
+   * the function's declared parameters (`length` − 1): give it for a method with default or rest parameters, or
+   * `'any'` to skip the check. An invocation with another count fails as in ASP.NET:
+   * `Failed to invoke 'X' due to an error on the server. InvalidDataException: Invocation provides N argument(s)
+   * but target expects M.`
+   */
+  readonly parameterCount?: number | 'any';
 }
 
 /**
@@ -73,6 +81,8 @@ export interface ResolvedMethod {
   readonly invoke: (context: HubCallerContext, args: readonly unknown[]) => unknown;
   readonly allowAnonymous: boolean;
   readonly policy: HubPolicy | undefined;
+  /** Arguments plus upload streams the method takes; `undefined`: not checked. */
+  readonly parameterCount: number | undefined;
 }
 
 /** A hub definition with its methods looked up once. */
@@ -87,7 +97,8 @@ export interface ResolvedHub {
 /**
  * Collects the methods of a definition.
  *
- * @throws TypeError when two methods differ only by case, or `methodOptions` names a method that does not exist.
+ * @throws TypeError when two methods differ only by case, `methodOptions` names a method that does not exist, or a
+ *   `parameterCount` is not a non-negative integer or `'any'`.
  */
 export function resolveHub(definition: HubDefinition): ResolvedHub {
   const methods = new Map<string, ResolvedMethod>();
@@ -116,6 +127,7 @@ export function resolveHub(definition: HubDefinition): ResolvedHub {
         invoke: (context, args) => fn.call(instance, context, ...args),
         allowAnonymous: methodOptions?.allowAnonymous ?? definition.allowAnonymous ?? false,
         policy: methodOptions?.policy,
+        parameterCount: parameterCountOf(name, fn, methodOptions?.parameterCount),
       });
     }
   }
@@ -127,4 +139,17 @@ export function resolveHub(definition: HubDefinition): ResolvedHub {
   const anonymousConnect =
     [...methods.values()].some((method) => method.allowAnonymous) || definition.allowAnonymous === true;
   return { definition, methods, anonymousConnect };
+}
+
+function parameterCountOf(
+  name: string,
+  fn: (...args: never[]) => unknown,
+  option: number | 'any' | undefined,
+): number | undefined {
+  if (option === 'any') return undefined;
+  if (option === undefined) return Math.max(0, fn.length - 1);
+  if (!Number.isSafeInteger(option) || option < 0) {
+    throw new TypeError(`methodOptions.${name}.parameterCount must be a non-negative integer or 'any'.`);
+  }
+  return option;
 }

@@ -18,3 +18,16 @@ export function unexpectedErrorMessage(target: string): string {
 export function unauthorizedMessage(target: string): string {
   return `Failed to invoke '${target}' because user is unauthorized`;
 }
+
+/**
+ * The Completion error for an invocation whose argument count differs from the method's, as ASP.NET Core SignalR
+ * words it with detailed errors (the InvalidDataException its protocols throw while binding arguments).
+ */
+export function argumentCountMessage(target: string, provided: number, expected: number): string {
+  return `Failed to invoke '${target}' due to an error on the server. InvalidDataException: Invocation provides ${provided} argument(s) but target expects ${expected}.`;
+}
+
+/** The Completion error for an invocation with more upload streams than the method's parameters (ASP.NET's words). */
+export function streamCountMessage(target: string, provided: number, expected: number): string {
+  return `An unexpected error occurred invoking '${target}' on the server. HubException: Client sent ${provided} stream(s), Hub method expects ${expected}.`;
+}

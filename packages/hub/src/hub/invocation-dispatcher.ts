@@ -11,7 +11,13 @@ import { satisfiesPolicy, type HubUser } from '../security/policy.js';
 import { TokenBucket, type RateLimit } from '../security/rate-limit.js';
 import { createCallerClients, createGroupManager, type HubClients } from './clients.js';
 import type { HubCallerContext, ResolvedHub, ResolvedMethod } from './definition.js';
-import { HubError, unauthorizedMessage, unexpectedErrorMessage } from './errors.js';
+import {
+  argumentCountMessage,
+  HubError,
+  streamCountMessage,
+  unauthorizedMessage,
+  unexpectedErrorMessage,
+} from './errors.js';
 import type { HubRuntime, LocalConnection } from './runtime.js';
 import { UploadStream } from './upload-stream.js';
 
@@ -23,7 +29,14 @@ export interface InvocationLimits {
   readonly rateLimit: RateLimit;
   readonly streamBufferCapacity: number;
   readonly clientResultTimeoutMs: number;
+  /** Upload streams one invocation may carry. */
+  readonly maxStreamIdsPerInvocation: number;
+  /** Upload and server streams open at once on the connection. */
+  readonly maxStreamsPerClient: number;
 }
+
+/** Refusals logged once per connection (then counted, and the count logged when the connection ends). */
+type RefusalKind = 'rate limit' | 'unauthorized' | 'stream limit';
 
 interface ClientResult {
   readonly resolve: (value: unknown) => void;
@@ -36,6 +49,10 @@ interface ClientResult {
  * arrival order), pumps server streams, feeds upload streams, matches client results, and keeps the connection's
  * context.
  *
+ * Every upload stream is registered when its invocation arrives (items may follow before the invocation gets its
+ * slot) and released on every path: refusal (rate limit, unknown method, stream limits, policy, argument count,
+ * expiry), the end of the invocation, the client's Completion, the end of the connection.
+ *
  * @see HubProtocol.md "Invocations", "Streams", "Upload streaming", "Client results"
  */
 export class InvocationDispatcher implements LocalConnection {
@@ -46,14 +63,18 @@ export class InvocationDispatcher implements LocalConnection {
   private readonly lifetime = new AbortController();
   private readonly queue: (() => Promise<void>)[] = [];
   private running = 0;
+  /** Running server streams by invocation id. */
   private readonly streams = new Map<string, AbortController>();
+  /** Server streams accepted (queued or running): they count against `maxStreamsPerClient` from their arrival. */
+  private serverStreams = 0;
   private readonly uploads = new Map<string, UploadStream>();
+  private readonly refusals = new Map<RefusalKind, number>();
   private readonly clientResults = new Map<string, ClientResult>();
   private nextClientInvocationId = 0;
   private readonly bucket: TokenBucket;
   private readonly context: HubCallerContext;
-  /** Messages are handled one after another; starts once `onConnected` is done. */
-  private chain: Promise<void>;
+  /** Pending until `onConnected` is done; messages wait for it. */
+  private ready: Promise<void> | undefined;
 
   constructor(
     readonly connection: HttpConnection,
@@ -69,7 +90,10 @@ export class InvocationDispatcher implements LocalConnection {
     this.bucket = new TokenBucket(limits.rateLimit);
     this.context = this.createContext(this.lifetime.signal, clients);
     runtime.register(this);
-    this.chain = this.runHook(() => hub.definition.onConnected?.(this.context), 'onConnected');
+    const connected = this.runHook(() => hub.definition.onConnected?.(this.context), 'onConnected');
+    this.ready = connected.then(() => {
+      this.ready = undefined;
+    });
   }
 
   /** The connection's current user (refreshed on stateful reconnect with a fresh token). */
@@ -77,15 +101,15 @@ export class InvocationDispatcher implements LocalConnection {
     return this.connection.user.claims;
   }
 
-  receive(message: HubMessage): void {
-    this.chain = this.chain
-      .then(() => this.handle(message))
-      .catch((error: unknown) => {
-        this.logger.error('hub message handling failed', {
-          connectionId: this.connectionId,
-          reason: error instanceof Error ? error.message : 'unknown',
-        });
-      });
+  /**
+   * Handles one message from the connection's input loop, which hands them over one after another.
+   *
+   * @returns a promise when the loop must wait before the next message (`onConnected` still running, or an upload
+   *   stream's buffer full), else `undefined`.
+   */
+  receive(message: HubMessage): Promise<void> | undefined {
+    if (this.ready !== undefined) return this.ready.then(() => this.handle(message));
+    return this.handle(message);
   }
 
   /** The connection ended: cancel everything, leave groups, run `onDisconnected`. */
@@ -100,7 +124,16 @@ export class InvocationDispatcher implements LocalConnection {
       this.clientResults.delete(id);
     }
     this.queue.length = 0;
-    void this.chain.then(() =>
+    for (const [kind, count] of this.refusals) {
+      if (count > 1) {
+        this.logger.warn(`hub invocations refused: ${kind}`, {
+          connectionId: this.connectionId,
+          refused: count,
+        });
+      }
+    }
+    this.refusals.clear();
+    void (this.ready ?? Promise.resolve()).then(() =>
       this.runHook(() => this.hub.definition.onDisconnected?.(this.context, reason), 'onDisconnected'),
     );
   }
@@ -118,45 +151,61 @@ export class InvocationDispatcher implements LocalConnection {
     });
   }
 
-  private async handle(message: HubMessage): Promise<void> {
+  private handle(message: HubMessage): Promise<void> | undefined {
+    if (this.lifetime.signal.aborted) return undefined;
     switch (message.type) {
       case 1:
       case 4:
-        this.enqueue(message);
-        return;
-      case 2: {
-        const upload = this.uploads.get(message.invocationId);
-        if (upload !== undefined) await upload.push(message.item);
-        return;
-      }
+        this.accept(message);
+        return undefined;
+      case 2:
+        return this.uploads.get(message.invocationId)?.push(message.item);
       case 3:
         this.complete(message);
-        return;
+        return undefined;
       case 5:
         this.streams.get(message.invocationId)?.abort();
-        return;
+        return undefined;
       default:
-        return;
+        return undefined;
     }
   }
 
-  private enqueue(message: InvocationMessage | StreamInvocationMessage): void {
-    const uploads: UploadStream[] = [];
-    for (const streamId of message.streamIds ?? []) {
-      if (this.uploads.has(streamId)) {
-        this.connection.close(GENERIC_CLOSE_ERROR, false);
-        return;
-      }
-      const upload = new UploadStream(this.limits.streamBufferCapacity);
-      this.uploads.set(streamId, upload);
-      uploads.push(upload);
-    }
+  /**
+   * An arriving invocation: refused at once (rate limit, unknown method, stream limits) without opening any
+   * stream, else its upload streams are registered and it waits for a slot.
+   */
+  private accept(message: InvocationMessage | StreamInvocationMessage): void {
+    const { target, invocationId } = message;
+    const streamIds = message.streamIds ?? [];
     if (!this.bucket.take()) {
-      for (const streamId of message.streamIds ?? []) this.uploads.delete(streamId);
-      this.logger.warn('hub invocation refused: rate limit', { connectionId: this.connectionId });
+      this.refused('rate limit', { target });
       this.completeWithError(
-        message.invocationId,
-        `Failed to invoke '${message.target}' because the invocation rate limit was exceeded.`,
+        invocationId,
+        `Failed to invoke '${target}' because the invocation rate limit was exceeded.`,
+      );
+      return;
+    }
+    const method = this.hub.methods.get(target.toLowerCase());
+    if (method === undefined) {
+      this.completeWithError(invocationId, `Unknown hub method '${target}'`);
+      return;
+    }
+    const { maxStreamIdsPerInvocation, maxStreamsPerClient } = this.limits;
+    if (streamIds.length > maxStreamIdsPerInvocation) {
+      this.refused('stream limit', { target });
+      this.completeWithError(
+        invocationId,
+        `Failed to invoke '${target}' because it carries more than ${maxStreamIdsPerInvocation} upload streams.`,
+      );
+      return;
+    }
+    const opening = streamIds.length + (message.type === 4 ? 1 : 0);
+    if (this.uploads.size + this.serverStreams + opening > maxStreamsPerClient) {
+      this.refused('stream limit', { target });
+      this.completeWithError(
+        invocationId,
+        `Failed to invoke '${target}' because the connection has too many open streams (${maxStreamsPerClient}).`,
       );
       return;
     }
@@ -167,8 +216,42 @@ export class InvocationDispatcher implements LocalConnection {
       this.connection.close(GENERIC_CLOSE_ERROR, false);
       return;
     }
-    this.queue.push(() => this.invoke(message, uploads));
+    if (streamIds.some((id, index) => this.uploads.has(id) || streamIds.indexOf(id) !== index)) {
+      this.logger.warn('hub connection closed: stream id already in use', {
+        connectionId: this.connectionId,
+      });
+      this.connection.close(GENERIC_CLOSE_ERROR, false);
+      return;
+    }
+    const uploads = streamIds.map((id) => {
+      const upload = new UploadStream(this.limits.streamBufferCapacity);
+      this.uploads.set(id, upload);
+      return upload;
+    });
+    if (message.type === 4) this.serverStreams++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      if (message.type === 4) this.serverStreams--;
+      streamIds.forEach((id, index) => {
+        const upload = uploads[index];
+        if (upload === undefined) return;
+        upload.complete();
+        if (this.uploads.get(id) === upload) this.uploads.delete(id);
+      });
+    };
+    this.queue.push(() => this.invoke(message, method, uploads, release));
     this.pump();
+  }
+
+  /** Logs the first refusal of a kind on this connection; later ones are counted (logged when it ends). */
+  private refused(kind: RefusalKind, fields: Record<string, unknown>): void {
+    const count = (this.refusals.get(kind) ?? 0) + 1;
+    this.refusals.set(kind, count);
+    if (count === 1) {
+      this.logger.warn(`hub invocation refused: ${kind}`, { connectionId: this.connectionId, ...fields });
+    }
   }
 
   private pump(): void {
@@ -187,21 +270,60 @@ export class InvocationDispatcher implements LocalConnection {
     }
   }
 
+  /**
+   * Runs an invocation in its slot. Resolves when the slot can be given to the next one: at once for a server
+   * stream, which runs outside it as in ASP.NET (its streams are released when it ends).
+   */
   private async invoke(
     message: InvocationMessage | StreamInvocationMessage,
+    method: ResolvedMethod,
     uploads: UploadStream[],
+    release: () => void,
   ): Promise<void> {
-    if (!this.connection.open) return;
+    let streamRunning = false;
+    try {
+      streamRunning = await this.run(message, method, uploads, release);
+    } finally {
+      if (!streamRunning) release();
+    }
+  }
+
+  /** @returns true when a server stream was started (it calls `release` when it ends). */
+  private async run(
+    message: InvocationMessage | StreamInvocationMessage,
+    method: ResolvedMethod,
+    uploads: UploadStream[],
+    release: () => void,
+  ): Promise<boolean> {
+    if (!this.connection.open) return false;
     const { target, invocationId } = message;
-    const method = this.hub.methods.get(target.toLowerCase());
-    if (method === undefined) {
-      this.completeWithError(invocationId, `Unknown hub method '${target}'`);
-      return;
+    const nowMs = Date.now();
+    const expiresAtMs = this.connection.user.expiresAtMs;
+    if (expiresAtMs !== undefined && nowMs >= expiresAtMs) {
+      // Queued before the token's exp, run after it: refused. With stateful reconnect the Completion is replayed
+      // once the client re-attaches with a fresh token; without, the Close tells the client.
+      this.completeWithError(
+        invocationId,
+        `Failed to invoke '${target}' because the access token has expired.`,
+      );
+      this.connection.expireIfDue(nowMs);
+      return false;
     }
     if (!(await this.authorized(method))) {
-      this.logger.info('hub invocation refused: unauthorized', { connectionId: this.connectionId, target });
+      this.refused('unauthorized', { target });
       this.completeWithError(invocationId, unauthorizedMessage(target));
-      return;
+      return false;
+    }
+    const expected = method.parameterCount;
+    if (expected !== undefined && message.arguments.length + uploads.length !== expected) {
+      const expectedArguments = expected - uploads.length;
+      this.completeWithError(
+        invocationId,
+        expectedArguments >= 0
+          ? argumentCountMessage(target, message.arguments.length, expectedArguments)
+          : streamCountMessage(target, uploads.length, Math.max(0, expected - message.arguments.length)),
+      );
+      return false;
     }
     const streaming = message.type === 4;
     const cancel = new AbortController();
@@ -210,41 +332,48 @@ export class InvocationDispatcher implements LocalConnection {
     };
     this.lifetime.signal.addEventListener('abort', onLifetimeAbort, { once: true });
     if (streaming) this.streams.set(message.invocationId, cancel);
+    const cleanup = () => {
+      this.lifetime.signal.removeEventListener('abort', onLifetimeAbort);
+      if (streaming && this.streams.get(message.invocationId) === cancel)
+        this.streams.delete(message.invocationId);
+    };
     let result: unknown;
     try {
       result = await method.invoke(this.withSignal(cancel.signal), [...message.arguments, ...uploads]);
     } catch (error) {
-      this.cleanupInvocation(message, onLifetimeAbort);
+      cleanup();
       this.reportFailure(method, invocationId, error);
-      return;
+      return false;
     }
     const iterable = isAsyncIterable(result);
     if (!streaming) {
-      this.cleanupInvocation(message, onLifetimeAbort);
+      cleanup();
       if (iterable) {
         this.completeWithError(
           invocationId,
           `The client attempted to invoke the streaming '${target}' method with a non-streaming invocation.`,
         );
-        return;
+        return false;
       }
       if (invocationId !== undefined) {
         this.connection.send({ type: 3, invocationId, hasResult: result !== undefined, result });
       }
-      return;
+      return false;
     }
     if (!isAsyncIterable(result)) {
-      this.cleanupInvocation(message, onLifetimeAbort);
+      cleanup();
       this.completeWithError(
         invocationId,
         `The client attempted to invoke the non-streaming '${target}' method with a streaming invocation.`,
       );
-      return;
+      return false;
     }
-    // The stream runs outside the invocation slot, as in ASP.NET.
+    // The stream runs outside the invocation slot, as in ASP.NET; what it holds is released when it ends.
     void this.pumpStream(message, method, result, cancel.signal).finally(() => {
-      this.cleanupInvocation(message, onLifetimeAbort);
+      cleanup();
+      release();
     });
+    return true;
   }
 
   private async pumpStream(
@@ -282,15 +411,10 @@ export class InvocationDispatcher implements LocalConnection {
     }
   }
 
-  private cleanupInvocation(message: InvocationMessage | StreamInvocationMessage, onAbort: () => void): void {
-    this.lifetime.signal.removeEventListener('abort', onAbort);
-    if (message.type === 4) this.streams.delete(message.invocationId);
-    for (const streamId of message.streamIds ?? []) this.uploads.delete(streamId);
-  }
-
   private complete(message: CompletionMessage): void {
     const upload = this.uploads.get(message.invocationId);
     if (upload !== undefined) {
+      // The client ended the stream: the method reads what was buffered, then the end (or the client's error).
       upload.complete(message.error);
       this.uploads.delete(message.invocationId);
       return;

@@ -41,6 +41,8 @@ export class HubRuntime {
     private readonly backplane: Backplane | undefined,
     private readonly channel: string,
     private readonly groupOperationTimeoutMs: number,
+    /** Groups one connection may be in. */
+    private readonly maxGroupsPerClient: number,
     private readonly logger: HubLogger,
   ) {}
 
@@ -155,6 +157,11 @@ export class HubRuntime {
     }
     if (!allowed) throw new HubError(`Not authorized to join group '${group}'.`);
     if (!this.connections.has(local.connectionId)) return;
+    if (!local.groups.has(group) && local.groups.size >= this.maxGroupsPerClient) {
+      throw new HubError(
+        `Failed to join group '${group}': a connection may be in at most ${this.maxGroupsPerClient} groups.`,
+      );
+    }
     local.groups.add(group);
     addTo(this.groups, group, local);
   }

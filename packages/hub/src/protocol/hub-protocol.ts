@@ -34,8 +34,20 @@ export interface HubProtocol {
   createParser(maxMessageBytes: number): MessageParser;
 }
 
-/** Turns received bytes into messages, keeping an incomplete trailing record for the next call. */
+/**
+ * Turns received bytes into messages one at a time, so that the caller decides how much work a turn of the event
+ * loop does, keeping an incomplete trailing record for the next bytes.
+ */
 export interface MessageParser {
-  /** @throws ProtocolError for malformed or oversized records. */
-  parse(data: Buffer): HubMessage[];
+  /** Appends received bytes (a WebSocket frame, a POST body or a part of one). */
+  push(data: Buffer): void;
+  /** Bytes of the records returned by {@link next} so far (a measure of the work done, for input budgets). */
+  readonly bytesRead: number;
+  /**
+   * The next complete message; `null` for a record of an unknown message type (ignored, as HubProtocol.md asks);
+   * `undefined` when the bytes received so far hold no complete record.
+   *
+   * @throws ProtocolError for a malformed record, or a record (complete or not) over `maxMessageBytes`.
+   */
+  next(): HubMessage | null | undefined;
 }

@@ -41,29 +41,37 @@ function toJson(message: HubMessage): Record<string, unknown> {
   return message as unknown as Record<string, unknown>;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 class JsonParser implements MessageParser {
-  private pending: Buffer | undefined;
+  private buffer: Buffer = EMPTY;
+  private offset = 0;
+  bytesRead = 0;
 
   constructor(private readonly maxMessageBytes: number) {}
 
-  parse(data: Buffer): HubMessage[] {
-    const buffer = this.pending === undefined ? data : Buffer.concat([this.pending, data]);
-    this.pending = undefined;
-    const messages: HubMessage[] = [];
-    let start = 0;
-    for (;;) {
-      const end = buffer.indexOf(RECORD_SEPARATOR, start);
-      if (end === -1) break;
-      if (end - start > this.maxMessageBytes) throw new ProtocolError('message too large');
-      const message = parseJsonMessage(buffer.toString('utf8', start, end));
-      if (message !== undefined) messages.push(message);
-      start = end + 1;
+  push(data: Buffer): void {
+    this.buffer =
+      this.offset >= this.buffer.length ? data : Buffer.concat([this.buffer.subarray(this.offset), data]);
+    this.offset = 0;
+  }
+
+  next(): HubMessage | null | undefined {
+    const end = this.buffer.indexOf(RECORD_SEPARATOR, this.offset);
+    if (end === -1) {
+      if (this.buffer.length - this.offset > this.maxMessageBytes)
+        throw new ProtocolError('message too large');
+      return undefined;
     }
-    if (start < buffer.length) {
-      if (buffer.length - start > this.maxMessageBytes) throw new ProtocolError('message too large');
-      this.pending = buffer.subarray(start);
+    if (end - this.offset > this.maxMessageBytes) throw new ProtocolError('message too large');
+    const text = this.buffer.toString('utf8', this.offset, end);
+    this.bytesRead += end + 1 - this.offset;
+    this.offset = end + 1;
+    if (this.offset >= this.buffer.length) {
+      this.buffer = EMPTY;
+      this.offset = 0;
     }
-    return messages;
+    return parseJsonMessage(text) ?? null;
   }
 }
 

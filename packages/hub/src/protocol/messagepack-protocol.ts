@@ -81,8 +81,12 @@ export function frame(body: Uint8Array): Buffer {
   return out;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 class MessagePackParser implements MessageParser {
-  private pending: Buffer | undefined;
+  private buffer: Buffer = EMPTY;
+  private offset = 0;
+  bytesRead = 0;
   // A decoder per connection: @msgpack/msgpack decoders keep state while decoding.
   private readonly decoder = new Decoder({
     maxStrLength: 1 << 24,
@@ -93,43 +97,48 @@ class MessagePackParser implements MessageParser {
 
   constructor(private readonly maxMessageBytes: number) {}
 
-  parse(data: Buffer): HubMessage[] {
-    const buffer = this.pending === undefined ? data : Buffer.concat([this.pending, data]);
-    this.pending = undefined;
-    const messages: HubMessage[] = [];
-    let offset = 0;
-    while (offset < buffer.length) {
-      let length = 0;
-      let shift = 0;
-      let cursor = offset;
-      let complete = false;
-      while (cursor < buffer.length) {
-        const byte = buffer[cursor++] ?? 0;
-        length += (byte & 0x7f) * 2 ** shift;
-        shift += 7;
-        if ((byte & 0x80) === 0) {
-          complete = true;
-          break;
-        }
-        if (shift >= 35) throw new ProtocolError('invalid length prefix');
+  push(data: Buffer): void {
+    this.buffer =
+      this.offset >= this.buffer.length ? data : Buffer.concat([this.buffer.subarray(this.offset), data]);
+    this.offset = 0;
+  }
+
+  next(): HubMessage | null | undefined {
+    const { buffer } = this;
+    if (this.offset >= buffer.length) return undefined;
+    let length = 0;
+    let shift = 0;
+    let cursor = this.offset;
+    let complete = false;
+    while (cursor < buffer.length) {
+      const byte = buffer[cursor++] ?? 0;
+      length += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+      if ((byte & 0x80) === 0) {
+        complete = true;
+        break;
       }
-      if (length > this.maxMessageBytes) throw new ProtocolError('message too large');
-      if (!complete || cursor + length > buffer.length) break;
-      let value: unknown;
-      try {
-        value = this.decoder.decode(buffer.subarray(cursor, cursor + length));
-      } catch {
-        throw new ProtocolError('invalid MessagePack');
-      }
-      const message = fromArray(value);
-      if (message !== undefined) messages.push(message);
-      offset = cursor + length;
+      if (shift >= 35) throw new ProtocolError('invalid length prefix');
     }
-    if (offset < buffer.length) {
-      if (buffer.length - offset > this.maxMessageBytes + 5) throw new ProtocolError('message too large');
-      this.pending = Buffer.from(buffer.subarray(offset));
+    if (length > this.maxMessageBytes) throw new ProtocolError('message too large');
+    if (!complete || cursor + length > buffer.length) {
+      if (buffer.length - this.offset > this.maxMessageBytes + 5)
+        throw new ProtocolError('message too large');
+      return undefined;
     }
-    return messages;
+    let value: unknown;
+    try {
+      value = this.decoder.decode(buffer.subarray(cursor, cursor + length));
+    } catch {
+      throw new ProtocolError('invalid MessagePack');
+    }
+    this.bytesRead += cursor + length - this.offset;
+    this.offset = cursor + length;
+    if (this.offset >= buffer.length) {
+      this.buffer = EMPTY;
+      this.offset = 0;
+    }
+    return fromArray(value) ?? null;
   }
 }
 

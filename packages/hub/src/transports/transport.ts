@@ -6,8 +6,11 @@ export const ALL_TRANSPORTS: readonly TransportKind[] = ['WebSockets', 'ServerSe
 
 /** What a transport tells its connection. */
 export interface TransportSink {
-  /** Bytes from the client (WebSocket frames; SSE and Long Polling get theirs from POST requests). */
-  onData(data: Buffer): void;
+  /**
+   * Bytes from the client (WebSocket frames; SSE and Long Polling get theirs from POST requests). A promise means
+   * the data is still being handled: read nothing more from the client until it settles.
+   */
+  onData(data: Buffer): Promise<void> | undefined;
   /** The transport ended without the connection asking (socket closed, poll never came back, …). */
   onTransportClosed(transport: Transport): void;
 }

@@ -30,6 +30,7 @@ export class WebSocketTransport implements Transport {
   private closed = false;
 
   private corked = false;
+  private closeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: WebSocket,
@@ -38,9 +39,16 @@ export class WebSocketTransport implements Transport {
     private readonly raw?: Duplex,
   ) {
     socket.on('message', (data: RawData) => {
-      sink.onData(toBuffer(data));
+      const pending = sink.onData(toBuffer(data));
+      if (pending === undefined) return;
+      // Back-pressure: no more frames are read from the network until this one is handled.
+      socket.pause();
+      void pending.then(() => {
+        if (socket.readyState === 1) socket.resume();
+      });
     });
     socket.on('close', () => {
+      clearTimeout(this.closeTimer);
       if (this.closed) return;
       this.closed = true;
       sink.onTransportClosed(this);
@@ -77,8 +85,9 @@ export class WebSocketTransport implements Transport {
     this.closed = true;
     this.flush();
     this.socket.close(1000);
-    // A peer that never answers the closing handshake must not keep the socket.
-    setTimeout(() => {
+    // A peer that never answers the closing handshake must not keep the socket (nor, through this timer, its
+    // memory once it has closed).
+    this.closeTimer = setTimeout(() => {
       this.socket.terminate();
     }, 5000).unref();
   }
