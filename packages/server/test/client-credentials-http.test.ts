@@ -406,11 +406,8 @@ describe('client credentials over raw HTTP (seed 003)', () => {
       ["the tenant's issuer", '$domain', () => `${server.url}/${a.tenantId}/v2.0`],
       ['the request segment (organizations)', 'organizations', () => tokenEndpointOf('organizations')],
       ['the request segment (domain)', '$domain', () => tokenEndpointOf(a.domain)],
-      [
-        'an array holding one valid value',
-        '$tenantId',
-        () => ['https://elsewhere.example', tokenEndpointOf(a.tenantId)],
-      ],
+      // draft-ietf-oauth-rfc7523bis: one value only; an array must hold exactly one (see the refusal table).
+      ['an array holding exactly one valid value', '$tenantId', () => [tokenEndpointOf(a.tenantId)]],
     ];
 
     it.each(audiences)('accepts an assertion whose aud is %s', async (_name, segment, audience) => {
@@ -423,6 +420,26 @@ describe('client credentials over raw HTTP (seed 003)', () => {
         ),
       );
       expect(decodeJwt(token)).toMatchObject({ azpacr: '2', tid: a.tenantId });
+    });
+
+    it('serves a tenant named by a long verified domain (over 100 characters), in the path and as assertion aud', async () => {
+      // 4 labels of 60 characters + ".test": 249 characters, a valid DNS name (RFC 1035: at most 253).
+      const label = () => randomUUID().replaceAll('-', '').padEnd(60, 'x');
+      const domain = `${label()}.${label()}.${label()}.${label()}.test`;
+      const long = await seedClientCredentialsScenario(server.directory, { domain });
+      await server.server.refresh();
+      const clientAssertion = await assertion(
+        long.daemon.appId,
+        long.daemon.certificate,
+        tokenEndpointOf(domain),
+      );
+      const token = await expectToken(
+        await post(
+          `/${domain}/oauth2/v2.0/token`,
+          assertionForm(long.daemon.appId, clientAssertion, `${long.api.identifierUri}/.default`),
+        ),
+      );
+      expect(decodeJwt(token)).toMatchObject({ tid: long.tenantId });
     });
 
     it.each([
@@ -642,7 +659,7 @@ describe('client credentials over raw HTTP (seed 003)', () => {
         ["tenant A's token endpoint", () => tokenEndpointOf(a.tenantId)],
         ["tenant A's domain token endpoint", () => tokenEndpointOf(a.domain)],
         ["tenant A's issuer", () => `${server.url}/${a.tenantId}/v2.0`],
-      ])('refuses at tenant B an assertion whose aud is %s (9100001)', async (_name, audience) => {
+      ])('refuses at tenant B an assertion whose aud is %s (50012)', async (_name, audience) => {
         const clientAssertion = await assertion(appId, certificate, audience());
         await expectError(
           await post(
@@ -651,7 +668,7 @@ describe('client credentials over raw HTTP (seed 003)', () => {
           ),
           401,
           'invalid_client',
-          9100001,
+          50012,
         );
       });
 

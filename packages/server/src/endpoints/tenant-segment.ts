@@ -14,6 +14,12 @@ export type ResolvedTenantSegment =
 const ALIASES: ReadonlySet<string> = new Set(['common', 'organizations', 'consumers']);
 
 /**
+ * Longest `{tenant}` path segment routed, in characters: a DNS name is at most 253 (RFC 1035 §2.3.4), so every
+ * verified domain fits. Longer segments are refused with 900023 before routing.
+ */
+export const TENANT_SEGMENT_MAX_CHARS = 256;
+
+/**
  * Resolves the `{tenant}` path segment: a tenant GUID, a verified domain (case-insensitive), or one of the
  * aliases `common`, `organizations`, `consumers`.
  *

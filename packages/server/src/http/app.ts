@@ -10,7 +10,8 @@ import { registerDiscoveryEndpoints } from '../endpoints/discovery.js';
 import { registerSessionEndpoints } from '../endpoints/logout.js';
 import { registerUiAssets } from '../endpoints/ui-assets.js';
 import { registerTokenEndpoint } from '../endpoints/token.js';
-import { sendIdentityError } from './errors.js';
+import { TENANT_SEGMENT_MAX_CHARS } from '../endpoints/tenant-segment.js';
+import { sendFrameworkError, sendIdentityError, writeConnectionError } from './errors.js';
 import { registerSpaCors } from './spa-cors.js';
 
 /** Largest request body accepted, in bytes. */
@@ -39,6 +40,22 @@ export function createLogger(level: string): Logger {
   return pino({ level, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' } });
 }
 
+/** One method and URL pattern the HTTP app answers (Fastify syntax: `/:tenant/oauth2/v2.0/token`). */
+export interface RegisteredRoute {
+  readonly method: string;
+  readonly url: string;
+}
+
+const routeTables = new WeakMap<FastifyInstance, readonly RegisteredRoute[]>();
+
+/**
+ * Every route of an app built by {@link buildHttpApp}, in registration order (HEAD routes Fastify adds for GET
+ * included): what the robustness tests enumerate, so a new endpoint is covered without being listed.
+ */
+export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute[] {
+  return routeTables.get(app) ?? [];
+}
+
 /** HTTP server options of {@link buildHttpApp}. */
 export interface HttpAppOptions {
   /** TLS key and certificate chain (PEM); plain HTTP when absent. */
@@ -60,10 +77,23 @@ export function buildHttpApp(context: ServerContext, options: HttpAppOptions): F
     // No per-request child logger: request logging is off, and error lines carry the trace id explicitly.
     childLoggerFactory: (logger) => logger,
     bodyLimit: BODY_LIMIT_BYTES,
+    // Every route parameter is a `{tenant}` segment; a verified domain may be a full 253-character DNS name.
+    maxParamLength: TENANT_SEGMENT_MAX_CHARS,
     return503OnClosing: true,
+    // Errors raised before routing (bad URL encoding, over-long segment) and by the HTTP parser (headers too
+    // large, malformed request line) answer in the catalogue body too, never in Fastify's own.
+    frameworkErrors: (error, request, reply) => void sendFrameworkError(request, reply, error),
+    clientErrorHandler: (error, socket) => {
+      writeConnectionError(error, socket, context.config.errorCodePrefix);
+    },
   }) as unknown as FastifyInstance;
 
   app.decorate('errorCodePrefix', context.config.errorCodePrefix);
+  const routes: RegisteredRoute[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
+  routeTables.set(app, routes);
   void app.register(formbody);
   void app.register(cookie);
   // Callback style: an async hook costs a promise per response on the token hot path.

@@ -1,5 +1,9 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { IdentityError, errorCatalogue, toErrorBody, type ErrorBody } from '@tessera/protocol';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { TENANT_SEGMENT_MAX_CHARS } from '../endpoints/tenant-segment.js';
 
 const CORRELATION_ID = /^[A-Za-z0-9-]{1,64}$/;
 
@@ -50,6 +54,12 @@ export function asIdentityError(error: unknown): IdentityError {
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new IdentityError(9100009, { reason: 'the body could not be parsed.' });
+    case 'FST_ERR_BAD_URL':
+      return new IdentityError(9100009, { reason: 'the URL is not validly percent-encoded.' });
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new IdentityError(9100009, {
+        reason: `a path segment is longer than ${TENANT_SEGMENT_MAX_CHARS} characters.`,
+      });
     default:
       if (
         typeof fastifyError.statusCode === 'number' &&
@@ -96,4 +106,62 @@ export function sendIdentityError(
     .header('pragma', 'no-cache')
     .header('client-request-id', body.correlation_id)
     .send(body);
+}
+
+/**
+ * Fastify's `frameworkErrors` hook: errors raised before a route runs (`FST_ERR_BAD_URL` for a malformed
+ * percent-encoding, `FST_ERR_MAX_PARAM_LENGTH` for an over-long segment) answer with a catalogue body. An
+ * over-long first segment is a `{tenant}` that can be no tenant: 900023, as for any other malformed tenant.
+ */
+export function sendFrameworkError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: FastifyError,
+): FastifyReply {
+  const firstSegment = request.url.split(/[/?]/, 2)[1] ?? '';
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH' && firstSegment.length > TENANT_SEGMENT_MAX_CHARS) {
+    return sendIdentityError(
+      request,
+      reply,
+      new IdentityError(900023, { tenant: `${firstSegment.slice(0, 64)}…` }),
+    );
+  }
+  return sendIdentityError(request, reply, error);
+}
+
+/**
+ * Fastify's `clientErrorHandler`: the HTTP parser refused the request before Fastify saw it (request line or
+ * headers over Node's limit, malformed HTTP, timeout). Writes a catalogue body — 9100021 (431) for oversized
+ * headers, else 9100009 (400) — with the configured error code `prefix`, and closes the connection, as Node
+ * does.
+ */
+export function writeConnectionError(
+  error: Error & { code?: string; rawPacket?: unknown },
+  socket: Socket,
+  prefix: string,
+): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (socket.writable) {
+    const identityError =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? new IdentityError(9100021)
+        : new IdentityError(9100009, {
+            reason:
+              error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+                ? 'the request was not received in time.'
+                : 'the HTTP request could not be parsed.',
+          });
+    const traceId = randomUUID();
+    const json = JSON.stringify(toErrorBody(identityError, { traceId, correlationId: traceId, prefix }));
+    // A response to HEAD has no body (RFC 9110 §9.3.2); the parser keeps the bytes it refused in rawPacket.
+    const head =
+      Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
+    const body = head ? '' : json;
+    socket.write(
+      `HTTP/1.1 ${identityError.status} ${STATUS_CODES[identityError.status] ?? 'Bad Request'}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\n` +
+        `Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

@@ -32,6 +32,8 @@ export function matchRedirectUri(
 function loopbackWithoutPort(uri: string): string | undefined {
   const match = /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)(?::(\d{1,5}))?(\/[^#]*)?$/.exec(uri);
   if (match === null || !LOOPBACK_HOSTS.has(match[1] ?? '')) return undefined;
+  // Five digits are not a port: 65536–99999 would match here, then fail every later URL parse (a 500).
+  if (match[2] !== undefined && Number(match[2]) > 65_535) return undefined;
   return `http://${match[1] ?? ''}${match[3] ?? ''}`;
 }
 
@@ -47,7 +49,8 @@ export function checkRedirectUri(ctx: AuthorizationContext, issuer: string | und
   const redirectUri = ctx.params.redirect_uri;
   if (redirectUri === undefined || redirectUri === '') throw new IdentityError(900971);
   const platform = matchRedirectUri(client, redirectUri);
-  if (platform === undefined) {
+  // Responses build URLs from it (form_post's form-action origin): one that cannot parse is never used.
+  if (platform === undefined || !URL.canParse(redirectUri)) {
     throw new IdentityError(50011, { redirectUri: redirectUri.slice(0, 512), clientId: client.appId });
   }
   const requested = ctx.params.response_mode;

@@ -1,0 +1,184 @@
+import { request as httpsRequest, Agent } from 'node:https';
+import { IdentityError, type ErrorCode, type ErrorParams } from '@tessera/protocol';
+import {
+  seedInteractiveScenario,
+  startTestServer,
+  type InteractiveScenario,
+  type TestServer,
+} from '@tessera/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Client input that once answered 500 or Fastify's own body: a loopback redirect URI with a five-digit port under
+// form_post, malformed percent-encoding, over-long tenant segments, oversized headers. Each answers its exact
+// catalogue error with a 4xx (SPEC §3 Errors); a long but valid domain is routed like any other.
+
+let server: TestServer;
+let s: InteractiveScenario;
+const agent = new Agent({ keepAlive: false, rejectUnauthorized: false });
+
+beforeAll(async () => {
+  server = await startTestServer();
+  s = await seedInteractiveScenario(server.directory);
+});
+afterAll(() => server.close());
+
+const text = (code: ErrorCode, params: ErrorParams = {}) => new IdentityError(code, params).description;
+
+interface Answer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/** A raw request: the path is sent exactly as given, never normalised. */
+function send(method: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', servername: 'localhost', port: server.port, method, path, agent, headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: res.headers['content-type'] ?? '',
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const longTenant = 'a'.repeat(300);
+const longUnknownDomain = `${'d'.repeat(63)}.${'e'.repeat(63)}.${'f'.repeat(63)}.unknown.test`;
+
+/** [case, method, path (built after the fixtures exist), status, code, params]. */
+const cases: readonly (readonly [string, string, () => string, number, ErrorCode, () => ErrorParams])[] = [
+  [
+    'a malformed percent-encoding in the tenant segment (FST_ERR_BAD_URL)',
+    'GET',
+    () => '/%zz/v2.0/.well-known/openid-configuration',
+    400,
+    9100009,
+    () => ({ reason: 'the URL is not validly percent-encoded.' }),
+  ],
+  [
+    'a lone % at the token endpoint',
+    'POST',
+    () => '/%/oauth2/v2.0/token',
+    400,
+    9100009,
+    () => ({ reason: 'the URL is not validly percent-encoded.' }),
+  ],
+  [
+    'a tenant segment of 300 characters (no 414)',
+    'GET',
+    () => `/${longTenant}/v2.0/.well-known/openid-configuration`,
+    400,
+    900023,
+    () => ({ tenant: `${'a'.repeat(64)}…` }),
+  ],
+  [
+    'a valid but unknown domain of 208 characters (routed, not 414)',
+    'GET',
+    () => `/${longUnknownDomain}/v2.0/.well-known/openid-configuration`,
+    400,
+    90002,
+    () => ({ tenant: longUnknownDomain }),
+  ],
+  [
+    'a 101-character non-domain tenant at the token endpoint',
+    'POST',
+    () => `/${'b'.repeat(101)}/oauth2/v2.0/token`,
+    415,
+    9100007,
+    () => ({}),
+  ],
+];
+
+describe('Fastify and Node refusals answer in the catalogue body', () => {
+  it.each(cases)('%s', async (_case, method, path, status, code, params) => {
+    const answer = await send(method, path());
+    expect(answer.contentType).toMatch(/^application\/json/);
+    const body = JSON.parse(answer.body) as Record<string, unknown>;
+    expect({
+      status: answer.status,
+      error: body.error,
+      codes: body.error_codes,
+      text: String(body.error_description).split('\r\n')[0],
+    }).toEqual({
+      status,
+      error: new IdentityError(code, params()).error,
+      codes: [code],
+      text: `TSS${code}: ${text(code, params())}`,
+    });
+  });
+
+  it('answers request headers over the limit with 431 and 9100021, then closes', async () => {
+    const answer = await send('GET', `/${s.tenantId}/discovery/v2.0/keys`, { 'x-big': 'x'.repeat(20_000) });
+    const body = JSON.parse(answer.body) as Record<string, unknown>;
+    expect({ status: answer.status, error: body.error, codes: body.error_codes }).toEqual({
+      status: 431,
+      error: 'invalid_request',
+      codes: [9100021],
+    });
+    expect(String(body.error_description).split('\r\n')[0]).toBe(`TSS9100021: ${text(9100021)}`);
+  });
+
+  it('serves discovery for a tenant named by a 249-character verified domain', async () => {
+    const label = (c: string) => c.repeat(60);
+    const domain = `${label('g')}.${label('h')}.${label('i')}.${label('j')}.test`;
+    const tenant = await server.directory.createTenant({ displayName: 'Long', domains: [domain] });
+    await server.server.refresh();
+    const answer = await send('GET', `/${domain}/v2.0/.well-known/openid-configuration`);
+    expect(answer.status).toBe(200);
+    expect((JSON.parse(answer.body) as { issuer: string }).issuer).toBe(`${server.url}/${tenant.id}/v2.0`);
+  });
+});
+
+describe('authorization requests that once answered 500', () => {
+  it.each([
+    ['query', 'query'],
+    ['form_post', 'form_post'],
+    ['fragment', 'fragment'],
+  ])(
+    'a loopback redirect URI on port 99999 with response_mode=%s: the error page with 50011',
+    async (_case, mode) => {
+      const redirectUri = 'http://127.0.0.1:99999/callback';
+      const params = new URLSearchParams({
+        client_id: s.native.appId,
+        response_type: 'code',
+        redirect_uri: redirectUri,
+        response_mode: mode,
+        scope: 'openid',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+      });
+      const answer = await send('GET', `/${s.tenantId}/oauth2/v2.0/authorize?${params.toString()}`);
+      expect(answer.status).toBe(400);
+      expect(answer.contentType).toBe('text/html; charset=utf-8');
+      expect(answer.body).toContain('Error code: TSS50011');
+      expect(answer.body).toContain(
+        text(50011, { redirectUri, clientId: s.native.appId }).replaceAll("'", '&#39;'),
+      );
+    },
+  );
+
+  it('still accepts any valid loopback port for a native app', async () => {
+    const params = new URLSearchParams({
+      client_id: s.native.appId,
+      response_type: 'code',
+      redirect_uri: 'http://127.0.0.1:65535/callback',
+      response_mode: 'form_post',
+      scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    });
+    const answer = await send('GET', `/${s.tenantId}/oauth2/v2.0/authorize?${params.toString()}`);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toContain('name="password"');
+  });
+});
