@@ -720,7 +720,7 @@ describe('logout', () => {
     const page = await raw(
       `${server.url}/${s.tenantId}/oauth2/v2.0/logout?client_id=${s.web.appId}&post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`,
     );
-    expectErrorPage(page, 9100017, { redirectUri: 'https://evil.example/', clientId: s.web.appId });
+    expectErrorPage(page, 9100060, { redirectUri: 'https://evil.example/' });
   });
 
   it('ends the SSO session: prompt=none then answers login_required', async () => {
@@ -730,9 +730,11 @@ describe('logout', () => {
       password: s.password,
     });
     expect((await browser.get(webAuthorize({ prompt: 'none' }))).location).toContain('code=');
-    const out = await browser.get(
-      `${server.url}/${s.tenantId}/oauth2/v2.0/logout?client_id=${s.web.appId}&post_logout_redirect_uri=${encodeURIComponent(s.web.redirectUri)}&state=bye`,
+    const logout = `${server.url}/${s.tenantId}/oauth2/v2.0/logout`;
+    const picker = await browser.get(
+      `${logout}?client_id=${s.web.appId}&post_logout_redirect_uri=${encodeURIComponent(s.web.redirectUri)}&state=bye`,
     );
+    const out = await browser.submit(logout, picker, {});
     expect(out.status).toBe(302);
     expect(out.location).toBe(`${s.web.redirectUri}?state=bye`);
     expectRedirectError(

@@ -3,25 +3,20 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { identifyClient } from '../grants/client-identity.js';
 import type { ServerContext } from '../context.js';
 import { DIRECTORY_APP_ID, DIRECTORY_IDENTIFIER_URI } from '../directory/builtin-directory-app.js';
-import { asIdentityError, errorBodyOf, sendIdentityError } from '../http/errors.js';
+import { sendIdentityError } from '../http/errors.js';
 import { formParameters } from '../http/form.js';
-import { browserHash, browserToken, clearSessionCookie } from '../sessions/cookies.js';
 import { tokenRevocationId } from '../store/sign-in-store.js';
 import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
 import { pairwiseSubject, responseScope } from '../tokens/user-tokens.js';
-import { verifyOwnAccessToken, verifyOwnToken } from '../tokens/verify-own-token.js';
-import { errorPage, signedOutPage } from '../ui/pages.js';
-import { sendPage } from '../ui/security-headers.js';
-import { matchRedirectUri } from './authorize/check-redirect-uri.js';
+import { verifyOwnAccessToken } from '../tokens/verify-own-token.js';
+import { registerEndSessionEndpoints } from './end-session.js';
 import { resolveTenantSegment } from './tenant-segment.js';
 
 /**
  * Session and token endpoints beyond authorize and token:
  * - `GET|POST /oidc/userinfo` (OIDC Core §5.3) with a user's directory API access token carrying `openid`, neither
  *   it nor its grant revoked;
- * - `GET|POST /{tenant}/oauth2/v2.0/logout` (OIDC RP-Initiated Logout 1.0): ends every SSO session of the browser,
- *   embeds each signed-in app's front-channel `logoutUrl` (OIDC Front-Channel Logout 1.0), then returns to a
- *   `post_logout_redirect_uri` that is one of the client's registered redirect URIs;
+ * - `GET|POST /{tenant}/oauth2/v2.0/logout` (OIDC RP-Initiated Logout 1.0), see {@link registerEndSessionEndpoints};
  * - `POST /{tenant}/oauth2/v2.0/revoke` (RFC 7009): a refresh token revokes its family and the family's grant (so
  *   its access tokens too); an access token is revoked by its `uti`;
  * - `POST /{tenant}/oauth2/v2.0/introspect` (RFC 7662) for confidential clients: refresh and access tokens only,
@@ -71,78 +66,7 @@ export function registerSessionEndpoints(app: FastifyInstance, context: ServerCo
   app.get('/oidc/userinfo', userinfo);
   app.post('/oidc/userinfo', userinfo);
 
-  const logout = async (request: FastifyRequest<{ Params: { tenant: string } }>, reply: FastifyReply) => {
-    try {
-      await resolveTenantSegment(request.params.tenant, context.cache);
-      const params = (request.method === 'GET' ? request.query : request.body) as Record<string, unknown>;
-      const single = (name: string) => {
-        const value = params[name];
-        if (Array.isArray(value)) throw new IdentityError(9100004, { name });
-        return typeof value === 'string' && value !== '' ? value : undefined;
-      };
-      const postLogout = single('post_logout_redirect_uri');
-      let clientId = single('client_id');
-      const hint = single('id_token_hint');
-      if (hint !== undefined) {
-        const claims = await verifyOwnToken(context.keyRing(), context.baseUrl(), hint, 365 * 86_400);
-        if (typeof claims?.aud === 'string') clientId ??= claims.aud;
-      }
-      let continueTo: string | undefined;
-      if (postLogout !== undefined) {
-        const client = clientId === undefined ? undefined : await context.cache.application(clientId);
-        if (client === undefined || matchRedirectUri(client, postLogout) === undefined) {
-          throw new IdentityError(9100017, {
-            redirectUri: postLogout.slice(0, 512),
-            clientId: (clientId ?? '').slice(0, 64),
-          });
-        }
-        const state = single('state');
-        continueTo =
-          state === undefined
-            ? postLogout
-            : `${postLogout}${postLogout.includes('?') ? '&' : '?'}${new URLSearchParams({ state }).toString()}`;
-      }
-      const token = browserToken(request);
-      const ended =
-        token === undefined
-          ? { appIds: [] as string[] }
-          : await context.signIn.endSessions(browserHash(token), context.now());
-      clearSessionCookie(reply);
-      const frames: string[] = [];
-      for (const appId of ended.appIds) {
-        const logoutUrl = (await context.cache.application(appId))?.web.logoutUrl;
-        if (logoutUrl !== null && logoutUrl !== undefined && URL.canParse(logoutUrl)) frames.push(logoutUrl);
-      }
-      if (frames.length === 0 && continueTo !== undefined) {
-        return await reply
-          .status(302)
-          .header('location', continueTo)
-          .header('cache-control', 'no-store')
-          .send();
-      }
-      return await sendPage(reply, 200, signedOutPage({ frames, continueTo }), {
-        frameOrigins: [...new Set(frames.map((url) => new URL(url).origin))],
-      });
-    } catch (error) {
-      const identityError = asIdentityError(error);
-      const body = errorBodyOf(request, identityError);
-      return sendPage(
-        reply,
-        identityError.status,
-        errorPage({
-          title: 'We could not sign you out',
-          message: identityError.description,
-          code: identityError.code,
-          codePrefix: request.server.errorCodePrefix,
-          traceId: body.trace_id,
-          correlationId: body.correlation_id,
-          timestamp: body.timestamp,
-        }),
-      );
-    }
-  };
-  app.get<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/logout', logout);
-  app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/logout', logout);
+  registerEndSessionEndpoints(app, context);
 
   app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/revoke', async (request, reply) => {
     const params = formParameters(request);

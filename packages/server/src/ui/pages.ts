@@ -159,8 +159,24 @@ export function formPostPage(redirectUri: string, fields: Readonly<Record<string
 /** The inline script of {@link formPostPage} (its SHA-256 goes into the CSP). */
 export const FORM_POST_SCRIPT = "document.getElementById('response').submit();";
 
-/** The signed-out page: hidden front-channel logout frames, then a link back to the app. */
-export function signedOutPage(input: { frames: readonly string[]; continueTo?: string | undefined }): string {
+/** A refusal shown on a page that otherwise succeeded (the sign-out happened; the redirect did not). */
+export interface PageNotice {
+  readonly message: string;
+  readonly code: number;
+  /** The configured `errorCodePrefix` (`TSS` or `AADSTS`). */
+  readonly codePrefix: string;
+}
+
+/**
+ * The signed-out page: hidden front-channel logout frames, then a link back to the app (and a refresh to it after
+ * `refreshSeconds`, default 2) when the return address is registered; otherwise `notice` says why there is none.
+ */
+export function signedOutPage(input: {
+  frames: readonly string[];
+  continueTo?: string | undefined;
+  refreshSeconds?: number;
+  notice?: PageNotice | undefined;
+}): string {
   const frames = input.frames
     .map(
       (url) =>
@@ -171,14 +187,60 @@ export function signedOutPage(input: { frames: readonly string[]; continueTo?: s
     input.continueTo === undefined
       ? '<p>You can close this window.</p>'
       : `<div class="actions"><a class="primary" href="${escapeHtml(input.continueTo)}"><button class="primary" type="button">Return to the application</button></a></div>`;
+  const notice =
+    input.notice === undefined
+      ? ''
+      : `<div class="alert" role="alert">${escapeHtml(input.notice.message)}</div>
+<p class="code">Error code: ${escapeHtml(input.notice.codePrefix)}${input.notice.code}</p>`;
   return layout(
     'Signed out',
     `<h1>You signed out</h1>
 <p>You are signed out of your account in this browser, and applications you used are being signed out too.</p>
+${notice}
 ${frames}
 ${next}`,
     input.continueTo === undefined
       ? {}
-      : { head: `<meta http-equiv="refresh" content="2;url=${escapeHtml(input.continueTo)}">` },
+      : {
+          head: `<meta http-equiv="refresh" content="${input.refreshSeconds ?? 2};url=${escapeHtml(input.continueTo)}">`,
+        },
+  );
+}
+
+/**
+ * "Pick an account to sign out": the confirmation a sign-out request needs when nothing in it (`id_token_hint`, a
+ * `logout_hint` of an account signed in here) proves the user asked for it (OIDC RP-Initiated Logout 1.0 §2). One
+ * form per account, and one for all of them when there are several; each carries the sealed request and the
+ * anti-CSRF token.
+ */
+export function signOutPickerPage(input: {
+  /** Form action (same origin). */
+  action: string;
+  /** Hidden fields of every form: the sealed sign-out request and the anti-CSRF token. */
+  fields: Readonly<Record<string, string>>;
+  accounts: readonly { sessionRef: string; displayName: string; userPrincipalName: string }[];
+}): string {
+  const start = (session: string) =>
+    `<form method="post" action="${escapeHtml(input.action)}">${Object.entries(input.fields)
+      .map(([name, value]) => hidden(name, value))
+      .join('')}${hidden('session', session)}`;
+  const items = input.accounts
+    .map((account) => {
+      const initial = escapeHtml((account.displayName.trim()[0] ?? '?').toUpperCase());
+      return `<li>${start(account.sessionRef)}<button class="account" type="submit"><span class="avatar" aria-hidden="true">${initial}</span><span><strong>${escapeHtml(account.displayName)}</strong><span>${escapeHtml(account.userPrincipalName)}</span></span></button></form></li>`;
+    })
+    .join('\n');
+  const all =
+    input.accounts.length > 1
+      ? `${start('all')}<div class="actions"><button class="secondary" type="submit">Sign out of every account</button></div></form>`
+      : '';
+  return layout(
+    'Pick an account to sign out',
+    `<h1>Pick an account to sign out</h1>
+<p>An application asked to sign you out. Choose the account to sign out of this browser, or close this window to stay signed in.</p>
+<ul class="accounts" aria-label="Signed-in accounts">
+${items}
+</ul>
+${all}`,
   );
 }
