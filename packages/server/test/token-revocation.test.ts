@@ -54,7 +54,7 @@ function node(server: TestServer, s: () => InteractiveScenario) {
     post,
     web,
     /** A fresh code for alice at the web app (directory API scopes, so userinfo accepts its access token). */
-    async code(scope = 'openid profile offline_access'): Promise<string> {
+    async code(scope = 'openid profile offline_access', upn = s().user.userPrincipalName): Promise<string> {
       const params = new URLSearchParams({
         client_id: s().web.appId,
         response_type: 'code',
@@ -64,7 +64,7 @@ function node(server: TestServer, s: () => InteractiveScenario) {
         nonce: 'nn',
       });
       const back = await signInThrough(new TestBrowser(), `${endpoint('authorize')}?${params.toString()}`, {
-        userName: s().user.userPrincipalName,
+        userName: upn,
         password: s().password,
       });
       return new URL(back.location ?? '').searchParams.get('code') ?? '';
@@ -259,6 +259,26 @@ describe.each(dialects)('revocation reaches access tokens on $name', ({ database
         expect(answer.status).toBe(200);
       }
       await expectActive(n, tokens.access_token);
+    },
+  );
+
+  it.skipIf(!available)(
+    "a disabled user's tokens stop being active (access and refresh) and userinfo refuses them",
+    async () => {
+      const carol = await server.directory.createUser({
+        tenant: s.tenantId,
+        userPrincipalName: `carol${database}@${s.domain}`,
+        password: s.password,
+      });
+      const tokens = await tokensOf(
+        await n.redeem(await n.code('openid profile offline_access', carol.userPrincipalName)),
+      );
+      await expectActive(n, tokens.access_token);
+      expect(await n.introspect(tokens.refresh_token)).toMatchObject({ active: true });
+      await server.directory.setUserAccountEnabled(carol.id, false);
+      await server.server.refresh();
+      await expectRevoked(n, tokens.access_token);
+      expect(await n.introspect(tokens.refresh_token)).toEqual({ active: false });
     },
   );
 

@@ -131,6 +131,8 @@ export function registerSessionEndpoints(app: FastifyInstance, context: ServerCo
         family.clientId !== client.application.appId ||
         family.revokedAt !== null ||
         context.revocations.isGrantRevoked(family.familyId) ||
+        // A disabled user's tokens are no longer redeemable (50057), so not active either.
+        (await context.cache.user(family.userId))?.accountEnabled !== true ||
         family.expiresAt <= now ||
         family.tokenHash !== tokenHash(token)
       ) {
@@ -161,6 +163,11 @@ export function registerSessionEndpoints(app: FastifyInstance, context: ServerCo
         claims.azp === appId ||
         claims.appid === appId);
     if (!allowed || context.revocations.isRevoked(claims)) return send(inactive);
+    // As at userinfo: a user token stops being active when its user is disabled (a cached lookup).
+    if (claims.idtyp === 'user') {
+      const user = typeof claims.oid === 'string' ? await context.cache.user(claims.oid) : undefined;
+      if (user?.accountEnabled !== true) return send(inactive);
+    }
     return send({
       active: true,
       token_type: 'access_token',
