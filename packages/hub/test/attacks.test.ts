@@ -395,6 +395,38 @@ describe('item 17: secrets stay out of logs, and a token is dead at its exp ever
     }
   });
 
+  it('with stateful reconnect, does not run an invocation sent at exp, and replays it once re-attached with a fresh token', async () => {
+    let offset = 2;
+    let ran = 0;
+    const hub = await startHub({
+      path: '/hubs/expiring-stateful',
+      hub: defineHub({
+        methods: {
+          whoAmI(context: HubCallerContext) {
+            ran++;
+            return { connectionId: context.connectionId, exp: context.user?.exp ?? 0 };
+          },
+        },
+      }),
+      authentication: { validator: expiringValidator(() => offset) },
+      allowStatefulReconnects: true,
+    });
+    try {
+      const client = await connect(hub.url, { transport: 'WebSockets', stateful: true, token: () => alice });
+      const id = client.connectionId;
+      const first = await client.invoke<{ connectionId: string; exp: number }>('whoAmI');
+      offset = 3600; // the tokens fetched from now on (the re-attach) live on
+      while (Date.now() < first.exp * 1000) await new Promise((resolve) => setImmediate(resolve));
+      const atExp = await client.invoke<{ connectionId: string; exp: number }>('whoAmI');
+      expect(atExp.connectionId).toBe(id);
+      expect(atExp.exp).toBeGreaterThan(first.exp + 3000);
+      expect(ran).toBe(2);
+      await client.stop();
+    } finally {
+      await hub.close();
+    }
+  });
+
   it.each([
     'negotiate',
     'skipNegotiation upgrade',
