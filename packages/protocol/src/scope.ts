@@ -1,7 +1,8 @@
 /**
  * Scope parsing shared by the server and clients.
  *
- * @see RFC 6749 §3.3 (scope is a space-delimited, case-sensitive list), Microsoft identity platform scopes
+ * @see RFC 6749 §3.3 (scope is a space-delimited list of case-sensitive strings; the Microsoft identity platform,
+ * and so Tessera, compares its scope values case-insensitively), Microsoft identity platform scopes
  * (`{resource}/{scope}`, `{resource}/.default`).
  */
 
@@ -27,10 +28,11 @@ export function parseScope(scope: string | undefined): string[] {
 
 /**
  * The resource identifier of a `{resource}/.default` scope (`api://x/.default` → `api://x`), else `undefined`.
- * The resource part must be non-empty.
+ * The resource part must be non-empty; the suffix matches in any letter case, as scope values do on the
+ * Microsoft identity platform.
  */
 export function defaultScopeResource(scope: string): string | undefined {
-  if (!scope.endsWith(DEFAULT_SCOPE_SUFFIX)) return undefined;
+  if (!scope.toLowerCase().endsWith(DEFAULT_SCOPE_SUFFIX)) return undefined;
   const resource = scope.slice(0, -DEFAULT_SCOPE_SUFFIX.length);
   return resource.length > 0 ? resource : undefined;
 }

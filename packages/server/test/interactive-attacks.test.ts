@@ -701,7 +701,8 @@ describe('token endpoint: codes', () => {
         scope: `${s.api.identifierUri}/Files.Read`,
       }),
       400,
-      'consent_required',
+      // RFC 6749 §5.2: invalid_grant (with suberror consent_required, asserted in token-protocol-details.test.ts).
+      'invalid_grant',
       65001,
       { clientId: s.web.appId },
     );

@@ -20,7 +20,8 @@ export interface ResolvedScopes {
  * offline_access` are OpenID Connect scopes; `{App ID URI or appId}/{value}` names a delegated scope of that
  * resource; a bare value is a scope of the built-in directory API; `{resource}/.default` stands for the client's
  * `requiredResourceAccess` delegated permissions on the resource. One resource per request; with none, the token
- * is for the directory API with the OIDC scopes it exposes.
+ * is for the directory API with the OIDC scopes it exposes. Values match case-insensitively (as on the Microsoft
+ * identity platform) and come back in the registered spelling; the resource identifier is kept as written.
  *
  * @throws IdentityError 70011 (malformed scope or unknown value), 700022 (several resources), 500011 (unknown
  *   resource).
@@ -38,8 +39,10 @@ export async function resolveScopes(
   let isDefault = false;
   for (const scope of parseScope(scopeParameter)) {
     if (!isScopeToken(scope)) throw new IdentityError(70011, { scope: scope.slice(0, 256) });
-    if (OIDC_SCOPES.has(scope)) {
-      oidcScopes.push(scope);
+    // Scope values compare case-insensitively, as on the Microsoft identity platform (`User.Read` = `user.read`).
+    const oidc = scope.toLowerCase();
+    if (OIDC_SCOPES.has(oidc)) {
+      if (!oidcScopes.includes(oidc)) oidcScopes.push(oidc);
       continue;
     }
     const slash = scope.lastIndexOf('/');
@@ -60,15 +63,17 @@ export async function resolveScopes(
   if (resource === undefined)
     throw new IdentityError(500011, { resource: identifier ?? '', tenant: tenantName });
   const published = resource.api.oauth2PermissionScopes.filter((s) => s.isEnabled);
-  for (const value of values) {
-    if (!published.some((s) => s.value === value))
-      throw new IdentityError(70011, { scope: value.slice(0, 256) });
-  }
-  let scopes = values;
+  // The registered spelling is what tokens (`scp`), consent records and responses carry.
+  const registered = values.map((value) => {
+    const match = published.find((s) => s.value.toLowerCase() === value.toLowerCase());
+    if (match === undefined) throw new IdentityError(70011, { scope: value.slice(0, 256) });
+    return match.value;
+  });
+  let scopes = [...new Set(registered)];
   if (isDefault) {
     const required = client.requiredResourceAccess.find((r) => r.resourceAppId === resource.appId);
     const ids = new Set(required?.resourceAccess.filter((a) => a.type === 'Scope').map((a) => a.id) ?? []);
-    scopes = [...new Set([...values, ...published.filter((s) => ids.has(s.id)).map((s) => s.value)])];
+    scopes = [...new Set([...scopes, ...published.filter((s) => ids.has(s.id)).map((s) => s.value)])];
   }
   if (resourceAppId === undefined) {
     // No resource named: a directory API token carrying the OIDC scopes it publishes (as the platform does).
@@ -88,7 +93,8 @@ export async function resolveScopes(
 /**
  * Scope values of `resource` the user may use through `client` in a tenant without being asked: a grant for
  * everyone (`AllPrincipals`), the user's own grant (`Principal`), or the resource pre-authorizing the client
- * (`api.preAuthorizedApplications`).
+ * (`api.preAuthorizedApplications`). Values are in the resource's registered spelling whatever the case a grant
+ * was written in.
  */
 export async function consentedScopes(
   cache: DirectoryCache,
@@ -106,9 +112,16 @@ export async function consentedScopes(
     cache.servicePrincipal(input.tenantId, input.resource.appId),
   ]);
   if (clientSp === undefined || resourceSp === undefined) return granted;
+  // A grant written with other letter case (the management API stores what it is given) still names the scope:
+  // values are reported in the resource's registered spelling, which is what resolveScopes returns.
+  const spelling = new Map(
+    input.resource.api.oauth2PermissionScopes.map((s) => [s.value.toLowerCase(), s.value]),
+  );
   for (const grant of await cache.permissionGrants(clientSp.id, resourceSp.id)) {
     if (grant.consentType === 'AllPrincipals' || grant.principalId === input.userId) {
-      for (const scope of grant.scope.split(' ')) if (scope !== '') granted.add(scope);
+      for (const scope of grant.scope.split(' ')) {
+        if (scope !== '') granted.add(spelling.get(scope.toLowerCase()) ?? scope);
+      }
     }
   }
   return granted;

@@ -1,24 +1,30 @@
 import { createHash } from 'node:crypto';
 import { GrantType, IdentityError, type TokenResponse } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
+import { isRegisteredSpaOrigin } from '../directory/redirect-uris.js';
 import { grantRevocationId } from '../store/sign-in-store.js';
 import { tokenHash } from '../tokens/opaque-tokens.js';
 import { identifyClient } from './client-identity.js';
 import type { Grant, TokenRequest } from './grant.js';
 import { refreshTokenFor, userTokenResponse } from './user-token-response.js';
 
+/** A PKCE `code_verifier` (RFC 7636 §4.1): 43–128 of `A-Z a-z 0-9 - . _ ~`. */
+const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+
 /**
  * The authorization code grant. The client is authenticated first (confidential) or named (public / spa), then
  * the code is redeemed by one conditional statement: a second redemption fails with 54005 and revokes the grant
  * the first one created (its refresh token family, and its access tokens wherever revocation is consulted). The
  * code must belong to the client, be unexpired (10 minutes), come with the same `redirect_uri` and the PKCE
- * verifier of its challenge; `spa` codes only cross-origin (an `Origin` header), and only `spa` codes that way. A refresh token is issued only with `offline_access`; `spa` ones live a fixed
- * 24 hours.
+ * verifier of its challenge (RFC 7636 §4.1 syntax first); `spa` codes only cross-origin from an origin of the
+ * app's `spa` redirect URIs, and only `spa` codes cross-origin. A refresh token is issued only with
+ * `offline_access`; `spa` ones live a fixed 24 hours.
  *
  * @throws IdentityError 900144 (missing `code` / `redirect_uri` / `code_verifier`), 70000 (unknown code, other
- *   client, redirect URI differs), 54005 (replayed), 70008 (expired), 501481 (PKCE), 9002327 / 9002326 (origin),
- *   7000218 (web code without client credentials), 50057 (user disabled).
- * @see RFC 6749 §4.1.3, RFC 7636 §4.6, RFC 9700 §4.2.4
+ *   client, redirect URI differs), 54005 (replayed), 70008 (expired), 9100020 (malformed PKCE verifier), 501481
+ *   (PKCE mismatch), 9002327 / 9002326 / 9100019 (origin), 7000218 (web code without client credentials), 50057
+ *   (user disabled).
+ * @see RFC 6749 §4.1.3, RFC 7636 §4.1 and §4.6, RFC 9700 §4.2.4
  */
 export const authorizationCodeGrant: Grant = {
   grantType: GrantType.authorizationCode,
@@ -46,6 +52,12 @@ export const authorizationCodeGrant: Grant = {
     }
     if (stored.expiresAt <= now) throw new IdentityError(70008);
     if (stored.platform === 'spa' && request.origin === undefined) throw new IdentityError(9002327);
+    if (stored.platform === 'spa' && !isRegisteredSpaOrigin(client.application, request.origin)) {
+      throw new IdentityError(9100019, {
+        origin: (request.origin ?? '').slice(0, 256),
+        clientId: client.application.appId,
+      });
+    }
     if (stored.platform !== 'spa' && request.origin !== undefined) {
       throw new IdentityError(9002326, { origin: request.origin.slice(0, 256) });
     }
@@ -63,6 +75,9 @@ export const authorizationCodeGrant: Grant = {
     if (stored.codeChallenge !== null) {
       if (verifier === undefined || verifier === '')
         throw new IdentityError(900144, { name: 'code_verifier' });
+      // RFC 7636 §4.1: 43–128 unreserved characters. Checked before hashing: hashing other text (hashed as
+      // 'ascii', which drops high bits) would let different strings meet one challenge.
+      if (!CODE_VERIFIER.test(verifier)) throw new IdentityError(9100020);
       const computed = createHash('sha256').update(verifier, 'ascii').digest('base64url');
       if (computed !== stored.codeChallenge) throw new IdentityError(501481);
     } else if (verifier !== undefined) {

@@ -1,7 +1,8 @@
 import { GrantType, IdentityError, type TokenResponse } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
 import { consentedScopes, resolveScopes } from '../directory/consent.js';
-import type { AuthorizedGrant } from '../directory/model.js';
+import type { Application, AuthorizedGrant } from '../directory/model.js';
+import { isRegisteredSpaOrigin, spaOriginsOf } from '../directory/redirect-uris.js';
 import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
 import { identifyClient } from './client-identity.js';
 import type { Grant, TokenRequest } from './grant.js';
@@ -11,11 +12,15 @@ import { refreshTokenFor, userTokenResponse } from './user-token-response.js';
  * The refresh token grant with rotation. The token's MAC is checked without I/O; a `scope` naming another resource
  * (or fewer scopes) is checked against the user's consent from the cache; then one conditional UPDATE rotates the
  * family — only its current token, presented by its own client, unrevoked and unexpired. A rotated (older) token
- * presented again revokes the whole family. `spa` families keep their fixed expiry; others slide.
+ * presented again revokes the whole family. `spa` families keep their fixed expiry; others slide. As codes are,
+ * `spa` tokens are redeemed only cross-origin from an origin of the app's `spa` redirect URIs, and only they are;
+ * a refusal for the origin consumes nothing.
  *
  * @throws IdentityError 900144 (no `refresh_token`), 70000 (malformed, another client's, reused), 70008
- *   (expired / revoked), 7000218 (a web client's token without client credentials), 700084 (spa token past its fixed life), 65001 (scope not consented), 50057 (user
- *   disabled), and scope errors.
+ *   (expired / revoked), 7000218 (a web client's token without client credentials), 700084 (spa token past its
+ *   fixed life), 9002327 (spa token without `Origin`), 9002326 (another token cross-origin), 9100019 (an origin
+ *   not registered for the app), 65001 `invalid_grant` with `suberror: consent_required` (scope not consented),
+ *   50057 (user disabled), and scope errors.
  * @see RFC 6749 §6, RFC 9700 §4.14.2
  */
 export const refreshTokenGrant: Grant = {
@@ -26,6 +31,7 @@ export const refreshTokenGrant: Grant = {
     if (presented === undefined || presented === '')
       throw new IdentityError(900144, { name: 'refresh_token' });
     const client = await identifyClient(context, request);
+    checkOrigin(client.application, request.origin);
     const claims = openRefreshToken(context.keys.refreshToken, presented);
     if (claims === undefined) {
       throw new IdentityError(
@@ -66,10 +72,12 @@ export const refreshTokenGrant: Grant = {
         ...grant.oidcScopes.filter((s) => !directoryGranted.has(s)),
       ];
       if (missing.length > 0) {
+        // RFC 6749 §5.2 has no consent_required: the token endpoint says invalid_grant, and the suberror tells
+        // MSAL to go interactive, as Entra does.
         throw new IdentityError(
           65001,
           { clientId: client.application.appId },
-          { suberror: 'consent_required', detail: `missing ${missing.join(' ')}` },
+          { error: 'invalid_grant', suberror: 'consent_required', detail: `missing ${missing.join(' ')}` },
         );
       }
       requested = grant;
@@ -88,6 +96,7 @@ export const refreshTokenGrant: Grant = {
       },
       now,
       client.acr === '0',
+      request.origin !== undefined,
     );
     if (rotated.kind !== 'ok')
       throw await explainFailedRotation(
@@ -97,6 +106,7 @@ export const refreshTokenGrant: Grant = {
         claims.generation,
         now,
         client.acr === '0',
+        request.origin,
       );
     const family = rotated.value;
     const grant: AuthorizedGrant =
@@ -129,6 +139,7 @@ async function explainFailedRotation(
   generation: number,
   now: number,
   unauthenticatedClient: boolean,
+  origin: string | undefined,
 ): Promise<IdentityError> {
   const family = await context.signIn.findRefreshFamily(familyId);
   if (family === undefined) {
@@ -156,6 +167,12 @@ async function explainFailedRotation(
         )
       : new IdentityError(70008, {}, { suberror: 'bad_token' });
   }
+  if (generation === family.generation && family.platform === 'spa' && origin === undefined) {
+    return new IdentityError(9002327);
+  }
+  if (generation === family.generation && family.platform !== 'spa' && origin !== undefined) {
+    return new IdentityError(9002326, { origin: origin.slice(0, 256) });
+  }
   if (generation < family.generation) {
     await context.signIn.revokeRefreshFamily(familyId, now);
     return new IdentityError(
@@ -175,4 +192,20 @@ async function explainFailedRotation(
     { name: 'refresh_token', reason: 'The refresh token is unknown.' },
     { suberror: 'bad_token' },
   );
+}
+
+/**
+ * A cross-origin request (an `Origin` header) may only come from one of the client's registered `spa` origins:
+ * an app without `spa` redirect URIs never redeems cross-origin (9002326), and another origin is refused
+ * (9100019). Checked before the token is opened, so nothing is consumed. Whether the token itself is a `spa` one
+ * is checked in the rotation statement.
+ */
+function checkOrigin(application: Application, origin: string | undefined): void {
+  if (origin === undefined) return;
+  if (spaOriginsOf(application).size === 0) {
+    throw new IdentityError(9002326, { origin: origin.slice(0, 256) });
+  }
+  if (!isRegisteredSpaOrigin(application, origin)) {
+    throw new IdentityError(9100019, { origin: origin.slice(0, 256), clientId: application.appId });
+  }
 }

@@ -482,6 +482,9 @@ export class SignInStore {
    * @param next.expiresAt the family's new sliding expiry (ignored for spa families, whose expiry is fixed).
    * @param unauthenticatedClient true when the client did not authenticate: `web` (confidential) families then
    *   never rotate (RFC 6749 §6).
+   * @param crossOrigin when given, whether the request came cross-origin (an `Origin` header): then only `spa`
+   *   families rotate cross-origin and only they do (Entra 9002327 / 9002326), checked in the same statement so a
+   *   refused request never consumes the token.
    */
   async rotateRefreshToken(
     familyId: string,
@@ -490,6 +493,7 @@ export class SignInStore {
     next: { readonly tokenHash: string; readonly generation: number; readonly expiresAt: number },
     now: number,
     unauthenticatedClient = false,
+    crossOrigin?: boolean,
   ): Promise<Redemption<RefreshTokenFamily>> {
     const row = await this.db
       .updateTable('refresh_tokens')
@@ -512,6 +516,7 @@ export class SignInStore {
       .where('revoked_at', 'is', null)
       .where('expires_at', '>', now)
       .$if(unauthenticatedClient, (qb) => qb.where('platform', '!=', 'web'))
+      .$if(crossOrigin !== undefined, (qb) => qb.where('platform', crossOrigin === true ? '=' : '!=', 'spa'))
       .returningAll()
       .executeTakeFirst();
     if (row === undefined) return { kind: 'unknown' };
