@@ -264,6 +264,32 @@ describe.each([
     },
   );
 
+  it.skipIf(!available).each([['prompt', 'login'] as const, ['max_age', '0'] as const])(
+    '%s=%s with consent to give: the password, then the consent page, then a code with the new auth_time',
+    async (name, value) => {
+      const user = await server.directory.createUser({
+        tenant: s.tenantId,
+        userPrincipalName: `fresh-${name}-${Date.now()}@${s.domain}`,
+        password: s.password,
+        displayName: 'Fresh Consent',
+      });
+      const own = new TestBrowser();
+      await signInThrough(own, authorize(), { userName: user.userPrincipalName, password: s.password });
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const since = Math.floor(Date.now() / 1000);
+      const url = authorize({ scope: `openid ${s.api.identifierUri}/Files.Read`, [name]: value });
+      const signIn = await own.get(url);
+      expect(signIn.body).toContain('name="password"');
+      const consent = await own.submit(server.url, signIn, {
+        username: user.userPrincipalName,
+        password: s.password,
+      });
+      expect(consent.body).toContain('value="consent"');
+      const back = await own.submit(server.url, consent, { action: 'consent' });
+      expect((await idTokenOf(back)).auth_time as number).toBeGreaterThanOrEqual(since);
+    },
+  );
+
   it.skipIf(!available)(
     'parallel answers to one consent page (a double click) all continue, and record one grant',
     async () => {
