@@ -53,6 +53,9 @@ function record(page: Page): Seen[] {
   return seen;
 }
 
+/** Milliseconds one browser run may take: three sites' worth of navigations on a busy machine. */
+const BROWSER_TEST_TIMEOUT_MS = 120_000;
+
 const available = chromiumAvailable();
 
 describe.skipIf(!available)(
@@ -263,22 +266,27 @@ describe.skipIf(!available)(
         expect(silent.get('error')).toBe('login_required');
         expect(silent.has('code')).toBe(false);
       },
+      BROWSER_TEST_TIMEOUT_MS,
     );
 
-    it('OIDC protocol mode with a plain tenant authority discovers /{tenant}/.well-known/openid-configuration', async () => {
-      protocolMode = 'OIDC';
-      const { page, seen } = await newPage();
-      await signIn(page);
-      const discovery = seen.find((x) => x.url.pathname.endsWith('/.well-known/openid-configuration'));
-      expect(discovery?.url.pathname).toBe(`/${s.tenantId}/.well-known/openid-configuration`);
-      expect((await discovery?.request.response())?.status()).toBe(200);
-      const token = await msalApp<{ accessToken?: string; errorCode?: string }>(page, 'token()');
-      expect(token.accessToken).toEqual(expect.any(String));
+    it(
+      'OIDC protocol mode with a plain tenant authority discovers /{tenant}/.well-known/openid-configuration',
+      async () => {
+        protocolMode = 'OIDC';
+        const { page, seen } = await newPage();
+        await signIn(page);
+        const discovery = seen.find((x) => x.url.pathname.endsWith('/.well-known/openid-configuration'));
+        expect(discovery?.url.pathname).toBe(`/${s.tenantId}/.well-known/openid-configuration`);
+        expect((await discovery?.request.response())?.status()).toBe(200);
+        const token = await msalApp<{ accessToken?: string; errorCode?: string }>(page, 'token()');
+        expect(token.accessToken).toEqual(expect.any(String));
 
-      const { clicks } = await logOut(page, seen);
-      expect(clicks).toBeLessThanOrEqual(1);
-      expect(await page.locator('#status').textContent()).toBe('anonymous');
-      expect((await silentAuthorize(page)).get('error')).toBe('login_required');
-    });
+        const { clicks } = await logOut(page, seen);
+        expect(clicks).toBeLessThanOrEqual(1);
+        expect(await page.locator('#status').textContent()).toBe('anonymous');
+        expect((await silentAuthorize(page)).get('error')).toBe('login_required');
+      },
+      BROWSER_TEST_TIMEOUT_MS,
+    );
   },
 );
