@@ -46,10 +46,11 @@ export interface TokenValidatorOptions {
   /** The JWKS URL (RFC 7517 §5). Default: discovery's `jwks_uri`. */
   readonly jwksUri?: string;
   /**
-   * Accepted issuers, compared exactly. A value containing `{tenantid}` is a multi-tenant template: the token's
-   * `iss` must equal the template with `{tenantid}` replaced by the token's own `tid` (a GUID), as
-   * Microsoft.Identity.Web's `AadIssuerValidator` does. Default (with `authority`): discovery's `issuer` and its
-   * v1.0 form.
+   * Accepted issuers, compared exactly. An exact issuer names its tenant (`https://{host}/{tenant id}/v2.0` or
+   * `…/{tenant id}/`, a GUID), and a token matching it must carry that `tid`. A value containing `{tenantid}` is a
+   * multi-tenant template: the token's `iss` must equal the template with `{tenantid}` replaced by the token's own
+   * `tid` (a GUID), as Microsoft.Identity.Web's `AadIssuerValidator` does. Default (with `authority`): discovery's
+   * `issuer` and its v1.0 form.
    */
   readonly issuer?: string | readonly string[];
   /** Accepted `aud` values: the API's appId and any of its App ID URIs (v1.0 tokens carry the one requested). */
@@ -91,7 +92,7 @@ export interface TokenValidatorOptions {
   readonly jwksCooldownMs?: number;
   /** Timeout of discovery and JWKS requests, in milliseconds. Default 5000. */
   readonly httpTimeoutMs?: number;
-  /** Current time, for `exp` / `nbf` checks (tests freeze it). Default `() => new Date()`. */
+  /** Current time, for `exp` / `nbf` / `iat` checks (tests freeze it). Default `() => new Date()`. */
   readonly clock?: () => Date;
 }
 
