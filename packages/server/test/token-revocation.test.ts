@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { IdentityError, type ErrorCode, type ErrorParams } from '@tessera/protocol';
+import { migrateToLatest, openDatabase, SignInStore, type DatabaseTarget } from '@tessera/server';
 import {
+  createPostgresSchema,
   postgresAvailable,
   seedInteractiveScenario,
   signInThrough,
@@ -336,5 +341,77 @@ describe.skipIf(!pgAvailable)('two nodes on one PostgreSQL database', () => {
     // Node A learns of it by polling (every 100 ms in tests), not by a database read per request.
     await sleep(300);
     await expectRevoked(nodeA, accessToken);
+  });
+});
+
+describe.each(dialects)('revocation rows on $name', ({ database, available }) => {
+  let store: SignInStore;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    if (!available) return;
+    let target: DatabaseTarget;
+    let drop = () => Promise.resolve();
+    if (database === 'postgres') {
+      const schema = await createPostgresSchema();
+      target = { dialect: 'postgres', url: schema.url };
+      drop = () => schema.drop();
+    } else {
+      const dir = mkdtempSync(join(tmpdir(), 'tessera-revocations-'));
+      target = { dialect: 'sqlite', file: join(dir, 'store.db') };
+      drop = () => {
+        rmSync(dir, { recursive: true, force: true });
+        return Promise.resolve();
+      };
+    }
+    const db = openDatabase(target);
+    await migrateToLatest(db);
+    store = new SignInStore(db);
+    close = async () => {
+      await db.destroy();
+      await drop();
+    };
+  });
+  afterAll(async () => {
+    if (available) await close();
+  });
+
+  it.skipIf(!available)(
+    'parallel writers get distinct, increasing versions; a poll sees each revocation once, in order',
+    async () => {
+      const now = 1_800_000_000;
+      const seen: string[] = [];
+      store.onRevoked((ids) => seen.push(...ids));
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.recordRevocations([`u:parallel-${i}`], now)),
+      );
+      // Recording one again changes nothing but the version.
+      await store.recordRevocations(['u:parallel-0'], now);
+      await store.revokeRefreshFamily('family-without-a-row', now);
+      const rows = await store.revocationsAfter(0, now - 10);
+      expect(rows.map((r) => r.id).sort()).toEqual(
+        [...Array.from({ length: 20 }, (_, i) => `u:parallel-${i}`), 'g:family-without-a-row'].sort(),
+      );
+      const versions = rows.map((r) => r.version);
+      expect(new Set(versions).size).toBe(versions.length);
+      expect([...versions].sort((a, b) => a - b)).toEqual(versions);
+      expect(seen).toHaveLength(22);
+      // A poll from the last version seen gets nothing more; older revocations are not re-read.
+      expect(await store.revocationsAfter(versions.at(-1) ?? 0, now - 10)).toEqual([]);
+      expect(await store.isRevocationRecorded('g:family-without-a-row')).toBe(true);
+      expect(await store.isRevocationRecorded('g:another')).toBe(false);
+    },
+  );
+
+  it.skipIf(!available)('purges revocations older than the retention, keeps the rest', async () => {
+    await store.recordRevocations(['u:old'], 1_000);
+    await store.recordRevocations(['u:recent'], 5_000);
+    expect(await store.purgeRevocations(2_000)).toBe(1);
+    expect(await store.isRevocationRecorded('u:old')).toBe(false);
+    expect(await store.isRevocationRecorded('u:recent')).toBe(true);
+    // The retention window also bounds what a poll reads, purged or not.
+    await store.recordRevocations(['u:aging'], 3_000);
+    const polled = (await store.revocationsAfter(0, 4_000)).map((r) => r.id);
+    expect(polled).toContain('u:recent');
+    expect(polled).not.toContain('u:aging');
   });
 });
