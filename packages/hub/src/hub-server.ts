@@ -61,7 +61,9 @@ export interface HubServer {
  * Creates a hub server and subscribes it to its backplane.
  *
  * @throws TypeError for an invalid configuration: no authentication on a hub that does not allow anonymous
- *   callers, cookie authentication without an origin allow-list, an invalid origin, a path without a leading `/`.
+ *   callers, cookie authentication without an origin allow-list, an invalid origin, a path without a leading `/`,
+ *   a limit that is not an integer (or not positive where a zero makes no sense), `maxFrameBytes` below
+ *   `maxMessageBytes` plus the handshake and framing.
  * @see docs/hub.md
  */
 export async function createHubServer(options: HubServerOptions): Promise<HubServer> {

@@ -31,6 +31,7 @@ const attackHub = defineHub({
       }
     },
     adminOnly: () => 'secret',
+    ignore: (_context: HubCallerContext, _items: AsyncIterable<unknown>) => 'ignored',
     async slow(_context: HubCallerContext, ms: number) {
       await sleep(ms);
       return ms;
@@ -267,6 +268,20 @@ describe('item 16: input work is bounded per frame, per turn and per connection'
     } else {
       expect(await client.closed).toBe(expected);
     }
+  });
+
+  it('refuses a frame limit that cannot hold one message and the handshake', async () => {
+    const { createHubServer } = await import('@tessera/hub');
+    await expect(
+      createHubServer({
+        path: '/hubs/x',
+        hub: attackHub,
+        authentication: { validator: identity.validator() },
+        maxFrameBytes: 32_768,
+      }),
+    ).rejects.toThrow(
+      '"maxFrameBytes" must be at least "maxMessageBytes" + 1032 (the handshake and framing).',
+    );
   });
 
   it('refuses a Long Polling POST body over the same limit with 413', async () => {
@@ -671,6 +686,44 @@ describe('the same shapes elsewhere', () => {
       await client.stop();
     } finally {
       await groups.close();
+    }
+  });
+
+  it('releases a reader-less upload stream when its method returns, so that the connection reads on', async () => {
+    const client = await rawClient(running.url, alice);
+    try {
+      // `ignore` (queued behind `slow`, so that its buffer fills first) returns without reading: before, the 11th
+      // item waited forever for a reader, and with it every later message of the connection.
+      client.send(
+        { type: 1, invocationId: '0', target: 'slow', arguments: [300] },
+        { type: 1, invocationId: '1', target: 'ignore', arguments: [], streamIds: ['x'] },
+        ...Array.from({ length: 30 }, (_, index) => ({ type: 2, invocationId: 'x', item: index })),
+      );
+      expect(await client.completion('1')).toEqual({ type: 3, invocationId: '1', result: 'ignored' });
+      client.send({ type: 1, invocationId: '2', target: 'add', arguments: [1, 2] });
+      expect(await client.completion('2')).toEqual({ type: 3, invocationId: '2', result: 3 });
+    } finally {
+      client.socket.close();
+    }
+  });
+
+  it('stops reading a client whose upload stream is full (its input stays in its own TCP window)', async () => {
+    const client = await rawClient(running.url, alice);
+    try {
+      // collect waits for its slot behind slow: its buffer fills, then the hub must stop reading the socket
+      // instead of queueing everything the client sends in memory.
+      client.send(
+        { type: 1, invocationId: 'hold', target: 'slow', arguments: [6000] },
+        { type: 1, invocationId: 'c', target: 'collect', arguments: [], streamIds: ['x'] },
+      );
+      const item = `{"type":2,"invocationId":"x","item":"${'y'.repeat(1000)}"}${RS}`;
+      const frame = item.repeat(100); // 100 KB
+      for (let index = 0; index < 200; index++) client.socket.send(frame);
+      await sleep(3000);
+      // 20 MB sent, 3 s given to read them: most of it must still be on the client's side.
+      expect(client.socket.bufferedAmount).toBeGreaterThan(10 * 1024 * 1024);
+    } finally {
+      client.socket.terminate();
     }
   });
 
