@@ -727,6 +727,32 @@ describe('the same shapes elsewhere', () => {
     }
   });
 
+  it('does not time a client out for the time the hub itself did not read it (back-pressure)', async () => {
+    const strict = await startHub({
+      path: '/hubs/strict-timeout',
+      hub: attackHub,
+      authentication: { validator: identity.validator() },
+      clientTimeoutMs: 400,
+    });
+    try {
+      const client = await rawClient(strict.url, alice);
+      client.send(
+        { type: 1, invocationId: 'hold', target: 'slow', arguments: [1200] },
+        { type: 1, invocationId: 'c', target: 'collect', arguments: [], streamIds: ['x'] },
+        ...Array.from({ length: 30 }, (_, index) => ({ type: 2, invocationId: 'x', item: index })),
+        { type: 3, invocationId: 'x' },
+      );
+      expect(await client.completion('c')).toEqual({
+        type: 3,
+        invocationId: 'c',
+        result: { seen: Array.from({ length: 30 }, (_, index) => index) },
+      });
+      client.socket.close();
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('keeps the other clients served while one waits on back-pressure of an upload stream', async () => {
     const client = await rawClient(running.url, alice);
     const bystander = await connect(running.url, { transport: 'WebSockets', token: () => bob });

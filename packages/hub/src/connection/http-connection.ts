@@ -218,6 +218,7 @@ export class HttpConnection implements TransportSink {
       this.close(GENERIC_CLOSE_ERROR, false);
     } finally {
       this.reading = false;
+      this.lastReceivedAtMs = Date.now();
       if (this.state !== 'connected') this.inbound = [];
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
@@ -403,7 +404,8 @@ export class HttpConnection implements TransportSink {
       }
       return;
     }
-    if (nowMs - this.lastReceivedAtMs > limits.clientTimeoutMs) {
+    // While its input waits on the hub (back-pressure), the client is not read: its silence is ours, not its own.
+    if (!this.reading && nowMs - this.lastReceivedAtMs > limits.clientTimeoutMs) {
       this.logger.info('hub client timed out', { connectionId: this.connectionId });
       this.close('Server timeout elapsed without receiving a message from the client.', false);
       return;
