@@ -197,14 +197,20 @@ describe('tessera app create: sign-in options', () => {
       'not_found',
       "The resource 'Files API' has no delegated scope 'Files.Delete'.",
     ],
-    ...(['http://middle.example/logout', 'not a url', 'https://middle.example/logout#x'] as const).map(
-      (url): [string, string[], string, string] => [
-        `logout URL ${url}`,
-        ['--logout-url', url],
-        'invalid',
-        `The logout URL '${url}' must be an absolute https URL (http only on a loopback host), without a fragment.`,
-      ],
-    ),
+    ...(
+      [
+        'http://middle.example/logout',
+        'not a url',
+        'https://middle.example/logout#x',
+        'https://user@middle.example/logout',
+        'javascript:alert(1)',
+      ] as const
+    ).map((url): [string, string[], string, string] => [
+      `logout URL ${url}`,
+      ['--logout-url', url],
+      'invalid',
+      `The logout URL '${url}' must be an absolute https URL (http only on a loopback host), without a fragment, userinfo or wildcard.`,
+    ]),
   ];
   it.each(refusals)('refuses %s, writing nothing', async (_name, args, code, message) => {
     const before = await applicationCount();

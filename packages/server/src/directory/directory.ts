@@ -693,11 +693,10 @@ function requireGuid(value: string, what: string): string {
  * no fragment, userinfo or wildcard).
  */
 function validateLogoutUrl(uri: string): void {
-  const problem = typeof uri === 'string' ? redirectUriProblem(uri, 'web') : 'is not a string';
-  if (problem !== undefined) {
+  if (redirectUriProblem(uri, 'web') !== undefined) {
     throw new DirectoryError(
       'invalid',
-      `The logout URL '${shown(uri)}' ${problem}: it must be an absolute https URL (http only on a loopback host), without a fragment.`,
+      `The logout URL '${shown(uri)}' must be an absolute https URL (http only on a loopback host), without a fragment, userinfo or wildcard.`,
     );
   }
 }
