@@ -1,178 +1,380 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { IdentityError } from '@tessera/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { identifyClient } from '../grants/client-identity.js';
 import type { ServerContext } from '../context.js';
-import { DIRECTORY_APP_ID, DIRECTORY_IDENTIFIER_URI } from '../directory/builtin-directory-app.js';
-import { sendIdentityError } from '../http/errors.js';
+import { asIdentityError, errorBodyOf } from '../http/errors.js';
 import { formParameters } from '../http/form.js';
-import { tokenRevocationId } from '../store/sign-in-store.js';
-import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
-import { pairwiseSubject, responseScope } from '../tokens/user-tokens.js';
-import { verifyOwnAccessToken } from '../tokens/verify-own-token.js';
-import { registerEndSessionEndpoints } from './end-session.js';
-import { resolveTenantSegment } from './tenant-segment.js';
+import {
+  browserHash,
+  browserToken,
+  clearSessionCookie,
+  csrfTokenFor,
+  csrfTokenValid,
+} from '../sessions/cookies.js';
+import { userOfLoginHint } from '../sessions/login-hint.js';
+import type { SsoSession } from '../store/sign-in-store.js';
+import { verifyOwnToken } from '../tokens/verify-own-token.js';
+import { errorPage, signedOutPage, signOutPickerPage, type PageNotice } from '../ui/pages.js';
+import { sendPage } from '../ui/security-headers.js';
+import { matchRedirectUri } from './authorize/check-redirect-uri.js';
+import { resolveTenantSegment, type ResolvedTenantSegment } from './tenant-segment.js';
+
+/** Seconds the account picker of a sign-out stays usable. */
+const PICKER_LIFETIME_SECONDS = 15 * 60;
+/** How old an `id_token_hint` may be, in seconds: RP-Initiated Logout accepts expired ID tokens as hints. */
+const ID_TOKEN_HINT_MAX_AGE_SECONDS = 365 * 86_400;
+/** Longest parameter value kept, in characters (longer ones are cut before they are sealed into a form). */
+const MAX_PARAMETER_CHARS = 8192;
+
+/** What a sign-out request asks for, as the request (or the sealed picker form) carried it. */
+interface LogoutRequest {
+  readonly postLogoutRedirectUri?: string | undefined;
+  readonly state?: string | undefined;
+  readonly clientId?: string | undefined;
+}
+
+/** The picker form's sealed state: the request, its tenant segment and the sessions the page offered. */
+interface SealedPicker {
+  readonly purpose: 'logout';
+  readonly tenant: string;
+  readonly request: LogoutRequest;
+  readonly sessionIds: readonly string[];
+  /** Unix seconds. */
+  readonly expiresAt: number;
+}
 
 /**
- * Session and token endpoints beyond authorize and token:
- * - `GET|POST /oidc/userinfo` (OIDC Core §5.3) with a user's directory API access token carrying `openid`, neither
- *   it nor its grant revoked;
- * - `GET|POST /{tenant}/oauth2/v2.0/logout` (OIDC RP-Initiated Logout 1.0), see {@link registerEndSessionEndpoints};
- * - `POST /{tenant}/oauth2/v2.0/revoke` (RFC 7009): a refresh token revokes its family and the family's grant (so
- *   its access tokens too); an access token is revoked by its `uti`;
- * - `POST /{tenant}/oauth2/v2.0/introspect` (RFC 7662) for confidential clients: refresh and access tokens only,
- *   revocation consulted.
+ * `GET|POST /{tenant}/oauth2/v2.0/logout` (OIDC RP-Initiated Logout 1.0) and the form target of its account picker,
+ * `POST /{tenant}/oauth2/v2.0/logout/confirm`.
+ *
+ * Which sessions end: the browser's sessions in the request's tenant (every tenant for `common` /
+ * `organizations`). An `id_token_hint` issued by this server (expired is fine; its `tid` this tenant's; its `aud`
+ * the `client_id` when both are sent) or a `logout_hint` — the `login_hint` claim of our ID tokens — that names an
+ * account signed in here proves the user asked: that account's sessions end at once. Otherwise (no hint, a UPN, a
+ * forged hint, a hint for an account not signed in here) the user picks the account on Tessera's page first (§2:
+ * the OP must ask); a cross-site link can never sign anyone out by itself.
+ *
+ * Where the browser goes: to `post_logout_redirect_uri` (+ `state`) only when it is registered for an application
+ * that took part in a session this request ended — `client_id`, or the `id_token_hint`'s audience, when named;
+ * else any app of the ended sessions (MSAL Browser's `logoutRedirect()` names none, as Entra allows). Anything else
+ * ends the sessions all the same and shows the signed-out page with 9100017 / 9100060 (HTTP 400). Front-channel
+ * logout frames (`web.logoutUrl`, OIDC Front-Channel Logout 1.0) of the ended sessions' apps come first when any.
+ * The SSO cookie is deleted once no session of the browser is left.
+ *
+ * `POST` takes a form body (an empty body is a request without parameters); `HEAD` is refused (9100062): a sign-out
+ * is never a side effect of a safe method.
  */
-export function registerSessionEndpoints(app: FastifyInstance, context: ServerContext): void {
-  const userinfo = async (request: FastifyRequest, reply: FastifyReply) => {
-    const header = request.headers.authorization ?? '';
-    const token = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header)?.[1];
-    // Only a user's access token for the directory API, and not one whose grant or self was revoked (a replayed
-    // code, refresh token reuse or revocation): ID tokens and app tokens are no credential here.
-    const claims =
-      token === undefined
-        ? undefined
-        : await verifyOwnAccessToken(
-            context.keyRing(),
-            context.baseUrl(),
-            token,
-            context.config.clockSkewSeconds,
-          );
-    const audience = claims?.aud;
-    const forDirectory = audience === DIRECTORY_APP_ID || audience === DIRECTORY_IDENTIFIER_URI;
-    const scopes = typeof claims?.scp === 'string' ? claims.scp.split(' ') : [];
-    if (
-      claims === undefined ||
-      claims.idtyp !== 'user' ||
-      !forDirectory ||
-      !scopes.includes('openid') ||
-      context.revocations.isRevoked(claims)
-    ) {
-      void reply.header('www-authenticate', 'Bearer error="invalid_token"');
-      return sendIdentityError(request, reply, new IdentityError(9100016));
-    }
-    const user = typeof claims.oid === 'string' ? await context.cache.user(claims.oid) : undefined;
-    if (user?.accountEnabled !== true) {
-      void reply.header('www-authenticate', 'Bearer error="invalid_token"');
-      return sendIdentityError(request, reply, new IdentityError(9100016));
-    }
-    return reply.header('cache-control', 'no-store').send({
-      sub: claims.sub,
-      ...(scopes.includes('profile')
-        ? { name: user.displayName, preferred_username: user.userPrincipalName }
-        : {}),
-      ...(scopes.includes('email') ? { email: user.userPrincipalName } : {}),
-    });
-  };
-  app.get('/oidc/userinfo', userinfo);
-  app.post('/oidc/userinfo', userinfo);
-
-  registerEndSessionEndpoints(app, context);
-
-  app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/revoke', async (request, reply) => {
-    const params = formParameters(request);
-    const tenantSegment = await resolveTenantSegment(request.params.tenant, context.cache);
-    const token = params.token;
-    if (token === undefined) throw new IdentityError(900144, { name: 'token' });
-    const client = await identifyClient(context, {
-      params,
-      authorization: request.headers.authorization,
-      tenantSegment,
-      origin: request.headers.origin,
-    });
-    const claims = openRefreshToken(context.keys.refreshToken, token);
-    if (claims !== undefined) {
-      const family = await context.signIn.findRefreshFamily(claims.familyId);
-      // RFC 7009 §2.1: a token of another client is not revoked, and the answer does not say so.
-      if (family?.clientId === client.application.appId) {
-        // RFC 7009 §2.1: a confidential (web) client authenticates first.
-        if (family.platform === 'web' && client.acr === '0') throw new IdentityError(7000218);
-        // Revokes the family's grant too, so its access tokens stop being active (RFC 7009 §2.1).
-        await context.signIn.revokeRefreshFamily(claims.familyId, context.now());
+export function registerEndSessionEndpoints(app: FastifyInstance, context: ServerContext): void {
+  type Request = FastifyRequest<{ Params: { tenant: string } }>;
+  const logout = (request: Request, reply: FastifyReply) =>
+    guarded(request, reply, async () => {
+      if (request.method === 'HEAD') {
+        void reply.header('allow', 'GET, POST');
+        throw new IdentityError(9100062, {
+          path: '/{tenant}/oauth2/v2.0/logout',
+          method: 'HEAD',
+          allowed: 'GET or POST',
+        });
       }
-    } else {
-      // An access token of this client is revoked by its `uti` (RFC 7009 §2.1 MAY; the grant stays).
-      const access = await verifyOwnAccessToken(
-        context.keyRing(),
-        context.baseUrl(),
-        token,
-        context.config.clockSkewSeconds,
-      );
-      const issuedTo = access?.azp ?? access?.appid;
-      if (access !== undefined && issuedTo === client.application.appId) {
-        const issuedToConfidential = (access.azpacr ?? access.appidacr) !== '0';
-        if (issuedToConfidential && client.acr === '0') throw new IdentityError(7000218);
-        await context.signIn.recordRevocations([tokenRevocationId(String(access.uti))], context.now());
+      const segment = await resolveTenantSegment(request.params.tenant, context.cache);
+      const params = logoutParameters(request);
+      const logoutRequest: LogoutRequest = {
+        postLogoutRedirectUri: params.post_logout_redirect_uri,
+        state: params.state,
+        clientId: params.client_id,
+      };
+      const sessions = await browserSessions(context, request, segment);
+      const hintedUser = await hintedUserOf(context, segment, params);
+      const hinted =
+        hintedUser === undefined ? [] : sessions.filter((session) => session.userId === hintedUser.userId);
+      if (hinted.length > 0) {
+        // The hint's audience is the client when the request names none (a client_id mismatch voided the hint).
+        return finish(context, request, reply, {
+          request: { ...logoutRequest, clientId: logoutRequest.clientId ?? hintedUser?.clientId },
+          sessionIds: hinted.map((session) => session.id),
+        });
       }
-    }
-    // RFC 7009 §2.2: 200 for revoked, unknown and unsupported tokens alike.
-    return reply.header('cache-control', 'no-store').status(200).send();
-  });
-
-  app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/introspect', async (request, reply) => {
-    const params = formParameters(request);
-    const tenantSegment = await resolveTenantSegment(request.params.tenant, context.cache);
-    const token = params.token;
-    if (token === undefined) throw new IdentityError(900144, { name: 'token' });
-    const client = await identifyClient(context, {
-      params,
-      authorization: request.headers.authorization,
-      tenantSegment,
-      origin: request.headers.origin,
+      if (sessions.length === 0)
+        return finish(context, request, reply, { request: logoutRequest, sessionIds: [] });
+      return picker(context, request, reply, logoutRequest, sessions);
     });
-    if (client.acr === '0') throw new IdentityError(7000218);
-    const now = context.now();
-    const inactive = { active: false };
-    const send = (body: object) => reply.header('cache-control', 'no-store').send(body);
-    const refresh = openRefreshToken(context.keys.refreshToken, token);
-    if (refresh !== undefined) {
-      const family = await context.signIn.findRefreshFamily(refresh.familyId);
-      if (
-        family === undefined ||
-        family.clientId !== client.application.appId ||
-        family.revokedAt !== null ||
-        context.revocations.isGrantRevoked(family.familyId) ||
-        // A disabled user's tokens are no longer redeemable (50057), so not active either.
-        (await context.cache.user(family.userId))?.accountEnabled !== true ||
-        family.expiresAt <= now ||
-        family.tokenHash !== tokenHash(token)
-      ) {
-        return send(inactive);
-      }
-      return send({
-        active: true,
-        token_type: 'refresh_token',
-        client_id: family.clientId,
-        // As the token response named them: resource scopes qualified, OIDC scopes once.
-        scope: responseScope(family.grant.requestedIdentifier, family.grant.scopes, family.grant.oidcScopes),
-        exp: family.expiresAt,
-        iat: family.createdAt,
-        // The pairwise subject the client's tokens carry, not the object id.
-        sub: pairwiseSubject(context.keys.pairwise, family.userId, family.clientId),
-        tid: family.tenantId,
-      });
-    }
-    // Only access tokens we issued are active (never an ID token), and only while neither they nor their grant
-    // are revoked (RFC 7662 §2.2).
-    const claims = await verifyOwnAccessToken(context.keyRing(), context.baseUrl(), token, 0);
-    const appId = client.application.appId;
-    const aud = claims?.aud;
-    const allowed =
+  app.get<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/logout', logout);
+  app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/logout', logout);
+
+  app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/logout/confirm', (request, reply) =>
+    guarded(request, reply, async () => {
+      const form = formParameters(request);
+      if (!csrfTokenValid(request, context.keys.interaction, form.csrf_token))
+        throw new IdentityError(9100061);
+      const sealed = openPicker(context.keys.interaction, form.logout_request ?? '', context.now());
+      if (sealed?.tenant !== request.params.tenant) throw new IdentityError(9100061);
+      const chosen = form.session ?? '';
+      const sessionIds =
+        chosen === 'all' ? sealed.sessionIds : sealed.sessionIds.filter((id) => id === chosen);
+      if (sessionIds.length === 0) throw new IdentityError(9100061);
+      return finish(context, request, reply, { request: sealed.request, sessionIds });
+    }),
+  );
+}
+
+/** Runs a handler; any refusal renders the error page (a navigation endpoint: HTML, never JSON). */
+async function guarded(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  handle: () => Promise<FastifyReply>,
+): Promise<FastifyReply> {
+  try {
+    return await handle();
+  } catch (error) {
+    const identityError = asIdentityError(error);
+    const body = errorBodyOf(request, identityError);
+    if (identityError.status >= 500)
+      request.log.error({ err: identityError.cause ?? identityError, traceId: request.id }, 'request failed');
+    else request.log.info({ code: identityError.code, traceId: request.id }, 'sign-out refused');
+    return sendPage(
+      reply,
+      identityError.status,
+      errorPage({
+        title: 'We could not sign you out',
+        message: identityError.description,
+        code: identityError.code,
+        codePrefix: request.server.errorCodePrefix,
+        traceId: body.trace_id,
+        correlationId: body.correlation_id,
+        timestamp: body.timestamp,
+      }),
+    );
+  }
+}
+
+/**
+ * The request's parameters, single-valued and non-empty: the query of a `GET`; the form body of a `POST` (none
+ * when the body is empty).
+ *
+ * @throws IdentityError 9100004 (a repeated parameter), 9100007 (a `POST` body that is not a form).
+ */
+function logoutParameters(request: FastifyRequest): Record<string, string> {
+  let source: unknown;
+  if (request.method === 'GET') source = request.query;
+  else if (request.body === undefined && request.headers['content-type'] === undefined) source = {};
+  else source = formParameters(request);
+  const params: Record<string, string> = {};
+  if (typeof source !== 'object' || source === null) return params;
+  for (const [name, value] of Object.entries(source as Record<string, unknown>)) {
+    if (Array.isArray(value)) throw new IdentityError(9100004, { name: name.slice(0, 64) });
+    if (typeof value === 'string' && value !== '') params[name] = value.slice(0, MAX_PARAMETER_CHARS);
+  }
+  return params;
+}
+
+/** The sessions of this browser not yet ended (idle ones too: ending them is what the user wants), in `segment`. */
+async function browserSessions(
+  context: ServerContext,
+  request: FastifyRequest,
+  segment: ResolvedTenantSegment,
+): Promise<SsoSession[]> {
+  const token = browserToken(request);
+  if (token === undefined) return [];
+  const now = context.now();
+  const sessions = await context.signIn.listSessions(browserHash(token), now, now);
+  return sessions.filter((session) => segment.kind !== 'tenant' || session.tenantId === segment.tenant.id);
+}
+
+/**
+ * The account a hint names: an `id_token_hint` this server issued (an ID token: no `scp`, no `uti`; its `tid` the
+ * request's tenant; its `aud` the `client_id` when one is sent), else a `logout_hint` made by `loginHintFor`.
+ * Undefined for anything else — a hint is never an error, only not a proof.
+ */
+async function hintedUserOf(
+  context: ServerContext,
+  segment: ResolvedTenantSegment,
+  params: Readonly<Record<string, string>>,
+): Promise<{ userId: string; clientId?: string } | undefined> {
+  const idTokenHint = params.id_token_hint;
+  if (idTokenHint !== undefined) {
+    const claims = await verifyOwnToken(
+      context.keyRing(),
+      context.baseUrl(),
+      idTokenHint,
+      ID_TOKEN_HINT_MAX_AGE_SECONDS,
+    );
+    const isIdToken =
       claims !== undefined &&
-      (aud === appId ||
-        client.application.identifierUris.includes(String(aud)) ||
-        claims.azp === appId ||
-        claims.appid === appId);
-    if (!allowed || context.revocations.isRevoked(claims)) return send(inactive);
-    // As at userinfo: a user token stops being active when its user is disabled (a cached lookup).
-    if (claims.idtyp === 'user') {
-      const user = typeof claims.oid === 'string' ? await context.cache.user(claims.oid) : undefined;
-      if (user?.accountEnabled !== true) return send(inactive);
+      claims.scp === undefined &&
+      claims.uti === undefined &&
+      typeof claims.aud === 'string' &&
+      typeof claims.oid === 'string';
+    if (
+      isIdToken &&
+      (segment.kind !== 'tenant' || claims.tid === segment.tenant.id) &&
+      (params.client_id === undefined || params.client_id === claims.aud)
+    ) {
+      return { userId: claims.oid as string, clientId: claims.aud as string };
     }
-    return send({
-      active: true,
-      token_type: 'access_token',
-      ...claims,
-      client_id: claims.azp ?? claims.appid,
+  }
+  const logoutHint = params.logout_hint;
+  const userId = logoutHint === undefined ? undefined : userOfLoginHint(context.keys.pairwise, logoutHint);
+  return userId === undefined ? undefined : { userId };
+}
+
+/** Renders the account picker ("Pick an account to sign out"): nothing ends until the user chooses. */
+async function picker(
+  context: ServerContext,
+  request: FastifyRequest<{ Params: { tenant: string } }>,
+  reply: FastifyReply,
+  logoutRequest: LogoutRequest,
+  sessions: readonly SsoSession[],
+): Promise<FastifyReply> {
+  const accounts = [];
+  for (const session of sessions) {
+    const user = await context.cache.user(session.userId);
+    accounts.push({
+      sessionRef: session.id,
+      displayName: user?.displayName ?? 'Unknown account',
+      userPrincipalName: user?.userPrincipalName ?? '',
     });
+  }
+  const sealed = sealPicker(context.keys.interaction, {
+    purpose: 'logout',
+    tenant: request.params.tenant,
+    request: logoutRequest,
+    sessionIds: sessions.map((session) => session.id),
+    expiresAt: context.now() + PICKER_LIFETIME_SECONDS,
   });
+  const page = signOutPickerPage({
+    action: `/${encodeURIComponent(request.params.tenant)}/oauth2/v2.0/logout/confirm`,
+    fields: {
+      logout_request: sealed,
+      csrf_token: csrfTokenFor(request, reply, context.keys.interaction),
+    },
+    accounts,
+  });
+  // Chromium applies `form-action` to the redirect answering the form's POST: allow the requested return address
+  // (whether the server goes there is decided after the choice; the page's own forms only post to this origin).
+  const target = logoutRequest.postLogoutRedirectUri;
+  const origin = target !== undefined && URL.canParse(target) ? new URL(target) : undefined;
+  const redirectSource =
+    origin !== undefined && (origin.protocol === 'https:' || origin.protocol === 'http:')
+      ? origin.origin
+      : undefined;
+  return sendPage(reply, 200, page, redirectSource === undefined ? {} : { redirectSource });
+}
+
+/**
+ * Ends `sessionIds` of this browser, deletes the cookie when none is left, then sends the browser on: to the
+ * front-channel frames and/or the registered return address, else to the signed-out page (with the refusal of
+ * the return address, if one was asked for).
+ */
+async function finish(
+  context: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  input: { readonly request: LogoutRequest; readonly sessionIds: readonly string[] },
+): Promise<FastifyReply> {
+  const token = browserToken(request);
+  const now = context.now();
+  let appIds: string[] = [];
+  if (token !== undefined) {
+    const hash = browserHash(token);
+    if (input.sessionIds.length > 0)
+      appIds = (await context.signIn.endSessions(hash, now, input.sessionIds)).appIds;
+    if ((await context.signIn.listSessions(hash, now, now)).length === 0) clearSessionCookie(reply);
+  }
+  const frames: string[] = [];
+  for (const appId of appIds) {
+    const logoutUrl = (await context.cache.application(appId))?.web.logoutUrl;
+    if (typeof logoutUrl === 'string' && isWebUrl(logoutUrl)) frames.push(logoutUrl);
+  }
+  const destination = await returnAddress(context, input.request, appIds);
+  const continueTo = destination.kind === 'redirect' ? destination.uri : undefined;
+  if (frames.length === 0 && continueTo !== undefined) {
+    return reply.status(302).header('location', continueTo).header('cache-control', 'no-store').send();
+  }
+  const notice: PageNotice | undefined =
+    destination.kind === 'refused'
+      ? {
+          message: destination.error.description,
+          code: destination.error.code,
+          codePrefix: request.server.errorCodePrefix,
+        }
+      : undefined;
+  if (notice !== undefined) {
+    request.log.info({ code: notice.code, traceId: request.id }, 'post_logout_redirect_uri refused');
+  }
+  return sendPage(
+    reply,
+    destination.kind === 'refused' ? destination.error.status : 200,
+    signedOutPage({ frames, continueTo, notice }),
+    { frameOrigins: [...new Set(frames.map((url) => new URL(url).origin))] },
+  );
+}
+
+type ReturnAddress =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'redirect'; readonly uri: string }
+  | { readonly kind: 'refused'; readonly error: IdentityError };
+
+/**
+ * Where the browser may go after the sign-out: `post_logout_redirect_uri` + `state` when the URI is registered
+ * (exactly, as redirect URIs match) for an app that took part in one of the ended sessions — the named client, or
+ * when none is named any of those apps. Ending the sessions is never undone by a refusal here.
+ */
+async function returnAddress(
+  context: ServerContext,
+  logoutRequest: LogoutRequest,
+  endedAppIds: readonly string[],
+): Promise<ReturnAddress> {
+  const uri = logoutRequest.postLogoutRedirectUri;
+  if (uri === undefined) return { kind: 'none' };
+  const redirectUri = uri.slice(0, 512);
+  const named = logoutRequest.clientId;
+  const candidates = named === undefined ? endedAppIds : endedAppIds.filter((id) => id === named);
+  for (const appId of candidates) {
+    const application = await context.cache.application(appId).catch(() => undefined);
+    if (application !== undefined && matchRedirectUri(application, uri) !== undefined && isWebUrl(uri)) {
+      const state = logoutRequest.state;
+      const query = state === undefined ? '' : new URLSearchParams({ state }).toString();
+      return { kind: 'redirect', uri: query === '' ? uri : `${uri}${uri.includes('?') ? '&' : '?'}${query}` };
+    }
+  }
+  if (named !== undefined && candidates.length > 0) {
+    return {
+      kind: 'refused',
+      error: new IdentityError(9100017, { redirectUri, clientId: named.slice(0, 64) }),
+    };
+  }
+  return { kind: 'refused', error: new IdentityError(9100060, { redirectUri }) };
+}
+
+/** An absolute `https:` / `http:` URL (a registered custom scheme is for native sign-in, not a frame or a page). */
+function isWebUrl(uri: string): boolean {
+  if (!URL.canParse(uri)) return false;
+  const protocol = new URL(uri).protocol;
+  return protocol === 'https:' || protocol === 'http:';
+}
+
+/** Seals the picker state: base64url JSON, `.`, base64url HMAC-SHA256 over `logout|` and the JSON. */
+function sealPicker(key: Buffer, state: SealedPicker): string {
+  const body = Buffer.from(JSON.stringify(state)).toString('base64url');
+  return `${body}.${pickerMac(key, body)}`;
+}
+
+/** Opens sealed picker state; undefined when forged, malformed, of another purpose or expired. */
+function openPicker(key: Buffer, sealed: string, now: number): SealedPicker | undefined {
+  const dot = sealed.indexOf('.');
+  if (dot <= 0 || sealed.length > 32_768) return undefined;
+  const body = sealed.slice(0, dot);
+  const mac = Buffer.from(sealed.slice(dot + 1));
+  const expected = Buffer.from(pickerMac(key, body));
+  if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) return undefined;
+  try {
+    const state = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as SealedPicker;
+    return (state.purpose as string) === 'logout' && state.expiresAt > now ? state : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function pickerMac(key: Buffer, body: string): string {
+  return createHmac('sha256', key).update(`logout|${body}`).digest('base64url');
 }

@@ -7,7 +7,10 @@ import { pino, type Logger } from 'pino';
 import type { ServerContext } from '../context.js';
 import { registerAuthorizeEndpoints } from '../endpoints/authorize/index.js';
 import { registerDiscoveryEndpoints } from '../endpoints/discovery.js';
-import { registerSessionEndpoints } from '../endpoints/logout.js';
+import { registerIntrospectionEndpoint } from '../endpoints/introspection.js';
+import { registerEndSessionEndpoints } from '../endpoints/logout.js';
+import { registerRevocationEndpoint } from '../endpoints/revocation.js';
+import { registerUserinfoEndpoint } from '../endpoints/userinfo.js';
 import { registerUiAssets } from '../endpoints/ui-assets.js';
 import { registerTokenEndpoint } from '../endpoints/token.js';
 import { TENANT_SEGMENT_MAX_CHARS } from '../endpoints/tenant-segment.js';
@@ -116,7 +119,10 @@ export function buildHttpApp(context: ServerContext, options: HttpAppOptions): F
   registerDiscoveryEndpoints(app, context);
   registerTokenEndpoint(app, context);
   registerAuthorizeEndpoints(app, context);
-  registerSessionEndpoints(app, context);
+  registerUserinfoEndpoint(app, context);
+  registerEndSessionEndpoints(app, context);
+  registerRevocationEndpoint(app, context);
+  registerIntrospectionEndpoint(app, context);
   registerUiAssets(app);
   return app;
 }

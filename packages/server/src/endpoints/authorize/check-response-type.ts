@@ -57,7 +57,7 @@ export function checkResponseType(ctx: AuthorizationContext): void {
   }
   if (parts.includes('id_token')) {
     if (!implicit.enableIdTokenIssuance) throw new IdentityError(700054, { clientId: client.appId });
-    if (!parseScope(ctx.params.scope).includes('openid')) {
+    if (!parseScope(ctx.params.scope).some((scope) => scope.toLowerCase() === 'openid')) {
       throw new IdentityError(70005, {
         responseType: raw,
         reason: "response type 'id_token' requires the 'openid' scope.",

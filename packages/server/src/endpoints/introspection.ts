@@ -1,0 +1,81 @@
+import { IdentityError } from '@tessera/protocol';
+import type { FastifyInstance } from 'fastify';
+import { identifyClient } from '../grants/client-identity.js';
+import type { ServerContext } from '../context.js';
+import { isAudienceOf } from '../directory/identifiers.js';
+import { formParameters } from '../http/form.js';
+import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
+import { pairwiseSubject, responseScope } from '../tokens/user-tokens.js';
+import { verifyOwnAccessToken } from '../tokens/verify-own-token.js';
+import { resolveTenantSegment } from './tenant-segment.js';
+
+/**
+ * `POST /{tenant}/oauth2/v2.0/introspect` (RFC 7662) for confidential clients (7000218 otherwise): refresh and
+ * access tokens the calling client holds or is the audience of are `active` while unexpired, unrevoked (their grant
+ * neither) and their user enabled; everything else, ID tokens included, is `{ "active": false }` (§2.2).
+ */
+export function registerIntrospectionEndpoint(app: FastifyInstance, context: ServerContext): void {
+  app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/introspect', async (request, reply) => {
+    const params = formParameters(request);
+    const tenantSegment = await resolveTenantSegment(request.params.tenant, context.cache);
+    const token = params.token;
+    if (token === undefined) throw new IdentityError(900144, { name: 'token' });
+    const client = await identifyClient(context, {
+      params,
+      authorization: request.headers.authorization,
+      tenantSegment,
+      origin: request.headers.origin,
+    });
+    if (client.acr === '0') throw new IdentityError(7000218);
+    const now = context.now();
+    const inactive = { active: false };
+    const send = (body: object) => reply.header('cache-control', 'no-store').send(body);
+    const refresh = openRefreshToken(context.keys.refreshToken, token);
+    if (refresh !== undefined) {
+      const family = await context.signIn.findRefreshFamily(refresh.familyId);
+      if (
+        family === undefined ||
+        family.clientId !== client.application.appId ||
+        family.revokedAt !== null ||
+        context.revocations.isGrantRevoked(family.familyId) ||
+        // A disabled user's tokens are no longer redeemable (50057), so not active either.
+        (await context.cache.user(family.userId))?.accountEnabled !== true ||
+        family.expiresAt <= now ||
+        family.tokenHash !== tokenHash(token)
+      ) {
+        return send(inactive);
+      }
+      return send({
+        active: true,
+        token_type: 'refresh_token',
+        client_id: family.clientId,
+        // As the token response named them: resource scopes qualified, OIDC scopes once.
+        scope: responseScope(family.grant.requestedIdentifier, family.grant.scopes, family.grant.oidcScopes),
+        exp: family.expiresAt,
+        iat: family.createdAt,
+        // The pairwise subject the client's tokens carry, not the object id.
+        sub: pairwiseSubject(context.keys.pairwise, family.userId, family.clientId),
+        tid: family.tenantId,
+      });
+    }
+    // Only access tokens we issued are active (never an ID token), and only while neither they nor their grant
+    // are revoked (RFC 7662 §2.2).
+    const claims = await verifyOwnAccessToken(context.keyRing(), context.baseUrl(), token, 0);
+    const appId = client.application.appId;
+    const allowed =
+      claims !== undefined &&
+      (isAudienceOf(client.application, claims.aud) || claims.azp === appId || claims.appid === appId);
+    if (!allowed || context.revocations.isRevoked(claims)) return send(inactive);
+    // As at userinfo: a user token stops being active when its user is disabled (a cached lookup).
+    if (claims.idtyp === 'user') {
+      const user = typeof claims.oid === 'string' ? await context.cache.user(claims.oid) : undefined;
+      if (user?.accountEnabled !== true) return send(inactive);
+    }
+    return send({
+      active: true,
+      token_type: 'access_token',
+      ...claims,
+      client_id: claims.azp ?? claims.appid,
+    });
+  });
+}

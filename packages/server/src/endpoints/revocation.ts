@@ -1,0 +1,57 @@
+import { IdentityError } from '@tessera/protocol';
+import type { FastifyInstance } from 'fastify';
+import { identifyClient } from '../grants/client-identity.js';
+import type { ServerContext } from '../context.js';
+import { formParameters } from '../http/form.js';
+import { tokenRevocationId } from '../store/sign-in-store.js';
+import { openRefreshToken } from '../tokens/opaque-tokens.js';
+import { verifyOwnAccessToken } from '../tokens/verify-own-token.js';
+import { resolveTenantSegment } from './tenant-segment.js';
+
+/**
+ * `POST /{tenant}/oauth2/v2.0/revoke` (RFC 7009): a refresh token revokes its family and the family's grant (so its
+ * access tokens too); an access token is revoked by its `uti`. Answers 200 with an empty body for revoked, unknown
+ * and foreign tokens alike (§2.2); 900144 without `token`; 7000218 when a confidential client's token is revoked
+ * without client credentials.
+ */
+export function registerRevocationEndpoint(app: FastifyInstance, context: ServerContext): void {
+  app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/revoke', async (request, reply) => {
+    const params = formParameters(request);
+    const tenantSegment = await resolveTenantSegment(request.params.tenant, context.cache);
+    const token = params.token;
+    if (token === undefined) throw new IdentityError(900144, { name: 'token' });
+    const client = await identifyClient(context, {
+      params,
+      authorization: request.headers.authorization,
+      tenantSegment,
+      origin: request.headers.origin,
+    });
+    const claims = openRefreshToken(context.keys.refreshToken, token);
+    if (claims !== undefined) {
+      const family = await context.signIn.findRefreshFamily(claims.familyId);
+      // RFC 7009 §2.1: a token of another client is not revoked, and the answer does not say so.
+      if (family?.clientId === client.application.appId) {
+        // RFC 7009 §2.1: a confidential (web) client authenticates first.
+        if (family.platform === 'web' && client.acr === '0') throw new IdentityError(7000218);
+        // Revokes the family's grant too, so its access tokens stop being active (RFC 7009 §2.1).
+        await context.signIn.revokeRefreshFamily(claims.familyId, context.now());
+      }
+    } else {
+      // An access token of this client is revoked by its `uti` (RFC 7009 §2.1 MAY; the grant stays).
+      const access = await verifyOwnAccessToken(
+        context.keyRing(),
+        context.baseUrl(),
+        token,
+        context.config.clockSkewSeconds,
+      );
+      const issuedTo = access?.azp ?? access?.appid;
+      if (access !== undefined && issuedTo === client.application.appId) {
+        const issuedToConfidential = (access.azpacr ?? access.appidacr) !== '0';
+        if (issuedToConfidential && client.acr === '0') throw new IdentityError(7000218);
+        await context.signIn.recordRevocations([tokenRevocationId(String(access.uti))], context.now());
+      }
+    }
+    // RFC 7009 §2.2: 200 for revoked, unknown and unsupported tokens alike.
+    return reply.header('cache-control', 'no-store').status(200).send();
+  });
+}
