@@ -338,7 +338,7 @@ describe.each(dialects)('token endpoint protocol details on $name', ({ name, ava
       expect(response.status).toBe(200);
       const identifier = scope.includes('/') ? `${scope.slice(0, scope.lastIndexOf('/'))}/` : '';
       expect(body.scope.split(' ')).toContain(`${identifier}User.Read`);
-      expect(decodeJwt(body.access_token).scp).toBe('User.Read');
+      expect(decodeJwt(body.access_token).scp).toBe('openid User.Read');
     });
 
     it.skipIf(!available)(
@@ -363,6 +363,52 @@ describe.each(dialects)('token endpoint protocol details on $name', ({ name, ava
       const body = (await response.json()) as { scope: string };
       expect(response.status, JSON.stringify(body)).toBe(200);
       expect(body.scope.split(' ')).toContain(`${s.api.identifierUri}/Files.Read`);
+    });
+
+    it.skipIf(!available)(
+      'userinfo and introspection take a token whose resource was written in another case',
+      async () => {
+        const { access_token } = await tokensFor(
+          'web',
+          'openid profile https://GRAPH.microsoft.com/User.Read',
+        );
+        expect(decodeJwt(access_token).aud).toBe('https://GRAPH.microsoft.com');
+        const userinfo = await fetch(`${server.url}/oidc/userinfo`, {
+          headers: { authorization: `Bearer ${access_token}` },
+        });
+        expect(userinfo.status).toBe(200);
+        expect(((await userinfo.json()) as { preferred_username: string }).preferred_username).toBe(
+          s.user.userPrincipalName,
+        );
+        const introspection = await fetch(`${server.url}/${s.tenantId}/oauth2/v2.0/introspect`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            token: access_token,
+            client_id: s.web.appId,
+            client_secret: s.web.secret,
+          }),
+        });
+        expect(((await introspection.json()) as { active: boolean }).active).toBe(true);
+      },
+    );
+
+    it.skipIf(!available)('an implicit id_token request takes openid in any case', async () => {
+      const params = new URLSearchParams({
+        client_id: s.spa.appId,
+        response_type: 'id_token',
+        redirect_uri: s.spa.redirectUri,
+        scope: 'OpenID',
+        state: 'st',
+        nonce: 'nn',
+      });
+      const back = await signInThrough(
+        browser,
+        `${server.url}/${s.tenantId}/oauth2/v2.0/authorize?${params.toString()}`,
+        { userName: s.user.userPrincipalName, password: s.password, consent: 'accept' },
+      );
+      const fragment = new URLSearchParams(new URL(back.location ?? 'https://x.invalid/').hash.slice(1));
+      expect(fragment.get('id_token'), back.body.slice(0, 300)).toBeTypeOf('string');
     });
 
     it.skipIf(!available)(

@@ -75,9 +75,10 @@ export async function resolveScopes(
     const ids = new Set(required?.resourceAccess.filter((a) => a.type === 'Scope').map((a) => a.id) ?? []);
     scopes = [...new Set([...scopes, ...published.filter((s) => ids.has(s.id)).map((s) => s.value)])];
   }
-  if (resourceAppId === undefined) {
-    // No resource named: a directory API token carrying the OIDC scopes it publishes (as the platform does).
-    scopes = oidcScopes.filter((s) => s !== 'offline_access');
+  if (resource.appId === DIRECTORY_APP_ID) {
+    // The directory API publishes the OIDC scopes too: its tokens carry them beside the values named, as the
+    // platform's do, so `openid profile User.Read` gives a token userinfo accepts.
+    scopes = [...new Set([...oidcScopes.filter((s) => s !== 'offline_access'), ...scopes])];
   }
   return {
     resource,
