@@ -374,6 +374,39 @@ export class Directory {
   }
 
   /**
+   * The resource application (by `appId` or App ID URI) and its enabled app role `role` that may be assigned to
+   * `memberType` principals.
+   *
+   * @throws DirectoryError `not_found` (resource, role) or `invalid` (the role does not allow `memberType`).
+   */
+  private async assignableAppRole(
+    resourceName: string,
+    role: string,
+    memberType: 'Application' | 'User',
+  ): Promise<{ resource: Application; appRole: AppRole }> {
+    const resourceAppId = isGuid(resourceName)
+      ? resourceName.toLowerCase()
+      : sameUri(resourceName, builtinDirectoryApplication.identifierUris)
+        ? DIRECTORY_APP_ID
+        : await this.store.findAppIdByIdentifierUri(resourceName);
+    if (resourceAppId === undefined)
+      throw new DirectoryError('not_found', `Resource '${resourceName}' not found.`);
+    const resource = await this.requireApplication(resourceAppId);
+    const appRole = resource.appRoles.find((r) => r.value === role && r.isEnabled);
+    if (appRole === undefined) {
+      throw new DirectoryError(
+        'not_found',
+        `The resource '${resource.displayName}' has no app role '${role}'.`,
+      );
+    }
+    if (!appRole.allowedMemberTypes.includes(memberType)) {
+      const to = memberType === 'Application' ? 'granted to applications' : 'assigned to users';
+      throw new DirectoryError('invalid', `The app role '${role}' cannot be ${to}.`);
+    }
+    return { resource, appRole };
+  }
+
+  /**
    * Grants an application permission (an app role of the resource) to the client's service principal in a tenant,
    * as a tenant administrator's consent does.
    *
@@ -387,24 +420,7 @@ export class Directory {
     role: string;
   }): Promise<AppRoleAssignment> {
     const tenant = await this.requireTenant(input.tenant);
-    const resourceAppId = isGuid(input.resource)
-      ? input.resource.toLowerCase()
-      : sameUri(input.resource, builtinDirectoryApplication.identifierUris)
-        ? DIRECTORY_APP_ID
-        : await this.store.findAppIdByIdentifierUri(input.resource);
-    if (resourceAppId === undefined)
-      throw new DirectoryError('not_found', `Resource '${input.resource}' not found.`);
-    const resource = await this.requireApplication(resourceAppId);
-    const appRole = resource.appRoles.find((r) => r.value === input.role && r.isEnabled);
-    if (appRole === undefined) {
-      throw new DirectoryError(
-        'not_found',
-        `The resource '${resource.displayName}' has no app role '${input.role}'.`,
-      );
-    }
-    if (!appRole.allowedMemberTypes.includes('Application')) {
-      throw new DirectoryError('invalid', `The app role '${input.role}' cannot be granted to applications.`);
-    }
+    const { resource, appRole } = await this.assignableAppRole(input.resource, input.role, 'Application');
     const clientSp = await this.store.findServicePrincipal(tenant.id, input.clientAppId);
     const resourceSp = await this.store.findServicePrincipal(tenant.id, resource.appId);
     if (clientSp === undefined || resourceSp === undefined) {
@@ -452,24 +468,7 @@ export class Directory {
         `User '${input.userPrincipalName}' not found in tenant '${tenant.id}'.`,
       );
     }
-    const resourceAppId = isGuid(input.resource)
-      ? input.resource.toLowerCase()
-      : sameUri(input.resource, builtinDirectoryApplication.identifierUris)
-        ? DIRECTORY_APP_ID
-        : await this.store.findAppIdByIdentifierUri(input.resource);
-    if (resourceAppId === undefined)
-      throw new DirectoryError('not_found', `Resource '${input.resource}' not found.`);
-    const resource = await this.requireApplication(resourceAppId);
-    const appRole = resource.appRoles.find((r) => r.value === input.role && r.isEnabled);
-    if (appRole === undefined) {
-      throw new DirectoryError(
-        'not_found',
-        `The resource '${resource.displayName}' has no app role '${input.role}'.`,
-      );
-    }
-    if (!appRole.allowedMemberTypes.includes('User')) {
-      throw new DirectoryError('invalid', `The app role '${input.role}' cannot be assigned to users.`);
-    }
+    const { resource, appRole } = await this.assignableAppRole(input.resource, input.role, 'User');
     const resourceSp = await this.store.findServicePrincipal(tenant.id, resource.appId);
     if (resourceSp === undefined) {
       throw new DirectoryError(
