@@ -1,13 +1,11 @@
 import { IdentityError } from '@tessera/protocol';
 import type { FastifyInstance } from 'fastify';
-import { identifyClient } from '../grants/client-identity.js';
 import type { ServerContext } from '../context.js';
 import { isAudienceOf } from '../directory/identifiers.js';
-import { formParameters } from '../http/form.js';
 import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
 import { pairwiseSubject, responseScope } from '../tokens/user-tokens.js';
 import { verifyOwnAccessToken } from '../tokens/verify-own-token.js';
-import { resolveTenantSegment } from './tenant-segment.js';
+import { tokenRequestOf } from './token-request.js';
 
 /**
  * `POST /{tenant}/oauth2/v2.0/introspect` (RFC 7662) for confidential clients (7000218 otherwise): refresh and
@@ -16,16 +14,7 @@ import { resolveTenantSegment } from './tenant-segment.js';
  */
 export function registerIntrospectionEndpoint(app: FastifyInstance, context: ServerContext): void {
   app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/introspect', async (request, reply) => {
-    const params = formParameters(request);
-    const tenantSegment = await resolveTenantSegment(request.params.tenant, context.cache);
-    const token = params.token;
-    if (token === undefined) throw new IdentityError(900144, { name: 'token' });
-    const client = await identifyClient(context, {
-      params,
-      authorization: request.headers.authorization,
-      tenantSegment,
-      origin: request.headers.origin,
-    });
+    const { token, client } = await tokenRequestOf(context, request);
     if (client.acr === '0') throw new IdentityError(7000218);
     const now = context.now();
     const inactive = { active: false };

@@ -1,12 +1,10 @@
 import { IdentityError } from '@tessera/protocol';
 import type { FastifyInstance } from 'fastify';
-import { identifyClient } from '../grants/client-identity.js';
 import type { ServerContext } from '../context.js';
-import { formParameters } from '../http/form.js';
 import { tokenRevocationId } from '../store/sign-in-store.js';
 import { openRefreshToken } from '../tokens/opaque-tokens.js';
 import { verifyOwnAccessToken } from '../tokens/verify-own-token.js';
-import { resolveTenantSegment } from './tenant-segment.js';
+import { tokenRequestOf } from './token-request.js';
 
 /**
  * `POST /{tenant}/oauth2/v2.0/revoke` (RFC 7009): a refresh token revokes its family and the family's grant (so its
@@ -16,16 +14,7 @@ import { resolveTenantSegment } from './tenant-segment.js';
  */
 export function registerRevocationEndpoint(app: FastifyInstance, context: ServerContext): void {
   app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/revoke', async (request, reply) => {
-    const params = formParameters(request);
-    const tenantSegment = await resolveTenantSegment(request.params.tenant, context.cache);
-    const token = params.token;
-    if (token === undefined) throw new IdentityError(900144, { name: 'token' });
-    const client = await identifyClient(context, {
-      params,
-      authorization: request.headers.authorization,
-      tenantSegment,
-      origin: request.headers.origin,
-    });
+    const { token, client } = await tokenRequestOf(context, request);
     const claims = openRefreshToken(context.keys.refreshToken, token);
     if (claims !== undefined) {
       const family = await context.signIn.findRefreshFamily(claims.familyId);
