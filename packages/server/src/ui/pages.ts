@@ -167,14 +167,17 @@ export interface PageNotice {
   readonly codePrefix: string;
 }
 
+/** Seconds the signed-out page waits before it returns to the application. */
+const SIGNED_OUT_REFRESH_SECONDS = 2;
+
 /**
  * The signed-out page: hidden front-channel logout frames, then a link back to the app (and a refresh to it after
- * `refreshSeconds`, default 2) when the return address is registered; otherwise `notice` says why there is none.
+ * {@link SIGNED_OUT_REFRESH_SECONDS}, time for the frames to load) when the return address is registered; otherwise
+ * `notice` says why there is none.
  */
 export function signedOutPage(input: {
   frames: readonly string[];
   continueTo?: string | undefined;
-  refreshSeconds?: number;
   notice?: PageNotice | undefined;
 }): string {
   const frames = input.frames
@@ -202,7 +205,7 @@ ${next}`,
     input.continueTo === undefined
       ? {}
       : {
-          head: `<meta http-equiv="refresh" content="${input.refreshSeconds ?? 2};url=${escapeHtml(input.continueTo)}">`,
+          head: `<meta http-equiv="refresh" content="${SIGNED_OUT_REFRESH_SECONDS};url=${escapeHtml(input.continueTo)}">`,
         },
   );
 }
