@@ -27,7 +27,6 @@ export { rotateSigningKeys, ensureSigningKeys, KeyRing } from './keys/key-ring.j
 export { loadMasterKey, decryptWithMasterKey } from './keys/master-key.js';
 export {
   DatabaseSignInThrottle,
-  InMemorySignInThrottle,
   RedisSignInThrottle,
   type SignInThrottle,
   type ThrottleReservation,

@@ -1,7 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { IdentityError, type ErrorCode } from '@tessera/protocol';
-import { InMemorySignInThrottle } from '@tessera/server';
 import {
   TestBrowser,
   postgresAvailable,
@@ -257,26 +256,4 @@ describe.each(stores)('sign-in throttling is atomic (%s)', (_name, available, da
       expect(tally(answers)).toEqual({ evaluated: LIMIT, locked: PARALLEL - LIMIT, other: 0 });
     },
   );
-});
-
-describe('InMemorySignInThrottle (one process)', () => {
-  it(`grants exactly ${LIMIT} of ${PARALLEL} parallel reservations; a release frees one, once, in its own window`, async () => {
-    const throttle = new InMemorySignInThrottle(60_000);
-    const now = Date.now();
-    const granted = (
-      await Promise.all(Array.from({ length: PARALLEL }, () => throttle.reserve('account:x', LIMIT, now)))
-    ).filter((r) => r !== undefined);
-    expect(granted.length).toBe(LIMIT);
-    await throttle.release(granted[0]!);
-    await throttle.release(granted[0]!);
-    expect(await throttle.reserve('account:x', LIMIT, now)).toBeDefined();
-    expect(await throttle.reserve('account:x', LIMIT, now)).toBeUndefined();
-    // A new window starts with the first attempt after the old one ends; an old reservation counts nowhere.
-    expect(await throttle.reserve('account:x', LIMIT, now + 60_000)).toBeDefined();
-    await throttle.release(granted[1]!);
-    const rest = await Promise.all(
-      Array.from({ length: LIMIT }, () => throttle.reserve('account:x', LIMIT, now + 60_001)),
-    );
-    expect(rest.filter((r) => r !== undefined).length).toBe(LIMIT - 1);
-  });
 });

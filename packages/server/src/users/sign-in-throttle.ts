@@ -17,9 +17,8 @@ export interface ThrottleReservation {
  * is verified, so parallel attempts cannot all pass one check before any is counted (check-then-act); a
  * successful attempt takes back only its own reservation, so a success never erases failures counted by others.
  *
- * Implementations: {@link DatabaseSignInThrottle} (SQLite / PostgreSQL, shared by every node on the database),
- * {@link RedisSignInThrottle} (shared through Redis when `REDIS_URL` is set) and {@link InMemorySignInThrottle}
- * (one process).
+ * Implementations: {@link DatabaseSignInThrottle} (SQLite / PostgreSQL, shared by every node on the database) and
+ * {@link RedisSignInThrottle} (shared through Redis when `REDIS_URL` is set).
  */
 export interface SignInThrottle {
   /**
@@ -44,45 +43,6 @@ function firstRelease(reservation: ThrottleReservation): boolean {
   if (released.has(reservation)) return false;
   released.add(reservation);
   return true;
-}
-
-/** Most keys tracked at once; the oldest are dropped first, bounding memory under a spray of names. */
-const MAX_KEYS = 100_000;
-
-/** A {@link SignInThrottle} in this process's memory: a fixed window per key. */
-export class InMemorySignInThrottle implements SignInThrottle {
-  private readonly windows = new Map<string, { startedAtMs: number; attempts: number }>();
-
-  /** @param windowMs length of the counting window and of a lockout, in milliseconds. */
-  constructor(private readonly windowMs: number) {}
-
-  reserve(key: string, limit: number, nowMs: number): Promise<ThrottleReservation | undefined> {
-    // Synchronous from check to count: no other attempt runs in between.
-    let entry = this.windows.get(key);
-    if (entry !== undefined && nowMs - entry.startedAtMs >= this.windowMs) {
-      this.windows.delete(key);
-      entry = undefined;
-    }
-    if (entry === undefined) {
-      if (this.windows.size >= MAX_KEYS) {
-        const oldest = this.windows.keys().next().value;
-        if (oldest !== undefined) this.windows.delete(oldest);
-      }
-      entry = { startedAtMs: nowMs, attempts: 0 };
-      this.windows.set(key, entry);
-    }
-    if (entry.attempts >= limit) return Promise.resolve(undefined);
-    entry.attempts += 1;
-    return Promise.resolve({ key, window: entry.startedAtMs });
-  }
-
-  release(reservation: ThrottleReservation): Promise<void> {
-    if (!firstRelease(reservation)) return Promise.resolve();
-    const entry = this.windows.get(reservation.key);
-    if (entry !== undefined && entry.startedAtMs === reservation.window && entry.attempts > 0)
-      entry.attempts -= 1;
-    return Promise.resolve();
-  }
 }
 
 /**
