@@ -1,9 +1,11 @@
 import { HttpTransportType, HubConnectionBuilder, LogLevel, Subject } from '@microsoft/signalr';
 import type { AccessTokenClaims, TokenValidator } from '@tessera/resource';
 import { defineHub, redactUrl, type HubCallerContext, type HubLogger } from '@tessera/hub';
+import { decode } from '@msgpack/msgpack';
 import fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildClient, connect, sleep, startHub, type RunningHub } from './support/hub.js';
+import WebSocket from 'ws';
+import { buildClient, connect, sleep, startHub, until, type RunningHub } from './support/hub.js';
 import { startIdentity, type IdentityFixture } from './support/identity.js';
 import { negotiate, openSocket, RS } from './support/raw.js';
 import { rawClient, type RawClient } from './support/raw-client.js';
@@ -777,5 +779,116 @@ describe('the same shapes elsewhere', () => {
       client.socket.close();
       await bystander.stop();
     }
+  });
+});
+
+/** A MessagePack hub record: the varint length of `body`, then `body`. */
+function messagePackRecord(body: readonly number[]): Buffer {
+  const prefix: number[] = [];
+  let length = body.length;
+  do {
+    prefix.push((length & 0x7f) | (length > 0x7f ? 0x80 : 0));
+    length >>>= 7;
+  } while (length > 0);
+  return Buffer.from([...prefix, ...body]);
+}
+
+/** The values of the MessagePack hub records of one frame. */
+function messagePackValues(frame: Buffer): unknown[] {
+  const values: unknown[] = [];
+  let cursor = 0;
+  while (cursor < frame.length) {
+    let length = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      byte = frame[cursor++] ?? 0;
+      length += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while ((byte & 0x80) !== 0);
+    values.push(decode(frame.subarray(cursor, cursor + length)));
+    cursor += length;
+  }
+  return values;
+}
+
+/** `header` repeated `count` times: nested containers, each declaring its size. */
+function repeated(header: readonly number[], count: number): number[] {
+  return Array.from({ length: count }, () => header).flat();
+}
+
+/** `[1, {}, null, "add", <arguments>]`: an Invocation of `add` whose arguments are `args` (raw MessagePack). */
+function invocationOfAdd(args: readonly number[]): number[] {
+  return [0x95, 0x01, 0x80, 0xc0, 0xa3, ...Buffer.from('add'), ...args];
+}
+
+describe('the same shapes elsewhere: one MessagePack record cannot make the decoder allocate beyond its bytes', () => {
+  // Class of bug: a size declared by the client and trusted before its data arrived. The MessagePack decoder
+  // allocates an array of the declared size before it reads the elements, so one record of the largest accepted
+  // size (32 KiB) of nested `array 32` headers declaring 65,535 elements each made it allocate ~3.4 GB and block
+  // the event loop for ~19 s. Each row is one record; the connection must close at once with the generic error and
+  // another client's round trip must stay fast.
+  it.each([
+    ['nested array 32 headers declaring 65,535 elements each', repeated([0xdd, 0, 0, 0xff, 0xff], 6553)],
+    ['nested array 16 headers declaring 65,535 elements each', repeated([0xdc, 0xff, 0xff], 10_922)],
+    ['one array 32 declaring 4,294,967,295 elements', [0xdd, 0xff, 0xff, 0xff, 0xff]],
+    ['nested map 16 headers declaring 4,095 entries each', repeated([0xde, 0x0f, 0xff], 10_922)],
+    [
+      'an Invocation whose arguments declare more elements than the record has bytes',
+      invocationOfAdd([0xdd, 0, 0, 0xff, 0xff, 0x01, 0x02]),
+    ],
+    ['a string declaring more bytes than the record has', invocationOfAdd([0x92, 0xdb, 0, 1, 0, 0, 0x01])],
+  ] as const)('%s', async (_name, body) => {
+    expect(body.length).toBeLessThanOrEqual(32_768);
+    const other = await rawClient(running.url, bob);
+    const socket = new WebSocket(running.url.replace(/^http/, 'ws'), {
+      headers: { authorization: `Bearer ${alice}` },
+    });
+    const frames: Buffer[] = [];
+    socket.on('message', (data: Buffer) => frames.push(data));
+    const closed = new Promise<number>((resolve) => socket.on('close', resolve));
+    await new Promise((resolve) => socket.on('open', resolve));
+    socket.send(Buffer.from(`{"protocol":"messagepack","version":1}${RS}`));
+    await until(() => frames.length > 0);
+    expect(frames[0]?.toString()).toBe(`{}${RS}`);
+
+    const sentAtMs = Date.now();
+    socket.send(messagePackRecord(body));
+    other.send({ type: 1, invocationId: 'rt', target: 'add', arguments: [1, 2] });
+    expect(await other.completion('rt')).toEqual({ type: 3, invocationId: 'rt', result: 3 });
+    const roundTripMs = Date.now() - sentAtMs;
+    await closed;
+    expect(roundTripMs).toBeLessThan(250);
+    expect(frames.slice(1).flatMap(messagePackValues)).toEqual([
+      [7, 'Connection closed with an error.', false],
+    ]);
+    other.socket.close();
+  });
+
+  it('still reads a record whose sizes fit: an argument array of 30,000 elements', async () => {
+    const socket = new WebSocket(running.url.replace(/^http/, 'ws'), {
+      headers: { authorization: `Bearer ${alice}` },
+    });
+    const frames: Buffer[] = [];
+    socket.on('message', (data: Buffer) => frames.push(data));
+    await new Promise((resolve) => socket.on('open', resolve));
+    socket.send(Buffer.from(`{"protocol":"messagepack","version":1}${RS}`));
+    await until(() => frames.length > 0);
+    // [1, {}, "1", "whoAmI", [[0 × 30,000]]]: read and dispatched (the argument count is then refused).
+    const body = [0x95, 0x01, 0x80, 0xa1, 0x31, 0xa6, ...Buffer.from('whoAmI')];
+    body.push(0x91, 0xdc, 0x75, 0x30, ...repeated([0x00], 30_000));
+    expect(body.length).toBeLessThanOrEqual(32_768);
+    socket.send(messagePackRecord(body));
+    await until(() => frames.length > 1);
+    expect(frames.slice(1).flatMap(messagePackValues)).toEqual([
+      [
+        3,
+        {},
+        '1',
+        1,
+        "Failed to invoke 'whoAmI' due to an error on the server. InvalidDataException: Invocation provides 1 argument(s) but target expects 0.",
+      ],
+    ]);
+    socket.close();
   });
 });

@@ -126,9 +126,11 @@ class MessagePackParser implements MessageParser {
         throw new ProtocolError('message too large');
       return undefined;
     }
+    const body = buffer.subarray(cursor, cursor + length);
+    assertDeclaredLengthsFit(body);
     let value: unknown;
     try {
-      value = this.decoder.decode(buffer.subarray(cursor, cursor + length));
+      value = this.decoder.decode(body);
     } catch {
       throw new ProtocolError('invalid MessagePack');
     }
@@ -139,6 +141,63 @@ class MessagePackParser implements MessageParser {
       this.offset = 0;
     }
     return fromArray(value) ?? null;
+  }
+}
+
+/**
+ * Walks the MessagePack headers of one record without decoding it and refuses a record whose declared array and
+ * map sizes, or string, binary and extension lengths, cannot fit in its bytes. The decoder allocates an array of
+ * the declared size before it reads the elements, so a 32 KiB record of nested `array 32` headers declaring
+ * 65,535 elements each would make it allocate gigabytes and stall the event loop for seconds. Every element still
+ * expected needs at least one byte, so after this check the decoder allocates no more slots than the record has
+ * bytes. Linear in the record, no allocation.
+ *
+ * @throws ProtocolError `invalid MessagePack` for a declared size beyond the record, or a never-used type byte.
+ * @see MessagePack specification "Formats"
+ */
+function assertDeclaredLengthsFit(body: Uint8Array): void {
+  const end = body.length;
+  let cursor = 0;
+  let pending = 1; // values still expected: the record's top-level value
+  const skip = (bytes: number): void => {
+    cursor += bytes;
+    if (cursor > end) throw new ProtocolError('invalid MessagePack');
+  };
+  const lengthOf = (bytes: 1 | 2 | 4): number => {
+    if (cursor + bytes > end) throw new ProtocolError('invalid MessagePack');
+    let value = 0;
+    for (let index = 0; index < bytes; index++) value = value * 256 + (body[cursor + index] ?? 0);
+    cursor += bytes;
+    return value;
+  };
+  while (pending > 0) {
+    if (cursor >= end) throw new ProtocolError('invalid MessagePack');
+    const type = body[cursor++] ?? 0;
+    pending -= 1;
+    let children = 0;
+    if (type <= 0x7f || type >= 0xe0 || type === 0xc0 || type === 0xc2 || type === 0xc3) {
+      // fixint, nil, false, true: the type byte is the value
+    } else if (type <= 0x8f) children = 2 * (type & 0x0f);
+    else if (type <= 0x9f) children = type & 0x0f;
+    else if (type <= 0xbf) skip(type & 0x1f);
+    else if (type === 0xc4 || type === 0xd9) skip(lengthOf(1));
+    else if (type === 0xc5 || type === 0xda) skip(lengthOf(2));
+    else if (type === 0xc6 || type === 0xdb) skip(lengthOf(4));
+    else if (type === 0xc7) skip(lengthOf(1) + 1);
+    else if (type === 0xc8) skip(lengthOf(2) + 1);
+    else if (type === 0xc9) skip(lengthOf(4) + 1);
+    else if (type === 0xca || type === 0xce || type === 0xd2) skip(4);
+    else if (type === 0xcb || type === 0xcf || type === 0xd3) skip(8);
+    else if (type === 0xcc || type === 0xd0) skip(1);
+    else if (type === 0xcd || type === 0xd1) skip(2);
+    else if (type >= 0xd4 && type <= 0xd8) skip(1 + 2 ** (type - 0xd4));
+    else if (type === 0xdc) children = lengthOf(2);
+    else if (type === 0xdd) children = lengthOf(4);
+    else if (type === 0xde) children = 2 * lengthOf(2);
+    else if (type === 0xdf) children = 2 * lengthOf(4);
+    else throw new ProtocolError('invalid MessagePack'); // 0xc1, never used
+    pending += children;
+    if (pending > end - cursor) throw new ProtocolError('invalid MessagePack');
   }
 }
 
