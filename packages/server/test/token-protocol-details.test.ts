@@ -16,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // PostgreSQL: PKCE verifier syntax (RFC 7636 §4.1); spa codes and refresh tokens only cross-origin from that
 // app's registered spa origins (Entra 9002327), other tokens never cross-origin, a refused origin consuming
 // nothing; a wider scope at refresh is invalid_grant with suberror consent_required (RFC 6749 §5.2, Entra
-// 65001); scope values compare case-insensitively and come back in the registered spelling.
+// 65001); scope values compare case-insensitively and come back in the registered spelling; codes and refresh
+// tokens are redeemed only at the token endpoint of their tenant (or an alias that admits it).
 
 const pgAvailable = await postgresAvailable();
 const text = (code: ErrorCode, params: ErrorParams = {}) => new IdentityError(code, params).description;
@@ -426,5 +427,79 @@ describe.each(dialects)('token endpoint protocol details on $name', ({ name, ava
         );
       },
     );
+  });
+
+  describe('a code or refresh token only at the token endpoint of the tenant it was issued in', () => {
+    /** A second tenant of the same server: its token endpoint is not the one the user's grants belong to. */
+    let otherTenantId: string;
+    beforeAll(async () => {
+      if (!available) return;
+      const other = await server.directory.createTenant({
+        displayName: 'Fabrikam',
+        domains: [`other-${s.domain}`],
+      });
+      otherTenantId = other.id;
+      await server.server.refresh();
+    });
+
+    const redeemAt = (segment: string, fields: Record<string, string>, origin?: string) =>
+      fetch(`${server.url}/${segment}/oauth2/v2.0/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          ...(origin === undefined ? {} : { origin }),
+        },
+        body: new URLSearchParams(fields),
+      });
+
+    /** [case, client, segment] of a token endpoint that is not the grant's tenant's. */
+    const foreignEndpoints = [
+      ['a native app’s', 'native', () => otherTenantId],
+      ['a spa’s', 'spa', () => otherTenantId],
+      ['a native app’s', 'native', () => 'consumers'],
+      ['a spa’s', 'spa', () => 'consumers'],
+    ] as const;
+
+    it.skipIf(!available).each(foreignEndpoints)(
+      'refuses %s code at another tenant’s endpoint (%s, 70000)',
+      async (_case, client, segment) => {
+        const code = await codeFor(client);
+        const response = await redeemAt(
+          segment(),
+          codeFields(client, code),
+          client === 'spa' ? s.spa.origin : undefined,
+        );
+        await expectRefusal(response, {
+          status: 400,
+          error: 'invalid_grant',
+          code: 70000,
+          params: { name: 'code', reason: 'The code was issued in another tenant.' },
+        });
+      },
+    );
+
+    it.skipIf(!available).each(foreignEndpoints)(
+      'refuses %s refresh token at another tenant’s endpoint (%s, 70000) without consuming it',
+      async (_case, client, segment) => {
+        const { refresh_token } = await tokensFor(client);
+        const origin = client === 'spa' ? s.spa.origin : undefined;
+        await expectRefusal(await redeemAt(segment(), refreshFields(client, refresh_token), origin), {
+          status: 400,
+          error: 'invalid_grant',
+          code: 70000,
+          params: { name: 'refresh_token', reason: 'The refresh token was issued in another tenant.' },
+        });
+        expect((await redeem(refreshFields(client, refresh_token), origin)).status).toBe(200);
+      },
+    );
+
+    it.skipIf(!available)('still redeems at the organizations and common endpoints', async () => {
+      const code = await codeFor('native');
+      const tokens = (await (await redeemAt('organizations', codeFields('native', code))).json()) as {
+        refresh_token: string;
+      };
+      expect(tokens.refresh_token).toBeTypeOf('string');
+      expect((await redeemAt('common', refreshFields('native', tokens.refresh_token))).status).toBe(200);
+    });
   });
 });

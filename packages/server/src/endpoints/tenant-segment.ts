@@ -37,3 +37,13 @@ export async function resolveTenantSegment(
   if (tenant === undefined) throw new IdentityError(90002, { tenant: segment });
   return { kind: 'tenant', tenant, segment: key };
 }
+
+/**
+ * Whether the token endpoint of `segment` may redeem a code or refresh token of a user of `tenantId`: that
+ * tenant's own endpoint, `common` or `organizations`; never another tenant's, nor `consumers` (no tenant's
+ * account is a consumer account). The tenant path is a boundary for public clients too, which name no tenant
+ * by authenticating.
+ */
+export function segmentAdmitsTenant(segment: ResolvedTenantSegment, tenantId: string): boolean {
+  return segment.kind === 'tenant' ? segment.tenant.id === tenantId : segment.alias !== 'consumers';
+}

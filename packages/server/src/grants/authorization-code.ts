@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GrantType, IdentityError, type TokenResponse } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
+import { segmentAdmitsTenant } from '../endpoints/tenant-segment.js';
 import { isRegisteredSpaOrigin } from '../directory/redirect-uris.js';
 import { grantRevocationId } from '../store/sign-in-store.js';
 import { tokenHash } from '../tokens/opaque-tokens.js';
@@ -15,15 +16,15 @@ const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
  * The authorization code grant. The client is authenticated first (confidential) or named (public / spa), then
  * the code is redeemed by one conditional statement: a second redemption fails with 54005 and revokes the grant
  * the first one created (its refresh token family, and its access tokens wherever revocation is consulted). The
- * code must belong to the client, be unexpired (10 minutes), come with the same `redirect_uri` and the PKCE
- * verifier of its challenge (RFC 7636 §4.1 syntax first); `spa` codes only cross-origin from an origin of the
- * app's `spa` redirect URIs, and only `spa` codes cross-origin. A refresh token is issued only with
- * `offline_access`; `spa` ones live a fixed 24 hours.
+ * code must belong to the client, be redeemed at its tenant's token endpoint (or `common` / `organizations`), be
+ * unexpired (10 minutes), come with the same `redirect_uri` and the PKCE verifier of its challenge (RFC 7636 §4.1
+ * syntax first); `spa` codes only cross-origin from an origin of the app's `spa` redirect URIs, and only `spa`
+ * codes cross-origin. A refresh token is issued only with `offline_access`; `spa` ones live a fixed 24 hours.
  *
  * @throws IdentityError 900144 (missing `code` / `redirect_uri` / `code_verifier`), 70000 (unknown code, other
- *   client, redirect URI differs), 54005 (replayed), 70008 (expired), 9100020 (malformed PKCE verifier), 501481
- *   (PKCE mismatch), 9002327 / 9002326 / 9100019 (origin), 7000218 (web code without client credentials), 50057
- *   (user disabled).
+ *   client, another tenant's endpoint, redirect URI differs), 54005 (replayed), 70008 (expired), 9100020
+ *   (malformed PKCE verifier), 501481 (PKCE mismatch), 9002327 / 9002326 / 9100019 (origin), 7000218 (web code
+ *   without client credentials), 50057 (user disabled).
  * @see RFC 6749 §4.1.3, RFC 7636 §4.1 and §4.6, RFC 9700 §4.2.4
  */
 export const authorizationCodeGrant: Grant = {
@@ -49,6 +50,9 @@ export const authorizationCodeGrant: Grant = {
     const stored = redemption.value;
     if (stored.clientId !== client.application.appId) {
       throw new IdentityError(70000, { name: 'code', reason: 'The code was issued to another client.' });
+    }
+    if (!segmentAdmitsTenant(request.tenantSegment, stored.tenantId)) {
+      throw new IdentityError(70000, { name: 'code', reason: 'The code was issued in another tenant.' });
     }
     if (stored.expiresAt <= now) throw new IdentityError(70008);
     if (stored.platform === 'spa' && request.origin === undefined) throw new IdentityError(9002327);

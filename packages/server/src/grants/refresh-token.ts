@@ -1,6 +1,7 @@
 import { GrantType, IdentityError, type TokenResponse } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
 import { consentedScopes, resolveScopes } from '../directory/consent.js';
+import { segmentAdmitsTenant } from '../endpoints/tenant-segment.js';
 import type { Application, AuthorizedGrant } from '../directory/model.js';
 import { isRegisteredSpaOrigin, spaOriginsOf } from '../directory/redirect-uris.js';
 import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
@@ -14,13 +15,14 @@ import { refreshTokenFor, userTokenResponse } from './user-token-response.js';
  * family — only its current token, presented by its own client, unrevoked and unexpired. A rotated (older) token
  * presented again revokes the whole family. `spa` families keep their fixed expiry; others slide. As codes are,
  * `spa` tokens are redeemed only cross-origin from an origin of the app's `spa` redirect URIs, and only they are;
- * a refusal for the origin consumes nothing.
+ * a refusal for the origin consumes nothing. Redeemed only at its tenant's token endpoint (or `common` /
+ * `organizations`), checked before rotating.
  *
- * @throws IdentityError 900144 (no `refresh_token`), 70000 (malformed, another client's, reused), 70008
- *   (expired / revoked), 7000218 (a web client's token without client credentials), 700084 (spa token past its
- *   fixed life), 9002327 (spa token without `Origin`), 9002326 (another token cross-origin), 9100019 (an origin
- *   not registered for the app), 65001 `invalid_grant` with `suberror: consent_required` (scope not consented),
- *   50057 (user disabled), and scope errors.
+ * @throws IdentityError 900144 (no `refresh_token`), 70000 (malformed, another client's, another tenant's
+ *   endpoint, reused), 70008 (expired / revoked), 7000218 (a web client's token without client credentials),
+ *   700084 (spa token past its fixed life), 9002327 (spa token without `Origin`), 9002326 (another token
+ *   cross-origin), 9100019 (an origin not registered for the app), 65001 `invalid_grant` with `suberror:
+ *   consent_required` (scope not consented), 50057 (user disabled), and scope errors.
  * @see RFC 6749 §6, RFC 9700 §4.14.2
  */
 export const refreshTokenGrant: Grant = {
@@ -39,6 +41,13 @@ export const refreshTokenGrant: Grant = {
         { name: 'refresh_token', reason: 'The refresh token is malformed or was not issued by this server.' },
         { suberror: 'bad_token' },
       );
+    }
+    // Checked before rotating: a refusal here consumes nothing.
+    if (!segmentAdmitsTenant(request.tenantSegment, claims.tenantId)) {
+      throw new IdentityError(70000, {
+        name: 'refresh_token',
+        reason: 'The refresh token was issued in another tenant.',
+      });
     }
     const user = await context.cache.user(claims.userId);
     if (user?.accountEnabled !== true) throw new IdentityError(50057);
