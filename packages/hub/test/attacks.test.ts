@@ -18,6 +18,12 @@ const attackHub = defineHub({
   methods: {
     add: (_context: HubCallerContext, a: number, b: number) => a + b,
     whoAmI: (context: HubCallerContext) => ({ connectionId: context.connectionId }),
+    echo: (_context: HubCallerContext, value: unknown) => value,
+    async *echoStream(_context: HubCallerContext, value: unknown) {
+      yield 'first';
+      await sleep(1);
+      yield value;
+    },
     async sum(_context: HubCallerContext, numbers: AsyncIterable<number>) {
       let total = 0;
       for await (const value of numbers) total += value;
@@ -889,6 +895,77 @@ describe('the same shapes elsewhere: one MessagePack record cannot make the deco
         "Failed to invoke 'whoAmI' due to an error on the server. InvalidDataException: Invocation provides 1 argument(s) but target expects 0.",
       ],
     ]);
+    socket.close();
+  });
+});
+
+describe('the same shapes elsewhere: a result the protocol cannot write does not escape the connection', () => {
+  // Class of bug: client input that the hub accepts but its own writer refuses. A method returning (part of) its
+  // argument is common; an argument nested deeper than the MessagePack encoder's depth limit (100), or than
+  // JSON.stringify's stack, made the Completion write throw outside any handler: an unhandled rejection, which
+  // ends a Node process. The invocation must fail with the
+  // generic server error (ASP.NET's "An unexpected error occurred invoking …") and the connection read on.
+  const deepJson = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+  it.each([
+    ['JSON: an echoed argument 16,000 arrays deep', 'json', 'echo', 16_000],
+    ['MessagePack: an echoed argument 101 arrays deep', 'messagepack', 'echo', 101],
+    ['JSON: a streamed item 16,000 arrays deep', 'json', 'echoStream', 16_000],
+    ['MessagePack: a streamed item 101 arrays deep', 'messagepack', 'echoStream', 101],
+  ] as const)('%s', async (_name, protocol, target, depth) => {
+    const socket = new WebSocket(running.url.replace(/^http/, 'ws'), {
+      headers: { authorization: `Bearer ${alice}` },
+    });
+    const frames: Buffer[] = [];
+    socket.on('message', (data: Buffer) => frames.push(data));
+    await new Promise((resolve) => socket.on('open', resolve));
+    socket.send(Buffer.from(`{"protocol":"${protocol}","version":1}${RS}`));
+    await until(() => frames.length > 0);
+    const type = target === 'echo' ? 1 : 4;
+    if (protocol === 'json') {
+      socket.send(
+        `{"type":${type},"invocationId":"1","target":"${target}","arguments":[${deepJson(depth)}]}${RS}` +
+          `{"type":1,"invocationId":"2","target":"add","arguments":[1,2]}${RS}`,
+      );
+    } else {
+      const name = [...Buffer.from(target)];
+      const deep = [...repeated([0x91], depth - 1), 0x90];
+      socket.send(
+        Buffer.concat([
+          messagePackRecord([0x95, type, 0x80, 0xa1, 0x31, 0xa0 | name.length, ...name, 0x91, ...deep]),
+          messagePackRecord([0x95, 0x01, 0x80, 0xa1, 0x32, 0xa3, ...Buffer.from('add'), 0x92, 0x01, 0x02]),
+        ]),
+      );
+    }
+    const values = (): Record<string, unknown>[] =>
+      frames.slice(1).flatMap((frame): Record<string, unknown>[] => {
+        if (protocol === 'json') {
+          return frame
+            .toString()
+            .split(RS)
+            .filter((part) => part !== '')
+            .map((part) => JSON.parse(part) as Record<string, unknown>);
+        }
+        return messagePackValues(frame).map((value) => {
+          const [kind, , invocationId, resultKind, result] = value as unknown[];
+          if (kind === 2) return { type: 2, invocationId, item: resultKind };
+          return resultKind === 1
+            ? { type: kind, invocationId, error: result }
+            : { type: kind, invocationId, result };
+        });
+      });
+    const completed = (id: string) => values().some((m) => m.type === 3 && m.invocationId === id);
+    await until(() => completed('1') && completed('2'));
+    // Streams run outside the invocation slot: only the order within one invocation is fixed.
+    const byInvocation = (id: string) => values().filter((m) => m.type !== 6 && m.invocationId === id);
+    expect(byInvocation('1')).toEqual([
+      ...(target === 'echoStream' ? [{ type: 2, invocationId: '1', item: 'first' }] : []),
+      {
+        type: 3,
+        invocationId: '1',
+        error: `An unexpected error occurred invoking '${target}' on the server.`,
+      },
+    ]);
+    expect(byInvocation('2')).toEqual([{ type: 3, invocationId: '2', result: 3 }]);
     socket.close();
   });
 });

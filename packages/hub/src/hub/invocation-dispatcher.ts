@@ -356,7 +356,12 @@ export class InvocationDispatcher implements LocalConnection {
         return false;
       }
       if (invocationId !== undefined) {
-        this.connection.send({ type: 3, invocationId, hasResult: result !== undefined, result });
+        this.sendOrFail(method, invocationId, {
+          type: 3,
+          invocationId,
+          hasResult: result !== undefined,
+          result,
+        });
       }
       return false;
     }
@@ -403,11 +408,37 @@ export class InvocationDispatcher implements LocalConnection {
           return;
         }
         if (next.done === true) break;
-        this.connection.send({ type: 2, invocationId, item: next.value });
+        if (!this.sendOrFail(method, invocationId, { type: 2, invocationId, item: next.value })) {
+          void iterator.return?.().catch(() => undefined);
+          return;
+        }
       }
       this.connection.send({ type: 3, invocationId });
     } catch (error) {
       this.reportFailure(method, invocationId, error);
+    }
+  }
+
+  /**
+   * Sends a result or a stream item, which may hold what the client sent (a method returning its argument). The
+   * protocol's writer refuses some values (deeper than the MessagePack encoder's 100 levels or JSON.stringify's
+   * stack, cycles, BigInts): then the invocation fails with the generic server error instead of the write
+   * throwing out of the dispatcher (an unhandled rejection ends the process).
+   *
+   * @returns false when the message could not be written (the error Completion was sent instead).
+   */
+  private sendOrFail(method: ResolvedMethod, invocationId: string, message: HubMessage): boolean {
+    try {
+      this.connection.send(message);
+      return true;
+    } catch (error) {
+      this.logger.error('hub result could not be serialized', {
+        connectionId: this.connectionId,
+        target: method.name,
+        error: error instanceof Error ? error.message : 'unknown',
+      });
+      this.completeWithError(invocationId, unexpectedErrorMessage(method.name));
+      return false;
     }
   }
 
