@@ -158,6 +158,25 @@ describe.each([
     await expectIssued(await redeem(fixture, await assertionOf(fixture, jti)));
   });
 
+  it.skipIf(!available).each([
+    ['a NUL character', 'a\u0000b', "'jti' must not contain a NUL character."],
+    ['only a NUL character', '\u0000', "'jti' must not contain a NUL character."],
+  ])('refuses a jti holding %s with 9100003, never a database error', async (_case, jti, reason) => {
+    const response = await redeem(fixture, await assertionOf(fixture, jti));
+    const body = (await response.json()) as Record<string, unknown>;
+    expect({
+      status: response.status,
+      error: body.error,
+      codes: body.error_codes,
+      text: String(body.error_description).split('\r\n')[0],
+    }).toEqual({
+      status: 401,
+      error: 'invalid_client',
+      codes: [9100003],
+      text: `TSS9100003: Client assertion is missing a required claim or has an invalid one: ${reason}`,
+    });
+  });
+
   it.skipIf(!available)('issues exactly one token when the same assertion races 10 times', async () => {
     const jti = randomUUID();
     const assertion = await assertionOf(fixture, jti);

@@ -1,7 +1,16 @@
 import { request as httpsRequest, Agent } from 'node:https';
+import { IdentityError } from '@tessera/protocol';
 import { registeredRoutes } from '@tessera/server';
-import { seedInteractiveScenario, startTestServer, type InteractiveScenario } from '@tessera/testkit';
-import { afterAll, describe, expect, it } from 'vitest';
+import {
+  postgresAvailable,
+  seedInteractiveScenario,
+  signInThrough,
+  startTestServer,
+  TestBrowser,
+  type InteractiveScenario,
+  type TestServer,
+} from '@tessera/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Malformed input to every endpoint the server registers (enumerated from the app, so a new endpoint is covered
 // without being listed here): odd path segments, every method, malformed bodies and encodings, odd headers and
@@ -306,5 +315,72 @@ describe('robustness: malformed input to every registered endpoint answers < 500
       '//',
     ].flatMap((path) => METHODS.map((method) => ({ label: 'unrouted', method, path })));
     expect(await problemsOf(sends)).toEqual([]);
+  });
+});
+
+// Text that reaches the store: PostgreSQL text holds no NUL, so a NUL where a value is stored or looked up would
+// be a database error (500) there and a stored value on SQLite. Each is refused the same way on both.
+const pgUp = await postgresAvailable();
+
+describe.each([
+  { name: 'sqlite', available: true },
+  { name: 'postgres', available: pgUp },
+] as const)('robustness: a NUL in a value the store sees, on $name', ({ name, available }) => {
+  let nulServer: TestServer;
+  let s: InteractiveScenario;
+  beforeAll(async () => {
+    if (!available) return;
+    nulServer = await startTestServer({ database: name });
+    s = await seedInteractiveScenario(nulServer.directory);
+  });
+  afterAll(async () => {
+    if (available) await nulServer.close();
+  });
+
+  const authorizeUrl = (extra: Record<string, string>) =>
+    `${nulServer.url}/${s.tenantId}/oauth2/v2.0/authorize?${new URLSearchParams({
+      client_id: s.web.appId,
+      response_type: 'code',
+      redirect_uri: s.web.redirectUri,
+      scope: 'openid',
+      state: 'st',
+      ...extra,
+    }).toString()}`;
+
+  it.skipIf(!available).each([
+    ['in the middle', 'a\u0000b'],
+    ['alone', '\u0000'],
+  ])('refuses a nonce with a NUL %s back at the redirect URI (9002313), no code', async (_case, nonce) => {
+    const back = await signInThrough(new TestBrowser(), authorizeUrl({ nonce }), {
+      userName: s.user.userPrincipalName,
+      password: s.password,
+    });
+    expect(back.status).toBe(302);
+    const query = new URL(back.location ?? 'https://x.invalid/').searchParams;
+    expect({
+      redirectUri: (back.location ?? '').split('?')[0],
+      error: query.get('error'),
+      text: query.get('error_description')?.split('\r\n')[0],
+      code: query.get('code'),
+      state: query.get('state'),
+    }).toEqual({
+      redirectUri: s.web.redirectUri,
+      error: 'invalid_request',
+      text: `TSS9002313: ${new IdentityError(9002313, { reason: "'nonce' must not contain a NUL character." }).description}`,
+      code: null,
+      state: 'st',
+    });
+  });
+
+  it.skipIf(!available).each([
+    ['a NUL in the user name', 'alice\u0000@x.test'],
+    ['a user name that is only a NUL', '\u0000'],
+  ])('answers %s on the sign-in page as unknown credentials (50126)', async (_case, userName) => {
+    const browser = new TestBrowser();
+    const page = await browser.get(authorizeUrl({}));
+    const answer = await browser.submit(nulServer.url, page, { username: userName, password: s.password });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toContain(new IdentityError(50126).description);
+    expect(answer.body).toContain('name="password"');
   });
 });

@@ -162,6 +162,9 @@ function checkAssertionClaims(
       reason: "'jti' is required and must be a string of at most 256 characters.",
     });
   }
+  // Strict replay detection stores the jti, and PostgreSQL text holds no NUL: refused alike on every store.
+  if (jti.includes('\u0000'))
+    throw new IdentityError(9100003, { reason: "'jti' must not contain a NUL character." });
   const start = nbf ?? iat;
   const times = `Current time: ${policy.now}, assertion valid from ${String(start ?? '(unset)')}, expiry time of assertion ${exp}.`;
   if (

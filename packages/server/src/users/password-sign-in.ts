@@ -66,7 +66,8 @@ export class PasswordSignIn {
     }
     if (ip === undefined) throw new IdentityError(50053);
     const found =
-      input.userName.length > 256 || input.password.length > 1024
+      // No user name holds a NUL (and PostgreSQL text cannot): an unknown user, not a database error.
+      input.userName.length > 256 || input.password.length > 1024 || input.userName.includes('\u0000')
         ? undefined
         : await this.store.findUserByUpn(input.userName.trim());
     const candidate =

@@ -10,10 +10,10 @@ import type { AuthorizationContext } from './request.js';
 /**
  * Step: `response_type` is one the platform supports; `response_mode` is valid and never `query` when tokens
  * travel; `token` / `id_token` only when the app's `implicitGrantSettings` allow them; an id_token from this
- * endpoint needs `openid` and a `nonce`.
+ * endpoint needs `openid` and a `nonce`; a `nonce` never holds a NUL character.
  *
  * @throws IdentityError 900144 (no `response_type` / `nonce`), 70005 (unknown type, implicit not enabled,
- *   no `openid`), 700054 (id_token not enabled), 70007 (bad response mode).
+ *   no `openid`), 700054 (id_token not enabled), 70007 (bad response mode), 9002313 (a NUL in `nonce`).
  * @see OAuth 2.0 Multiple Response Type Encoding Practices §3, §5; OIDC Core §3.2.2.1, §15.5.2
  */
 export function checkResponseType(ctx: AuthorizationContext): void {
@@ -65,6 +65,10 @@ export function checkResponseType(ctx: AuthorizationContext): void {
     }
     if (ctx.params.nonce === undefined || ctx.params.nonce === '')
       throw new IdentityError(900144, { name: 'nonce' });
+  }
+  // The nonce is stored with the code, and PostgreSQL text holds no NUL: refused alike on every store.
+  if (ctx.params.nonce?.includes('\u0000') === true) {
+    throw new IdentityError(9002313, { reason: "'nonce' must not contain a NUL character." });
   }
   ctx.responseType = responseType;
 }
