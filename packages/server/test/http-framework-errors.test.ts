@@ -30,11 +30,25 @@ interface Answer {
   readonly body: string;
 }
 
-/** A raw request: the path is sent exactly as given, never normalised. */
-function send(method: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+/** A raw request: the path is sent exactly as given, never normalised (and without Host when `setHost` is false). */
+function send(
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  setHost = true,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
-      { host: '127.0.0.1', servername: 'localhost', port: server.port, method, path, agent, headers },
+      {
+        host: '127.0.0.1',
+        servername: 'localhost',
+        port: server.port,
+        method,
+        path,
+        agent,
+        headers,
+        setHost,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -127,6 +141,29 @@ describe('Fastify and Node refusals answer in the catalogue body', () => {
     });
     expect(String(body.error_description).split('\r\n')[0]).toBe(`TSS9100021: ${text(9100021)}`);
   });
+
+  it.each([
+    ['GET', () => '/oidc/userinfo'],
+    ['POST', () => `/${s.tenantId}/oauth2/v2.0/token`],
+    ['GET', () => `/${s.tenantId}/discovery/v2.0/keys`],
+  ])(
+    'answers an HTTP/1.1 %s %s without Host with 400 and 9100009, not Node’s empty 400',
+    async (method, path) => {
+      const answer = await send(method, path(), {}, false);
+      expect(answer.contentType).toMatch(/^application\/json/);
+      const body = JSON.parse(answer.body) as Record<string, unknown>;
+      const reason = { reason: 'an HTTP/1.1 request must carry a Host header.' };
+      expect({
+        status: answer.status,
+        codes: body.error_codes,
+        text: String(body.error_description).split('\r\n')[0],
+      }).toEqual({
+        status: 400,
+        codes: [9100009],
+        text: `TSS9100009: ${text(9100009, reason)}`,
+      });
+    },
+  );
 
   it('serves discovery for a tenant named by a 249-character verified domain', async () => {
     const label = (c: string) => c.repeat(60);

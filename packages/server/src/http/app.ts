@@ -73,7 +73,10 @@ export interface HttpAppOptions {
  */
 export function buildHttpApp(context: ServerContext, options: HttpAppOptions): FastifyInstance {
   const app = Fastify({
-    ...(options.https === undefined ? {} : { https: options.https }),
+    // Node answers a missing Host itself (400, empty body); the request is let through and refused below instead.
+    ...(options.https === undefined
+      ? { http: { requireHostHeader: false } }
+      : { https: { ...options.https, requireHostHeader: false } }),
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
@@ -99,6 +102,18 @@ export function buildHttpApp(context: ServerContext, options: HttpAppOptions): F
   routeTables.set(app, routes);
   void app.register(formbody);
   void app.register(cookie);
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is malformed; it answers in the catalogue body.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.headers.host !== undefined || request.raw.httpVersion !== '1.1') {
+      done();
+      return;
+    }
+    void sendIdentityError(
+      request,
+      reply,
+      new IdentityError(9100009, { reason: 'an HTTP/1.1 request must carry a Host header.' }),
+    );
+  });
   // Callback style: an async hook costs a promise per response on the token hot path.
   app.addHook('onSend', (_request, reply, payload, done) => {
     void reply.header('x-content-type-options', 'nosniff');
