@@ -1,6 +1,13 @@
 import { HttpTransportType, HubConnectionBuilder, LogLevel, Subject } from '@microsoft/signalr';
 import type { AccessTokenClaims, TokenValidator } from '@tessera/resource';
-import { defineHub, redactUrl, type HubCallerContext, type HubLogger } from '@tessera/hub';
+import {
+  defineHub,
+  jsonHubProtocol,
+  messagePackHubProtocol,
+  redactUrl,
+  type HubCallerContext,
+  type HubLogger,
+} from '@tessera/hub';
 import { decode } from '@msgpack/msgpack';
 import fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -967,5 +974,45 @@ describe('the same shapes elsewhere: a result the protocol cannot write does not
     ]);
     expect(byInvocation('2')).toEqual([{ type: 3, invocationId: '2', result: 3 }]);
     socket.close();
+  });
+});
+
+describe('the same shapes elsewhere: a record sent a byte at a time costs linear time', () => {
+  // Class of bug: work per received chunk proportional to everything buffered so far. Each chunk re-copied the
+  // unterminated remainder (and the JSON parser re-scanned it for the separator), so a record dripped one byte
+  // per WebSocket frame or POST cost time quadratic in its size: at the default 32 KiB another client's round
+  // trip doubled, and with a larger `maxMessageBytes` one record blocks the event loop for seconds. Each row feeds
+  // a record (128 KiB of JSON, 256 KiB of MessagePack: before the fix each took 3–4 s) one byte per chunk, as the
+  // connection does (next() after every push).
+  const messagePackPing = (recordBytes: number): Buffer => {
+    // [6, <bin 32 of padding>]: a Ping with an extra field, which the protocol ignores.
+    const body = Buffer.alloc(recordBytes - 3);
+    const padding = body.length - 7;
+    body.set([0x92, 0x06, 0xc6, ...[24, 16, 8, 0].map((bits) => (padding >>> bits) & 0xff)]);
+    return messagePackRecord([...body]);
+  };
+  it.each([
+    [
+      'JSON',
+      jsonHubProtocol,
+      128 * 1024,
+      (recordBytes: number) => Buffer.from(`${' '.repeat(recordBytes - 11)}{"type":6}${RS}`),
+    ],
+    ['MessagePack', messagePackHubProtocol, 256 * 1024, messagePackPing],
+  ] as const)('%s', (_name, protocol, recordBytes, record) => {
+    const bytes = record(recordBytes);
+    expect(Math.abs(bytes.length - recordBytes)).toBeLessThan(8);
+    const parser = protocol.createParser(2 * recordBytes);
+    const startedAtMs = Date.now();
+    const messages: unknown[] = [];
+    for (const byte of bytes) {
+      parser.push(Buffer.of(byte));
+      for (let message = parser.next(); message !== undefined; message = parser.next())
+        messages.push(message);
+    }
+    const elapsedMs = Date.now() - startedAtMs;
+    expect(messages).toEqual([{ type: 6 }]);
+    expect(parser.bytesRead).toBe(bytes.length);
+    expect(elapsedMs).toBeLessThan(1500);
   });
 });

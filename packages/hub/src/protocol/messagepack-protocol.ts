@@ -84,8 +84,15 @@ export function frame(body: Uint8Array): Buffer {
 const EMPTY = Buffer.alloc(0);
 
 class MessagePackParser implements MessageParser {
+  /** The chunk being read; `offset` is where its unread part starts. */
   private buffer: Buffer = EMPTY;
   private offset = 0;
+  /**
+   * Copies of the start of an incomplete record, from earlier chunks: each received byte is copied at most once
+   * before its record is complete, so a record sent a byte per frame costs linear time, not quadratic.
+   */
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
   bytesRead = 0;
   // A decoder per connection: @msgpack/msgpack decoders keep state while decoding.
   private readonly decoder = new Decoder({
@@ -98,12 +105,52 @@ class MessagePackParser implements MessageParser {
   constructor(private readonly maxMessageBytes: number) {}
 
   push(data: Buffer): void {
-    this.buffer =
-      this.offset >= this.buffer.length ? data : Buffer.concat([this.buffer.subarray(this.offset), data]);
+    if (this.offset < this.buffer.length) {
+      const rest = Buffer.from(this.buffer.subarray(this.offset));
+      this.partial.push(rest);
+      this.partialBytes += rest.length;
+    }
+    this.buffer = data;
     this.offset = 0;
   }
 
+  /** Byte `index` of the unread input (partial copies, then the current chunk); -1 past its end. */
+  private byteAt(index: number): number {
+    let rest = index;
+    for (const chunk of this.partial) {
+      if (rest < chunk.length) return chunk[rest] ?? -1;
+      rest -= chunk.length;
+    }
+    return this.buffer[this.offset + rest] ?? -1;
+  }
+
   next(): HubMessage | null | undefined {
+    if (this.partial.length > 0) {
+      // Only the length prefix is read across the copies (at most 5 bytes, in at most 5 copies); the record is
+      // joined once, when complete.
+      const available = this.partialBytes + this.buffer.length - this.offset;
+      let length = 0;
+      let prefixBytes = 0;
+      let complete = false;
+      while (prefixBytes < available && prefixBytes < 5) {
+        const byte = this.byteAt(prefixBytes++);
+        length += (byte & 0x7f) * 2 ** (7 * (prefixBytes - 1));
+        if ((byte & 0x80) === 0) {
+          complete = true;
+          break;
+        }
+      }
+      if (!complete && prefixBytes >= 5) throw new ProtocolError('invalid length prefix');
+      if (length > this.maxMessageBytes) throw new ProtocolError('message too large');
+      if (!complete || prefixBytes + length > available) {
+        if (available > this.maxMessageBytes + 5) throw new ProtocolError('message too large');
+        return undefined;
+      }
+      this.buffer = Buffer.concat([...this.partial, this.buffer.subarray(this.offset)]);
+      this.offset = 0;
+      this.partial = [];
+      this.partialBytes = 0;
+    }
     const { buffer } = this;
     if (this.offset >= buffer.length) return undefined;
     let length = 0;
