@@ -289,6 +289,11 @@ class HubServerImpl implements HubServer, ConnectionHandler {
     origin: OriginDecision,
   ): Promise<void> {
     drain(request);
+    // Authentication first, as ASP.NET Core's authorization runs before the negotiate endpoint: no query value
+    // gets an unauthenticated caller another answer than the 401.
+    const identity = await authenticateRequest(request, query, false, this.options.authentication);
+    const user = await this.admit(request, identity, response, cors, origin);
+    if (user === undefined) return;
     const version = Number(query.get('negotiateVersion') ?? '0');
     if (!Number.isInteger(version) || version < 1) {
       json(
@@ -301,9 +306,6 @@ class HubServerImpl implements HubServer, ConnectionHandler {
       );
       return;
     }
-    const identity = await authenticateRequest(request, query, false, this.options.authentication);
-    const user = await this.admit(request, identity, response, cors, origin);
-    if (user === undefined) return;
     const stateful =
       this.options.allowStatefulReconnects === true && query.get('useStatefulReconnect') === 'true';
     const connection = this.createConnection(user, stateful);

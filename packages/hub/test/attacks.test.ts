@@ -611,6 +611,23 @@ describe('item 18: fidelity with ASP.NET Core SignalR and its official client', 
     }
   });
 
+  // Class: a query value that gets an unauthenticated caller another answer than the 401 (ASP.NET Core authorizes
+  // before its negotiate endpoint reads the query). The version error used to be answered first, with a 200.
+  it.each([
+    ['no negotiateVersion', ''],
+    ['negotiateVersion=0', 'negotiateVersion=0'],
+    ['a non-numeric negotiateVersion', 'negotiateVersion=x'],
+    ['negotiateVersion=1', 'negotiateVersion=1'],
+  ])(
+    'answers a negotiate without a token with the empty 401 first, whatever its query: %s',
+    async (_name, query) => {
+      const { status, body, headers } = await negotiate(running.url, { query });
+      expect(status).toBe(401);
+      expect(body).toEqual({ text: '' });
+      expect(headers.get('www-authenticate')).toBe('Bearer realm=""');
+    },
+  );
+
   it('labels the text bodies it does send as text/plain, never a JSON body as text', async () => {
     const unknown = await fetch(`${running.url}?id=nope`, { headers: { authorization: `Bearer ${alice}` } });
     expect(unknown.status).toBe(404);
