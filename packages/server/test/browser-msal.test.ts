@@ -23,9 +23,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // (test/fixtures/msal-spa) served from https://127.0.0.1:{port}, another site than the identity server on
 // https://localhost:{port}. loginRedirect → the user signs in on Tessera's real form → handleRedirectPromise redeems
 // the code cross-origin → acquireTokenSilent → logoutRedirect() with no options, which sends
-// post_logout_redirect_uri, client-request-id, state and logout_hint (the ID token's login_hint claim) but no
-// client_id and no id_token_hint. The SSO session must end (a later prompt=none answers login_required) with at
-// most one click on Tessera's page, and the browser must come back to the app.
+// post_logout_redirect_uri, client-request-id and state but no client_id, no id_token_hint and no logout_hint
+// (MSAL sends the ID token's login_hint claim as logout_hint only when given an account). The SSO session must end
+// (a later prompt=none answers login_required) with at most one click on Tessera's page, and the browser must come
+// back to the app.
 
 const fixtures = fileURLToPath(new URL('./fixtures/msal-spa', import.meta.url));
 const bundle = join(
