@@ -261,6 +261,10 @@ export interface TokenRevocationTable {
   revoked_at: number;
 }
 
+/**
+ * One row (`id` 1): the version of `token_revocations`, which every node polls to refresh its in-memory revocation
+ * list without reading the table on each request.
+ */
 export interface RevocationStateTable {
   id: number;
   /** Incremented by every revocation, inside its transaction (so versions commit in order). */
