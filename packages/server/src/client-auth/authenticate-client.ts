@@ -1,7 +1,7 @@
 import { CLIENT_ASSERTION_TYPE_JWT_BEARER, IdentityError } from '@tessera/protocol';
 import type { Application, ServicePrincipal, Tenant } from '../directory/model.js';
 import type { ServerContext } from '../context.js';
-import type { ResolvedTenantSegment } from '../endpoints/tenant-segment.js';
+import type { ResolvedTenantSegment } from '../directory/tenant-segment.js';
 import { issuerV2, tokenEndpoint } from '../tokens/issuer.js';
 import type { ClientAuthenticationLevel } from '../tokens/access-token.js';
 import { verifyClientSecret } from './client-secret.js';

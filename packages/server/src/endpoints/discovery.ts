@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { issuerV2, jwksUri, tokenEndpoint } from '../tokens/issuer.js';
-import { resolveTenantSegment } from './tenant-segment.js';
+import { resolveTenantSegment } from '../directory/tenant-segment.js';
 
 /** Seconds clients may cache discovery metadata and the JWKS. */
 const METADATA_MAX_AGE_SECONDS = 3600;

@@ -17,7 +17,7 @@ import { verifyOwnToken } from '../tokens/verify-own-token.js';
 import { errorPage, signedOutPage, signOutPickerPage, type PageNotice } from '../ui/pages.js';
 import { sendPage } from '../ui/security-headers.js';
 import { matchRedirectUri } from './authorize/check-redirect-uri.js';
-import { resolveTenantSegment, type ResolvedTenantSegment } from './tenant-segment.js';
+import { resolveTenantSegment, type ResolvedTenantSegment } from '../directory/tenant-segment.js';
 
 /** Seconds the account picker of a sign-out stays usable. */
 const PICKER_LIFETIME_SECONDS = 15 * 60;

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { identifyClient, type GrantClient } from '../grants/client-identity.js';
 import { formParameters } from '../http/form.js';
-import { resolveTenantSegment } from './tenant-segment.js';
+import { resolveTenantSegment } from '../directory/tenant-segment.js';
 
 /**
  * The `token` parameter of a revocation (RFC 7009 §2.1) or introspection (RFC 7662 §2.1) request and the client

@@ -4,7 +4,7 @@ import type { ServerContext } from '../context.js';
 import { grants } from '../grants/index.js';
 import { correlationIdOf } from '../http/errors.js';
 import { formParameters } from '../http/form.js';
-import { resolveTenantSegment } from './tenant-segment.js';
+import { resolveTenantSegment } from '../directory/tenant-segment.js';
 
 /**
  * `POST /{tenant}/oauth2/v2.0/token`: parses the form, refuses repeated parameters, resolves the tenant and

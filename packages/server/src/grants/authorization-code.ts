@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GrantType, IdentityError, type TokenResponse } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
-import { segmentAdmitsTenant } from '../endpoints/tenant-segment.js';
+import { segmentAdmitsTenant } from '../directory/tenant-segment.js';
 import { isRegisteredSpaOrigin } from '../directory/redirect-uris.js';
 import { grantRevocationId } from '../store/sign-in-store.js';
 import { tokenHash } from '../tokens/opaque-tokens.js';

@@ -1,6 +1,6 @@
 import type { TokenResponse } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
-import type { ResolvedTenantSegment } from '../endpoints/tenant-segment.js';
+import type { ResolvedTenantSegment } from '../directory/tenant-segment.js';
 
 /** A token request after parsing: single-valued form parameters and the headers grants may need. */
 export interface TokenRequest {

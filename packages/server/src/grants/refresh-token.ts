@@ -1,7 +1,7 @@
 import { GrantType, IdentityError, type TokenResponse } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
 import { consentedScopes, resolveScopes } from '../directory/consent.js';
-import { segmentAdmitsTenant } from '../endpoints/tenant-segment.js';
+import { segmentAdmitsTenant } from '../directory/tenant-segment.js';
 import type { Application, AuthorizedGrant } from '../directory/model.js';
 import { isRegisteredSpaOrigin, spaOriginsOf } from '../directory/redirect-uris.js';
 import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';

@@ -13,7 +13,7 @@ import { registerRevocationEndpoint } from '../endpoints/revocation.js';
 import { registerUserinfoEndpoint } from '../endpoints/userinfo.js';
 import { registerUiAssets } from '../endpoints/ui-assets.js';
 import { registerTokenEndpoint } from '../endpoints/token.js';
-import { TENANT_SEGMENT_MAX_CHARS } from '../endpoints/tenant-segment.js';
+import { TENANT_SEGMENT_MAX_CHARS } from '../directory/tenant-segment.js';
 import { sendFrameworkError, sendIdentityError, writeConnectionError } from './errors.js';
 import { registerSpaCors } from './spa-cors.js';
 

@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { IdentityError, errorCatalogue, toErrorBody, type ErrorBody } from '@tessera/protocol';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { TENANT_SEGMENT_MAX_CHARS } from '../endpoints/tenant-segment.js';
+import { TENANT_SEGMENT_MAX_CHARS } from '../directory/tenant-segment.js';
 
 const CORRELATION_ID = /^[A-Za-z0-9-]{1,64}$/;
 

@@ -23,7 +23,7 @@ import {
   type FormContext,
 } from '../../ui/pages.js';
 import { sendPage } from '../../ui/security-headers.js';
-import { resolveTenantSegment } from '../tenant-segment.js';
+import { resolveTenantSegment } from '../../directory/tenant-segment.js';
 import { withAccountLoginHint } from '../../sessions/login-hint.js';
 import { resolveScopes } from '../../directory/consent.js';
 import type { Application } from '../../directory/model.js';

@@ -1,7 +1,7 @@
 import { IdentityError } from '@tessera/protocol';
-import type { DirectoryCache } from '../directory/directory-cache.js';
-import { DOMAIN_PATTERN, GUID_PATTERN } from '../directory/identifiers.js';
-import type { Tenant } from '../directory/model.js';
+import type { DirectoryCache } from './directory-cache.js';
+import { DOMAIN_PATTERN, GUID_PATTERN } from './identifiers.js';
+import type { Tenant } from './model.js';
 
 /** `{tenant}` path segments that name no single tenant. */
 export type TenantAlias = 'common' | 'organizations' | 'consumers';
