@@ -15,7 +15,8 @@ export {
   type NewPassword,
 } from './directory/directory.js';
 export { DirectoryStore } from './store/directory-store.js';
-export { SignInStore, type SsoSession, type RefreshTokenFamily } from './store/sign-in-store.js';
+export { SignInStore, type RefreshTokenFamily } from './store/sign-in-store.js';
+export type { SsoSession } from './sessions/sso-session.js';
 export { openDatabase, migrateToLatest, type DatabaseTarget } from './store/database.js';
 export * from './directory/model.js';
 export { DIRECTORY_APP_ID, DIRECTORY_IDENTIFIER_URI } from './directory/builtin-directory-app.js';

@@ -12,7 +12,7 @@ import {
   csrfTokenValid,
 } from '../sessions/cookies.js';
 import { userOfLoginHint } from '../sessions/login-hint.js';
-import type { SsoSession } from '../store/sign-in-store.js';
+import type { SsoSession } from '../sessions/sso-session.js';
 import { verifyOwnToken } from '../tokens/verify-own-token.js';
 import { errorPage, signedOutPage, signOutPickerPage, type PageNotice } from '../ui/pages.js';
 import { sendPage } from '../ui/security-headers.js';

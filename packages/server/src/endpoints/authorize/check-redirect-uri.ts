@@ -1,6 +1,6 @@
 import { IdentityError, RESPONSE_MODES, type ResponseMode } from '@tessera/protocol';
 import type { Application } from '../../directory/model.js';
-import type { RedirectPlatform } from '../../store/sign-in-store.js';
+import type { RedirectPlatform } from '../../sessions/authentication-event.js';
 import type { AuthorizationContext } from './request.js';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);

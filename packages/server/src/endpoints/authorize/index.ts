@@ -9,7 +9,7 @@ import {
   csrfTokenValid,
   setSessionCookie,
 } from '../../sessions/cookies.js';
-import type { SsoSession } from '../../store/sign-in-store.js';
+import type { SsoSession } from '../../sessions/sso-session.js';
 import { isUniqueViolation } from '../../store/database.js';
 import { randomToken } from '../../tokens/opaque-tokens.js';
 import { issuerV2 } from '../../tokens/issuer.js';

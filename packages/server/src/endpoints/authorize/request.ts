@@ -1,6 +1,7 @@
 import type { ResponseMode, ResponseType } from '@tessera/protocol';
 import type { Application, AuthorizedGrant, User } from '../../directory/model.js';
-import type { RedirectPlatform, SsoSession } from '../../store/sign-in-store.js';
+import type { RedirectPlatform } from '../../sessions/authentication-event.js';
+import type { SsoSession } from '../../sessions/sso-session.js';
 import type { ResolvedTenantSegment } from '../../directory/tenant-segment.js';
 
 /** `prompt` values (OIDC Core §3.1.2.1). */

@@ -1,6 +1,6 @@
 import { IdentityError } from '@tessera/protocol';
 import type { ServerContext } from '../../context.js';
-import type { SsoSession } from '../../store/sign-in-store.js';
+import type { SsoSession } from '../../sessions/sso-session.js';
 import type { AuthorizationContext, AuthorizationOutcome } from './request.js';
 
 /**
