@@ -1,6 +1,7 @@
 // Lint configuration: zero warnings allowed (`eslint --max-warnings 0`).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { serverLayers } from './eslint.layers.js';
 
 /** Packages each workspace may import; enforces the dependency direction in ARCHITECTURE.md. */
 const forbidden = {
@@ -90,4 +91,5 @@ export default tseslint.config(
       globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly' },
     },
   },
+  serverLayers,
 );

@@ -23,7 +23,7 @@ export { DIRECTORY_APP_ID, DIRECTORY_IDENTIFIER_URI } from './directory/builtin-
 export { createSelfSignedKey, type CertifiedKey } from './keys/x509.js';
 export { ensureDevTls, type DevTlsFiles } from './tls/dev-tls.js';
 export { issuerV1, issuerV2, tokenEndpoint, jwksUri } from './tokens/issuer.js';
-export { REDACTED_LOG_PATHS, createLogger, registeredRoutes, type RegisteredRoute } from './http/app.js';
+export { REDACTED_LOG_PATHS, createLogger, registeredRoutes, type RegisteredRoute } from './app.js';
 export { rotateSigningKeys, ensureSigningKeys, KeyRing } from './keys/key-ring.js';
 export { loadMasterKey, decryptWithMasterKey } from './keys/master-key.js';
 export {

@@ -8,7 +8,7 @@ import { keyRetentionSeconds, type TesseraConfig } from './config/config.js';
 import type { ServerContext } from './context.js';
 import { Directory } from './directory/directory.js';
 import { DirectoryCache, DirectoryWatcher } from './directory/directory-cache.js';
-import { buildHttpApp, createLogger } from './http/app.js';
+import { buildHttpApp, createLogger } from './app.js';
 import { deriveKeys } from './keys/derived-keys.js';
 import { KeyRing, ensureSigningKeys } from './keys/key-ring.js';
 import { loadMasterKey } from './keys/master-key.js';
