@@ -6,7 +6,7 @@ import {
   ERROR_TABLE_START,
   errorCatalogueMarkdown,
 } from '../src/errors/catalogue-markdown.js';
-import { IdentityError } from '../src/errors/identity-error.js';
+import { IdentityError, type IdentityErrorArguments } from '../src/errors/identity-error.js';
 import { formatErrorTimestamp, toErrorBody } from '../src/errors/error-body.js';
 
 const docs = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
@@ -82,7 +82,8 @@ describe('error body', () => {
   it('builds every catalogue entry without leftover placeholders when parameters are given', () => {
     for (const code of Object.keys(errorCatalogue).map(Number) as ErrorCode[]) {
       const params = new Proxy({}, { get: (_t, key) => `<${String(key)}>` }) as Record<string, string>;
-      const error = new IdentityError(code, params);
+      // A code known only at run time: the per-code parameter types cannot apply, the proxy fills any name.
+      const error = new IdentityError(...([code, params] as unknown as IdentityErrorArguments));
       expect(error.description).not.toMatch(/\{\w+\}/);
       expect(error.status).toBe(errorCatalogue[code].status);
     }

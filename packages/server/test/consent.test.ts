@@ -1,4 +1,9 @@
-import { IdentityError, type ErrorCode, type ErrorParams } from '@tessera/protocol';
+import {
+  IdentityError,
+  type ErrorCode,
+  type IdentityErrorArguments,
+  type ErrorParams,
+} from '@tessera/protocol';
 import type { OAuth2PermissionGrant } from '@tessera/server';
 import {
   seedInteractiveScenario,
@@ -76,7 +81,8 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const text = (code: ErrorCode, params: ErrorParams = {}) => new IdentityError(code, params).description;
+const text = (code: ErrorCode, params: ErrorParams = {}) =>
+  new IdentityError(...([code, params] as unknown as IdentityErrorArguments)).description;
 const app = (name: string) => {
   const found = apps[name];
   if (found === undefined) throw new Error(`no app ${name}`);

@@ -1,4 +1,9 @@
-import { IdentityError, type ErrorCode, type ErrorParams } from '@tessera/protocol';
+import {
+  IdentityError,
+  type ErrorCode,
+  type IdentityErrorArguments,
+  type ErrorParams,
+} from '@tessera/protocol';
 import {
   postgresAvailable,
   seedInteractiveScenario,
@@ -29,7 +34,8 @@ const dialects = [
   { name: 'PostgreSQL', database: 'postgres' as const, available: pgAvailable },
 ];
 
-const text = (code: ErrorCode, params: ErrorParams = {}) => new IdentityError(code, params).description;
+const text = (code: ErrorCode, params: ErrorParams = {}) =>
+  new IdentityError(...([code, params] as unknown as IdentityErrorArguments)).description;
 const escapeHtml = (value: string) =>
   value
     .replaceAll('&', '&amp;')

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
-import { IdentityError, type ErrorCode } from '@tessera/protocol';
+import { IdentityError, type ErrorCode, type IdentityErrorArguments } from '@tessera/protocol';
 import {
   TestBrowser,
   postgresAvailable,
@@ -29,7 +29,7 @@ const stores: [string, boolean, TestServerOptions['database'], boolean][] = [
   ['Redis', redisUp, 'sqlite', true],
 ];
 
-const text = (code: ErrorCode) => new IdentityError(code).description;
+const text = (code: ErrorCode) => new IdentityError(...([code] as unknown as IdentityErrorArguments)).description;
 
 /** A distinct loopback source address per call: the per-IP counters of parallel suites never meet. */
 const freshIp = () => `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;

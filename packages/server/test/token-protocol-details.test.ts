@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { IdentityError, type ErrorCode, type ErrorParams } from '@tessera/protocol';
+import {
+  IdentityError,
+  type ErrorCode,
+  type IdentityErrorArguments,
+  type ErrorParams,
+} from '@tessera/protocol';
 import {
   postgresAvailable,
   seedInteractiveScenario,
@@ -20,7 +25,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // tokens are redeemed only at the token endpoint of their tenant (or an alias that admits it).
 
 const pgAvailable = await postgresAvailable();
-const text = (code: ErrorCode, params: ErrorParams = {}) => new IdentityError(code, params).description;
+const text = (code: ErrorCode, params: ErrorParams = {}) =>
+  new IdentityError(...([code, params] as unknown as IdentityErrorArguments)).description;
 const challengeOf = (verifier: string) => createHash('sha256').update(verifier, 'ascii').digest('base64url');
 const UNRESERVED = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~';
 

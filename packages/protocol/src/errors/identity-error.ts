@@ -1,7 +1,36 @@
 import { errorCatalogue, type ErrorCode, type OAuthErrorName } from './catalogue.js';
 
-/** Parameters that fill `{name}` placeholders in a catalogue description. */
+/** Parameters that fill `{name}` placeholders in a catalogue description, any code (see {@link ErrorParamsOf}). */
 export type ErrorParams = Readonly<Record<string, string | number>>;
+
+/** The `{name}` placeholders of a description text, as a union of names (`never` when it has none). */
+export type PlaceholderNames<Text extends string> = Text extends `${string}{${infer Name}}${infer Rest}`
+  ? Name | PlaceholderNames<Rest>
+  : never;
+
+/** The placeholder names of catalogue entry `Code`, read from its `description` literal. */
+export type ErrorPlaceholder<Code extends ErrorCode> = PlaceholderNames<
+  (typeof errorCatalogue)[Code]['description']
+>;
+
+/**
+ * The parameters catalogue entry `Code` needs: one property per placeholder of its description, e.g.
+ * `ErrorParamsOf<70011>` is `{ readonly scope: string | number }`.
+ */
+export type ErrorParamsOf<Code extends ErrorCode> = {
+  readonly [Name in ErrorPlaceholder<Code>]: string | number;
+};
+
+/**
+ * The arguments of `new IdentityError(...)` for one code: the parameters are required when its description has
+ * placeholders (exactly those names), optional and empty when it has none.
+ */
+export type IdentityErrorArgumentsOf<Code extends ErrorCode> = [ErrorPlaceholder<Code>] extends [never]
+  ? [code: Code, params?: Readonly<Record<string, never>>, options?: IdentityErrorOptions]
+  : [code: Code, params: ErrorParamsOf<Code>, options?: IdentityErrorOptions];
+
+/** The arguments of `new IdentityError(...)`: a union of {@link IdentityErrorArgumentsOf} over every code. */
+export type IdentityErrorArguments = { [Code in ErrorCode]: IdentityErrorArgumentsOf<Code> }[ErrorCode];
 
 /** Options of an {@link IdentityError} beyond its code and parameters. */
 export interface IdentityErrorOptions {
@@ -24,9 +53,12 @@ export interface IdentityErrorOptions {
 
 /**
  * The one error type of the Tessera protocol. Made only from the catalogue, so its `error`, HTTP `status` and
- * safe `description` are always consistent; `detail` is for logs only.
+ * safe `description` are always consistent; `detail` is for logs only. The parameters are typed per code from the
+ * entry's description ({@link IdentityErrorArguments}): a missing, misspelled or extra placeholder does not compile.
  *
  * @example throw new IdentityError(70011, { scope: 'api://x/read' })
+ * @example throw new IdentityError(50057, {}, { detail: `user ${userId} is disabled` })
+ * @throws Error (a programming error) when `options.error` is not one the entry lists in `alsoSentAs`.
  * @see errorCatalogue
  */
 export class IdentityError extends Error {
@@ -43,7 +75,7 @@ export class IdentityError extends Error {
   readonly suberror: string | undefined;
   readonly claims: string | undefined;
 
-  constructor(code: ErrorCode, params: ErrorParams = {}, options: IdentityErrorOptions = {}) {
+  constructor(...[code, params = {}, options = {}]: IdentityErrorArguments) {
     const definition = errorCatalogue[code];
     const description = fillPlaceholders(definition.description, params);
     super(description, options.cause === undefined ? undefined : { cause: options.cause });
