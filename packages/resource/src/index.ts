@@ -58,5 +58,10 @@ export {
   type TokenAcquirer,
   type TokenAcquirerOptions,
 } from './acquisition/token-acquirer.js';
-export { TokenAcquisitionError } from './acquisition/errors.js';
+export {
+  acquisitionErrorCatalogue,
+  TokenAcquisitionError,
+  type AcquisitionErrorCode,
+  type AcquisitionErrorDefinition,
+} from './acquisition/errors.js';
 export { OboTokenCache, type CachedToken, type OboTokenCacheOptions } from './acquisition/obo-cache.js';

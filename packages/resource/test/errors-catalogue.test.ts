@@ -1,11 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { bearerErrorCatalogue, BearerTokenError, type BearerErrorCode } from '@tessera/resource';
+import {
+  acquisitionErrorCatalogue,
+  bearerErrorCatalogue,
+  BearerTokenError,
+  TokenAcquisitionError,
+  type AcquisitionErrorCode,
+  type BearerErrorCode,
+} from '@tessera/resource';
+import { fromMsalError } from '../src/acquisition/errors.js';
+
+const markdown = readFileSync(new URL('../../../docs/resource.md', import.meta.url), 'utf8');
 
 /** The rows of the error table in docs/resource.md: | `code` | `error` | status | when |. */
 function documentedErrors(): Map<string, { error: string; status: number; when: string }> {
-  const markdown = readFileSync(new URL('../../../docs/resource.md', import.meta.url), 'utf8');
-  const section = markdown.slice(markdown.indexOf('## Errors'));
+  const section = markdown.slice(markdown.indexOf('## Errors'), markdown.indexOf('## Key rotation'));
   const rows = new Map<string, { error: string; status: number; when: string }>();
   // Prettier pads table cells, hence the spaces around each one.
   for (const match of section.matchAll(/^\| `([a-z_]+)` +\| (`[a-z_]+`|—) +\| (\d{3}) +\| (.+?) +\|$/gm)) {
@@ -50,5 +59,52 @@ describe('the error catalogue', () => {
     for (const code of codes) {
       expect(bearerErrorCatalogue[code].description).toMatch(/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/);
     }
+  });
+});
+
+/** The rows of the token acquisition error table in docs/resource.md: | `code` | message | meaning |. */
+function documentedAcquisitionErrors(): Map<string, { message: string; meaning: string }> {
+  const section = markdown.slice(markdown.indexOf('### Token acquisition errors'));
+  const rows = new Map<string, { message: string; meaning: string }>();
+  for (const match of section.matchAll(/^\| `([a-z_]+)` +\| (.+?) +\| (.+?) +\|$/gm)) {
+    rows.set(match[1]!, { message: match[2]!, meaning: match[3]! });
+  }
+  return rows;
+}
+
+describe('the token acquisition error catalogue', () => {
+  const codes = Object.keys(acquisitionErrorCatalogue) as AcquisitionErrorCode[];
+
+  it('is documented row for row in docs/resource.md', () => {
+    const documented = documentedAcquisitionErrors();
+    expect([...documented.keys()].sort()).toEqual([...codes].sort());
+    for (const code of codes) expect(documented.get(code)).toEqual(acquisitionErrorCatalogue[code]);
+  });
+
+  it('makes each error from its entry: code as `error`, its message, no platform codes', () => {
+    const cause = new Error('socket hang up');
+    const noToken = TokenAcquisitionError.fromCatalogue('no_token');
+    expect(noToken).toMatchObject({
+      name: 'TokenAcquisitionError',
+      error: 'no_token',
+      message: 'The authority returned no access token.',
+      errorCodes: [],
+    });
+    expect(noToken.cause).toBeUndefined();
+    expect(TokenAcquisitionError.fromCatalogue('acquisition_failed', cause)).toMatchObject({
+      error: 'acquisition_failed',
+      message: 'The token could not be acquired.',
+      cause,
+    });
+  });
+
+  it('turns an exception that is not an MSAL error into acquisition_failed, keeping it as the cause', () => {
+    const cause = new TypeError('fetch failed');
+    expect(fromMsalError(cause)).toMatchObject({
+      error: 'acquisition_failed',
+      message: 'The token could not be acquired.',
+      errorCodes: [],
+      cause,
+    });
   });
 });

@@ -2,14 +2,47 @@ import { AuthError, InteractionRequiredAuthError, ServerError } from '@azure/msa
 import { BearerTokenError } from '../errors.js';
 import { insufficientClaims } from '../authorization/step-up.js';
 
+/** One client-side failure of token acquisition: raised in this process, never answered by an authority. */
+export interface AcquisitionErrorDefinition {
+  /** The error's `message`. */
+  readonly message: string;
+  /** When it is raised; rendered into the table in `docs/resource.md`. */
+  readonly meaning: string;
+}
+
+/**
+ * The catalogue of the `error` values {@link TokenAcquisitionError} takes when no authority answer explains the
+ * failure. Everything else in `error` comes from outside: the authority's OAuth error (RFC 6749 §5.2) or MSAL's own
+ * client error code. A test keeps this table and the one in `docs/resource.md` in step.
+ */
+export const acquisitionErrorCatalogue = {
+  no_token: {
+    message: 'The authority returned no access token.',
+    meaning:
+      'The authority answered without an access token or its expiry (`expires_in`), so nothing can be returned or cached.',
+  },
+  acquisition_failed: {
+    message: 'The token could not be acquired.',
+    meaning:
+      'Something other than MSAL failed while acquiring (an exception that is not an MSAL error); it is kept as `cause`.',
+  },
+} as const satisfies Record<string, AcquisitionErrorDefinition>;
+
+/** The client-side `error` values of a {@link TokenAcquisitionError} (keys of {@link acquisitionErrorCatalogue}). */
+export type AcquisitionErrorCode = keyof typeof acquisitionErrorCatalogue;
+
 /**
  * A downstream token could not be obtained. Carries what the authority answered (RFC 6749 §5.2 `error`, the
  * platform's numeric `errorCodes`, `suberror`, a claims challenge for `interaction_required`) and keeps the
- * MSAL error as `cause`.
+ * MSAL error as `cause`; a failure with no answer takes its `error` and `message` from
+ * {@link acquisitionErrorCatalogue} ({@link TokenAcquisitionError.fromCatalogue}).
  */
 export class TokenAcquisitionError extends Error {
   override readonly name = 'TokenAcquisitionError';
-  /** OAuth `error` from the authority (`invalid_grant`, `unsupported_grant_type`…), or MSAL's client error code. */
+  /**
+   * OAuth `error` from the authority (`invalid_grant`, `unsupported_grant_type`…), MSAL's client error code, or an
+   * {@link AcquisitionErrorCode}.
+   */
   readonly error: string;
   /** The platform's numeric codes (`error_codes`), e.g. `[70003]`; empty for client-side failures. */
   readonly errorCodes: readonly number[];
@@ -35,6 +68,17 @@ export class TokenAcquisitionError extends Error {
     this.suberror = fields.suberror;
     this.claims = fields.claims;
     this.correlationId = fields.correlationId;
+  }
+
+  /**
+   * The client-side failure `code` of {@link acquisitionErrorCatalogue}: its catalogue message, no `errorCodes`,
+   * and `cause` (when given) for logs.
+   */
+  static fromCatalogue(code: AcquisitionErrorCode, cause?: unknown): TokenAcquisitionError {
+    return new TokenAcquisitionError(acquisitionErrorCatalogue[code].message, {
+      error: code,
+      ...(cause === undefined ? {} : { cause }),
+    });
   }
 
   /**
@@ -64,8 +108,5 @@ export function fromMsalError(error: unknown): TokenAcquisitionError {
       cause: error,
     });
   }
-  return new TokenAcquisitionError(error instanceof Error ? error.message : String(error), {
-    error: 'acquisition_failed',
-    cause: error,
-  });
+  return TokenAcquisitionError.fromCatalogue('acquisition_failed', error);
 }

@@ -61,7 +61,7 @@ export interface TokenAcquirer {
    *
    * @throws TokenAcquisitionError; for `interaction_required` its `claims` / `toClaimsChallenge()` carry the
    *   challenge to pass back to the caller.
-   * @see seed 001 (On-Behalf-Of flow)
+   * @see RFC 7523 §2.1 (JWT bearer grant); `docs/resource.md`, "Calling a downstream API"
    */
   acquireTokenOnBehalfOf(incomingToken: string, scopes: readonly string[]): Promise<AcquiredToken>;
 }
@@ -138,7 +138,7 @@ export function createTokenAcquirer(options: TokenAcquirerOptions): TokenAcquire
 
 function toAcquired(result: AuthenticationResult | null, scopes: readonly string[]): AcquiredToken {
   if (result?.expiresOn == null) {
-    throw new TokenAcquisitionError('The authority returned no access token.', { error: 'no_token' });
+    throw TokenAcquisitionError.fromCatalogue('no_token');
   }
   return {
     accessToken: result.accessToken,
