@@ -67,6 +67,6 @@ export type AuthorizationOutcome =
       readonly fields: Readonly<Record<string, string>>;
       readonly target: ResponseTarget;
     }
-  | { readonly kind: 'sign-in'; readonly error?: string }
+  | { readonly kind: 'sign-in' }
   | { readonly kind: 'select-account'; readonly sessions: readonly SsoSession[] }
   | { readonly kind: 'consent' };

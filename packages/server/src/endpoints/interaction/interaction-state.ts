@@ -1,7 +1,8 @@
 import type { SignInStore } from '../../store/sign-in-store.js';
 import { randomToken, tokenHash } from '../../tokens/opaque-tokens.js';
+import { isResumeTargetName, type InteractionResume } from './resume-target.js';
 
-/** The pages of an interactive sign-in. */
+/** The pages of an interaction. */
 export type InteractionStepKind = 'sign-in' | 'select-account' | 'consent';
 
 /** The form actions of the pages (`action` field). */
@@ -31,15 +32,15 @@ const ACTION_FIELDS: Readonly<Record<InteractionAction, ReadonlySet<string>>> = 
 };
 
 /**
- * One page of an interactive sign-in as the server showed it, kept server-side for
- * {@link INTERACTION_LIFETIME_SECONDS}: the original authorization request, the step, the actions the page offered
- * and what they may refer to. The page's form carries only a random handle.
+ * One page of an interaction as the server showed it, kept server-side for {@link INTERACTION_LIFETIME_SECONDS}:
+ * the suspended request it resumes, the step, the actions the page offered and what they may refer to. The page's
+ * form carries only a random handle.
  */
 export interface InteractionStep {
   /** The `{tenant}` path segment of the request. */
   readonly tenant: string;
-  /** The original authorization request parameters. */
-  readonly params: Readonly<Record<string, string>>;
+  /** The suspended request the interaction continues once the page is answered. */
+  readonly resume: InteractionResume;
   readonly step: InteractionStepKind;
   /** The actions the page offered ({@link STEP_ACTIONS} of its step). */
   readonly actions: readonly InteractionAction[];
@@ -85,7 +86,8 @@ export async function saveInteractionStep(
     sessionId: step.sessionId,
     sessionFresh: step.sessionFresh,
     organizationConsent: step.organizationConsent,
-    params: step.params,
+    resumeTarget: step.resume.target,
+    params: step.resume.state,
     csrfHash: tokenHash(csrfToken),
     createdAt: now,
     expiresAt: now + INTERACTION_LIFETIME_SECONDS,
@@ -109,11 +111,11 @@ export async function loadInteractionStep(
     return undefined;
   const stored = await store.findInteractionStep(tokenHash(handle), now);
   if (stored === undefined || stored.csrfHash !== tokenHash(csrfToken)) return undefined;
-  if (!Object.hasOwn(STEP_ACTIONS, stored.step)) return undefined;
+  if (!Object.hasOwn(STEP_ACTIONS, stored.step) || !isResumeTargetName(stored.resumeTarget)) return undefined;
   const step = stored.step as InteractionStepKind;
   return {
     tenant: stored.tenant,
-    params: stored.params,
+    resume: { target: stored.resumeTarget, state: stored.params },
     step,
     // Only what the step can offer, whatever the row says.
     actions: STEP_ACTIONS[step].filter((a) => stored.actions.includes(a)),
@@ -129,7 +131,7 @@ export async function loadInteractionStep(
  * carry only that action's fields, a `session` only a reference the account picker offered, and
  * `consent_organization` only when the consent page offered it.
  *
- * @returns the answer, or undefined when the page did not offer it (refuse with 9100019).
+ * @returns the answer, or undefined when the page did not offer it (refuse with 9100022).
  */
 export function acceptAnswer(
   step: InteractionStep,

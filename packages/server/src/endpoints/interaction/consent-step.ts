@@ -1,0 +1,49 @@
+import type { ServerContext } from '../../context.js';
+import { GLOBAL_ADMINISTRATOR, type User } from '../../directory/model.js';
+import { isUniqueViolation } from '../../store/database.js';
+
+/** Scopes of one resource granted to one client by a consent decision. */
+export interface ConsentGrantItem {
+  readonly client: { readonly appId: string };
+  readonly resource: { readonly appId: string };
+  readonly scopes: readonly string[];
+}
+
+/**
+ * Records an accepted consent decision as delegated permission grants (Graph `oauth2PermissionGrant`): for the
+ * user (`Principal`), or for every user of the tenant (`AllPrincipals`) when a Global Administrator consented on
+ * behalf of the organization — `forOrganization` from anyone else records the user's own consent only.
+ *
+ * Recording looks for the grant (and service principal) before writing it: two decisions at once (a double
+ * click, two tabs) both find none and one insert loses on the unique key. The loser tries again, now merging into
+ * what the winner wrote, instead of answering 500 (up to three attempts).
+ *
+ * @throws DirectoryError `not_found` for an application deleted meanwhile (a 5xx).
+ */
+export async function recordConsentDecision(
+  context: ServerContext,
+  user: User,
+  items: readonly ConsentGrantItem[],
+  forOrganization: boolean,
+): Promise<void> {
+  const consent = {
+    tenantId: user.tenantId,
+    userId: user.id,
+    forOrganization: user.directoryRoles.includes(GLOBAL_ADMINISTRATOR) && forOrganization,
+    items: items.map((item) => ({
+      clientAppId: item.client.appId,
+      resourceAppId: item.resource.appId,
+      scopes: item.scopes,
+    })),
+  };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await context.directory.grants.recordConsent(consent);
+      break;
+    } catch (error) {
+      if (attempt >= 3 || !isUniqueViolation(error)) throw error;
+    }
+  }
+  // This node sees its own write at once; others drop their caches within one poll interval.
+  context.cache.invalidate();
+}

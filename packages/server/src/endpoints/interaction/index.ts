@@ -1,0 +1,89 @@
+import { IdentityError } from '@tessera/protocol';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../../context.js';
+import { asIdentityError } from '../../http/errors.js';
+import { csrfTokenValid } from '../../sessions/cookies.js';
+import { sendErrorPage } from './error-page.js';
+import { acceptAnswer, loadInteractionStep, type InteractionStep } from './interaction-state.js';
+import type { ResumeTargets } from './resume-target.js';
+import { singleValuedParameters } from './request-parameters.js';
+import { answerSignIn } from './sign-in-step.js';
+
+/**
+ * `POST /{tenant}/login`: the form target of every interaction page. Checks the anti-CSRF token (9100013),
+ * loads the page's step — kept server-side, bound to this browser, under this `{tenant}` (9100014 otherwise) —
+ * and accepts only an answer that page offered (9100022 otherwise), each refusal on the error page. Then runs the
+ * step the page offered: a password sign-in on the sign-in page (a new session and a new cookie, against
+ * fixation), an account the picker offered or "use another account" on the picker, a consent decision on the
+ * consent page; and hands the result to the step's resume target, which continues the suspended request.
+ *
+ * @param targets the registry of resume targets, one per {@link ResumeTargetName}.
+ */
+export function registerInteractionEndpoint(
+  app: FastifyInstance,
+  context: ServerContext,
+  targets: ResumeTargets,
+): void {
+  app.post<{ Params: { tenant: string } }>('/:tenant/login', (request, reply) =>
+    interact(context, targets, request, reply),
+  );
+}
+
+async function interact(
+  context: ServerContext,
+  targets: ResumeTargets,
+  request: FastifyRequest<{ Params: { tenant: string } }>,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  let form: Record<string, string>;
+  try {
+    form = singleValuedParameters(request.body);
+  } catch (error) {
+    return sendErrorPage(request, reply, asIdentityError(error));
+  }
+  if (!csrfTokenValid(request, context.keys.interaction, form.csrf_token)) {
+    return sendErrorPage(request, reply, new IdentityError(9100013));
+  }
+  let step: InteractionStep | undefined;
+  try {
+    step = await loadInteractionStep(context.signIn, form.interaction, form.csrf_token, context.now());
+  } catch (error) {
+    return sendErrorPage(request, reply, asIdentityError(error));
+  }
+  if (step?.tenant !== request.params.tenant)
+    return sendErrorPage(request, reply, new IdentityError(9100014));
+  const answer = acceptAnswer(step, form);
+  if (answer === undefined) {
+    request.log.info(
+      { step: step.step, action: (form.action ?? '').slice(0, 32), traceId: request.id },
+      'interaction answer not offered by its page',
+    );
+    return sendErrorPage(request, reply, new IdentityError(9100022));
+  }
+  const target = targets[step.resume.target];
+  const resume = { tenant: step.tenant, state: step.resume.state };
+  switch (answer.action) {
+    case 'signin':
+      return answerSignIn(context, request, reply, step, answer, target);
+    case 'select':
+      return target.resume(context, request, reply, {
+        ...resume,
+        result: { kind: 'account-selected', sessionId: answer.sessionId },
+      });
+    case 'use_another':
+      return target.resume(context, request, reply, { ...resume, result: { kind: 'another-account' } });
+    case 'consent':
+    case 'decline':
+      if (step.sessionId === undefined) return sendErrorPage(request, reply, new IdentityError(9100014));
+      return target.resume(context, request, reply, {
+        ...resume,
+        result: {
+          kind: 'consent-decided',
+          sessionId: step.sessionId,
+          sessionFresh: step.sessionFresh,
+          accept: answer.action === 'consent',
+          forOrganization: answer.forOrganization,
+        },
+      });
+  }
+}
