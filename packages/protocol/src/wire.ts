@@ -41,7 +41,7 @@ export type ResponseType = (typeof RESPONSE_TYPES)[number];
 export const RESPONSE_MODES = ['query', 'fragment', 'form_post'] as const;
 export type ResponseMode = (typeof RESPONSE_MODES)[number];
 
-/** Claims of an app-only access token, v1 or v2 (SPEC.md §3 Tokens). */
+/** Claims of an app-only access token, v1 or v2 (`docs/endpoints.md`, "Access tokens (app-only)"). */
 export interface AppAccessTokenClaims {
   aud: string;
   iss: string;

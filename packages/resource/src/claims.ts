@@ -1,7 +1,7 @@
 /**
  * Claims of a validated access token, v1.0 or v2.0, and small readers over them.
  *
- * @see SPEC.md §3 Tokens; Microsoft identity platform `access-token-claims-reference.md`
+ * @see `docs/endpoints.md` (access tokens); Microsoft identity platform `access-token-claims-reference.md`
  */
 
 /** Token format version: the `ver` claim. v1.0 uses `appid`, v2.0 uses `azp`. */

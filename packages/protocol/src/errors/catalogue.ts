@@ -8,7 +8,7 @@
  * Each entry's `description` is safe to send: it may name what the client sent, never internal state.
  * `{name}` placeholders are filled from the parameters given to {@link IdentityError}.
  *
- * @see RFC 6749 §5.2 (error response), SPEC.md §3 Errors
+ * @see RFC 6749 §5.2 (error response), `docs/errors.md`
  */
 
 /** OAuth 2.0 `error` values (RFC 6749 §5.2, §4.1.2.1; RFC 6750 §3.1; OIDC Core §3.1.2.6). */

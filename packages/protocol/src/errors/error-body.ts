@@ -5,7 +5,7 @@ import type { IdentityError } from './identity-error.js';
  * The wire body of every error from the token endpoint (and other JSON endpoints), in the Microsoft identity
  * platform's shape.
  *
- * @see RFC 6749 §5.2, SPEC.md §3 Errors
+ * @see RFC 6749 §5.2, `docs/errors.md`
  */
 export interface ErrorBody {
   error: OAuthErrorName;

@@ -15,14 +15,14 @@ export interface AclOptions {
 }
 
 /**
- * The ACL pattern of seed 003: the API keeps a list of client applications it trusts and checks the caller's
+ * The access control list pattern: the API keeps a list of client applications it trusts and checks the caller's
  * application id AND the token's issuer against it. Checking the id alone is not enough: an application id is
  * only meaningful together with the tenant (issuer) that vouches for it. Application ids compare
  * case-insensitively (GUIDs); issuers exactly.
  *
  * @throws BearerTokenError `client_not_allowed` (403, `insufficient_scope`) when no entry matches.
  * @throws TypeError for an empty list.
- * @see seed 003 "Access control lists"
+ * @see `docs/resource.md`, "Authorization"
  */
 export function requireAcl(claims: AccessTokenClaims, options: AclOptions): void {
   if (options.allowed.length === 0) throw new TypeError('"allowed" must not be empty.');

@@ -4,8 +4,8 @@ import { assertScopeTokens, hasAny } from './scopes.js';
 
 /**
  * Requires an app-only token (`idtyp=app`, client credentials) whose `roles` contain at least one of
- * `acceptedRoles`: the application permissions an admin granted to the caller (seed 003, "Application
- * permissions"). User tokens never satisfy it, even when they carry `roles` (those are the user's app roles, not
+ * `acceptedRoles`: the application permissions an admin granted to the caller (`docs/resource.md`,
+ * "Authorization"). User tokens never satisfy it, even when they carry `roles` (those are the user's app roles, not
  * permissions of the calling application).
  *
  * @throws BearerTokenError `insufficient_scope` (403) with `scope` = the accepted roles.

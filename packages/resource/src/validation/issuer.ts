@@ -9,7 +9,8 @@
  * `…/{tid}/`), and the token's `tid` must be that tenant. Which tenants are then accepted is a separate decision
  * (`allowedTenants`, `isTenantAllowed`).
  *
- * @see SPEC.md §3 Endpoints (issuer template `{base}/{tenantid}/v2.0` for `common` / `organizations`), RFC 8725 §3.8
+ * @see `docs/endpoints.md` (discovery: issuer template `{base}/{tenantid}/v2.0` for `common` / `organizations`),
+ *   `docs/resource.md` "Multi-tenant APIs", RFC 8725 §3.8
  */
 
 /** The placeholder of multi-tenant issuer templates, as the platform's discovery document spells it. */
@@ -64,7 +65,7 @@ export function createIssuerRule(issuers: readonly string[]): IssuerRule {
  * The v1.0 issuer matching a v2.0 one: `{base}/{tid}/v2.0` → `{base}/{tid}/` (templates too).
  *
  * @returns `undefined` when `issuer` does not end in `/v2.0`.
- * @see SPEC.md §3 Tokens
+ * @see `docs/resource.md`, validator option `authority` (the v1.0 issuer derived from the v2.0 one)
  */
 export function v1IssuerOf(issuer: string): string | undefined {
   return issuer.endsWith('/v2.0') ? issuer.slice(0, -'v2.0'.length) : undefined;
