@@ -5,8 +5,21 @@
  *
  * @see docs/hub.md, docs/hub-protocol.md
  */
-export { createHubServer, IDENTITY_CHANGED, type HubServer } from './hub-server.js';
-export type { HubServerOptions } from './options.js';
+export { createHubServer, type HubServer } from './hub-server.js';
+export type { HubServerOptions } from './options/hub-server-options.js';
+export * from './options/defaults.js';
+export {
+  hubRefusals,
+  IDENTITY_CHANGED,
+  refusalText,
+  type ChallengeRefusal,
+  type HubRefusalName,
+  type NegotiateErrorRefusal,
+  type RefusalDefinition,
+  type RefusalParameters,
+  type TextRefusal,
+} from './http/refusals.js';
+export type { AvailableTransport, NegotiationResponse } from './http/negotiate.js';
 export {
   defineHub,
   type HubCallerContext,

@@ -1,12 +1,13 @@
-import type { Backplane } from './backplane/backplane.js';
-import type { HubDefinition } from './hub/definition.js';
-import type { HubLogger } from './logging.js';
-import type { HubAuthenticationOptions } from './security/authentication.js';
-import type { RateLimit } from './security/rate-limit.js';
-import type { TransportKind } from './transports/transport.js';
+import type { Backplane } from '../backplane/backplane.js';
+import type { HubDefinition } from '../hub/definition.js';
+import type { HubLogger } from '../logging.js';
+import type { HubAuthenticationOptions } from '../security/authentication.js';
+import type { RateLimit } from '../security/rate-limit.js';
+import type { TransportKind } from '../transports/transport.js';
 
 /**
- * Options of `createHubServer`. Every limit has a production default; units are in the names.
+ * Options of `createHubServer`. Every limit has a production default, named in `options/defaults.ts` and listed
+ * in docs/hub.md "Options"; units are in the names.
  */
 export interface HubServerOptions {
   /** URL path of the hub, e.g. `/hubs/chat` (negotiate is `{path}/negotiate`). */
@@ -78,7 +79,10 @@ export interface HubServerOptions {
   readonly maxGroupsPerClient?: number;
   /** How long `invoke` waits for a client result, in ms (default 30000). */
   readonly clientResultTimeoutMs?: number;
-  /** Scale-out bus; default none (this process only). See `backplaneFromEnvironment`. */
+  /**
+   * Scale-out bus; default none (this process only). Built by the application, e.g.
+   * `createRedisBackplane({ redis })` with its own Redis client.
+   */
   readonly backplane?: Backplane;
   /** Channel name on the backplane (default the path). */
   readonly backplaneChannel?: string;

@@ -1,0 +1,109 @@
+import type { HubLogger } from '../logging.js';
+import type { HubProtocol } from '../protocol/hub-protocol.js';
+import {
+  HttpConnection,
+  type ConnectionHandler,
+  type ConnectionLimits,
+  type ConnectionUser,
+} from './http-connection.js';
+
+/**
+ * How long the token of a closed Long Polling connection keeps answering polls with 204, in ms, so that the client
+ * sees the end cleanly; then the token is unknown (404).
+ *
+ * @see TransportProtocols.md "Long Polling"
+ */
+export const CLOSED_LONG_POLL_GRACE_MS = 5000;
+
+/** Shortest and longest interval of the heartbeat that runs the connections' timers, in ms. */
+const MIN_TICK_MS = 20;
+const MAX_TICK_MS = 1000;
+
+/** What the connections of one hub share. */
+export interface ConnectionManagerOptions {
+  readonly limits: ConnectionLimits;
+  /** The accepted hub protocols by handshake name. */
+  readonly protocols: ReadonlyMap<string, HubProtocol>;
+  readonly logger: HubLogger;
+}
+
+/**
+ * The live connections of one hub on this node, by connection token: creates them, finds them for the
+ * connection dispatcher, runs their keep-alive, handshake, client and disconnect timers on one heartbeat, and
+ * forgets a token as soon as its connection closes (a Long Polling one after {@link CLOSED_LONG_POLL_GRACE_MS}).
+ * What a connection carries goes to `handler`, the hub's side.
+ *
+ * @see aspnetcore `Http.Connections/src/Internal/HttpConnectionManager.cs` for the shape
+ */
+export class HttpConnectionManager implements ConnectionHandler {
+  private readonly byToken = new Map<string, HttpConnection>();
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(
+    private readonly options: ConnectionManagerOptions,
+    private readonly handler: ConnectionHandler,
+  ) {
+    const { keepAliveIntervalMs, handshakeTimeoutMs, clientTimeoutMs } = options.limits;
+    const tickMs = Math.max(
+      MIN_TICK_MS,
+      Math.min(MAX_TICK_MS, keepAliveIntervalMs / 2, handshakeTimeoutMs / 2, clientTimeoutMs / 4),
+    );
+    this.heartbeat = setInterval(() => {
+      this.tick();
+    }, tickMs);
+    this.heartbeat.unref();
+  }
+
+  /**
+   * A new connection bound to `user`, findable by its token from now on.
+   *
+   * @param stateful the negotiate asked for stateful reconnect and the hub allows it
+   */
+  create(user: ConnectionUser, stateful: boolean): HttpConnection {
+    const { protocols, limits, logger } = this.options;
+    const connection = new HttpConnection(user, stateful, protocols, limits, this, logger);
+    this.byToken.set(connection.connectionToken, connection);
+    return connection;
+  }
+
+  /** The connection whose token is `connectionToken` (the `id` of a request), if it is live. */
+  get(connectionToken: string): HttpConnection | undefined {
+    return this.byToken.get(connectionToken);
+  }
+
+  onHandshake(connection: HttpConnection): void {
+    this.handler.onHandshake(connection);
+  }
+
+  onMessage(
+    connection: HttpConnection,
+    message: Parameters<ConnectionHandler['onMessage']>[1],
+  ): Promise<void> | undefined {
+    return this.handler.onMessage(connection, message);
+  }
+
+  onClosed(connection: HttpConnection, reason: string | undefined): void {
+    this.handler.onClosed(connection, reason);
+    if (connection.transportKind === 'LongPolling') {
+      setTimeout(() => {
+        if (this.byToken.get(connection.connectionToken) === connection)
+          this.byToken.delete(connection.connectionToken);
+      }, CLOSED_LONG_POLL_GRACE_MS).unref();
+    } else {
+      this.byToken.delete(connection.connectionToken);
+    }
+    this.options.logger.debug('hub connection ended', { connectionId: connection.connectionId, reason });
+  }
+
+  /** Stops the heartbeat and closes every connection (Close message without reconnect); tokens die at once. */
+  close(): void {
+    clearInterval(this.heartbeat);
+    for (const connection of [...this.byToken.values()]) connection.close(undefined, false);
+    this.byToken.clear();
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const connection of this.byToken.values()) connection.tick(now);
+  }
+}
