@@ -123,3 +123,37 @@ const spaOriginCache = new WeakMap<Application, ReadonlySet<string>>();
 export function isRegisteredSpaOrigin(application: Application, origin: string | undefined): boolean {
   return origin !== undefined && spaOriginsOf(application).has(origin);
 }
+
+/**
+ * The platform on which the application registered a redirect URI: exact, case-sensitive string equality
+ * (scheme, host, port, path and query; RFC 9700 §2.1), except that for `publicClient` URIs on a
+ * loopback host over `http` the port may differ (RFC 8252 §7.3). Nothing is normalised first, so trailing
+ * slashes, letter case, encodings, userinfo and extra query parameters all fail.
+ *
+ * @returns the platform, or undefined when the URI is not registered.
+ */
+export function matchRedirectUri(
+  application: Application,
+  redirectUri: string,
+): RedirectUriPlatform | undefined {
+  if (application.web.redirectUris.includes(redirectUri)) return 'web';
+  if (application.spa.redirectUris.includes(redirectUri)) return 'spa';
+  if (application.publicClient.redirectUris.includes(redirectUri)) return 'publicClient';
+  const loopback = loopbackWithoutPort(redirectUri);
+  if (
+    loopback !== undefined &&
+    application.publicClient.redirectUris.some((uri) => loopbackWithoutPort(uri) === loopback)
+  ) {
+    return 'publicClient';
+  }
+  return undefined;
+}
+
+/** `http://{loopback}{path}?{query}` with the port removed, when `uri` is an http loopback URI; else undefined. */
+function loopbackWithoutPort(uri: string): string | undefined {
+  const match = /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)(?::(\d{1,5}))?(\/[^#]*)?$/.exec(uri);
+  if (match === null || !LOOPBACK_HOSTS.has(match[1] ?? '')) return undefined;
+  // Five digits are not a port: 65536–99999 would match here, then fail every later URL parse (a 500).
+  if (match[2] !== undefined && Number(match[2]) > 65_535) return undefined;
+  return `http://${match[1] ?? ''}${match[3] ?? ''}`;
+}

@@ -2,21 +2,17 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { IdentityError } from '@tessera/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { asIdentityError, errorBodyOf } from '../http/errors.js';
+import { matchRedirectUri } from '../directory/redirect-uris.js';
+import { asIdentityError } from '../http/errors.js';
 import { formParameters } from '../http/form.js';
-import {
-  browserHash,
-  browserToken,
-  clearSessionCookie,
-  csrfTokenFor,
-  csrfTokenValid,
-} from '../sessions/cookies.js';
+import { endSessions, listBrowserSessions } from '../sessions/browser-sessions.js';
+import { csrfTokenFor, csrfTokenValid } from '../sessions/cookies.js';
 import { userOfLoginHint } from '../sessions/login-hint.js';
 import type { SsoSession } from '../sessions/sso-session.js';
 import { verifyOwnToken } from '../tokens/verify-own-token.js';
-import { errorPage, signedOutPage, signOutPickerPage, type PageNotice } from '../ui/pages.js';
+import { signedOutPage, signOutPickerPage, type PageNotice } from '../ui/pages.js';
 import { sendPage } from '../ui/security-headers.js';
-import { matchRedirectUri } from './authorize/check-redirect-uri.js';
+import { sendErrorPage, type ErrorPageWording } from './interaction/error-page.js';
 import { resolveTenantSegment, type ResolvedTenantSegment } from '../directory/tenant-segment.js';
 
 /** Seconds the account picker of a sign-out stays usable. */
@@ -117,6 +113,14 @@ export function registerEndSessionEndpoints(app: FastifyInstance, context: Serve
   );
 }
 
+/** The sign-out's error page: one title whatever the failure. */
+const SIGN_OUT_ERROR_WORDING: ErrorPageWording = {
+  refusedTitle: 'We could not sign you out',
+  failedTitle: 'We could not sign you out',
+  refusedLog: 'sign-out refused',
+  logDetail: false,
+};
+
 /** Runs a handler; any refusal renders the error page (a navigation endpoint: HTML, never JSON). */
 async function guarded(
   request: FastifyRequest,
@@ -126,24 +130,7 @@ async function guarded(
   try {
     return await handle();
   } catch (error) {
-    const identityError = asIdentityError(error);
-    const body = errorBodyOf(request, identityError);
-    if (identityError.status >= 500)
-      request.log.error({ err: identityError.cause ?? identityError, traceId: request.id }, 'request failed');
-    else request.log.info({ code: identityError.code, traceId: request.id }, 'sign-out refused');
-    return sendPage(
-      reply,
-      identityError.status,
-      errorPage({
-        title: 'We could not sign you out',
-        message: identityError.description,
-        code: identityError.code,
-        codePrefix: request.server.errorCodePrefix,
-        traceId: body.trace_id,
-        correlationId: body.correlation_id,
-        timestamp: body.timestamp,
-      }),
-    );
+    return sendErrorPage(request, reply, asIdentityError(error), SIGN_OUT_ERROR_WORDING);
   }
 }
 
@@ -173,10 +160,7 @@ async function browserSessions(
   request: FastifyRequest,
   segment: ResolvedTenantSegment,
 ): Promise<SsoSession[]> {
-  const token = browserToken(request);
-  if (token === undefined) return [];
-  const now = context.now();
-  const sessions = await context.signIn.listSessions(browserHash(token), now, now);
+  const sessions = await listBrowserSessions(context, request, { includeIdle: true });
   return sessions.filter((session) => segment.kind !== 'tenant' || session.tenantId === segment.tenant.id);
 }
 
@@ -271,15 +255,7 @@ async function finish(
   reply: FastifyReply,
   input: { readonly request: LogoutRequest; readonly sessionIds: readonly string[] },
 ): Promise<FastifyReply> {
-  const token = browserToken(request);
-  const now = context.now();
-  let appIds: string[] = [];
-  if (token !== undefined) {
-    const hash = browserHash(token);
-    if (input.sessionIds.length > 0)
-      appIds = (await context.signIn.endSessions(hash, now, input.sessionIds)).appIds;
-    if ((await context.signIn.listSessions(hash, now, now)).length === 0) clearSessionCookie(reply);
-  }
+  const appIds = await endSessions(context, request, reply, input.sessionIds);
   const frames: string[] = [];
   for (const appId of appIds) {
     const logoutUrl = (await context.cache.application(appId))?.web.logoutUrl;

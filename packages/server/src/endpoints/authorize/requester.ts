@@ -1,7 +1,7 @@
 import type { ServerContext } from '../../context.js';
 import type { Application } from '../../directory/model.js';
 import type { InteractionRequester } from '../interaction/resume-target.js';
-import { matchRedirectUri } from './check-redirect-uri.js';
+import { matchRedirectUri } from '../../directory/redirect-uris.js';
 
 /**
  * The client as the interaction pages show it (display name, and its home tenant's first domain as the
