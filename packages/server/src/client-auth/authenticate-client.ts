@@ -16,8 +16,8 @@ export interface AuthenticatedClient {
   readonly servicePrincipal: ServicePrincipal;
   readonly tenant: Tenant;
   readonly method: ClientAuthenticationMethod;
-  /** `1` secret, `2` certificate. */
-  readonly acr: ClientAuthenticationLevel;
+  /** `1` secret, `2` certificate (`appidacr` / `azpacr`). */
+  readonly clientAuthenticationLevel: Exclude<ClientAuthenticationLevel, '0'>;
 }
 
 /** The parts of a token request that identify and authenticate the client. */
@@ -81,7 +81,7 @@ export async function authenticateClient(
       servicePrincipal,
       tenant,
       method: basic === undefined ? 'client_secret_post' : 'client_secret_basic',
-      acr: '1',
+      clientAuthenticationLevel: '1',
     };
   }
   if (assertion === undefined) throw new IdentityError(7000218);
@@ -102,7 +102,13 @@ export async function authenticateClient(
     );
     if (!first) throw new IdentityError(9100002, { jti: verified.jti.slice(0, 64) });
   }
-  return { application, servicePrincipal, tenant, method: 'private_key_jwt', acr: '2' };
+  return {
+    application,
+    servicePrincipal,
+    tenant,
+    method: 'private_key_jwt',
+    clientAuthenticationLevel: '2',
+  };
 }
 
 /**

@@ -15,7 +15,7 @@ import { tokenRequestOf } from './token-request.js';
 export function registerIntrospectionEndpoint(app: FastifyInstance, context: ServerContext): void {
   app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/introspect', async (request, reply) => {
     const { token, client } = await tokenRequestOf(context, request);
-    if (client.acr === '0') throw new IdentityError(7000218);
+    if (client.clientAuthenticationLevel === '0') throw new IdentityError(7000218);
     const now = context.now();
     const inactive = { active: false };
     const send = (body: object) => reply.header('cache-control', 'no-store').send(body);
@@ -24,11 +24,11 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, context: Ser
       const family = await context.signIn.findRefreshFamily(refresh.familyId);
       if (
         family === undefined ||
-        family.clientId !== client.application.appId ||
+        family.authentication.clientId !== client.application.appId ||
         family.revokedAt !== null ||
         context.revocations.isGrantRevoked(family.familyId) ||
         // A disabled user's tokens are no longer redeemable (50057), so not active either.
-        (await context.cache.user(family.userId))?.accountEnabled !== true ||
+        (await context.cache.user(family.authentication.userId))?.accountEnabled !== true ||
         family.expiresAt <= now ||
         family.tokenHash !== tokenHash(token)
       ) {
@@ -37,14 +37,18 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, context: Ser
       return send({
         active: true,
         token_type: 'refresh_token',
-        client_id: family.clientId,
+        client_id: family.authentication.clientId,
         // As the token response named them: resource scopes qualified, OIDC scopes once.
         scope: responseScope(family.grant.requestedIdentifier, family.grant.scopes, family.grant.oidcScopes),
         exp: family.expiresAt,
         iat: family.createdAt,
         // The pairwise subject the client's tokens carry, not the object id.
-        sub: pairwiseSubject(context.keys.pairwise, family.userId, family.clientId),
-        tid: family.tenantId,
+        sub: pairwiseSubject(
+          context.keys.pairwise,
+          family.authentication.userId,
+          family.authentication.clientId,
+        ),
+        tid: family.authentication.tenantId,
       });
     }
     // Only access tokens we issued are active (never an ID token), and only while neither they nor their grant

@@ -19,9 +19,10 @@ export function registerRevocationEndpoint(app: FastifyInstance, context: Server
     if (claims !== undefined) {
       const family = await context.signIn.findRefreshFamily(claims.familyId);
       // RFC 7009 §2.1: a token of another client is not revoked, and the answer does not say so.
-      if (family?.clientId === client.application.appId) {
+      if (family?.authentication.clientId === client.application.appId) {
         // RFC 7009 §2.1: a confidential (web) client authenticates first.
-        if (family.platform === 'web' && client.acr === '0') throw new IdentityError(7000218);
+        if (family.authentication.platform === 'web' && client.clientAuthenticationLevel === '0')
+          throw new IdentityError(7000218);
         // Revokes the family's grant too, so its access tokens stop being active (RFC 7009 §2.1).
         await context.signIn.revokeRefreshFamily(claims.familyId, context.now());
       }
@@ -36,7 +37,8 @@ export function registerRevocationEndpoint(app: FastifyInstance, context: Server
       const issuedTo = access?.azp ?? access?.appid;
       if (access !== undefined && issuedTo === client.application.appId) {
         const issuedToConfidential = (access.azpacr ?? access.appidacr) !== '0';
-        if (issuedToConfidential && client.acr === '0') throw new IdentityError(7000218);
+        if (issuedToConfidential && client.clientAuthenticationLevel === '0')
+          throw new IdentityError(7000218);
         await context.signIn.recordRevocations([tokenRevocationId(String(access.uti))], context.now());
       }
     }

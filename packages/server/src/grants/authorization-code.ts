@@ -48,24 +48,25 @@ export const authorizationCodeGrant: Grant = {
       throw new IdentityError(54005, {}, { detail: `replayed code; family ${redemption.familyId} revoked` });
     }
     const stored = redemption.value;
-    if (stored.clientId !== client.application.appId) {
+    if (stored.authentication.clientId !== client.application.appId) {
       throw new IdentityError(70000, { name: 'code', reason: 'The code was issued to another client.' });
     }
-    if (!segmentAdmitsTenant(request.tenantSegment, stored.tenantId)) {
+    if (!segmentAdmitsTenant(request.tenantSegment, stored.authentication.tenantId)) {
       throw new IdentityError(70000, { name: 'code', reason: 'The code was issued in another tenant.' });
     }
     if (stored.expiresAt <= now) throw new IdentityError(70008);
-    if (stored.platform === 'spa' && request.origin === undefined) throw new IdentityError(9002327);
-    if (stored.platform === 'spa' && !isRegisteredSpaOrigin(client.application, request.origin)) {
+    const { platform } = stored.authentication;
+    if (platform === 'spa' && request.origin === undefined) throw new IdentityError(9002327);
+    if (platform === 'spa' && !isRegisteredSpaOrigin(client.application, request.origin)) {
       throw new IdentityError(9100019, {
         origin: (request.origin ?? '').slice(0, 256),
         clientId: client.application.appId,
       });
     }
-    if (stored.platform !== 'spa' && request.origin !== undefined) {
+    if (platform !== 'spa' && request.origin !== undefined) {
       throw new IdentityError(9002326, { origin: request.origin.slice(0, 256) });
     }
-    if (stored.platform === 'web' && client.acr === '0') throw new IdentityError(7000218);
+    if (platform === 'web' && client.clientAuthenticationLevel === '0') throw new IdentityError(7000218);
     const redirectUri = params.redirect_uri;
     if (redirectUri === undefined || redirectUri === '')
       throw new IdentityError(900144, { name: 'redirect_uri' });
@@ -88,14 +89,14 @@ export const authorizationCodeGrant: Grant = {
       // RFC 9700 §4.8.2: a verifier for a code requested without a challenge is a downgrade attempt.
       throw new IdentityError(501481);
     }
-    const user = await context.cache.user(stored.userId);
+    const user = await context.cache.user(stored.authentication.userId);
     if (user?.accountEnabled !== true) throw new IdentityError(50057);
 
     let refreshToken;
     if (stored.grant.oidcScopes.includes('offline_access')) {
       const expiresAt =
         now +
-        (stored.platform === 'spa'
+        (platform === 'spa'
           ? context.config.spaRefreshTokenLifetimeSeconds
           : context.config.refreshTokenLifetimeSeconds);
       const minted = refreshTokenFor(context, {
@@ -108,13 +109,8 @@ export const authorizationCodeGrant: Grant = {
         familyId: stored.familyId,
         tokenHash: minted.hash,
         generation: 0,
-        clientId: client.application.appId,
-        tenantId: user.tenantId,
-        userId: user.id,
-        platform: stored.platform,
+        authentication: stored.authentication,
         grant: stored.grant,
-        authTime: stored.authTime,
-        amr: stored.amr,
         clientInfo: stored.clientInfo || params.client_info === '1',
         createdAt: now,
         expiresAt,
@@ -133,12 +129,10 @@ export const authorizationCodeGrant: Grant = {
     }
     return userTokenResponse(context, {
       client: client.application,
-      acr: client.acr,
+      clientAuthenticationLevel: client.clientAuthenticationLevel,
       user,
       grant: stored.grant,
-      platform: stored.platform,
-      authTime: stored.authTime,
-      amr: stored.amr,
+      authentication: stored.authentication,
       nonce: stored.nonce ?? undefined,
       clientInfo: stored.clientInfo || params.client_info === '1',
       refreshToken,

@@ -9,7 +9,7 @@ import {
 import { authenticateClient } from '../client-auth/authenticate-client.js';
 import type { ServerContext } from '../context.js';
 import type { Application } from '../directory/model.js';
-import { issueAppAccessToken } from '../tokens/access-token.js';
+import { issueAccessToken } from '../tokens/access-token.js';
 import type { Grant, TokenRequest } from './grant.js';
 
 /**
@@ -48,16 +48,15 @@ export const clientCredentialsGrant: Grant = {
     const roles = appRoleValues(resource, assigned);
     const now = context.now();
     const lifetimeSeconds = context.config.accessTokenLifetimeSeconds;
-    const accessToken = await issueAppAccessToken({
+    const accessToken = await issueAccessToken({
       keyRing: context.keyRing(),
       base: context.baseUrl(),
       tenantId: tenant.id,
       client: client.application,
-      clientServicePrincipal: client.servicePrincipal,
+      clientAuthenticationLevel: client.clientAuthenticationLevel,
       resource,
       requestedIdentifier,
-      roles,
-      acr: client.acr,
+      subject: { kind: 'app', servicePrincipal: client.servicePrincipal, roles },
       now,
       lifetimeSeconds,
     });

@@ -2,14 +2,14 @@ import { IdentityError } from '@tessera/protocol';
 import { authenticateClient } from '../client-auth/authenticate-client.js';
 import type { ServerContext } from '../context.js';
 import type { Application } from '../directory/model.js';
-import type { ClientAcr } from '../tokens/user-tokens.js';
+import type { ClientAuthenticationLevel } from '../tokens/access-token.js';
 import type { TokenRequest } from './grant.js';
 
 /** The client of a user grant: authenticated (confidential) or only identified (public / spa). */
 export interface GrantClient {
   readonly application: Application;
-  /** `0` public, `1` secret, `2` certificate. */
-  readonly acr: ClientAcr;
+  /** `0` public, `1` secret, `2` certificate (`appidacr` / `azpacr`). */
+  readonly clientAuthenticationLevel: ClientAuthenticationLevel;
 }
 
 /**
@@ -27,7 +27,10 @@ export async function identifyClient(context: ServerContext, request: TokenReque
       : params.client_secret !== undefined || params.client_assertion !== undefined;
   if (presentsCredentials) {
     const client = await authenticateClient(context, request);
-    return { application: client.application, acr: client.acr };
+    return {
+      application: client.application,
+      clientAuthenticationLevel: client.clientAuthenticationLevel,
+    };
   }
   const clientId = params.client_id;
   if (clientId === undefined || clientId === '') throw new IdentityError(900144, { name: 'client_id' });
@@ -37,5 +40,5 @@ export async function identifyClient(context: ServerContext, request: TokenReque
     throw new IdentityError(700016, { clientId: clientId.slice(0, 64), tenant: segment.segment });
   }
   if (!application.accountEnabled) throw new IdentityError(7000112, { clientId: application.appId });
-  return { application, acr: '0' };
+  return { application, clientAuthenticationLevel: '0' };
 }

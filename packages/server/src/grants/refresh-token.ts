@@ -104,7 +104,7 @@ export const refreshTokenGrant: Grant = {
         expiresAt: now + context.config.refreshTokenLifetimeSeconds,
       },
       now,
-      client.acr === '0',
+      client.clientAuthenticationLevel === '0',
       request.origin !== undefined,
     );
     if (rotated.kind !== 'ok')
@@ -114,7 +114,7 @@ export const refreshTokenGrant: Grant = {
         client.application.appId,
         claims.generation,
         now,
-        client.acr === '0',
+        client.clientAuthenticationLevel === '0',
         request.origin,
       );
     const family = rotated.value;
@@ -127,12 +127,10 @@ export const refreshTokenGrant: Grant = {
           };
     return userTokenResponse(context, {
       client: client.application,
-      acr: client.acr,
+      clientAuthenticationLevel: client.clientAuthenticationLevel,
       user,
       grant: { ...grant, oidcScopes: [...new Set([...grant.oidcScopes, 'offline_access'])] },
-      platform: family.platform,
-      authTime: family.authTime,
-      amr: family.amr,
+      authentication: family.authentication,
       clientInfo: family.clientInfo || params.client_info === '1',
       refreshToken: { token: next.token, expiresAt: family.expiresAt },
       grantId: family.familyId,
@@ -158,17 +156,18 @@ async function explainFailedRotation(
       { suberror: 'bad_token' },
     );
   }
-  if (family.clientId !== clientId) {
+  if (family.authentication.clientId !== clientId) {
     return new IdentityError(70000, {
       name: 'refresh_token',
       reason: 'The refresh token was issued to another client.',
     });
   }
+  const { platform } = family.authentication;
   // RFC 6749 §6: a confidential (web) client's refresh token is redeemed only with its credentials.
-  if (family.platform === 'web' && unauthenticatedClient) return new IdentityError(7000218);
+  if (platform === 'web' && unauthenticatedClient) return new IdentityError(7000218);
   if (family.revokedAt !== null) return new IdentityError(70008, {}, { suberror: 'bad_token' });
   if (family.expiresAt <= now) {
-    return family.platform === 'spa'
+    return platform === 'spa'
       ? new IdentityError(
           700084,
           { lifetime: `${context.config.spaRefreshTokenLifetimeSeconds} seconds` },
@@ -176,10 +175,10 @@ async function explainFailedRotation(
         )
       : new IdentityError(70008, {}, { suberror: 'bad_token' });
   }
-  if (generation === family.generation && family.platform === 'spa' && origin === undefined) {
+  if (generation === family.generation && platform === 'spa' && origin === undefined) {
     return new IdentityError(9002327);
   }
-  if (generation === family.generation && family.platform !== 'spa' && origin !== undefined) {
+  if (generation === family.generation && platform !== 'spa' && origin !== undefined) {
     return new IdentityError(9002326, { origin: origin.slice(0, 256) });
   }
   if (generation < family.generation) {

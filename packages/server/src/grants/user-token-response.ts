@@ -1,15 +1,11 @@
 import { IdentityError, type TokenResponse } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
 import type { Application, AuthorizedGrant, User } from '../directory/model.js';
-import type { RedirectPlatform } from '../store/sign-in-store.js';
+import type { AuthenticationEvent } from '../sessions/authentication-event.js';
+import { loginHintFor } from '../sessions/login-hint.js';
+import { issueAccessToken, type ClientAuthenticationLevel } from '../tokens/access-token.js';
 import { mintRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
-import {
-  clientInfoOf,
-  issueDelegatedAccessToken,
-  issueIdToken,
-  responseScope,
-  type ClientAcr,
-} from '../tokens/user-tokens.js';
+import { clientInfoOf, issueIdToken, responseScope } from '../tokens/user-tokens.js';
 import { userAppRoles } from '../tokens/user-roles.js';
 
 /** A refresh token to hand out with the response. */
@@ -30,7 +26,7 @@ export function refreshTokenFor(
 
 /**
  * Builds the token response of a user grant: a delegated access token for the grant's resource (with the user's
- * app roles on it and the grant's id, see {@link issueDelegatedAccessToken}), an ID token when
+ * app roles on it and the grant's id, see {@link issueAccessToken}), an ID token when
  * `openid` was granted (on refresh too, as MSAL needs), the refresh token when one was issued, and `client_info`
  * when asked.
  *
@@ -40,12 +36,11 @@ export async function userTokenResponse(
   context: ServerContext,
   input: {
     client: Application;
-    acr: ClientAcr;
+    clientAuthenticationLevel: ClientAuthenticationLevel;
     user: User;
     grant: AuthorizedGrant;
-    platform: RedirectPlatform;
-    authTime: number;
-    amr: readonly string[];
+    /** The user's authentication the grant came from: `auth_time`, `amr`, and the platform (spa refresh life). */
+    authentication: AuthenticationEvent;
     nonce?: string | undefined;
     clientInfo: boolean;
     refreshToken?: IssuedRefreshToken | undefined;
@@ -62,22 +57,25 @@ export async function userTokenResponse(
   const common = {
     keyRing: context.keyRing(),
     base: context.baseUrl(),
-    pairwiseKey: context.keys.pairwise,
     tenantId: input.user.tenantId,
-    user: input.user,
     client: input.client,
     now,
     lifetimeSeconds,
-    amr: input.amr,
   };
-  const accessToken = await issueDelegatedAccessToken({
+  const accessToken = await issueAccessToken({
     ...common,
+    clientAuthenticationLevel: input.clientAuthenticationLevel,
     resource,
     requestedIdentifier: input.grant.requestedIdentifier,
-    scopes: input.grant.scopes,
-    acr: input.acr,
-    roles: await userAppRoles(context.cache, input.user, resource),
-    grantId: input.grantId,
+    subject: {
+      kind: 'user',
+      user: input.user,
+      scopes: input.grant.scopes,
+      roles: await userAppRoles(context.cache, input.user, resource),
+      amr: input.authentication.amr,
+      pairwiseKey: context.keys.pairwise,
+      grantId: input.grantId,
+    },
   });
   const response: TokenResponse = {
     token_type: 'Bearer',
@@ -88,12 +86,16 @@ export async function userTokenResponse(
   };
   if (input.refreshToken !== undefined) {
     response.refresh_token = input.refreshToken.token;
-    if (input.platform === 'spa') response.refresh_token_expires_in = input.refreshToken.expiresAt - now;
+    if (input.authentication.platform === 'spa')
+      response.refresh_token_expires_in = input.refreshToken.expiresAt - now;
   }
   if (input.grant.oidcScopes.includes('openid')) {
     response.id_token = await issueIdToken({
       ...common,
-      authTime: input.authTime,
+      pairwiseKey: context.keys.pairwise,
+      loginHint: loginHintFor(context.keys.pairwise, input.user.id),
+      user: input.user,
+      authentication: input.authentication,
       nonce: input.nonce,
       accessToken,
     });

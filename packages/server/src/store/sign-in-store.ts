@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { AuthorizedGrant } from '../directory/model.js';
+import type { AuthenticationEvent } from '../sessions/authentication-event.js';
 import type { Database } from './schema.js';
 
 /** Platform of a redirect URI (Graph `web`, `spa`, `publicClient`). */
@@ -20,17 +21,13 @@ export interface SsoSession {
 /** An authorization code as stored (the code itself only as a hash). */
 export interface StoredAuthorizationCode {
   readonly codeHash: string;
-  readonly clientId: string;
-  readonly tenantId: string;
-  readonly userId: string;
+  /** Who signed in to which client, when and how; the platform of the redirect URI the code went to. */
+  readonly authentication: AuthenticationEvent;
   readonly sessionId: string;
   readonly redirectUri: string;
-  readonly platform: RedirectPlatform;
   readonly grant: AuthorizedGrant;
   readonly codeChallenge: string | null;
   readonly nonce: string | null;
-  readonly authTime: number;
-  readonly amr: readonly string[];
   readonly clientInfo: boolean;
   readonly familyId: string;
   /** Unix seconds. */
@@ -42,15 +39,13 @@ export interface RefreshTokenFamily {
   readonly familyId: string;
   readonly tokenHash: string;
   readonly generation: number;
-  readonly clientId: string;
-  readonly tenantId: string;
-  readonly userId: string;
-  readonly platform: RedirectPlatform;
+  /** The authentication the family was issued from (its code's): every token of the family reports it. */
+  readonly authentication: AuthenticationEvent;
   readonly grant: AuthorizedGrant;
-  readonly authTime: number;
-  readonly amr: readonly string[];
   readonly clientInfo: boolean;
+  /** Unix seconds. */
   readonly createdAt: number;
+  /** Unix seconds. */
   readonly expiresAt: number;
 }
 
@@ -331,17 +326,17 @@ export class SignInStore {
       .insertInto('authorization_codes')
       .values({
         code_hash: code.codeHash,
-        client_id: code.clientId,
-        tenant_id: code.tenantId,
-        user_id: code.userId,
+        client_id: code.authentication.clientId,
+        tenant_id: code.authentication.tenantId,
+        user_id: code.authentication.userId,
         session_id: code.sessionId,
         redirect_uri: code.redirectUri,
-        platform: code.platform,
+        platform: code.authentication.platform,
         grant: JSON.stringify(code.grant),
         code_challenge: code.codeChallenge,
         nonce: code.nonce,
-        auth_time: code.authTime,
-        amr: JSON.stringify(code.amr),
+        auth_time: code.authentication.authTime,
+        amr: JSON.stringify(code.authentication.amr),
         client_info: code.clientInfo ? 1 : 0,
         family_id: code.familyId,
         expires_at: code.expiresAt,
@@ -375,17 +370,12 @@ export class SignInStore {
       kind: 'ok',
       value: {
         codeHash: row.code_hash,
-        clientId: row.client_id,
-        tenantId: row.tenant_id,
-        userId: row.user_id,
+        authentication: authenticationFromRow(row),
         sessionId: row.session_id,
         redirectUri: row.redirect_uri,
-        platform: row.platform as RedirectPlatform,
         grant: JSON.parse(row.grant) as AuthorizedGrant,
         codeChallenge: row.code_challenge,
         nonce: row.nonce,
-        authTime: row.auth_time,
-        amr: JSON.parse(row.amr) as string[],
         clientInfo: row.client_info === 1,
         familyId: row.family_id,
         expiresAt: row.expires_at,
@@ -459,13 +449,13 @@ export class SignInStore {
         family_id: family.familyId,
         token_hash: family.tokenHash,
         generation: family.generation,
-        client_id: family.clientId,
-        tenant_id: family.tenantId,
-        user_id: family.userId,
-        platform: family.platform,
+        client_id: family.authentication.clientId,
+        tenant_id: family.authentication.tenantId,
+        user_id: family.authentication.userId,
+        platform: family.authentication.platform,
         grant: JSON.stringify(family.grant),
-        auth_time: family.authTime,
-        amr: JSON.stringify(family.amr),
+        auth_time: family.authentication.authTime,
+        amr: JSON.stringify(family.authentication.amr),
         client_info: family.clientInfo ? 1 : 0,
         created_at: family.createdAt,
         last_used_at: family.createdAt,
@@ -649,15 +639,27 @@ function familyFromRow(row: Database['refresh_tokens']): RefreshTokenFamily {
     familyId: row.family_id,
     tokenHash: row.token_hash,
     generation: row.generation,
-    clientId: row.client_id,
-    tenantId: row.tenant_id,
-    userId: row.user_id,
-    platform: row.platform as RedirectPlatform,
+    authentication: authenticationFromRow(row),
     grant: JSON.parse(row.grant) as AuthorizedGrant,
-    authTime: row.auth_time,
-    amr: JSON.parse(row.amr) as string[],
     clientInfo: row.client_info === 1,
     createdAt: row.created_at,
     expiresAt: row.expires_at,
+  };
+}
+
+/** The authentication event of a code or family row (the columns both tables share). */
+function authenticationFromRow(
+  row: Pick<
+    Database['refresh_tokens'],
+    'client_id' | 'tenant_id' | 'user_id' | 'platform' | 'auth_time' | 'amr'
+  >,
+): AuthenticationEvent {
+  return {
+    userId: row.user_id,
+    tenantId: row.tenant_id,
+    clientId: row.client_id,
+    platform: row.platform as RedirectPlatform,
+    authTime: row.auth_time,
+    amr: JSON.parse(row.amr) as string[],
   };
 }

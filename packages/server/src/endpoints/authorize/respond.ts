@@ -1,12 +1,10 @@
 import type { ServerContext } from '../../context.js';
 import { DIRECTORY_APP_ID } from '../../directory/builtin-directory-app.js';
+import type { AuthenticationEvent } from '../../sessions/authentication-event.js';
+import { loginHintFor } from '../../sessions/login-hint.js';
+import { issueAccessToken } from '../../tokens/access-token.js';
 import { newFamilyId, randomToken, tokenHash } from '../../tokens/opaque-tokens.js';
-import {
-  clientInfoOf,
-  issueDelegatedAccessToken,
-  issueIdToken,
-  responseScope,
-} from '../../tokens/user-tokens.js';
+import { clientInfoOf, issueIdToken, responseScope } from '../../tokens/user-tokens.js';
 import { userAppRoles } from '../../tokens/user-roles.js';
 import type { AuthorizationContext, AuthorizationOutcome } from './request.js';
 
@@ -34,6 +32,14 @@ export async function respond(
     throw new Error('earlier steps must run first');
   }
   const now = context.now();
+  const authentication: AuthenticationEvent = {
+    userId: user.id,
+    tenantId: user.tenantId,
+    clientId: client.appId,
+    platform: target.platform,
+    authTime: session.authTime,
+    amr: session.amr,
+  };
   const parts = responseType.split(' ');
   const fields: Record<string, string> = {};
   let code: string | undefined;
@@ -42,17 +48,12 @@ export async function respond(
     await context.signIn.insertCode(
       {
         codeHash: tokenHash(code),
-        clientId: client.appId,
-        tenantId: user.tenantId,
-        userId: user.id,
+        authentication,
         sessionId: session.id,
         redirectUri: target.redirectUri,
-        platform: target.platform,
         grant,
         codeChallenge: ctx.codeChallenge ?? null,
         nonce: ctx.params.nonce ?? null,
-        authTime: session.authTime,
-        amr: session.amr,
         clientInfo: ctx.params.client_info === '1',
         familyId: newFamilyId(),
         expiresAt: now + context.config.authorizationCodeLifetimeSeconds,
@@ -63,30 +64,27 @@ export async function respond(
   }
   const base = context.baseUrl();
   const lifetimeSeconds = context.config.accessTokenLifetimeSeconds;
-  const common = {
-    keyRing: context.keyRing(),
-    base,
-    pairwiseKey: context.keys.pairwise,
-    tenantId: user.tenantId,
-    user,
-    client,
-    now,
-    lifetimeSeconds,
-    amr: session.amr,
-  };
+  const common = { keyRing: context.keyRing(), base, tenantId: user.tenantId, client, now, lifetimeSeconds };
   let accessToken: string | undefined;
   if (parts.includes('token')) {
     const resource =
       (await context.cache.application(grant.resourceAppId)) ??
       (await context.cache.application(DIRECTORY_APP_ID));
     if (resource === undefined) throw new Error('directory API missing');
-    accessToken = await issueDelegatedAccessToken({
+    // Implicit-flow tokens belong to no grant (no `grant_id`) and their client never authenticates.
+    accessToken = await issueAccessToken({
       ...common,
+      clientAuthenticationLevel: '0',
       resource,
       requestedIdentifier: grant.requestedIdentifier,
-      scopes: grant.scopes,
-      acr: '0',
-      roles: await userAppRoles(context.cache, user, resource),
+      subject: {
+        kind: 'user',
+        user,
+        scopes: grant.scopes,
+        roles: await userAppRoles(context.cache, user, resource),
+        amr: authentication.amr,
+        pairwiseKey: context.keys.pairwise,
+      },
     });
     fields.access_token = accessToken;
     fields.token_type = 'Bearer';
@@ -100,7 +98,10 @@ export async function respond(
   if (parts.includes('id_token')) {
     fields.id_token = await issueIdToken({
       ...common,
-      authTime: session.authTime,
+      pairwiseKey: context.keys.pairwise,
+      loginHint: loginHintFor(context.keys.pairwise, user.id),
+      user,
+      authentication,
       nonce: ctx.params.nonce,
       accessToken,
       code,
