@@ -26,7 +26,7 @@ beforeAll(async () => {
   identity = await startTestServer();
   s = await seedInteractiveScenario(identity.directory);
   chat.identifierUri = `api://${s.domain}/chat`;
-  const { application } = await identity.directory.createApplication({
+  const { application } = await identity.directory.applications.create({
     tenant: s.tenantId,
     displayName: 'Chat API',
     identifierUris: [chat.identifierUri],
@@ -36,13 +36,13 @@ beforeAll(async () => {
     requestedAccessTokenVersion: 2,
   });
   chat.appId = application.appId;
-  await identity.directory.assignAppRoleToUser({
+  await identity.directory.grants.assignAppRoleToUser({
     tenant: s.tenantId,
     userPrincipalName: s.admin.userPrincipalName,
     resource: chat.identifierUri,
     role: 'Chat.Moderator',
   });
-  await identity.directory.grantAppRole({
+  await identity.directory.grants.grantAppRole({
     tenant: s.tenantId,
     clientAppId: s.web.appId,
     resource: chat.identifierUri,

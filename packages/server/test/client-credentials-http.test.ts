@@ -242,7 +242,7 @@ describe('client credentials over raw HTTP (seed 003)', () => {
       );
       expectAppClaims(first.payload, { ...expected, roles: [] });
 
-      await server.directory.grantAppRole({
+      await server.directory.grants.grantAppRole({
         tenant: g.tenantId,
         clientAppId: g.daemon.appId,
         resource: GRAPH,
@@ -374,7 +374,7 @@ describe('client credentials over raw HTTP (seed 003)', () => {
 
     it('private_key_jwt with an EC certificate (ES256)', async () => {
       const certificate = await createClientCertificate('ES256');
-      await server.directory.addCertificate({
+      await server.directory.credentials.addCertificate({
         appId: b.daemon.appId,
         certificatePem: certificate.certificatePem,
       });
@@ -633,14 +633,17 @@ describe('client credentials over raw HTTP (seed 003)', () => {
       let servicePrincipalInB: ServicePrincipal;
 
       beforeAll(async () => {
-        const created = await server.directory.createApplication({
+        const created = await server.directory.applications.create({
           tenant: a.tenantId,
           displayName: 'Multi-tenant daemon',
           signInAudience: 'AzureADMultipleOrgs',
         });
         appId = created.application.appId;
         certificate = await createClientCertificate();
-        await server.directory.addCertificate({ appId, certificatePem: certificate.certificatePem });
+        await server.directory.credentials.addCertificate({
+          appId,
+          certificatePem: certificate.certificatePem,
+        });
         // What admin consent in tenant B will do: instantiate the app there.
         servicePrincipalInB = {
           id: randomUUID(),
@@ -651,7 +654,7 @@ describe('client credentials over raw HTTP (seed 003)', () => {
           accountEnabled: true,
         };
         const store = server.server.store;
-        await store.write((trx) => store.insertServicePrincipal(trx, servicePrincipalInB, now()));
+        await store.write((trx) => store.servicePrincipals.insert(trx, servicePrincipalInB, now()));
         await server.server.refresh();
       });
 

@@ -124,7 +124,7 @@ describe.each(dialects)('redirect URI registration on $name', ({ name, available
     if (!available) return;
     server = await startTestServer({ database: name });
     tenantId = (
-      await server.directory.createTenant({
+      await server.directory.tenants.create({
         displayName: 'Redirects',
         domains: [`r${randomUUID().slice(0, 8)}.test`],
       })
@@ -154,7 +154,7 @@ describe.each(dialects)('redirect URI registration on $name', ({ name, available
     async (_case, platform, uri, why) => {
       const before = await server.server.store.version();
       await expectRefused(
-        server.directory.createApplication({
+        server.directory.applications.create({
           tenant: tenantId,
           displayName: 'Refused',
           redirectUris: { [platform]: ['https://fine.example/cb', uri] },
@@ -168,25 +168,25 @@ describe.each(dialects)('redirect URI registration on $name', ({ name, available
   it.skipIf(!available).each(refused)(
     'refuses %s when an app is changed, keeping the old definition',
     async (_case, platform, uri, why) => {
-      const { application } = await server.directory.createApplication({
+      const { application } = await server.directory.applications.create({
         tenant: tenantId,
         displayName: 'Changed',
       });
       await expectRefused(
-        server.directory.updateApplication(application.appId, (current) =>
+        server.directory.applications.update(application.appId, (current) =>
           platform === 'web'
             ? { web: { ...current.web, redirectUris: [uri] } }
             : { [platform]: { redirectUris: [uri] } },
         ),
         `The ${platform} redirect URI '${shown(uri)}' ${why}.`,
       );
-      const stored = await server.server.store.findApplicationByAppId(application.appId);
+      const stored = await server.server.store.applications.findByAppId(application.appId);
       expect(stored?.[platform].redirectUris).toEqual([]);
     },
   );
 
   it.skipIf(!available).each(accepted)('accepts %s', async (_case, platform, uri) => {
-    const { application } = await server.directory.createApplication({
+    const { application } = await server.directory.applications.create({
       tenant: tenantId,
       displayName: 'Accepted',
       redirectUris: { [platform]: [uri] },
@@ -196,7 +196,7 @@ describe.each(dialects)('redirect URI registration on $name', ({ name, available
 
   it.skipIf(!available)('refuses a front-channel logout URL the same way', async () => {
     await expectRefused(
-      server.directory.createApplication({
+      server.directory.applications.create({
         tenant: tenantId,
         displayName: 'Logout',
         logoutUrl: 'https://user@app.example/logout',
@@ -208,7 +208,7 @@ describe.each(dialects)('redirect URI registration on $name', ({ name, available
   it.skipIf(!available)('refuses more than 256 redirect URIs', async () => {
     const many = Array.from({ length: 257 }, (_, i) => `https://app.example/cb${i}`);
     await expectRefused(
-      server.directory.createApplication({
+      server.directory.applications.create({
         tenant: tenantId,
         displayName: 'Many',
         redirectUris: { web: many },
@@ -228,7 +228,7 @@ describe('redirect URI registration through the CLI', () => {
   ])('refuses --redirect-uri %s with the same sentence, no stack trace', async (option, message) => {
     const server = await startTestServer();
     try {
-      const tenant = await server.directory.createTenant({
+      const tenant = await server.directory.tenants.create({
         displayName: 'CLI',
         domains: [`c${randomUUID().slice(0, 8)}.test`],
       });

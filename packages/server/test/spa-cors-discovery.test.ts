@@ -23,7 +23,7 @@ let spaAccessToken = '';
 beforeAll(async () => {
   server = await startTestServer();
   s = await seedInteractiveScenario(server.directory);
-  const other = await server.directory.createApplication({
+  const other = await server.directory.applications.create({
     tenant: s.tenantId,
     displayName: 'Other SPA',
     redirectUris: { spa: [`${otherSpa.origin}/callback`] },

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // validated write side) and DirectoryStore (the SQL), checked against the rows themselves.
 
 type Db = ReturnType<typeof openDatabase>;
-type StoredSigningKey = Parameters<DirectoryStore['insertSigningKey']>[1];
+type StoredSigningKey = Parameters<DirectoryStore['signingKeys']['insert']>[1];
 
 /** Every table of the schema, to search for secrets in the raw rows. */
 const TABLES = [
@@ -145,7 +145,7 @@ describe.each(dialects)('store on $name', (dialect) => {
   }
 
   async function newTenant(label: string) {
-    return directory.createTenant({ displayName: `Tenant ${label}`, domains: [uniqueDomain(label)] });
+    return directory.tenants.create({ displayName: `Tenant ${label}`, domains: [uniqueDomain(label)] });
   }
 
   test('migrations are idempotent: running migrateToLatest again changes nothing', async () => {
@@ -161,6 +161,9 @@ describe.each(dialects)('store on $name', (dialect) => {
       '003-key-activation',
       '004-token-revocations',
       '005-sign-in-interactions',
+      '006-directory-changes',
+      '007-signing-key-slots',
+      '008-interaction-resume',
     ]);
     expect(await countRows('tenants')).toBe(tenantsBefore);
     expect(await countRows('directory_state')).toBe(1);
@@ -170,7 +173,7 @@ describe.each(dialects)('store on $name', (dialect) => {
   test('tenants: domains lower-cased, default first; found by GUID or domain in any case', async () => {
     const primary = uniqueDomain('Contoso').toUpperCase();
     const secondary = uniqueDomain('contoso-eu');
-    const tenant = await directory.createTenant({
+    const tenant = await directory.tenants.create({
       displayName: '  Contoso  ',
       domains: [primary, secondary],
     });
@@ -181,11 +184,11 @@ describe.each(dialects)('store on $name', (dialect) => {
       domains: [primary.toLowerCase(), secondary],
     });
     for (const key of [tenant.id, tenant.id.toUpperCase(), primary, primary.toLowerCase(), secondary]) {
-      expect(await store.findTenant(key)).toEqual(tenant);
+      expect(await store.tenants.find(key)).toEqual(tenant);
     }
-    expect(await store.findTenant(uniqueDomain('nobody'))).toBeUndefined();
-    expect(await store.findTenant(randomUUID())).toBeUndefined();
-    expect(await store.listTenantIds()).toContain(tenant.id);
+    expect(await store.tenants.find(uniqueDomain('nobody'))).toBeUndefined();
+    expect(await store.tenants.find(randomUUID())).toBeUndefined();
+    expect(await store.tenants.listIds()).toContain(tenant.id);
 
     const domainRows = await db
       .selectFrom('tenant_domains')
@@ -209,10 +212,10 @@ describe.each(dialects)('store on $name', (dialect) => {
 
   test('a domain verified by one tenant is refused to another, in any letter case', async () => {
     const domain = uniqueDomain('fabrikam');
-    const first = await directory.createTenant({ displayName: 'Fabrikam', domains: [domain] });
+    const first = await directory.tenants.create({ displayName: 'Fabrikam', domains: [domain] });
     const tenantsBefore = await countRows('tenants');
     await expectDirectoryError(
-      directory.createTenant({
+      directory.tenants.create({
         displayName: 'Impostor',
         domains: [uniqueDomain('other'), domain.toUpperCase()],
       }),
@@ -220,7 +223,7 @@ describe.each(dialects)('store on $name', (dialect) => {
       `The domain '${domain}' is already verified by another tenant.`,
     );
     expect(await countRows('tenants')).toBe(tenantsBefore);
-    expect((await store.findTenant(domain))?.id).toBe(first.id);
+    expect((await store.tenants.find(domain))?.id).toBe(first.id);
   });
 
   const invalidTenants = [
@@ -245,7 +248,7 @@ describe.each(dialects)('store on $name', (dialect) => {
   test.each(invalidTenants)('refuses a tenant with %s', async (_name, input, message) => {
     const before = await countRows('tenants');
     await expectDirectoryError(
-      directory.createTenant({ displayName: input.displayName, domains: [...input.domains] }),
+      directory.tenants.create({ displayName: input.displayName, domains: [...input.domains] }),
       'invalid',
       message,
     );
@@ -258,7 +261,7 @@ describe.each(dialects)('store on $name', (dialect) => {
     await Promise.all(Array.from({ length: 8 }, () => store.version()));
     const results = await Promise.allSettled(
       Array.from({ length: 8 }, (_v, i) =>
-        directory.createTenant({ displayName: `T${i}`, domains: [domain] }),
+        directory.tenants.create({ displayName: `T${i}`, domains: [domain] }),
       ),
     );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
@@ -275,7 +278,7 @@ describe.each(dialects)('store on $name', (dialect) => {
   test('applications round-trip: definition JSON, identifier URIs (case-insensitive), credentials', async () => {
     const tenant = await newTenant('apps');
     const domain = tenant.domains[0]!;
-    const { application, servicePrincipal } = await directory.createApplication({
+    const { application, servicePrincipal } = await directory.applications.create({
       tenant: domain.toUpperCase(),
       displayName: 'Orders API',
       identifierUris: ['api://{appId}', `https://${domain}/Orders`],
@@ -350,39 +353,46 @@ describe.each(dialects)('store on $name', (dialect) => {
 
     // Lookups by App ID URI ignore case; by appId too.
     for (const uri of [`API://${appId.toUpperCase()}`, `https://${domain.toUpperCase()}/orders`]) {
-      expect(await store.findAppIdByIdentifierUri(uri)).toBe(appId);
-      expect(await store.isIdentifierUriTaken(uri)).toBe(true);
+      expect(await store.applications.findAppIdByIdentifierUri(uri)).toBe(appId);
+      expect(await store.applications.isIdentifierUriTaken(uri)).toBe(true);
     }
-    expect(await store.findAppIdByIdentifierUri(`https://${domain}/Orders/x`)).toBeUndefined();
-    expect(await store.isIdentifierUriTaken(`api://${randomUUID()}`)).toBe(false);
-    expect(await store.findApplicationByAppId(appId.toUpperCase())).toEqual(application);
+    expect(await store.applications.findAppIdByIdentifierUri(`https://${domain}/Orders/x`)).toBeUndefined();
+    expect(await store.applications.isIdentifierUriTaken(`api://${randomUUID()}`)).toBe(false);
+    expect(await store.applications.findByAppId(appId.toUpperCase())).toEqual(application);
 
     // Credentials.
-    const password = await directory.addPassword({ appId, displayName: 'ci', lifetimeSeconds: 3600 });
+    const password = await directory.credentials.addPassword({
+      appId,
+      displayName: 'ci',
+      lifetimeSeconds: 3600,
+    });
     expect(password.secretText).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(password.credential).toEqual({
       keyId: password.credential.keyId,
       displayName: 'ci',
       hint: password.secretText.slice(0, 3),
-      startDateTime: NOW,
-      endDateTime: NOW + 3600,
+      startAt: NOW,
+      endAt: NOW + 3600,
     });
-    const defaultPassword = await directory.addPassword({ appId });
-    expect([defaultPassword.credential.displayName, defaultPassword.credential.endDateTime]).toEqual([
+    const defaultPassword = await directory.credentials.addPassword({ appId });
+    expect([defaultPassword.credential.displayName, defaultPassword.credential.endAt]).toEqual([
       'Client secret',
       NOW + 2 * 365 * 24 * 3600,
     ]);
     const certificate = await createClientCertificate('ES256');
-    const key = await directory.addCertificate({ appId, certificatePem: certificate.certificatePem });
+    const key = await directory.credentials.addCertificate({
+      appId,
+      certificatePem: certificate.certificatePem,
+    });
     expect(key.thumbprintSha1).toBe(certificate.x5t);
     expect(key.thumbprintSha256).toBe(certificate.x5tS256);
     expect(key.certificatePem.trim()).toBe(certificate.certificatePem.trim());
     expect(key.displayName).toMatch(/^CN=test client [0-9a-f-]{36}$/);
-    expect(key.endDateTime - key.startDateTime).toBe(30 * 86_400 + 60);
+    expect(key.endAt - key.startAt).toBe(30 * 86_400 + 60);
 
-    const loaded = await store.findApplicationByAppId(appId);
+    const loaded = await store.applications.findByAppId(appId);
     expect(loaded?.keyCredentials).toEqual([key]);
-    expect([...(loaded?.passwordCredentials ?? [])].sort((a, b) => a.endDateTime - b.endDateTime)).toEqual([
+    expect([...(loaded?.passwordCredentials ?? [])].sort((a, b) => a.endAt - b.endAt)).toEqual([
       { ...password.credential, secretHash: sha256Hex(password.secretText) },
       { ...defaultPassword.credential, secretHash: sha256Hex(defaultPassword.secretText) },
     ]);
@@ -474,7 +484,7 @@ describe.each(dialects)('store on $name', (dialect) => {
     const tenant = await newTenant('bad-app');
     const before = await countRows('applications');
     await expectDirectoryError(
-      directory.createApplication({ tenant: tenant.id, displayName: 'Bad', ...input }),
+      directory.applications.create({ tenant: tenant.id, displayName: 'Bad', ...input }),
       code,
       message,
     );
@@ -484,7 +494,7 @@ describe.each(dialects)('store on $name', (dialect) => {
   test('refuses an application in an unknown tenant', async () => {
     const domain = uniqueDomain('ghost');
     await expectDirectoryError(
-      directory.createApplication({ tenant: domain, displayName: 'Ghost' }),
+      directory.applications.create({ tenant: domain, displayName: 'Ghost' }),
       'not_found',
       `Tenant '${domain}' not found.`,
     );
@@ -493,13 +503,13 @@ describe.each(dialects)('store on $name', (dialect) => {
   test('a taken App ID URI is refused and leaves no half-written application', async () => {
     const tenant = await newTenant('uri');
     const taken = `api://${tenant.domains[0]!}/orders`;
-    await directory.createApplication({ tenant: tenant.id, displayName: 'Owner', identifierUris: [taken] });
+    await directory.applications.create({ tenant: tenant.id, displayName: 'Owner', identifierUris: [taken] });
     const applications = await countRows('applications');
     const servicePrincipals = await countRows('service_principals');
     const version = await store.version();
 
     await expectDirectoryError(
-      directory.createApplication({
+      directory.applications.create({
         tenant: tenant.id,
         displayName: 'Intruder',
         identifierUris: [`api://${randomUUID()}`, taken.toUpperCase()],
@@ -515,7 +525,7 @@ describe.each(dialects)('store on $name', (dialect) => {
   test('a write failing inside store.write rolls back completely and does not bump the version', async () => {
     const tenant = await newTenant('rollback');
     const taken = `api://${tenant.domains[0]!}/taken`;
-    const { application: owner } = await directory.createApplication({
+    const { application: owner } = await directory.applications.create({
       tenant: tenant.id,
       displayName: 'Owner',
       identifierUris: [taken],
@@ -530,19 +540,19 @@ describe.each(dialects)('store on $name', (dialect) => {
       identifierUris: [fresh, taken.toUpperCase()],
     };
     // The application row and the first URI are written before the second URI violates uniqueness.
-    await expect(store.write((trx) => store.insertApplication(trx, intruder, NOW))).rejects.toThrow(
+    await expect(store.write((trx) => store.applications.insert(trx, intruder, NOW))).rejects.toThrow(
       /unique|duplicate/i,
     );
     expect(await countRows('applications', 'id', intruder.id)).toBe(0);
     expect(await countRows('application_identifier_uris', 'uri_lower', fresh)).toBe(0);
-    expect(await store.findApplicationByAppId(intruder.appId)).toBeUndefined();
+    expect(await store.applications.findByAppId(intruder.appId)).toBeUndefined();
     expect(await store.version()).toBe(version);
 
     // Work that throws after its writes is undone the same way.
     const before = await countRows('tenants');
     await expect(
       store.write(async (trx) => {
-        await store.insertTenant(
+        await store.tenants.insert(
           trx,
           { id: randomUUID(), displayName: 'Ghost', domains: [uniqueDomain('ghost')] },
           NOW,
@@ -559,7 +569,7 @@ describe.each(dialects)('store on $name', (dialect) => {
     const uri = `api://${tenant.domains[0]!}/dup`;
     const before = await countRows('applications');
     const error = await rejection(
-      directory.createApplication({
+      directory.applications.create({
         tenant: tenant.id,
         displayName: 'Dup',
         identifierUris: [uri, uri.toUpperCase()],
@@ -575,40 +585,45 @@ describe.each(dialects)('store on $name', (dialect) => {
   test('service principals are unique per (tenant, app); the same app may have one in another tenant', async () => {
     const home = await newTenant('sp-home');
     const other = await newTenant('sp-other');
-    const { application, servicePrincipal } = await directory.createApplication({
+    const { application, servicePrincipal } = await directory.applications.create({
       tenant: home.id,
       displayName: 'Multi',
       signInAudience: 'AzureADMultipleOrgs',
     });
-    expect(await store.findServicePrincipal(home.id, application.appId.toUpperCase())).toEqual(
+    expect(await store.servicePrincipals.find(home.id, application.appId.toUpperCase())).toEqual(
       servicePrincipal,
     );
-    expect(await store.findServicePrincipal(other.id, application.appId)).toBeUndefined();
+    expect(await store.servicePrincipals.find(other.id, application.appId)).toBeUndefined();
 
     const duplicate = { ...servicePrincipal, id: randomUUID() };
-    await expect(store.write((trx) => store.insertServicePrincipal(trx, duplicate, NOW))).rejects.toThrow(
+    await expect(store.write((trx) => store.servicePrincipals.insert(trx, duplicate, NOW))).rejects.toThrow(
       /unique|duplicate/i,
     );
     expect(await countRows('service_principals', 'app_id', application.appId)).toBe(1);
 
     const inOther = { ...servicePrincipal, id: randomUUID(), tenantId: other.id };
-    await store.write((trx) => store.insertServicePrincipal(trx, inOther, NOW));
-    expect(await store.findServicePrincipal(other.id, application.appId)).toEqual(inOther);
+    await store.write((trx) => store.servicePrincipals.insert(trx, inOther, NOW));
+    expect(await store.servicePrincipals.find(other.id, application.appId)).toEqual(inOther);
     expect(await countRows('service_principals', 'app_id', application.appId)).toBe(2);
   });
 
   test('app role assignments are idempotent: the same grant twice is one row', async () => {
     const tenant = await newTenant('grants');
-    const api = await directory.createApplication({
+    const api = await directory.applications.create({
       tenant: tenant.id,
       displayName: 'API',
       identifierUris: [`api://${tenant.domains[0]!}/api`],
       appRoles: ['Data.Read.All', 'Data.Write.All'],
     });
-    const daemon = await directory.createApplication({ tenant: tenant.id, displayName: 'Daemon' });
+    const daemon = await directory.applications.create({ tenant: tenant.id, displayName: 'Daemon' });
     const [readRole, writeRole] = api.application.appRoles;
     const grant = (role: string, resource = api.application.appId) =>
-      directory.grantAppRole({ tenant: tenant.id, clientAppId: daemon.application.appId, resource, role });
+      directory.grants.grantAppRole({
+        tenant: tenant.id,
+        clientAppId: daemon.application.appId,
+        resource,
+        role,
+      });
 
     const first = await grant('Data.Read.All');
     expect(first).toEqual({
@@ -618,31 +633,36 @@ describe.each(dialects)('store on $name', (dialect) => {
       principalType: 'ServicePrincipal',
       resourceId: api.servicePrincipal.id,
       appRoleId: readRole!.id,
-      createdDateTime: NOW,
+      createdAt: NOW,
     });
     const second = await grant('Data.Read.All', `API://${tenant.domains[0]!.toUpperCase()}/API`);
     expect(await countRows('app_role_assignments', 'principal_id', daemon.servicePrincipal.id)).toBe(1);
-    expect(await store.listAssignedAppRoleIds(daemon.servicePrincipal.id, api.servicePrincipal.id)).toEqual([
-      readRole!.id,
-    ]);
+    expect(
+      await store.appRoleAssignments.listAppRoleIds(daemon.servicePrincipal.id, api.servicePrincipal.id),
+    ).toEqual([readRole!.id]);
     // What the second grant returns is the assignment that exists.
     expect(second.id).toBe(first.id);
 
     await grant('Data.Write.All');
     expect(
-      [...(await store.listAssignedAppRoleIds(daemon.servicePrincipal.id, api.servicePrincipal.id))].sort(),
+      [
+        ...(await store.appRoleAssignments.listAppRoleIds(
+          daemon.servicePrincipal.id,
+          api.servicePrincipal.id,
+        )),
+      ].sort(),
     ).toEqual([readRole!.id, writeRole!.id].sort());
     expect(await countRows('app_role_assignments', 'principal_id', daemon.servicePrincipal.id)).toBe(2);
   });
 
   test('refuses grants of unknown roles, resources and tenants', async () => {
     const tenant = await newTenant('bad-grants');
-    const api = await directory.createApplication({
+    const api = await directory.applications.create({
       tenant: tenant.id,
       displayName: 'API',
       appRoles: ['Data.Read.All'],
     });
-    const daemon = await directory.createApplication({ tenant: tenant.id, displayName: 'Daemon' });
+    const daemon = await directory.applications.create({ tenant: tenant.id, displayName: 'Daemon' });
     const clientAppId = daemon.application.appId;
     const ghostTenant = uniqueDomain('ghost');
     const cases = [
@@ -663,7 +683,7 @@ describe.each(dialects)('store on $name', (dialect) => {
       ],
     ] as const;
     for (const [input, code, message] of cases) {
-      await expectDirectoryError(directory.grantAppRole(input), code, message);
+      await expectDirectoryError(directory.grants.grantAppRole(input), code, message);
     }
     expect(await countRows('app_role_assignments', 'tenant_id', tenant.id)).toBe(0);
   });
@@ -673,7 +693,7 @@ describe.each(dialects)('store on $name', (dialect) => {
     const domain = tenant.domains[0]!;
     const password = `Correct horse ${randomUUID()}`;
     const upn = `Adele.Vance@${domain.toUpperCase()}`;
-    const user = await directory.createUser({
+    const user = await directory.users.create({
       tenant: tenant.id,
       userPrincipalName: ` ${upn} `,
       password,
@@ -688,7 +708,7 @@ describe.each(dialects)('store on $name', (dialect) => {
       accountEnabled: true,
       directoryRoles: ['Global Administrator'],
     });
-    const found = await store.findUserByUpn(`adele.vance@${domain}`);
+    const found = await store.users.findByUpn(`adele.vance@${domain}`);
     expect(found).toEqual({ ...user, passwordHash: found?.passwordHash });
 
     const row = await db.selectFrom('users').selectAll().where('id', '=', user.id).executeTakeFirstOrThrow();
@@ -710,7 +730,7 @@ describe.each(dialects)('store on $name', (dialect) => {
     expect(await argon2Verify(row.password_hash, `${password}x`)).toBe(false);
     expect(await allRowsText(db as Kysely<unknown>)).not.toContain(password);
 
-    const plain = await directory.createUser({
+    const plain = await directory.users.create({
       tenant: domain,
       userPrincipalName: `megan@${domain}`,
       password,
@@ -718,7 +738,7 @@ describe.each(dialects)('store on $name', (dialect) => {
     expect([plain.displayName, plain.directoryRoles]).toEqual(['megan', []]);
     const before = await countRows('users');
     await expectDirectoryError(
-      directory.createUser({ tenant: tenant.id, userPrincipalName: `ADELE.VANCE@${domain}`, password }),
+      directory.users.create({ tenant: tenant.id, userPrincipalName: `ADELE.VANCE@${domain}`, password }),
       'conflict',
       `A user 'ADELE.VANCE@${domain}' already exists.`,
     );
@@ -746,7 +766,7 @@ describe.each(dialects)('store on $name', (dialect) => {
       ],
     ] as const;
     for (const [input, code, message] of cases) {
-      await expectDirectoryError(directory.createUser(input), code, message);
+      await expectDirectoryError(directory.users.create(input), code, message);
     }
     expect(await countRows('users')).toBe(before);
   });
@@ -761,44 +781,44 @@ describe.each(dialects)('store on $name', (dialect) => {
       retiredAt: null,
       activatesAt: null,
     });
-    await store.write((trx) => store.insertSigningKey(trx, key('rs-1', 'RS256', 100)));
-    expect(await store.listSigningKeys()).toEqual([key('rs-1', 'RS256', 100)]);
-    await store.write((trx) => store.insertSigningKey(trx, key('es-1', 'ES256', 150)));
-    await store.write((trx) => store.insertSigningKey(trx, key('rs-2', 'RS256', 200)));
-    expect(await store.listSigningKeys()).toEqual([
+    await store.write((trx) => store.signingKeys.insert(trx, key('rs-1', 'RS256', 100)));
+    expect(await store.signingKeys.list()).toEqual([key('rs-1', 'RS256', 100)]);
+    await store.write((trx) => store.signingKeys.insert(trx, key('es-1', 'ES256', 150)));
+    await store.write((trx) => store.signingKeys.insert(trx, key('rs-2', 'RS256', 200)));
+    expect(await store.signingKeys.list()).toEqual([
       key('rs-2', 'RS256', 200),
       key('es-1', 'ES256', 150),
       { ...key('rs-1', 'RS256', 100), retiredAt: 200 },
     ]);
-    await store.write((trx) => store.insertSigningKey(trx, key('rs-3', 'RS256', 300)));
+    await store.write((trx) => store.signingKeys.insert(trx, key('rs-3', 'RS256', 300)));
     // Retired at exactly `before` is kept; strictly earlier is deleted.
-    expect(await store.write((trx) => store.deleteSigningKeysRetiredBefore(trx, 200))).toBe(0);
-    expect(await store.write((trx) => store.deleteSigningKeysRetiredBefore(trx, 201))).toBe(1);
-    expect(await store.listSigningKeys()).toEqual([
+    expect(await store.write((trx) => store.signingKeys.deleteRetiredBefore(trx, 200))).toBe(0);
+    expect(await store.write((trx) => store.signingKeys.deleteRetiredBefore(trx, 201))).toBe(1);
+    expect(await store.signingKeys.list()).toEqual([
       key('rs-3', 'RS256', 300),
       { ...key('rs-2', 'RS256', 200), retiredAt: 300 },
       key('es-1', 'ES256', 150),
     ]);
-    expect(await store.write((trx) => store.deleteSigningKeysRetiredBefore(trx, 10_000))).toBe(1);
-    expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual(['rs-3', 'es-1']);
+    expect(await store.write((trx) => store.signingKeys.deleteRetiredBefore(trx, 10_000))).toBe(1);
+    expect((await store.signingKeys.list()).map((k) => k.kid)).toEqual(['rs-3', 'es-1']);
     // A kid is a primary key.
     await expect(
-      store.write((trx) => store.insertSigningKey(trx, key('rs-3', 'RS256', 400))),
+      store.write((trx) => store.signingKeys.insert(trx, key('rs-3', 'RS256', 400))),
     ).rejects.toThrow(/unique|duplicate/i);
-    expect(await store.listSigningKeys()).toEqual([key('rs-3', 'RS256', 300), key('es-1', 'ES256', 150)]);
+    expect(await store.signingKeys.list()).toEqual([key('rs-3', 'RS256', 300), key('es-1', 'ES256', 150)]);
   });
 
   test('useAssertionJti is atomic: of 10 concurrent identical calls exactly one wins', async () => {
     const id = `${randomUUID()}:${randomUUID()}`;
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => store.useAssertionJti(id, NOW + 600, NOW)),
+      Array.from({ length: 10 }, () => store.assertionJtis.use(id, NOW + 600, NOW)),
     );
     expect(results.filter((r) => r)).toHaveLength(1);
     expect(results.filter((r) => !r)).toHaveLength(9);
-    expect(await store.useAssertionJti(id, NOW + 600, NOW + 600)).toBe(false);
+    expect(await store.assertionJtis.use(id, NOW + 600, NOW + 600)).toBe(false);
     // Once expired it is purged and may be recorded again; other ids are independent.
-    expect(await store.useAssertionJti(id, NOW + 1200, NOW + 601)).toBe(true);
-    expect(await store.useAssertionJti(`${id}x`, NOW + 1200, NOW + 601)).toBe(true);
+    expect(await store.assertionJtis.use(id, NOW + 1200, NOW + 601)).toBe(true);
+    expect(await store.assertionJtis.use(`${id}x`, NOW + 1200, NOW + 601)).toBe(true);
     expect(await countRows('client_assertion_jtis', 'id', id)).toBe(1);
   });
 
@@ -806,29 +826,29 @@ describe.each(dialects)('store on $name', (dialect) => {
     const versions = [await store.version()];
     const tenant = await newTenant('version');
     versions.push(await store.version());
-    const { application } = await directory.createApplication({
+    const { application } = await directory.applications.create({
       tenant: tenant.id,
       displayName: 'API',
       appRoles: ['R.All'],
     });
     versions.push(await store.version());
-    const daemon = await directory.createApplication({ tenant: tenant.id, displayName: 'Daemon' });
+    const daemon = await directory.applications.create({ tenant: tenant.id, displayName: 'Daemon' });
     versions.push(await store.version());
-    await directory.addPassword({ appId: daemon.application.appId });
+    await directory.credentials.addPassword({ appId: daemon.application.appId });
     versions.push(await store.version());
-    await directory.addCertificate({
+    await directory.credentials.addCertificate({
       appId: daemon.application.appId,
       certificatePem: (await createClientCertificate('ES256')).certificatePem,
     });
     versions.push(await store.version());
-    await directory.grantAppRole({
+    await directory.grants.grantAppRole({
       tenant: tenant.id,
       clientAppId: daemon.application.appId,
       resource: application.appId,
       role: 'R.All',
     });
     versions.push(await store.version());
-    await directory.createUser({
+    await directory.users.create({
       tenant: tenant.id,
       userPrincipalName: `u@${tenant.domains[0]!}`,
       password: 'password1',

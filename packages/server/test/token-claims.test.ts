@@ -28,7 +28,7 @@ beforeAll(async () => {
   server = await startTestServer();
   s = await seedInteractiveScenario(server.directory);
   orders.identifierUri = `api://${s.domain}/orders`;
-  const { application } = await server.directory.createApplication({
+  const { application } = await server.directory.applications.create({
     tenant: s.tenantId,
     displayName: 'Orders API',
     identifierUris: [orders.identifierUri],
@@ -39,20 +39,25 @@ beforeAll(async () => {
   });
   orders.appId = application.appId;
   const assign = (upn: string, role: string, resource = orders.identifierUri) =>
-    server.directory.assignAppRoleToUser({ tenant: s.tenantId, userPrincipalName: upn, resource, role });
+    server.directory.grants.assignAppRoleToUser({
+      tenant: s.tenantId,
+      userPrincipalName: upn,
+      resource,
+      role,
+    });
   await assign(s.user.userPrincipalName, 'Orders.Approver');
   await assign(s.user.userPrincipalName, 'Orders.Both');
   await assign(s.user.userPrincipalName, 'Orders.Retired');
   await assign(s.admin.userPrincipalName, 'Orders.Auditor');
   // An application permission of the client is the client's, never the signed-in user's role.
-  await server.directory.grantAppRole({
+  await server.directory.grants.grantAppRole({
     tenant: s.tenantId,
     clientAppId: s.web.appId,
     resource: orders.appId,
     role: 'Orders.Sync',
   });
   // A user role on another resource stays on that resource.
-  await server.directory.updateApplication(s.api.appId, (current) => ({
+  await server.directory.applications.update(s.api.appId, (current) => ({
     appRoles: [
       ...current.appRoles,
       {
@@ -67,7 +72,7 @@ beforeAll(async () => {
   }));
   await assign(s.user.userPrincipalName, 'Files.Owner', s.api.identifierUri);
   // A role disabled after it was assigned is no longer issued.
-  await server.directory.updateApplication(orders.appId, (current) => ({
+  await server.directory.applications.update(orders.appId, (current) => ({
     appRoles: current.appRoles.map((r) => (r.value === 'Orders.Retired' ? { ...r, isEnabled: false } : r)),
   }));
   await server.server.refresh();
@@ -261,7 +266,7 @@ describe('roles in user tokens: app roles of the resource assigned to the user',
       new DirectoryError('not_found', "User 'ghost@nowhere.test' not found in tenant '{tenant}'."),
     ],
   ])('refuses to assign %s to a user', async (_name, change, expected) => {
-    const attempt = server.directory.assignAppRoleToUser({
+    const attempt = server.directory.grants.assignAppRoleToUser({
       tenant: s.tenantId,
       userPrincipalName: s.user.userPrincipalName,
       resource: orders.identifierUri,
@@ -281,8 +286,8 @@ describe('roles in user tokens: app roles of the resource assigned to the user',
       resource: orders.appId,
       role: 'Orders.Approver',
     };
-    const first = await server.directory.assignAppRoleToUser(input);
-    expect(await server.directory.assignAppRoleToUser(input)).toEqual(first);
+    const first = await server.directory.grants.assignAppRoleToUser(input);
+    expect(await server.directory.grants.assignAppRoleToUser(input)).toEqual(first);
     expect(first).toMatchObject({ principalId: s.user.id, principalType: 'User' });
   });
 });

@@ -35,14 +35,14 @@ export async function seedInteractiveScenario(
 ): Promise<InteractiveScenario> {
   const domain = options.domain ?? `i${randomUUID().slice(0, 8)}.test`;
   const password = 'Correct-Horse-9';
-  const tenant = await directory.createTenant({ displayName: `Contoso ${domain}`, domains: [domain] });
-  const user = await directory.createUser({
+  const tenant = await directory.tenants.create({ displayName: `Contoso ${domain}`, domains: [domain] });
+  const user = await directory.users.create({
     tenant: tenant.id,
     userPrincipalName: `alice@${domain}`,
     password,
     displayName: 'Alice Adams',
   });
-  const admin = await directory.createUser({
+  const admin = await directory.users.create({
     tenant: tenant.id,
     userPrincipalName: `admin@${domain}`,
     password,
@@ -50,14 +50,14 @@ export async function seedInteractiveScenario(
     admin: true,
   });
   const identifierUri = `api://${domain}/files`;
-  const api = await directory.createApplication({
+  const api = await directory.applications.create({
     tenant: tenant.id,
     displayName: 'Files API',
     identifierUris: [identifierUri],
     scopes: ['Files.Read', 'Files.Admin'],
     requestedAccessTokenVersion: 2,
   });
-  await directory.updateApplication(api.application.appId, (current) => ({
+  await directory.applications.update(api.application.appId, (current) => ({
     api: {
       ...current.api,
       oauth2PermissionScopes: current.api.oauth2PermissionScopes.map((s) =>
@@ -72,31 +72,31 @@ export async function seedInteractiveScenario(
     },
   }));
   const webRedirect = 'https://app.example/callback';
-  const web = await directory.createApplication({
+  const web = await directory.applications.create({
     tenant: tenant.id,
     displayName: 'Contoso Web',
     redirectUris: { web: [webRedirect, ...(options.webRedirectUris ?? [])] },
   });
-  const secret = await directory.addPassword({ appId: web.application.appId });
+  const secret = await directory.credentials.addPassword({ appId: web.application.appId });
   const certificate = await createClientCertificate();
-  await directory.addCertificate({
+  await directory.credentials.addCertificate({
     appId: web.application.appId,
     certificatePem: certificate.certificatePem,
   });
   const spaRedirect = 'https://spa.example/callback';
-  const spa = await directory.createApplication({
+  const spa = await directory.applications.create({
     tenant: tenant.id,
     displayName: 'Contoso SPA',
     redirectUris: { spa: [spaRedirect, ...(options.spaRedirectUris ?? [])] },
   });
-  await directory.updateApplication(spa.application.appId, (current) => ({
+  await directory.applications.update(spa.application.appId, (current) => ({
     web: {
       ...current.web,
       implicitGrantSettings: { enableAccessTokenIssuance: true, enableIdTokenIssuance: true },
     },
   }));
   const nativeRedirect = 'http://127.0.0.1/callback';
-  const native = await directory.createApplication({
+  const native = await directory.applications.create({
     tenant: tenant.id,
     displayName: 'Contoso Desktop',
     redirectUris: { publicClient: [nativeRedirect] },

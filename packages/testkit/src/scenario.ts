@@ -58,9 +58,9 @@ export async function seedClientCredentialsScenario(
   options: { domain?: string; tokenVersion?: 1 | 2; tokenAlg?: 'RS256' | 'ES256' } = {},
 ): Promise<ClientCredentialsScenario> {
   const domain = options.domain ?? `t${randomUUID().slice(0, 8)}.test`;
-  const tenant = await directory.createTenant({ displayName: `Tenant ${domain}`, domains: [domain] });
+  const tenant = await directory.tenants.create({ displayName: `Tenant ${domain}`, domains: [domain] });
   const identifierUri = `api://${domain}/api`;
-  const api = await directory.createApplication({
+  const api = await directory.applications.create({
     tenant: tenant.id,
     displayName: 'API',
     identifierUris: [identifierUri],
@@ -68,14 +68,14 @@ export async function seedClientCredentialsScenario(
     requestedAccessTokenVersion: options.tokenVersion ?? 2,
     ...(options.tokenAlg === undefined ? {} : { accessTokenSigningAlgorithm: options.tokenAlg }),
   });
-  const daemon = await directory.createApplication({ tenant: tenant.id, displayName: 'Daemon' });
-  const password = await directory.addPassword({ appId: daemon.application.appId });
+  const daemon = await directory.applications.create({ tenant: tenant.id, displayName: 'Daemon' });
+  const password = await directory.credentials.addPassword({ appId: daemon.application.appId });
   const certificate = await createClientCertificate();
-  await directory.addCertificate({
+  await directory.credentials.addCertificate({
     appId: daemon.application.appId,
     certificatePem: certificate.certificatePem,
   });
-  await directory.grantAppRole({
+  await directory.grants.grantAppRole({
     tenant: tenant.id,
     clientAppId: daemon.application.appId,
     resource: identifierUri,

@@ -29,13 +29,13 @@ export interface IdentityFixture {
 export async function startIdentity(): Promise<IdentityFixture> {
   const server = await startTestServer();
   const scenario = await seedClientCredentialsScenario(server.directory);
-  const created = await server.directory.createApplication({
+  const created = await server.directory.applications.create({
     tenant: scenario.tenantId,
     displayName: 'Daemon B',
   });
-  const password = await server.directory.addPassword({ appId: created.application.appId });
+  const password = await server.directory.credentials.addPassword({ appId: created.application.appId });
   for (const role of ['Data.Read.All', 'Data.Write.All']) {
-    await server.directory.grantAppRole({
+    await server.directory.grants.grantAppRole({
       tenant: scenario.tenantId,
       clientAppId: created.application.appId,
       resource: scenario.api.identifierUri,

@@ -15,7 +15,7 @@ export function verifyClientSecret(application: Application, secret: string, now
     secretHashesEqual(credential.secretHash, presented),
   );
   if (match === undefined) throw new IdentityError(7000215, { clientId: application.appId });
-  if (now < match.startDateTime || now >= match.endDateTime) {
+  if (now < match.startAt || now >= match.endAt) {
     throw new IdentityError(
       7000222,
       { clientId: application.appId },

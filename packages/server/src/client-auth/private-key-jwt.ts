@@ -108,7 +108,7 @@ export async function verifyClientAssertion(
       { detail: `header ${JSON.stringify(header)}` },
     );
   }
-  if (policy.now < credential.startDateTime || policy.now >= credential.endDateTime) {
+  if (policy.now < credential.startAt || policy.now >= credential.endAt) {
     throw new IdentityError(700027, {
       reason: 'The certificate used to sign the assertion is not valid at this time.',
     });

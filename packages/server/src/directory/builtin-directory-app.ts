@@ -1,9 +1,9 @@
 import { emptyApplicationDefinition, type Application, type AppRole, type PermissionScope } from './model.js';
 
 /**
- * The built-in directory API: Tessera's Microsoft Graph-like management API (`/v1.0/…`, SPEC §3), present as a
- * resource in every tenant. It keeps Microsoft Graph's `appId`, App ID URI and permission ids so that
- * manifests, scopes such as `https://graph.microsoft.com/.default`, and the seeds' examples work as written.
+ * The built-in directory API: Tessera's Microsoft Graph-like management API (`/v1.0/…`, docs/endpoints.md), present
+ * as a resource in every tenant. It keeps Microsoft Graph's `appId`, App ID URI and permission ids so that
+ * manifests and scopes such as `https://graph.microsoft.com/.default` work as written.
  * Tokens for it are v1 (`requestedAccessTokenVersion` null), as Microsoft Graph's are.
  */
 export const DIRECTORY_APP_ID = '00000003-0000-0000-c000-000000000000';

@@ -1,6 +1,7 @@
 /**
- * The directory's domain objects, in Microsoft Graph's names and shapes (camelCase), as SPEC.md §2 describes.
- * Wire names (`client_id`, `tid`, …) appear only at the protocol boundary.
+ * The directory's domain objects, in Microsoft Graph's names and shapes (camelCase). Wire names (`client_id`,
+ * `tid`, …) appear only at the protocol boundary. Times are Unix seconds named `…At`; Graph's `…DateTime`
+ * (ISO 8601 text) appears only where a Graph-shaped body is written.
  *
  * @see https://learn.microsoft.com/graph/api/resources/application (Graph v1.0 resource types)
  */
@@ -90,10 +91,10 @@ export interface PasswordCredential {
   readonly hint: string;
   /** Hex SHA-256 of the secret text (internal; never returned by APIs). */
   readonly secretHash: string;
-  /** Unix seconds. */
-  readonly startDateTime: number;
-  /** Unix seconds. */
-  readonly endDateTime: number;
+  /** When the credential starts to authenticate, Unix seconds (Graph `startDateTime`). */
+  readonly startAt: number;
+  /** When it stops authenticating, Unix seconds (Graph `endDateTime`). */
+  readonly endAt: number;
 }
 
 /** A certificate credential (Graph `keyCredential`, type AsymmetricX509Cert, usage Verify). */
@@ -105,10 +106,10 @@ export interface KeyCredential {
   /** base64url SHA-256 of the DER certificate (JWS `x5t#S256`). */
   readonly thumbprintSha256: string;
   readonly certificatePem: string;
-  /** Unix seconds. */
-  readonly startDateTime: number;
-  /** Unix seconds. */
-  readonly endDateTime: number;
+  /** When the credential starts to authenticate, Unix seconds (Graph `startDateTime`). */
+  readonly startAt: number;
+  /** When it stops authenticating, Unix seconds (Graph `endDateTime`). */
+  readonly endAt: number;
 }
 
 /** An app registration (Graph `application`), with its credentials. */
@@ -146,8 +147,8 @@ export interface AppRoleAssignment {
   /** Service principal id of the resource. */
   readonly resourceId: string;
   readonly appRoleId: string;
-  /** Unix seconds. */
-  readonly createdDateTime: number;
+  /** When the role was assigned, Unix seconds (Graph `createdDateTime`). */
+  readonly createdAt: number;
 }
 
 /** A user (Graph `user`), without the password hash. */

@@ -34,12 +34,12 @@ export async function seedDemo(
 ): Promise<DemoSeed | undefined> {
   const dir = join(dataDir, 'demo');
   const file = join(dir, 'demo.json');
-  if ((await store.listTenantIds()).length > 0) {
+  if ((await store.tenants.listIds()).length > 0) {
     return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as DemoSeed) : undefined;
   }
-  const tenant = await directory.createTenant({ displayName: 'Contoso (demo)', domains: ['contoso.test'] });
+  const tenant = await directory.tenants.create({ displayName: 'Contoso (demo)', domains: ['contoso.test'] });
   const apiIdentifierUri = 'api://demo-api';
-  const api = await directory.createApplication({
+  const api = await directory.applications.create({
     tenant: tenant.id,
     displayName: 'Demo API',
     identifierUris: [apiIdentifierUri],
@@ -47,17 +47,17 @@ export async function seedDemo(
     scopes: ['Data.Read'],
     requestedAccessTokenVersion: 2,
   });
-  const daemon = await directory.createApplication({ tenant: tenant.id, displayName: 'Demo daemon' });
-  const password = await directory.addPassword({
+  const daemon = await directory.applications.create({ tenant: tenant.id, displayName: 'Demo daemon' });
+  const password = await directory.credentials.addPassword({
     appId: daemon.application.appId,
     displayName: 'demo secret',
   });
   const certificate = await createSelfSignedKey('RS256', 'CN=Demo daemon', 365);
-  await directory.addCertificate({
+  await directory.credentials.addCertificate({
     appId: daemon.application.appId,
     certificatePem: certificate.certificatePem,
   });
-  await directory.grantAppRole({
+  await directory.grants.grantAppRole({
     tenant: tenant.id,
     clientAppId: daemon.application.appId,
     resource: api.application.appId,

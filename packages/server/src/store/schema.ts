@@ -186,7 +186,9 @@ export interface InteractionStepTable {
   session_fresh: number;
   /** 1 when the consent page offered consent on behalf of the organization. */
   organization_consent: number;
-  /** JSON: the original authorization request parameters. */
+  /** The resume target the interaction continues: `authorize` (migration 008). */
+  resume_target: Generated<string>;
+  /** JSON string map: the resume target's state (for `authorize`, the authorization request parameters). */
   params: string;
   /** Hex SHA-256 of the anti-CSRF token of the browser the page was shown to. */
   csrf_hash: string;
@@ -273,8 +275,21 @@ export interface RevocationStateTable {
 
 export interface DirectoryStateTable {
   id: number;
-  /** Incremented by every directory or key write; nodes poll it to drop their caches. */
+  /** Incremented by every directory or key write, first thing in its transaction; nodes poll it. */
   version: number;
+}
+
+/**
+ * What each directory version changed (one row per entity), written in the transaction of the write: nodes read
+ * the rows above the version they last saw and evict only those cache entries. Old versions are purged.
+ */
+export interface DirectoryChangeTable {
+  /** `directory_state.version` of the write. */
+  version: number;
+  /** `tenant`, `application`, `servicePrincipal`, `user`, `appRoleAssignment`, `oauth2PermissionGrant`, `signingKey`. */
+  entity_type: string;
+  /** Object id (`appId` of an application; principal of an assignment; client service principal of a grant). */
+  entity_id: string;
 }
 
 export interface Database {
@@ -292,6 +307,7 @@ export interface Database {
   signing_keys: SigningKeyTable;
   client_assertion_jtis: ClientAssertionJtiTable;
   directory_state: DirectoryStateTable;
+  directory_changes: DirectoryChangeTable;
   oauth2_permission_grants: OAuth2PermissionGrantTable;
   sso_sessions: SsoSessionTable;
   sso_session_apps: SsoSessionAppTable;

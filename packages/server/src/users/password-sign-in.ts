@@ -1,19 +1,11 @@
-import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
+import { verify as argon2Verify } from '@node-rs/argon2';
 import { IdentityError } from '@tessera/protocol';
 import type { User } from '../directory/model.js';
+import { hashPassword } from '../directory/passwords.js';
 import type { DirectoryStore } from '../store/directory-store.js';
 import type { SignInThrottle, ThrottleReservation } from './sign-in-throttle.js';
 
-/**
- * argon2id parameters of new password hashes: OWASP Password Storage Cheat Sheet's first choice, m = 19 MiB,
- * t = 2, p = 1.
- */
-export const ARGON2ID_PARAMETERS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
-
-/** Hashes a password with {@link ARGON2ID_PARAMETERS} (PHC string). */
-export function hashPassword(password: string): Promise<string> {
-  return argon2Hash(password, ARGON2ID_PARAMETERS);
-}
+export { ARGON2ID_PARAMETERS, hashPassword } from '../directory/passwords.js';
 
 /** Limits of {@link PasswordSignIn}. */
 export interface SignInLimits {
@@ -69,7 +61,7 @@ export class PasswordSignIn {
       // No user name holds a NUL (and PostgreSQL text cannot): an unknown user, not a database error.
       input.userName.length > 256 || input.password.length > 1024 || input.userName.includes('\u0000')
         ? undefined
-        : await this.store.findUserByUpn(input.userName.trim());
+        : await this.store.users.findByUpn(input.userName.trim());
     const candidate =
       found !== undefined && (input.tenantId === undefined || found.tenantId === input.tenantId)
         ? found

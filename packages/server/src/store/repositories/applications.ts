@@ -1,0 +1,218 @@
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type {
+  Application,
+  ApplicationDefinition,
+  KeyCredential,
+  PasswordCredential,
+  SignInAudience,
+} from '../../directory/model.js';
+import type { ApplicationTable, Database } from '../schema.js';
+import { recordChange } from './directory-changes.js';
+import { pageSize, toPage, type Page, type PageRequest } from './paging.js';
+
+/**
+ * App registrations (`applications`, the definition as JSON), their App ID URIs (`application_identifier_uris`)
+ * and credentials (`password_credentials`, `key_credentials`). Every write records an `application` change under
+ * the `appId`.
+ */
+export class ApplicationRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Stores an application with its App ID URIs (not its credentials); `createdAt` in Unix seconds. */
+  async insert(trx: Transaction<Database>, app: Application, createdAt: number): Promise<void> {
+    await trx
+      .insertInto('applications')
+      .values({
+        id: app.id,
+        app_id: app.appId,
+        tenant_id: app.tenantId,
+        display_name: app.displayName,
+        sign_in_audience: app.signInAudience,
+        definition: JSON.stringify(definitionOf(app)),
+        account_enabled: app.accountEnabled ? 1 : 0,
+        created_at: createdAt,
+      })
+      .execute();
+    for (const uri of app.identifierUris) {
+      await trx
+        .insertInto('application_identifier_uris')
+        .values({ uri, uri_lower: uri.toLowerCase(), application_id: app.id })
+        .execute();
+    }
+    await recordChange(trx, 'application', app.appId);
+  }
+
+  /** Rewrites an application's stored definition (redirect URIs, API settings, …) and sign-in audience. */
+  async updateDefinition(trx: Transaction<Database>, app: Application): Promise<void> {
+    await trx
+      .updateTable('applications')
+      .set({ definition: JSON.stringify(definitionOf(app)), sign_in_audience: app.signInAudience })
+      .where('id', '=', app.id)
+      .execute();
+    await recordChange(trx, 'application', app.appId);
+  }
+
+  /** Origins of every `spa` redirect URI of every application (CORS preflight allow-list). */
+  async listSpaOrigins(): Promise<string[]> {
+    const rows = await this.db.selectFrom('applications').select('definition').execute();
+    const origins = new Set<string>();
+    for (const row of rows) {
+      const definition = JSON.parse(row.definition) as ApplicationDefinition;
+      for (const uri of definition.spa.redirectUris) {
+        try {
+          origins.add(new URL(uri).origin);
+        } catch {
+          // A stored URI is validated at registration; skip anything unparsable.
+        }
+      }
+    }
+    return [...origins];
+  }
+
+  /** True when some application already registered this App ID URI (case-insensitive). */
+  async isIdentifierUriTaken(uri: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('application_identifier_uris')
+      .select('uri')
+      .where('uri_lower', '=', uri.toLowerCase())
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Loads an application with its identifier URIs and credentials, by `appId` (case-insensitive). */
+  async findByAppId(appId: string): Promise<Application | undefined> {
+    const row = await this.db
+      .selectFrom('applications')
+      .selectAll()
+      .where('app_id', '=', appId.toLowerCase())
+      .executeTakeFirst();
+    return row === undefined ? undefined : this.load(row);
+  }
+
+  /**
+   * One page of the applications registered in a home tenant, by object id.
+   *
+   * @throws RangeError for a `top` out of range.
+   */
+  async list(request: PageRequest & { readonly tenantId: string }): Promise<Page<Application>> {
+    const size = pageSize(request);
+    let query = this.db
+      .selectFrom('applications')
+      .selectAll()
+      .where('tenant_id', '=', request.tenantId)
+      .orderBy('id')
+      .limit(size + 1);
+    if (request.after !== undefined) query = query.where('id', '>', request.after);
+    const rows = await query.execute();
+    const applications = await Promise.all(rows.map((row) => this.load(row)));
+    return toPage(applications, size, (app) => app.id);
+  }
+
+  /** The `appId` of the application that registered this App ID URI (case-insensitive), if any. */
+  async findAppIdByIdentifierUri(uri: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('application_identifier_uris')
+      .innerJoin('applications', 'applications.id', 'application_identifier_uris.application_id')
+      .select('applications.app_id')
+      .where('application_identifier_uris.uri_lower', '=', uri.toLowerCase())
+      .executeTakeFirst();
+    return row?.app_id;
+  }
+
+  /** Adds a client secret (its hash) to the application `app`. */
+  async insertPasswordCredential(
+    trx: Transaction<Database>,
+    app: Pick<Application, 'id' | 'appId'>,
+    credential: PasswordCredential,
+  ): Promise<void> {
+    await trx
+      .insertInto('password_credentials')
+      .values({
+        key_id: credential.keyId,
+        application_id: app.id,
+        display_name: credential.displayName,
+        hint: credential.hint,
+        secret_hash: credential.secretHash,
+        start_at: credential.startAt,
+        end_at: credential.endAt,
+      })
+      .execute();
+    await recordChange(trx, 'application', app.appId);
+  }
+
+  /** Adds a certificate credential to the application `app`. */
+  async insertKeyCredential(
+    trx: Transaction<Database>,
+    app: Pick<Application, 'id' | 'appId'>,
+    credential: KeyCredential,
+  ): Promise<void> {
+    await trx
+      .insertInto('key_credentials')
+      .values({
+        key_id: credential.keyId,
+        application_id: app.id,
+        display_name: credential.displayName,
+        thumbprint_sha1: credential.thumbprintSha1,
+        thumbprint_sha256: credential.thumbprintSha256,
+        certificate_pem: credential.certificatePem,
+        start_at: credential.startAt,
+        end_at: credential.endAt,
+      })
+      .execute();
+    await recordChange(trx, 'application', app.appId);
+  }
+
+  private async load(row: Selectable<ApplicationTable>): Promise<Application> {
+    const [uris, passwords, keys] = await Promise.all([
+      this.db
+        .selectFrom('application_identifier_uris')
+        .select('uri')
+        .where('application_id', '=', row.id)
+        .orderBy('uri')
+        .execute(),
+      this.db.selectFrom('password_credentials').selectAll().where('application_id', '=', row.id).execute(),
+      this.db.selectFrom('key_credentials').selectAll().where('application_id', '=', row.id).execute(),
+    ]);
+    const definition = JSON.parse(row.definition) as ApplicationDefinition;
+    return {
+      ...definition,
+      id: row.id,
+      appId: row.app_id,
+      tenantId: row.tenant_id,
+      displayName: row.display_name,
+      signInAudience: row.sign_in_audience as SignInAudience,
+      accountEnabled: row.account_enabled === 1,
+      identifierUris: uris.map((u) => u.uri),
+      passwordCredentials: passwords.map((p): PasswordCredential => ({
+        keyId: p.key_id,
+        displayName: p.display_name,
+        hint: p.hint,
+        secretHash: p.secret_hash,
+        startAt: p.start_at,
+        endAt: p.end_at,
+      })),
+      keyCredentials: keys.map((k): KeyCredential => ({
+        keyId: k.key_id,
+        displayName: k.display_name,
+        thumbprintSha1: k.thumbprint_sha1,
+        thumbprintSha256: k.thumbprint_sha256,
+        certificatePem: k.certificate_pem,
+        startAt: k.start_at,
+        endAt: k.end_at,
+      })),
+    };
+  }
+}
+
+/** The part of an application stored as JSON. */
+function definitionOf(app: Application): ApplicationDefinition {
+  return {
+    appRoles: app.appRoles,
+    api: app.api,
+    requiredResourceAccess: app.requiredResourceAccess,
+    web: app.web,
+    spa: app.spa,
+    publicClient: app.publicClient,
+    accessTokenSigningAlgorithm: app.accessTokenSigningAlgorithm,
+  };
+}

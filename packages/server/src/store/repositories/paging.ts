@@ -1,0 +1,51 @@
+/**
+ * Keyset paging of directory lists, as the management API pages collections (Graph `$top` and `@odata.nextLink`):
+ * items ordered by object id, the cursor is the last id of the previous page.
+ *
+ * @see https://learn.microsoft.com/graph/paging
+ */
+
+/** What page of a list to read. */
+export interface PageRequest {
+  /** Items per page, 1 to {@link MAX_PAGE_SIZE}; default {@link DEFAULT_PAGE_SIZE}. */
+  readonly top?: number;
+  /** The `next` cursor of the previous page; absent for the first page. */
+  readonly after?: string;
+}
+
+/** One page of a list. */
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Cursor of the next page (pass as `after`); undefined on the last page. */
+  readonly next: string | undefined;
+}
+
+/** Items per page when `top` is not given (Graph's default page size for directory objects). */
+export const DEFAULT_PAGE_SIZE = 100;
+
+/** Largest `top` (Graph's `$top` limit for directory objects). */
+export const MAX_PAGE_SIZE = 999;
+
+/**
+ * The page size of a request.
+ *
+ * @throws RangeError when `top` is not an integer from 1 to {@link MAX_PAGE_SIZE}.
+ */
+export function pageSize(request: PageRequest): number {
+  const top = request.top ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(top) || top < 1 || top > MAX_PAGE_SIZE) {
+    throw new RangeError(`A page holds 1 to ${MAX_PAGE_SIZE} items, not ${top}.`);
+  }
+  return top;
+}
+
+/**
+ * The page made of `rows`, read with a limit of `size + 1`: the extra row only tells that another page follows.
+ *
+ * @param id the ordering key of an item (its object id).
+ */
+export function toPage<T>(rows: readonly T[], size: number, id: (item: T) => string): Page<T> {
+  const items = rows.slice(0, size);
+  const last = items.at(-1);
+  return { items, next: rows.length > size && last !== undefined ? id(last) : undefined };
+}

@@ -1,0 +1,99 @@
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { OAuth2PermissionGrant } from '../../directory/model.js';
+import type { Database, OAuth2PermissionGrantTable } from '../schema.js';
+import { recordChange } from './directory-changes.js';
+import { pageSize, toPage, type Page, type PageRequest } from './paging.js';
+
+/**
+ * Delegated consent (`oauth2_permission_grants`, Graph `oauth2PermissionGrant`). A write records an
+ * `oauth2PermissionGrant` change under the client service principal's id.
+ */
+export class PermissionGrantRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Every delegated grant of a client service principal on a resource service principal, oldest first. */
+  async listBetween(clientSpId: string, resourceSpId: string): Promise<OAuth2PermissionGrant[]> {
+    const rows = await this.db
+      .selectFrom('oauth2_permission_grants')
+      .selectAll()
+      .where('client_id', '=', clientSpId)
+      .where('resource_id', '=', resourceSpId)
+      .orderBy('created_at')
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  /**
+   * One page of the grants in a tenant, by id.
+   *
+   * @throws RangeError for a `top` out of range.
+   */
+  async list(request: PageRequest & { readonly tenantId: string }): Promise<Page<OAuth2PermissionGrant>> {
+    const size = pageSize(request);
+    let query = this.db
+      .selectFrom('oauth2_permission_grants')
+      .selectAll()
+      .where('tenant_id', '=', request.tenantId)
+      .orderBy('id')
+      .limit(size + 1);
+    if (request.after !== undefined) query = query.where('id', '>', request.after);
+    return toPage((await query.execute()).map(fromRow), size, (grant) => grant.id);
+  }
+
+  /**
+   * Adds scopes to the grant of (client, resource, consent type, principal), creating it when absent
+   * (incremental consent); `createdAt` in Unix seconds.
+   */
+  async merge(
+    trx: Transaction<Database>,
+    grant: Omit<OAuth2PermissionGrant, 'scope'> & { readonly scopes: readonly string[] },
+    createdAt: number,
+  ): Promise<void> {
+    const principal = grant.principalId ?? '';
+    const existing = await trx
+      .selectFrom('oauth2_permission_grants')
+      .select(['id', 'scope'])
+      .where('client_id', '=', grant.clientId)
+      .where('resource_id', '=', grant.resourceId)
+      .where('consent_type', '=', grant.consentType)
+      .where('principal_id', '=', principal)
+      .executeTakeFirst();
+    if (existing === undefined) {
+      await trx
+        .insertInto('oauth2_permission_grants')
+        .values({
+          id: grant.id,
+          tenant_id: grant.tenantId,
+          client_id: grant.clientId,
+          consent_type: grant.consentType,
+          principal_id: principal,
+          resource_id: grant.resourceId,
+          scope: [...new Set(grant.scopes)].join(' '),
+          created_at: createdAt,
+        })
+        .execute();
+    } else {
+      const merged = [...new Set([...existing.scope.split(' ').filter(Boolean), ...grant.scopes])].join(' ');
+      if (merged !== existing.scope) {
+        await trx
+          .updateTable('oauth2_permission_grants')
+          .set({ scope: merged })
+          .where('id', '=', existing.id)
+          .execute();
+      }
+    }
+    await recordChange(trx, 'oauth2PermissionGrant', grant.clientId);
+  }
+}
+
+function fromRow(row: Selectable<OAuth2PermissionGrantTable>): OAuth2PermissionGrant {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    clientId: row.client_id,
+    consentType: row.consent_type,
+    principalId: row.principal_id === '' ? null : row.principal_id,
+    resourceId: row.resource_id,
+    scope: row.scope,
+  };
+}
