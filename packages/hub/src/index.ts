@@ -41,9 +41,10 @@ export type { RateLimit } from './security/rate-limit.js';
 export type { Backplane, BackplaneEnvelope } from './backplane/backplane.js';
 export { createInMemoryBackplane } from './backplane/in-memory.js';
 export {
-  backplaneFromEnvironment,
   createRedisBackplane,
   type RedisBackplaneOptions,
+  type RedisClientBackplaneOptions,
+  type RedisUrlBackplaneOptions,
 } from './backplane/redis.js';
 export { attachHubs, type AttachedHubs } from './adapters/node-http.js';
 export { expressHubs, type HubMiddleware } from './adapters/express.js';

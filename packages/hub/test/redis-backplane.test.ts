@@ -3,22 +3,27 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { HubConnection } from '@microsoft/signalr';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, nextCall } from './support/hub.js';
-import { startIdentity, type IdentityFixture } from './support/identity.js';
+import { createRedisBackplane, type BackplaneEnvelope } from '@tessera/hub';
 import { redisAvailable, testRedisUrl } from '@tessera/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, nextCall, until } from './support/hub.js';
+import { startIdentity, type IdentityFixture } from './support/identity.js';
 
 // Scale-out: two hub server processes on one Redis, a client on each; every kind of send and group membership
-// cross nodes.
+// cross nodes. One node's backplane opens its own connections from a URL, the other's is handed a client.
 
 const available = await redisAvailable();
 const script = fileURLToPath(new URL('./support/hub-node.mjs', import.meta.url));
 const built = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
-async function startNode(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+async function startNode(
+  env: Record<string, string>,
+  backplane: 'url' | 'client',
+): Promise<{ child: ChildProcess; url: string }> {
   if (!existsSync(built)) throw new Error('packages/hub/dist is missing: run `npx tsc -b` first.');
   const child = spawn(process.execPath, [script], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...env, BACKPLANE: backplane },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<string>((resolve, reject) => {
@@ -49,7 +54,7 @@ describe.skipIf(!available)('Redis backplane across two processes', () => {
       AUDIENCE: identity.scenario.api.appId,
       CHANNEL_PREFIX: `test:${randomUUID()}:`,
     };
-    const [a, b] = await Promise.all([startNode(env), startNode(env)]);
+    const [a, b] = await Promise.all([startNode(env, 'url'), startNode(env, 'client')]);
     nodes.push(a.child, b.child);
     const [aliceToken, bobToken] = await Promise.all([
       identity.token(identity.alice),
@@ -110,5 +115,32 @@ describe.skipIf(!available)('Redis backplane across two processes', () => {
     await expect(bob.invoke('addToGroup', aliceId, 'admins')).rejects.toThrow(
       "Not authorized to join group 'admins'.",
     );
+  });
+});
+
+describe.skipIf(!available)('Redis backplane on a client the application owns', () => {
+  it('publishes through the client, subscribes through its duplicate, and leaves the client open on close', async () => {
+    const redis = new Redis(testRedisUrl);
+    try {
+      const backplane = createRedisBackplane({ redis, channelPrefix: `test:${randomUUID()}:` });
+      const received: BackplaneEnvelope[] = [];
+      await backplane.subscribe('chat', (envelope) => received.push(envelope));
+      await backplane.publish('chat', {
+        kind: 'all',
+        from: 'node-a',
+        target: 'message',
+        args: ['hi', new Uint8Array([1, 2])],
+      });
+      await until(() => received.length > 0);
+      expect(received).toEqual([
+        // Binary arguments survive (decoded from the Redis message's bytes, hence a Buffer).
+        { kind: 'all', from: 'node-a', target: 'message', args: ['hi', Buffer.of(1, 2)] },
+      ]);
+      await backplane.close();
+      expect(redis.status).toBe('ready');
+      expect(await redis.ping()).toBe('PONG');
+    } finally {
+      await redis.quit();
+    }
   });
 });

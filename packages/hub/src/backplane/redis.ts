@@ -1,31 +1,51 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Backplane, BackplaneEnvelope } from './backplane.js';
-import { createInMemoryBackplane } from './in-memory.js';
 
-/** Options of {@link createRedisBackplane}. */
-export interface RedisBackplaneOptions {
-  /** `redis://[:password@]host:port[/db]`. */
-  readonly url: string;
+/** What every Redis backplane takes. */
+interface RedisBackplaneCommonOptions {
   /** Prefix of every channel name (default `tessera:hub:`); lets several applications share one Redis. */
   readonly channelPrefix?: string;
-  /** Extra ioredis options (TLS, …). */
-  readonly redis?: RedisOptions;
 }
 
 /**
- * A Redis pub/sub backplane: one publishing and one subscribing ioredis connection per process; envelopes are
+ * A backplane on a Redis client the application made (and configured: TLS, credentials, retries) at its
+ * composition root. The backplane publishes through `redis` and subscribes through one duplicate of it
+ * (`redis.duplicate()`: a subscribed connection can do nothing else); `close()` ends the duplicate and leaves
+ * `redis` to its owner.
+ */
+export interface RedisClientBackplaneOptions extends RedisBackplaneCommonOptions {
+  readonly redis: Redis;
+  readonly url?: never;
+}
+
+/** A backplane that opens and owns its two connections to the Redis at `url`. */
+export interface RedisUrlBackplaneOptions extends RedisBackplaneCommonOptions {
+  /** `redis://[:password@]host:port[/db]` (`rediss://` for TLS). */
+  readonly url: string;
+  /** Extra ioredis options (TLS, …) of both connections. */
+  readonly redisOptions?: RedisOptions;
+  readonly redis?: never;
+}
+
+/** Options of {@link createRedisBackplane}: a client the application owns, or a URL. */
+export type RedisBackplaneOptions = RedisClientBackplaneOptions | RedisUrlBackplaneOptions;
+
+/**
+ * A Redis pub/sub backplane: one publishing and one subscribing connection per process; envelopes are
  * MessagePack-encoded (binary arguments survive). Redis pub/sub is at-most-once: a node that is disconnected
- * from Redis misses what was published meanwhile (as with ASP.NET's Redis backplane).
+ * from Redis misses what was published meanwhile (as with ASP.NET's Redis backplane). Nothing is read from the
+ * environment: the application passes its client or URL (docs/hub.md "Scale-out").
+ *
+ * @example createRedisBackplane({ redis: new Redis(config.redisUrl) })
  */
 export function createRedisBackplane(options: RedisBackplaneOptions): Backplane {
   const prefix = options.channelPrefix ?? 'tessera:hub:';
-  const publisher = new Redis(options.url, { lazyConnect: true, ...options.redis });
-  const subscriber = new Redis(options.url, { lazyConnect: true, ...options.redis });
+  const { publisher, subscriber, ownsPublisher } = connectionsOf(options);
   const handlers = new Map<string, Set<(envelope: BackplaneEnvelope) => void>>();
   let connected: Promise<void> | undefined;
   const connect = (): Promise<void> =>
-    (connected ??= Promise.all([publisher.connect(), subscriber.connect()]).then(() => undefined));
+    (connected ??= Promise.all([connectIfIdle(publisher), connectIfIdle(subscriber)]).then(() => undefined));
 
   subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
     const subscribed = handlers.get(channel.toString('utf8'));
@@ -38,8 +58,9 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
     }
     for (const handler of subscribed) handler(envelope);
   });
-  // ioredis reconnects on its own; errors are reported through its events and must not crash the process.
-  publisher.on('error', () => undefined);
+  // ioredis reconnects on its own; errors are reported through its events and must not crash the process. The
+  // application's own client reports to the application's listeners.
+  if (ownsPublisher) publisher.on('error', () => undefined);
   subscriber.on('error', () => undefined);
 
   return {
@@ -68,20 +89,34 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
     },
     async close() {
       handlers.clear();
+      const owned = ownsPublisher ? [publisher, subscriber] : [subscriber];
       if (connected !== undefined) {
-        await Promise.allSettled([publisher.quit(), subscriber.quit()]);
+        await Promise.allSettled(owned.map((client) => client.quit()));
       } else {
-        publisher.disconnect();
-        subscriber.disconnect();
+        for (const client of owned) client.disconnect();
       }
     },
   };
 }
 
-/**
- * The backplane the environment asks for: Redis when `REDIS_URL` is set, else the in-memory default.
- */
-export function backplaneFromEnvironment(env: NodeJS.ProcessEnv = process.env): Backplane {
-  const url = env.REDIS_URL;
-  return url !== undefined && url !== '' ? createRedisBackplane({ url }) : createInMemoryBackplane();
+/** The publishing and the subscribing connection, both lazy when the backplane makes them. */
+function connectionsOf(options: RedisBackplaneOptions): {
+  readonly publisher: Redis;
+  readonly subscriber: Redis;
+  readonly ownsPublisher: boolean;
+} {
+  if (options.redis !== undefined) {
+    return {
+      publisher: options.redis,
+      subscriber: options.redis.duplicate({ lazyConnect: true }),
+      ownsPublisher: false,
+    };
+  }
+  const connection = (): Redis => new Redis(options.url, { lazyConnect: true, ...options.redisOptions });
+  return { publisher: connection(), subscriber: connection(), ownsPublisher: true };
+}
+
+/** Connects a lazily created client; one the application already connected (or is connecting) is left alone. */
+function connectIfIdle(client: Redis): Promise<void> {
+  return client.status === 'wait' ? client.connect() : Promise.resolve();
 }

@@ -1,8 +1,11 @@
 // One hub node in its own process, for the scale-out test: `node hub-node.mjs` with REDIS_URL, AUTHORITY,
-// AUDIENCE and CHANNEL_PREFIX; prints `listening <port>` once ready. Uses the built package (npx tsc -b).
+// AUDIENCE and CHANNEL_PREFIX, and BACKPLANE=client to hand the backplane a Redis client of its own (else the
+// URL); prints `listening <port>` once ready. Uses the built package (npx tsc -b). This file is the node's
+// composition root: it reads the environment, the hub does not.
 import { createServer } from 'node:http';
 import { attachHubs, createHubServer, createRedisBackplane, defineHub } from '@tessera/hub';
 import { createTokenValidator } from '@tessera/resource';
+import { Redis } from 'ioredis';
 
 const hub = defineHub({
   methods: {
@@ -26,7 +29,13 @@ const hubServer = await createHubServer({
   authentication: {
     validator: createTokenValidator({ authority: process.env.AUTHORITY, audience: process.env.AUDIENCE }),
   },
-  backplane: createRedisBackplane({ url: process.env.REDIS_URL, channelPrefix: process.env.CHANNEL_PREFIX }),
+  backplane:
+    process.env.BACKPLANE === 'client'
+      ? createRedisBackplane({
+          redis: new Redis(process.env.REDIS_URL),
+          channelPrefix: process.env.CHANNEL_PREFIX,
+        })
+      : createRedisBackplane({ url: process.env.REDIS_URL, channelPrefix: process.env.CHANNEL_PREFIX }),
 });
 const server = createServer();
 attachHubs(server, [hubServer]);
