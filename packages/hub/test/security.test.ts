@@ -7,7 +7,7 @@ import { connect, nextCall, sleep, startHub, until, type RunningHub } from './su
 import { startIdentity, type IdentityFixture } from './support/identity.js';
 import { negotiate, openSocket, RS } from './support/raw.js';
 
-// Attack tests for every rule of issue 5 item 4 (SPEC §4 Hub), with raw HTTP / WebSockets where exact status
+// Attack tests for every rule of docs/hub.md "Security", with raw HTTP / WebSockets where exact status
 // codes matter and the official client where its behaviour matters.
 
 const ALLOWED_ORIGIN = 'https://app.contoso.test';

@@ -3,7 +3,7 @@
  * `error` as is. Any other error is reported as "An unexpected error occurred invoking 'X' on the server." and
  * its details stay in the server's logs.
  *
- * @see seed 002 "Exceptions"
+ * @see docs/hub.md "Security" (errors); ASP.NET Core `HubException`
  */
 export class HubError extends Error {
   override readonly name = 'HubError';

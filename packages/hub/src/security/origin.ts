@@ -13,7 +13,7 @@ export type OriginDecision =
  * does not apply to WebSockets, so a browser page on any site could otherwise open a socket carrying the user's
  * cookies.
  *
- * @see seed 002 "How SignalR prevents Cross-Site Request Forgery"
+ * @see docs/hub.md "Security" (origins)
  */
 export class OriginPolicy {
   private readonly allowed: ReadonlySet<string>;
