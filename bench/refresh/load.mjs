@@ -18,38 +18,12 @@
  * Input: the JSON job in argv[2] (see run.mjs). Output: one JSON line on stdout (results by target, plus the
  * chains' latest refresh tokens so a later run can continue them).
  */
-import { execFileSync } from 'node:child_process';
 import { Buffer } from 'node:buffer';
-import { readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { cpuSnapshot } from '../lib/cpu-time.mjs';
 
 const job = JSON.parse(process.argv[2] ?? '{}');
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-function cpuSeconds(statFile) {
-  const stat = readFileSync(statFile, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-
-function coreBusySeconds(core) {
-  const line = readFileSync('/proc/stat', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`cpu${core} `));
-  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
-  const [, , , idle, iowait] = ticks;
-  return (ticks.reduce((a, b) => a + b, 0) - idle - iowait) / CLOCK_TICKS;
-}
-
-function cpuSnapshot(serverPid) {
-  const { user, system } = process.cpuUsage();
-  return {
-    server: cpuSeconds(`/proc/${serverPid}/stat`),
-    load: (user + system) / 1e6,
-    serverCore: coreBusySeconds(job.serverCpu),
-  };
-}
 
 /** One POST on `agent`; resolves with status, headers and body text. */
 function post(agent, url, body, headers) {
@@ -167,11 +141,11 @@ const slices = Math.ceil(job.durationSeconds / job.sliceSeconds);
 for (let slice = 0; slice < slices; slice += 1) {
   for (let i = 0; i < state.length; i += 1) {
     const s = state[(slice + i) % state.length];
-    const before = cpuSnapshot(s.target.serverPid);
+    const before = cpuSnapshot(s.target.serverPid, job.serverCpu);
     const started = performance.now();
     const result = await drive(s.target, s.conns, job.sliceSeconds);
     s.totals.seconds += (performance.now() - started) / 1000;
-    const after = cpuSnapshot(s.target.serverPid);
+    const after = cpuSnapshot(s.target.serverPid, job.serverCpu);
     for (const name of Object.keys(s.totals.cpu)) s.totals.cpu[name] += after[name] - before[name];
     s.totals.completed += result.completed;
     for (const ms of result.latencies) s.totals.latencies.push(ms);

@@ -7,8 +7,7 @@
  * - Each server is its own process pinned to one core (`taskset -c BENCH_SERVER_CPU`, default 0), plain HTTP on
  *   127.0.0.1; the load generator (load.mjs, node:http keep-alive, one request in flight per connection) is a
  *   separate process on `BENCH_LOAD_CPU` (default 1), and so is this orchestrator. Only one server is under load
- *   at any time. Helpers come from bench/token (servers.mjs: Cleanup, freePort, stopChild, tesseraCli,
- *   tesseraEnvironment).
+ *   at any time. Process, settings and report helpers come from bench/lib.
  * - Tessera (SQLite in a temporary data directory, TESSERA_TLS=off, log level warn) is seeded with its CLI: an
  *   API `api://bench-api` with delegated scope Files.Read (v2.0 RS256 access tokens), a confidential web app
  *   with a client secret (client_secret_post), a user. Its BENCH_CONNECTIONS (16) refresh token families are
@@ -43,19 +42,20 @@
  *     the server core went to other processes, so the per-CPU-second figures are the ones to trust. A shorter
  *     undisturbed run: 65/s vs 76/s (85%).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hash } from '@node-rs/argon2';
-import { Cleanup, freePort, stopChild, tesseraEnvironment } from '../token/servers.mjs';
+import { fixed, percent, table } from '../lib/report.mjs';
+import { freePort, installCleanup, spawnPinned, stopChild } from '../lib/processes.mjs';
+import { intSetting, pinSelf, preflight } from '../lib/settings.mjs';
+import { tesseraEnvironment } from '../lib/tessera.mjs';
 import {
   oidcProviderRefreshTokens,
   PASSWORD,
   seedTessera,
   signInForm,
-  spawnPinned,
   startOidcProvider,
   startTessera,
   tesseraRefreshTokens,
@@ -63,14 +63,6 @@ import {
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const resultsDir = join(repoRoot, 'bench/.results');
-
-function intSetting(name, fallback, min, max) {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw new Error(`${name} must be a whole number from ${min} to ${max} (got ${raw})`);
-  return value;
-}
 
 function readSettings() {
   return {
@@ -82,13 +74,6 @@ function readSettings() {
     serverCpu: intSetting('BENCH_SERVER_CPU', 0, 0, 1023),
     loadCpu: intSetting('BENCH_LOAD_CPU', 1, 0, 1023),
   };
-}
-
-function preflight(settings) {
-  if (settings.serverCpu === settings.loadCpu)
-    throw new Error('BENCH_SERVER_CPU and BENCH_LOAD_CPU must differ');
-  if (availableParallelism() < 2) throw new Error('needs at least 2 CPU cores (server and load generator)');
-  execFileSync('taskset', ['-V'], { stdio: 'ignore' });
 }
 
 /** Runs a node script pinned to `cpu` with a JSON job; resolves with the last JSON line it prints. */
@@ -103,16 +88,6 @@ function runPinned(cleanup, cpu, script, job) {
       else reject(new Error(`${script} exited with ${code}: ${child.stderrText.trim()}`));
     });
   });
-}
-
-const fixed = (n, digits) => (n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(digits));
-const percent = (n) => (n === undefined ? 'n/a' : `${(n * 100).toFixed(0)}%`);
-
-function table(rows) {
-  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => String(row[column]).length)));
-  const line = (row) =>
-    row.map((cell, column) => String(cell)[column === 0 ? 'padEnd' : 'padStart'](widths[column])).join('  ');
-  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
 function loadRow(label, r) {
@@ -141,21 +116,12 @@ async function main() {
     cores: availableParallelism(),
     command: 'npm run bench:refresh',
   };
-  execFileSync('taskset', ['-a', '-c', '-p', String(settings.loadCpu), String(process.pid)], {
-    stdio: 'ignore',
-  });
+  pinSelf(settings.loadCpu);
   const { ARGON2ID_PARAMETERS } = await import(
     join(repoRoot, 'packages/server/dist/users/password-sign-in.js')
   );
 
-  const cleanup = new Cleanup();
-  process.once('exit', () => cleanup.now());
-  for (const signal of ['SIGINT', 'SIGTERM']) {
-    process.once(signal, () => {
-      cleanup.now();
-      process.exit(130);
-    });
-  }
+  const cleanup = installCleanup();
 
   const env = tesseraEnvironment();
   const dataDir = cleanup.tempDir('tessera-bench-refresh-');

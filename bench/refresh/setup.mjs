@@ -1,20 +1,14 @@
 /**
  * Seeding and starting the two servers of the refresh benchmark, and obtaining what the load needs: refresh
- * token chains (one per connection) and a real sign-in form. Reuses bench/token's `Cleanup`, `freePort`,
- * `stopChild`, `tesseraCli` and `tesseraEnvironment` (servers.mjs); its `spawnPinned`, `waitUntilListening` and
- * CLI runner are module-private there, so small equivalents live here.
+ * token chains (one per connection) and a real sign-in form. Processes and the Tessera CLI come from bench/lib.
  */
-import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { URLSearchParams } from 'node:url';
-import { promisify } from 'node:util';
 import { signInThrough, TestBrowser } from '@tessera/testkit';
-import { tesseraCli } from '../token/servers.mjs';
+import { HOST, spawnPinned, waitUntilListening } from '../lib/processes.mjs';
+import { runTesseraCli, tesseraCli } from '../lib/tessera.mjs';
 
-const execFileAsync = promisify(execFile);
-export const HOST = '127.0.0.1';
 export const DOMAIN = 'bench.test';
 const API = 'api://bench-api';
 const SCOPE = 'Files.Read';
@@ -22,23 +16,12 @@ const REDIRECT_URI = 'https://app.example/callback';
 const USER = `alice@${DOMAIN}`;
 export const PASSWORD = 'Correct-Horse-Battery-9';
 
-async function tessera(repoRoot, env, dataDir, args) {
-  const { stdout } = await execFileAsync(
-    process.execPath,
-    [tesseraCli(repoRoot), ...args, '--data', dataDir, '--json'],
-    { env, cwd: repoRoot },
-  );
-  const parsed = JSON.parse(stdout);
-  if (parsed.error !== undefined) throw new Error(`tessera ${args.join(' ')}: ${parsed.error.message}`);
-  return parsed;
-}
-
 /**
  * Seeds a fresh Tessera directory with the CLI: tenant bench.test, an API `api://bench-api` exposing the
  * delegated scope Files.Read (v2.0 tokens, RS256), a confidential web app with a secret, and a user.
  */
 export async function seedTessera(repoRoot, env, dataDir) {
-  const run = (args) => tessera(repoRoot, env, dataDir, args);
+  const run = (args) => runTesseraCli(repoRoot, env, dataDir, args);
   const tenant = await run(['tenant', 'create', '--name', 'Bench', '--domain', DOMAIN]);
   const api = await run([
     ...['app', 'create', '--tenant', DOMAIN, '--name', 'API', '--identifier-uri', API],
@@ -51,33 +34,6 @@ export async function seedTessera(repoRoot, env, dataDir) {
   const password = await run(['app', 'add-password', '--tenant', DOMAIN, '--app', web.appId]);
   await run(['user', 'create', '--tenant', DOMAIN, '--upn', USER, '--password', PASSWORD]);
   return { tenantId: tenant.id, apiAppId: api.appId, clientId: web.appId, clientSecret: password.secretText };
-}
-
-/** `node <args>` pinned to `cpu`; stderr kept to explain a failed start. */
-export function spawnPinned(cleanup, cpu, nodeArgs, env, stdout = 'ignore') {
-  const child = spawn('taskset', ['-c', String(cpu), process.execPath, ...nodeArgs], {
-    env,
-    stdio: ['ignore', stdout, 'pipe'],
-  });
-  cleanup.children.add(child);
-  child.stderrText = '';
-  child.stderr.on('data', (chunk) => {
-    if (child.stderrText.length < 8192) child.stderrText += chunk;
-  });
-  return child;
-}
-
-async function waitUntilListening(child, url) {
-  for (let attempt = 0; attempt < 150; attempt += 1) {
-    if (child.exitCode !== null) break;
-    try {
-      await globalThis.fetch(url);
-      return;
-    } catch {
-      await sleep(100);
-    }
-  }
-  throw new Error(`server did not start at ${url} (exit ${child.exitCode}): ${child.stderrText.trim()}`);
 }
 
 const form = (fields) => new URLSearchParams(fields).toString();

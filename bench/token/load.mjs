@@ -14,41 +14,10 @@
  *
  * Input: the JSON job in argv[2] (see `runLoad` in run.mjs). Output: one JSON line on stdout, results by server.
  */
-import { readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import autocannon from 'autocannon';
+import { cpuSnapshot } from '../lib/cpu-time.mjs';
 
 const job = JSON.parse(process.argv[2] ?? '{}');
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-/** utime + stime, in seconds, from a `/proc/.../stat` file. */
-function cpuSeconds(statFile) {
-  const stat = readFileSync(statFile, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After "pid (comm) ", field 0 is state; utime and stime are fields 11 and 12.
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-
-/** Busy seconds (all but idle and iowait) of one core, from `/proc/stat`. */
-function coreBusySeconds(core) {
-  const line = readFileSync('/proc/stat', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`cpu${core} `));
-  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
-  const [, , , idle, iowait] = ticks;
-  return (ticks.reduce((a, b) => a + b, 0) - idle - iowait) / CLOCK_TICKS;
-}
-
-/** CPU seconds used so far: the server (all threads, main thread), this process, and the whole server core. */
-function cpuSnapshot(serverPid) {
-  const { user, system } = process.cpuUsage();
-  return {
-    server: cpuSeconds(`/proc/${serverPid}/stat`),
-    serverMain: cpuSeconds(`/proc/${serverPid}/task/${serverPid}/stat`),
-    load: (user + system) / 1e6,
-    serverCore: coreBusySeconds(job.serverCpu),
-  };
-}
 
 /**
  * Latencies of 2xx responses in 10 µs buckets up to 10 s (autocannon's own histogram has 1 ms resolution, too
@@ -107,11 +76,11 @@ function emptyTotals() {
 }
 
 async function measureSlice(target, totals) {
-  const before = cpuSnapshot(target.serverPid);
+  const before = cpuSnapshot(target.serverPid, job.serverCpu);
   const started = process.hrtime.bigint();
   const result = await attack(target, job.sliceSeconds, totals.latencies);
   totals.seconds += Number(process.hrtime.bigint() - started) / 1e9;
-  const after = cpuSnapshot(target.serverPid);
+  const after = cpuSnapshot(target.serverPid, job.serverCpu);
   for (const name of Object.keys(totals.cpu)) totals.cpu[name] += after[name] - before[name];
   totals.tokens += result['2xx'];
   for (const name of ['non2xx', 'errors', 'timeouts', 'mismatches']) totals[name] += result[name];

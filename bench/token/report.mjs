@@ -6,15 +6,13 @@
  * machine disturbs less); server CPU = the server process, all threads, as a share of one core; main thread = its
  * JavaScript thread alone; other = other processes on the server core; load CPU = the load generator on its core.
  */
+import { fixed, percent, table } from '../lib/report.mjs';
 
 /** Tessera's targets, per algorithm: minimum ratio to oidc-provider and to the raw limit. */
 export const TARGETS = {
   RS256: { overOidcProvider: 1.5, ofLimit: 0.85 },
   ES256: { overOidcProvider: 2, ofLimit: 0.75 },
 };
-
-const fixed = (n, digits) => (n === undefined ? 'n/a' : n.toFixed(digits));
-const percent = (n) => (n === undefined ? 'n/a' : `${(n * 100).toFixed(0)}%`);
 
 /** Tessera / oidc-provider and Tessera / limit for one algorithm, with pass/fail against the targets. */
 export function ratios(alg, byServer) {
@@ -30,13 +28,6 @@ export function ratios(alg, byServer) {
     overOidcProvider: check(ratio(byServer['oidc-provider']?.tokensPerSecond), target.overOidcProvider),
     ofLimit: check(ratio(byServer.raw?.tokensPerSecond), target.ofLimit),
   };
-}
-
-function table(rows) {
-  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => String(row[column]).length)));
-  const line = (row) =>
-    row.map((cell, column) => String(cell)[column === 0 ? 'padEnd' : 'padStart'](widths[column])).join('  ');
-  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
 const verdict = (check) => (check.pass === undefined ? 'n/a' : check.pass ? 'PASS' : 'FAIL');

@@ -36,44 +36,13 @@ import { fileURLToPath } from 'node:url';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { formatAlgorithm, loadErrors, ratios, reliabilityWarnings, TARGETS } from './report.mjs';
 import { summariseProfile } from './profile-summary.mjs';
-import {
-  Cleanup,
-  freePort,
-  seedTessera,
-  serverDefinitions,
-  stopChild,
-  tesseraCli,
-  tesseraEnvironment,
-} from './servers.mjs';
+import { freePort, installCleanup, stopChild } from '../lib/processes.mjs';
+import { choiceSetting, intSetting, listSetting, pinSelf, preflight } from '../lib/settings.mjs';
+import { tesseraCli, tesseraEnvironment } from '../lib/tessera.mjs';
+import { seedTessera, serverDefinitions } from './servers.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const resultsDir = join(repoRoot, 'bench/.results');
-
-function intSetting(name, fallback, min, max) {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be a whole number from ${min} to ${max} (got ${raw})`);
-  }
-  return value;
-}
-
-function listSetting(name, allowed) {
-  const raw = process.env[name];
-  const values = raw === undefined || raw === '' ? allowed : raw.split(',').map((v) => v.trim());
-  for (const value of values) {
-    if (!allowed.includes(value)) throw new Error(`${name}: unknown '${value}' (use ${allowed.join(', ')})`);
-  }
-  return values;
-}
-
-/** One of `allowed`; the first is the default. */
-function choiceSetting(name, allowed) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return allowed[0];
-  if (!allowed.includes(raw)) throw new Error(`${name}: unknown '${raw}' (use ${allowed.join(' or ')})`);
-  return raw;
-}
 
 function readSettings() {
   return {
@@ -91,27 +60,10 @@ function readSettings() {
   };
 }
 
-/** Refuses to run where the method cannot hold: no taskset, fewer than two cores, or one core for both. */
-function preflight(settings) {
-  if (settings.serverCpu === settings.loadCpu)
-    throw new Error('BENCH_SERVER_CPU and BENCH_LOAD_CPU must differ');
-  if (availableParallelism() < 2) throw new Error('needs at least 2 CPU cores (server and load generator)');
-  try {
-    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
-  } catch {
-    throw new Error('needs taskset (util-linux) to pin processes to cores');
-  }
-}
-
 function ensureBuilt() {
   if (existsSync(join(repoRoot, 'packages/server/dist/cli/main.js'))) return;
   console.log('Building (npx tsc -b)...');
   execFileSync('npx', ['tsc', '-b'], { cwd: repoRoot, stdio: 'inherit' });
-}
-
-/** Pins this process (every thread) to the load core, away from the server core. */
-function pinSelf(cpu) {
-  execFileSync('taskset', ['-a', '-c', '-p', String(cpu), String(process.pid)], { stdio: 'ignore' });
 }
 
 /**
@@ -222,19 +174,6 @@ function printProfileSummary(profileDir) {
     console.log(`\nTessera CPU profile ${relative(repoRoot, join(profileDir, file))}`);
     console.log(summariseProfile(join(profileDir, file)));
   }
-}
-
-/** Kills children and removes temporary directories on exit, on failure and on Ctrl-C. */
-function installCleanup() {
-  const cleanup = new Cleanup();
-  process.once('exit', () => cleanup.now());
-  for (const signal of ['SIGINT', 'SIGTERM']) {
-    process.once(signal, () => {
-      cleanup.now();
-      process.exit(130);
-    });
-  }
-  return cleanup;
 }
 
 /** Seeds Tessera and returns the definitions of the servers selected by BENCH_SERVERS. */

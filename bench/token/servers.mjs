@@ -9,75 +9,17 @@
  * Every child and temporary directory is registered with {@link Cleanup} so that it is removed on exit, on
  * failure and on Ctrl-C.
  */
-import { execFile, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { URLSearchParams } from 'node:url';
-import { promisify } from 'node:util';
+import { HOST, spawnPinned, waitUntilListening } from '../lib/processes.mjs';
+import { runTesseraCli, tesseraCli } from '../lib/tessera.mjs';
 
-const execFileAsync = promisify(execFile);
-const HOST = '127.0.0.1';
 const TENANT_DOMAIN = 'bench.test';
 const ROLE = 'Data.Read.All';
 const LIFETIME_SECONDS = 3599;
 /** The two resources: one per signing algorithm. */
 export const RESOURCES = { RS256: 'api://bench-api', ES256: 'api://bench-api-es' };
-
-/** Children and temporary directories to remove, whatever happens. */
-export class Cleanup {
-  children = new Set();
-  dirs = new Set();
-
-  tempDir(prefix) {
-    const dir = mkdtempSync(join(tmpdir(), prefix));
-    this.dirs.add(dir);
-    return dir;
-  }
-
-  /** Synchronous, so it also works from `process.on('exit')`. */
-  now() {
-    for (const child of this.children) if (child.exitCode === null) child.kill('SIGKILL');
-    this.children.clear();
-    for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
-    this.dirs.clear();
-  }
-}
-
-/** A free TCP port on 127.0.0.1 (bound then released). */
-export function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, HOST, () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-/**
- * The Tessera CLI to benchmark: the build in this checkout, or BENCH_TESSERA_CLI (e.g. a patched copy, to
- * measure a candidate change against the same baseline).
- */
-export function tesseraCli(repoRoot) {
-  return resolve(repoRoot, process.env.BENCH_TESSERA_CLI ?? 'packages/server/dist/cli/main.js');
-}
-
-/** Runs the Tessera CLI with `--json` and returns its parsed output. */
-async function tessera(repoRoot, env, dataDir, args) {
-  const cli = tesseraCli(repoRoot);
-  const { stdout } = await execFileAsync(process.execPath, [cli, ...args, '--data', dataDir, '--json'], {
-    env,
-    cwd: repoRoot,
-  });
-  const parsed = JSON.parse(stdout);
-  if (parsed.error !== undefined) throw new Error(`tessera ${args.join(' ')}: ${parsed.error.message}`);
-  return parsed;
-}
 
 /**
  * Seeds a fresh Tessera directory: tenant bench.test, two resource APIs (RS256 default and ES256) exposing the
@@ -86,7 +28,7 @@ async function tessera(repoRoot, env, dataDir, args) {
  * @returns the identifiers and the secret every server is configured with.
  */
 export async function seedTessera(repoRoot, env, dataDir) {
-  const run = (args) => tessera(repoRoot, env, dataDir, args);
+  const run = (args) => runTesseraCli(repoRoot, env, dataDir, args);
   const tenant = await run(['tenant', 'create', '--name', 'Bench', '--domain', TENANT_DOMAIN]);
   const api = (name, identifier, extra = []) =>
     run([
@@ -135,48 +77,6 @@ function oidcBody(seed, alg) {
     scope: ROLE,
     resource: RESOURCES[alg],
   });
-}
-
-/**
- * Spawns `node <args>` pinned to `cpu`. Output is discarded (logging is off) except stderr, which is kept to explain
- * a failed start.
- */
-function spawnPinned(cleanup, cpu, nodeArgs, env) {
-  const child = spawn('taskset', ['-c', String(cpu), process.execPath, ...nodeArgs], {
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  cleanup.children.add(child);
-  child.stderrText = '';
-  child.stderr.on('data', (chunk) => {
-    if (child.stderrText.length < 8192) child.stderrText += chunk;
-  });
-  return child;
-}
-
-/** Polls `url` until it answers (any status), bounded by `attempts` × 100 ms. */
-async function waitUntilListening(child, url, attempts = 150) {
-  for (let attempt = 0; attempt < attempts; attempt += 1) {
-    if (child.exitCode !== null) break;
-    try {
-      await globalThis.fetch(url, { method: 'GET' });
-      return;
-    } catch {
-      await sleep(100);
-    }
-  }
-  throw new Error(`server did not start at ${url} (exit ${child.exitCode}): ${child.stderrText.trim()}`);
-}
-
-/** Stops a child with SIGTERM (so `--cpu-prof` can write its profile), then SIGKILL after `graceMs`. */
-export async function stopChild(cleanup, child, graceMs = 10_000) {
-  if (child.exitCode === null) {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timedOut = await Promise.race([exited.then(() => false), sleep(graceMs).then(() => true)]);
-    if (timedOut) child.kill('SIGKILL');
-  }
-  cleanup.children.delete(child);
 }
 
 /** Server descriptors: how to start each one and what to send it. */
@@ -263,15 +163,4 @@ export function serverDefinitions({ repoRoot, seed, tesseraEnv, tesseraDataDir, 
       },
     },
   ];
-}
-
-/** Environment of the Tessera CLI and server: plain HTTP, warnings only, a fresh master key. */
-export function tesseraEnvironment() {
-  return {
-    ...process.env,
-    TESSERA_TLS: 'off',
-    TESSERA_LOG_LEVEL: 'warn',
-    TESSERA_HOST: HOST,
-    TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
-  };
 }

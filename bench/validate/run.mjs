@@ -43,23 +43,14 @@
  * the header check (memoised per header segment), the key lookup (memoised per alg + kid while jose's set is
  * fresh), the issuer and access-token rules; a CPU profile shows them at about 2% of a call, the rest is jose.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { intSetting, pinSelf, preflight } from '../lib/settings.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const resultsDir = join(here, '../.results');
-
-function intSetting(name, fallback, min, max) {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be a whole number from ${min} to ${max} (got ${raw})`);
-  }
-  return value;
-}
 
 const settings = {
   serverCpu: intSetting('BENCH_SERVER_CPU', 0, 0, 1023),
@@ -72,21 +63,6 @@ const settings = {
   httpRounds: intSetting('BENCH_HTTP_ROUNDS', 5, 1, 50),
 };
 const TARGET_RATIO = 0.9;
-
-/** Refuses to run where the method cannot hold: no taskset, fewer than two cores, one core for both. */
-function checkMachine() {
-  try {
-    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
-  } catch {
-    throw new Error('needs taskset (util-linux) to pin processes to cores');
-  }
-  if (availableParallelism() < 2) throw new Error('needs at least two cores (server and load apart)');
-  if (settings.serverCpu === settings.loadCpu)
-    throw new Error('BENCH_SERVER_CPU and BENCH_LOAD_CPU must differ');
-  execFileSync('taskset', ['-a', '-c', '-p', String(settings.loadCpu), String(process.pid)], {
-    stdio: 'ignore',
-  });
-}
 
 /** Runs a bench script pinned to `cpu` and returns its one JSON line. */
 function runPinned(cpu, script, args) {
@@ -128,7 +104,8 @@ const fmt = (value, digits = 0) =>
   value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 async function main() {
-  checkMachine();
+  preflight(settings);
+  pinSelf(settings.loadCpu);
   console.log(
     `bench:validate: server core ${settings.serverCpu}, load core ${settings.loadCpu}, Node ${process.version}\n`,
   );
