@@ -1,4 +1,4 @@
-import type { SignInStore } from '../../store/sign-in-store.js';
+import type { SignInStore, StoredInteractionStep } from '../../store/sign-in-store.js';
 import { randomToken, tokenHash } from '../../tokens/opaque-tokens.js';
 import { isResumeTargetName, type InteractionResume } from './resume-target.js';
 
@@ -36,22 +36,15 @@ const ACTION_FIELDS: Readonly<Record<InteractionAction, ReadonlySet<string>>> = 
  * the suspended request it resumes, the step, the actions the page offered and what they may refer to. The page's
  * form carries only a random handle.
  */
-export interface InteractionStep {
-  /** The `{tenant}` path segment of the request. */
-  readonly tenant: string;
+export interface InteractionStep extends Pick<
+  StoredInteractionStep,
+  'tenant' | 'choices' | 'sessionId' | 'sessionFresh' | 'organizationConsent'
+> {
   /** The suspended request the interaction continues once the page is answered. */
   readonly resume: InteractionResume;
   readonly step: InteractionStepKind;
   /** The actions the page offered ({@link STEP_ACTIONS} of its step). */
   readonly actions: readonly InteractionAction[];
-  /** Account picker: the reference of each offered account → its SSO session id (never sent to the browser). */
-  readonly choices: Readonly<Record<string, string>>;
-  /** Consent page: the SSO session it was shown for. */
-  readonly sessionId?: string | undefined;
-  /** True when {@link sessionId} was signed in during this interaction (fresh authentication). */
-  readonly sessionFresh: boolean;
-  /** Consent page: whether it offered consent on behalf of the organization. */
-  readonly organizationConsent: boolean;
 }
 
 /** Seconds an interaction page stays usable. */
