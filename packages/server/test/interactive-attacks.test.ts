@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { IdentityError, type ErrorCode, type ErrorParams } from '@tessera/protocol';
+import type { ErrorCode } from '@tessera/protocol';
 import {
   seedInteractiveScenario,
   signInThrough,
@@ -21,7 +21,6 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const text = (code: ErrorCode, params: ErrorParams = {}) => new IdentityError(code, params).description;
 const pkce = () => {
   const verifier = randomBytes(32).toString('base64url');
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
@@ -51,12 +50,12 @@ async function raw(url: string, init: RequestInit = {}): Promise<BrowserResponse
   return { status: response.status, headers: response.headers, body: await response.text(), location };
 }
 
-function expectErrorPage(page: BrowserResponse, code: ErrorCode, params: ErrorParams, status = 400): void {
+function expectErrorPage(page: BrowserResponse, code: ErrorCode, description: string, status = 400): void {
   expect(page.status).toBe(status);
   expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
   expect(page.location).toBeUndefined();
   expect(page.body).toContain(`Error code: TSS${code}`);
-  const escaped = text(code, params)
+  const escaped = description
     .replaceAll('&', '&amp;')
     .replaceAll('<', '&lt;')
     .replaceAll('>', '&gt;')
@@ -70,7 +69,7 @@ function expectRedirectError(
   redirectUri: string,
   error: string,
   code: ErrorCode,
-  params: ErrorParams = {},
+  description: string,
   mode: 'query' | 'fragment' = 'query',
 ): URLSearchParams {
   expect(page.status).toBe(302);
@@ -79,22 +78,33 @@ function expectRedirectError(
   expect(location.startsWith(`${redirectUri}${separator}`)).toBe(true);
   const fields = new URLSearchParams(location.slice(redirectUri.length + 1));
   expect(fields.get('error')).toBe(error);
-  expect(fields.get('error_description')?.split('\r\n')[0]).toBe(`TSS${code}: ${text(code, params)}`);
+  expect(fields.get('error_description')?.split('\r\n')[0]).toBe(`TSS${code}: ${description}`);
   expect(fields.get('iss')).toBe(`${server.url}/${s.tenantId}/v2.0`);
   return fields;
 }
 
 describe('authorization endpoint: refusals before the redirect URI is proven render the error page', () => {
   const near = () => s.web.redirectUri;
-  const cases: [string, () => string, ErrorCode, () => ErrorParams][] = [
-    ['no client_id', () => webAuthorize({ client_id: undefined }), 900144, () => ({ name: 'client_id' })],
+  const cases: [string, () => string, ErrorCode, () => string][] = [
+    [
+      'no client_id',
+      () => webAuthorize({ client_id: undefined }),
+      900144,
+      () => "The request body must contain the following parameter: 'client_id'.",
+    ],
     [
       'unknown client_id',
       () => webAuthorize({ client_id: '11111111-1111-1111-1111-111111111111' }),
       700016,
-      () => ({ clientId: '11111111-1111-1111-1111-111111111111', tenant: s.tenantId }),
+      () =>
+        `Application with identifier '11111111-1111-1111-1111-111111111111' was not found in the directory '${s.tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
     ],
-    ['no redirect_uri', () => webAuthorize({ redirect_uri: undefined }), 900971, () => ({})],
+    [
+      'no redirect_uri',
+      () => webAuthorize({ redirect_uri: undefined }),
+      900971,
+      () => 'No reply address provided.',
+    ],
     ...(
       [
         ['trailing slash', () => `${near()}/`],
@@ -113,28 +123,29 @@ describe('authorization endpoint: refusals before the redirect URI is proven ren
         ['spa URI for the web app', () => s.spa.redirectUri],
         ['loopback any-port is for public clients only', () => 'http://127.0.0.1:8080/callback'],
       ] as const
-    ).map(([name, uri]): [string, () => string, ErrorCode, () => ErrorParams] => [
+    ).map(([name, uri]): [string, () => string, ErrorCode, () => string] => [
       `redirect_uri near-miss: ${name}`,
       () => webAuthorize({ redirect_uri: uri() }),
       50011,
-      () => ({ redirectUri: uri(), clientId: s.web.appId }),
+      () =>
+        `The redirect URI '${uri()}' specified in the request does not match the redirect URIs configured for the application '${s.web.appId}'. Make sure the redirect URI sent in the request matches one added to your application.`,
     ]),
     [
       'repeated client_id',
       () => webAuthorize({}, `&client_id=${s.native.appId}`),
       9100004,
-      () => ({ name: 'client_id' }),
+      () => "The request must not contain the parameter 'client_id' more than once.",
     ],
     [
       'repeated redirect_uri',
       () => webAuthorize({}, `&redirect_uri=${encodeURIComponent('https://evil.example/')}`),
       9100004,
-      () => ({ name: 'redirect_uri' }),
+      () => "The request must not contain the parameter 'redirect_uri' more than once.",
     ],
   ];
-  it.each(cases)('%s', async (_name, url, code, params) => {
+  it.each(cases)('%s', async (_name, url, code, description) => {
     const page = await raw(url());
-    expectErrorPage(page, code, params());
+    expectErrorPage(page, code, description());
     expect(page.headers.get('x-frame-options')).toBe('DENY');
   });
 });
@@ -156,7 +167,7 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
     () => string,
     string,
     ErrorCode,
-    () => ErrorParams,
+    () => string,
     ('query' | 'fragment')?,
   ][] = [
     [
@@ -165,10 +176,8 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
       () => s.web.redirectUri,
       'unsupported_response_type',
       70005,
-      () => ({
-        responseType: 'code token_x',
-        reason: 'use code, token, id_token, id_token token or code id_token.',
-      }),
+      () =>
+        "The response type 'code token_x' is not supported: use code, token, id_token, id_token token or code id_token.",
     ],
     [
       'tokens in a query string',
@@ -182,10 +191,8 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
       () => s.spa.redirectUri,
       'invalid_request',
       70007,
-      () => ({
-        responseMode: 'query',
-        reason: 'tokens are never sent in a query string; use fragment or form_post.',
-      }),
+      () =>
+        "The response mode 'query' is not supported: tokens are never sent in a query string; use fragment or form_post.",
       'fragment',
     ],
     [
@@ -194,7 +201,8 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
       () => s.web.redirectUri,
       'unsupported_response_type',
       70005,
-      () => ({ responseType: 'token', reason: "response type 'token' is not enabled for the application." }),
+      () =>
+        "The response type 'token' is not supported: response type 'token' is not enabled for the application.",
       'fragment',
     ],
     [
@@ -203,7 +211,7 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
       () => s.web.redirectUri,
       'unauthorized_client',
       700054,
-      () => ({ clientId: s.web.appId }),
+      () => `Response_type 'id_token' is not enabled for the application '${s.web.appId}'.`,
       'fragment',
     ],
     [
@@ -218,7 +226,7 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
       () => s.spa.redirectUri,
       'invalid_request',
       900144,
-      () => ({ name: 'nonce' }),
+      () => "The request body must contain the following parameter: 'nonce'.",
       'fragment',
     ],
     [
@@ -227,7 +235,7 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
       () => 'http://127.0.0.1:49152/callback',
       'invalid_request',
       9100012,
-      () => ({ method: 'plain' }),
+      () => "The code_challenge_method 'plain' is not supported; use 'S256'.",
     ],
     [
       'PKCE challenge without method (= plain)',
@@ -235,7 +243,7 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
       () => 'http://127.0.0.1:49152/callback',
       'invalid_request',
       9100012,
-      () => ({ method: 'plain' }),
+      () => "The code_challenge_method 'plain' is not supported; use 'S256'.",
     ],
     [
       'PKCE missing for a public client',
@@ -243,7 +251,8 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
       () => 'http://127.0.0.1:49152/callback',
       'invalid_request',
       9100011,
-      () => ({ platform: 'public' }),
+      () =>
+        "Proof Key for Code Exchange (code_challenge with code_challenge_method 'S256') is required for public clients.",
     ],
     [
       'PKCE missing for a spa',
@@ -251,7 +260,8 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
       () => s.spa.redirectUri,
       'invalid_request',
       9100011,
-      () => ({ platform: 'single-page application' }),
+      () =>
+        "Proof Key for Code Exchange (code_challenge with code_challenge_method 'S256') is required for single-page application clients.",
     ],
     [
       'malformed challenge',
@@ -259,7 +269,8 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
       () => 'http://127.0.0.1:49152/callback',
       'invalid_request',
       50147,
-      () => ({}),
+      () =>
+        'The size of the code challenge parameter is not valid: it must be 43 to 128 characters of the base64url alphabet.',
     ],
     [
       'prompt none with login',
@@ -267,7 +278,7 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
       () => s.web.redirectUri,
       'invalid_request',
       9002313,
-      () => ({ reason: "prompt 'none' cannot be combined with other values." }),
+      () => "Request is malformed or invalid: prompt 'none' cannot be combined with other values.",
     ],
     [
       'malformed claims',
@@ -275,7 +286,7 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
       () => s.web.redirectUri,
       'invalid_request',
       9002313,
-      () => ({ reason: "'claims' must be a JSON object." }),
+      () => "Request is malformed or invalid: 'claims' must be a JSON object.",
     ],
     [
       'prompt=none without a session',
@@ -283,7 +294,8 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
       () => s.web.redirectUri,
       'login_required',
       50058,
-      () => ({}),
+      () =>
+        'Session information is not sufficient for single-sign-on. The user is not signed in, and the request asked for no interaction (prompt=none).',
     ],
     [
       'unknown scope',
@@ -291,12 +303,13 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
       () => s.web.redirectUri,
       'invalid_scope',
       70011,
-      () => ({ scope: 'Files.Delete' }),
+      () =>
+        "The provided value for the input parameter 'scope' is not valid. The scope Files.Delete is not valid.",
     ],
   ];
-  it.each(cases)('%s', async (_name, url, redirect, error, code, params, mode) => {
+  it.each(cases)('%s', async (_name, url, redirect, error, code, description, mode) => {
     const page = await raw(url());
-    const fields = expectRedirectError(page, redirect(), error, code, params(), mode ?? 'query');
+    const fields = expectRedirectError(page, redirect(), error, code, description(), mode ?? 'query');
     expect(fields.get('state')).toBe('st');
   });
 
@@ -309,9 +322,13 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
     const silent = await browser.get(
       webAuthorize({ prompt: 'none', scope: `openid ${s.api.identifierUri}/Files.Read` }),
     );
-    const fields = expectRedirectError(silent, s.web.redirectUri, 'consent_required', 65001, {
-      clientId: s.web.appId,
-    });
+    const fields = expectRedirectError(
+      silent,
+      s.web.redirectUri,
+      'consent_required',
+      65001,
+      `The user or administrator has not consented to use the application with ID '${s.web.appId}'. Send an interactive authorization request for this user and resource.`,
+    );
     expect(fields.get('suberror')).toBe('consent_required');
     const ok = await browser.get(webAuthorize({ prompt: 'none' }));
     expect(ok.status).toBe(302);
@@ -328,7 +345,13 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
       },
     );
     expect(page.status).toBe(302);
-    expectRedirectError(page, s.web.redirectUri, 'access_denied', 90094, { scopes: 'Files.Admin' });
+    expectRedirectError(
+      page,
+      s.web.redirectUri,
+      'access_denied',
+      90094,
+      'Administrator consent is required for: Files.Admin. Ask an administrator of your organization to grant it.',
+    );
   });
 
   it('sends access_denied (65004) when the user declines consent', async () => {
@@ -341,7 +364,13 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
         consent: 'decline',
       },
     );
-    expectRedirectError(page, s.web.redirectUri, 'access_denied', 65004);
+    expectRedirectError(
+      page,
+      s.web.redirectUri,
+      'access_denied',
+      65004,
+      'The user declined to consent to access the app.',
+    );
   });
 });
 
@@ -372,8 +401,18 @@ describe('sign-in UI', () => {
       username: s.user.userPrincipalName,
       password: s.password,
     };
-    expectErrorPage(await victim.post(login, fields), 9100013, {}, 403);
-    expectErrorPage(await victim.post(login, { ...fields, csrf_token: token }), 9100013, {}, 403);
+    expectErrorPage(
+      await victim.post(login, fields),
+      9100013,
+      'The form expired or was not submitted from this site. Go back to the application and sign in again.',
+      403,
+    );
+    expectErrorPage(
+      await victim.post(login, { ...fields, csrf_token: token }),
+      9100013,
+      'The form expired or was not submitted from this site. Go back to the application and sign in again.',
+      403,
+    );
     expect(victim.cookie('tessera_sso')).toBeUndefined();
   });
 
@@ -391,7 +430,7 @@ describe('sign-in UI', () => {
         { username: s.user.userPrincipalName, password: s.password },
       ),
       9100014,
-      {},
+      'The sign-in request expired. Go back to the application and sign in again.',
     );
   });
 
@@ -408,7 +447,9 @@ describe('sign-in UI', () => {
     });
     for (const answer of [unknown, wrong]) {
       expect(answer.status).toBe(400);
-      expect(answer.body).toContain(`role="alert" id="form-error">${text(50126)}`);
+      expect(answer.body).toContain(
+        `role="alert" id="form-error">Error validating credentials due to invalid username or password.`,
+      );
     }
     const ok = await fetch(new URL(`/${s.tenantId}/login`, server.url), {
       method: 'POST',
@@ -443,7 +484,9 @@ describe('sign-in UI', () => {
           page = await browser.submit(limited.url, page, { username: name, password: 'bad-password-1' });
         const locked = await browser.submit(limited.url, page, { username: name, password: t.password });
         expect(locked.status).toBe(429);
-        expect(locked.body).toContain(text(50053));
+        expect(locked.body).toContain(
+          'Your account or IP address is temporarily locked to prevent unauthorized use. Try again later.',
+        );
       }
     } finally {
       await limited.close();
@@ -488,7 +531,7 @@ describe('token endpoint: codes', () => {
     status: number,
     error: string,
     code: ErrorCode,
-    params: ErrorParams = {},
+    description: string,
   ) {
     const body = (await response.json()) as {
       error: string;
@@ -504,7 +547,7 @@ describe('token endpoint: codes', () => {
       status,
       error,
       codes: [code],
-      text: `TSS${code}: ${text(code, params)}`,
+      text: `TSS${code}: ${description}`,
     });
   }
 
@@ -513,7 +556,13 @@ describe('token endpoint: codes', () => {
     const first = await redeem(web(code));
     expect(first.status).toBe(200);
     const tokens = (await first.json()) as { refresh_token: string };
-    await expectRefusal(await redeem(web(code)), 400, 'invalid_grant', 54005);
+    await expectRefusal(
+      await redeem(web(code)),
+      400,
+      'invalid_grant',
+      54005,
+      'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.',
+    );
     await expectRefusal(
       await redeem({
         grant_type: 'refresh_token',
@@ -524,6 +573,7 @@ describe('token endpoint: codes', () => {
       400,
       'invalid_grant',
       70008,
+      'The provided authorization code or refresh token has expired or was revoked. Send a new interactive authorization request for this user and resource.',
     );
   });
 
@@ -539,9 +589,15 @@ describe('token endpoint: codes', () => {
       400,
       'invalid_grant',
       70000,
-      { name: 'code', reason: 'The code was issued to another client.' },
+      "The provided value for the 'code' parameter is not valid. The code was issued to another client.",
     );
-    await expectRefusal(await redeem(web(code)), 400, 'invalid_grant', 54005);
+    await expectRefusal(
+      await redeem(web(code)),
+      400,
+      'invalid_grant',
+      54005,
+      'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.',
+    );
   });
 
   it('refuses a redirect_uri that differs from the authorization request', async () => {
@@ -551,7 +607,7 @@ describe('token endpoint: codes', () => {
       400,
       'invalid_grant',
       70000,
-      { name: 'redirect_uri', reason: 'It does not match the redirect URI of the authorization request.' },
+      "The provided value for the 'redirect_uri' parameter is not valid. It does not match the redirect URI of the authorization request.",
     );
   });
 
@@ -562,15 +618,21 @@ describe('token endpoint: codes', () => {
       400,
       'invalid_grant',
       501481,
+      'The Code_Verifier does not match the code_challenge supplied in the authorization request.',
     );
-    await expectRefusal(await redeem(web(await codeFor({ challenge }))), 400, 'invalid_request', 900144, {
-      name: 'code_verifier',
-    });
+    await expectRefusal(
+      await redeem(web(await codeFor({ challenge }))),
+      400,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'code_verifier'.",
+    );
     await expectRefusal(
       await redeem(web(await codeFor(), { code_verifier: pkce().verifier })),
       400,
       'invalid_grant',
       501481,
+      'The Code_Verifier does not match the code_challenge supplied in the authorization request.',
     );
   });
 
@@ -586,11 +648,15 @@ describe('token endpoint: codes', () => {
       401,
       'invalid_client',
       7000218,
+      "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
     );
-    await expectRefusal(await redeem(web('not-a-code')), 400, 'invalid_grant', 70000, {
-      name: 'code',
-      reason: 'The code is unknown or expired.',
-    });
+    await expectRefusal(
+      await redeem(web('not-a-code')),
+      400,
+      'invalid_grant',
+      70000,
+      "The provided value for the 'code' parameter is not valid. The code is unknown or expired.",
+    );
   });
 
   it('redeems spa codes only cross-origin (9002327), with CORS for the spa origin and a fixed 24 h refresh token', async () => {
@@ -614,7 +680,13 @@ describe('token endpoint: codes', () => {
       code_verifier: fresh.verifier,
     };
     const sameOrigin = await redeem(fields);
-    await expectRefusal(sameOrigin, 400, 'invalid_request', 9002327);
+    await expectRefusal(
+      sameOrigin,
+      400,
+      'invalid_request',
+      9002327,
+      "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.",
+    );
 
     const fresh2 = pkce();
     const back2 = await signInThrough(
@@ -665,7 +737,7 @@ describe('token endpoint: codes', () => {
       400,
       'invalid_grant',
       70000,
-      { name: 'refresh_token', reason: 'The refresh token was issued to another client.' },
+      "The provided value for the 'refresh_token' parameter is not valid. The refresh token was issued to another client.",
     );
     const forged = `${tokens.refresh_token.slice(0, -4)}AAAA`;
     await expectRefusal(
@@ -678,7 +750,7 @@ describe('token endpoint: codes', () => {
       400,
       'invalid_grant',
       70000,
-      { name: 'refresh_token', reason: 'The refresh token is malformed or was not issued by this server.' },
+      "The provided value for the 'refresh_token' parameter is not valid. The refresh token is malformed or was not issued by this server.",
     );
     const ok = await redeem({
       grant_type: 'refresh_token',
@@ -704,7 +776,7 @@ describe('token endpoint: codes', () => {
       // RFC 6749 §5.2: invalid_grant (with suberror consent_required, asserted in token-protocol-details.test.ts).
       'invalid_grant',
       65001,
-      { clientId: s.web.appId },
+      `The user or administrator has not consented to use the application with ID '${s.web.appId}'. Send an interactive authorization request for this user and resource.`,
     );
   });
 
@@ -721,7 +793,11 @@ describe('logout', () => {
     const page = await raw(
       `${server.url}/${s.tenantId}/oauth2/v2.0/logout?client_id=${s.web.appId}&post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`,
     );
-    expectErrorPage(page, 9100060, { redirectUri: 'https://evil.example/' });
+    expectErrorPage(
+      page,
+      9100060,
+      "The post_logout_redirect_uri 'https://evil.example/' is not registered for an application whose session this sign-out ended, so the browser stays on the signed-out page.",
+    );
   });
 
   it('ends the SSO session: prompt=none then answers login_required', async () => {
@@ -743,6 +819,7 @@ describe('logout', () => {
       s.web.redirectUri,
       'login_required',
       50058,
+      'Session information is not sufficient for single-sign-on. The user is not signed in, and the request asked for no interaction (prompt=none).',
     );
   });
 });

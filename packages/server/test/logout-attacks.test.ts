@@ -1,9 +1,4 @@
-import {
-  IdentityError,
-  type ErrorCode,
-  type IdentityErrorArguments,
-  type ErrorParams,
-} from '@tessera/protocol';
+import type { ErrorCode } from '@tessera/protocol';
 import {
   postgresAvailable,
   seedInteractiveScenario,
@@ -34,8 +29,6 @@ const dialects = [
   { name: 'PostgreSQL', database: 'postgres' as const, available: pgAvailable },
 ];
 
-const text = (code: ErrorCode, params: ErrorParams = {}) =>
-  new IdentityError(...([code, params] as unknown as IdentityErrorArguments)).description;
 const escapeHtml = (value: string) =>
   value
     .replaceAll('&', '&amp;')
@@ -56,18 +49,18 @@ describe.each(dialects)('RP-initiated logout attacks ($name)', ({ database, avai
     if (!available) return;
     server = await startTestServer({ database });
     s = await seedInteractiveScenario(server.directory);
-    const other = await server.directory.createApplication({
+    const other = await server.directory.applications.create({
       tenant: s.tenantId,
       displayName: 'Other app',
       redirectUris: { web: [otherApp.redirectUri] },
     });
     otherApp.appId = other.application.appId;
-    const foreignTenant = await server.directory.createTenant({
+    const foreignTenant = await server.directory.tenants.create({
       displayName: 'Fabrikam',
       domains: [`f${Date.now().toString(36)}${database}.test`],
     });
     foreignApp.tenantId = foreignTenant.id;
-    const foreign = await server.directory.createApplication({
+    const foreign = await server.directory.applications.create({
       tenant: foreignTenant.id,
       displayName: 'Foreign app',
       redirectUris: { web: [foreignApp.redirectUri] },
@@ -130,18 +123,18 @@ describe.each(dialects)('RP-initiated logout attacks ($name)', ({ database, avai
     return false;
   }
 
-  function expectSignedOutWithRefusal(page: BrowserResponse, code: ErrorCode, params: ErrorParams): void {
+  function expectSignedOutWithRefusal(page: BrowserResponse, code: ErrorCode, description: string): void {
     expect({ status: page.status, location: page.location }).toEqual({ status: 400, location: undefined });
     expect(page.body).toContain('<h1>You signed out</h1>');
     expect(page.body).toContain(`Error code: TSS${code}</p>`);
-    expect(page.body).toContain(escapeHtml(text(code, params)));
+    expect(page.body).toContain(escapeHtml(description));
   }
 
-  function expectErrorPage(page: BrowserResponse, status: number, code: ErrorCode, params: ErrorParams = {}) {
+  function expectErrorPage(page: BrowserResponse, status: number, code: ErrorCode, description: string) {
     expect({ status: page.status, location: page.location }).toEqual({ status, location: undefined });
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(page.body).toContain(`Error code: TSS${code}<br>`);
-    expect(page.body).toContain(escapeHtml(text(code, params)));
+    expect(page.body).toContain(escapeHtml(description));
   }
 
   function expectPicker(page: BrowserResponse, accounts: readonly string[]): void {
@@ -159,7 +152,7 @@ describe.each(dialects)('RP-initiated logout attacks ($name)', ({ database, avai
   describe.skipIf(!available)('the return address is bound to an app of the ended session', () => {
     // Each row proves intent (logout_hint of the signed-in account), so the session ends; only the return
     // address is wrong, so the browser stays on Tessera's signed-out page.
-    const rows: [string, (hint: string) => Record<string, string>, ErrorCode, () => ErrorParams][] = [
+    const rows: [string, (hint: string) => Record<string, string>, ErrorCode, () => string][] = [
       [
         "a foreign tenant's app by client_id, with its registered URI",
         (hint) => ({
@@ -168,13 +161,15 @@ describe.each(dialects)('RP-initiated logout attacks ($name)', ({ database, avai
           post_logout_redirect_uri: foreignApp.redirectUri,
         }),
         9100060,
-        () => ({ redirectUri: foreignApp.redirectUri }),
+        () =>
+          `The post_logout_redirect_uri '${foreignApp.redirectUri}' is not registered for an application whose session this sign-out ended, so the browser stays on the signed-out page.`,
       ],
       [
         "a foreign tenant's app's URI, no client named",
         (hint) => ({ logout_hint: hint, post_logout_redirect_uri: foreignApp.redirectUri }),
         9100060,
-        () => ({ redirectUri: foreignApp.redirectUri }),
+        () =>
+          `The post_logout_redirect_uri '${foreignApp.redirectUri}' is not registered for an application whose session this sign-out ended, so the browser stays on the signed-out page.`,
       ],
       [
         'an app of this tenant that took no part in the session, by client_id',
@@ -184,13 +179,15 @@ describe.each(dialects)('RP-initiated logout attacks ($name)', ({ database, avai
           post_logout_redirect_uri: otherApp.redirectUri,
         }),
         9100060,
-        () => ({ redirectUri: otherApp.redirectUri }),
+        () =>
+          `The post_logout_redirect_uri '${otherApp.redirectUri}' is not registered for an application whose session this sign-out ended, so the browser stays on the signed-out page.`,
       ],
       [
         "an app's URI that took no part in the session, no client named",
         (hint) => ({ logout_hint: hint, post_logout_redirect_uri: otherApp.redirectUri }),
         9100060,
-        () => ({ redirectUri: otherApp.redirectUri }),
+        () =>
+          `The post_logout_redirect_uri '${otherApp.redirectUri}' is not registered for an application whose session this sign-out ended, so the browser stays on the signed-out page.`,
       ],
       [
         "the session's app, another app's URI",
@@ -200,7 +197,8 @@ describe.each(dialects)('RP-initiated logout attacks ($name)', ({ database, avai
           post_logout_redirect_uri: otherApp.redirectUri,
         }),
         9100017,
-        () => ({ redirectUri: otherApp.redirectUri, clientId: s.web.appId }),
+        () =>
+          `The post_logout_redirect_uri '${otherApp.redirectUri}' is not registered for the application '${s.web.appId}'.`,
       ],
       [
         "the session's app, a near-miss of its URI",
@@ -210,25 +208,28 @@ describe.each(dialects)('RP-initiated logout attacks ($name)', ({ database, avai
           post_logout_redirect_uri: `${s.web.redirectUri}/`,
         }),
         9100017,
-        () => ({ redirectUri: `${s.web.redirectUri}/`, clientId: s.web.appId }),
+        () =>
+          `The post_logout_redirect_uri '${s.web.redirectUri}/' is not registered for the application '${s.web.appId}'.`,
       ],
       [
         'an unregistered URI, no client named',
         (hint) => ({ logout_hint: hint, post_logout_redirect_uri: 'https://evil.example/' }),
         9100060,
-        () => ({ redirectUri: 'https://evil.example/' }),
+        () =>
+          "The post_logout_redirect_uri 'https://evil.example/' is not registered for an application whose session this sign-out ended, so the browser stays on the signed-out page.",
       ],
       [
         'a javascript: URI',
         (hint) => ({ logout_hint: hint, post_logout_redirect_uri: 'javascript:alert(1)' }),
         9100060,
-        () => ({ redirectUri: 'javascript:alert(1)' }),
+        () =>
+          "The post_logout_redirect_uri 'javascript:alert(1)' is not registered for an application whose session this sign-out ended, so the browser stays on the signed-out page.",
       ],
     ];
-    it.each(rows)('%s: session ended, no redirect (%s)', async (_name, params, code, expected) => {
+    it.each(rows)('%s: session ended, no redirect (%s)', async (_name, params, code, description) => {
       const { browser, idToken } = await signedIn();
       const page = await browser.get(logoutUrl(params(loginHintOf(idToken))));
-      expectSignedOutWithRefusal(page, code, expected());
+      expectSignedOutWithRefusal(page, code, description());
       expect(await signedInAs(browser, s.user.userPrincipalName)).toBe(false);
       expect(browser.cookie('tessera_sso')).toBeUndefined();
     });
@@ -250,7 +251,11 @@ describe.each(dialects)('RP-initiated logout attacks ($name)', ({ database, avai
           foreignApp.tenantId,
         ),
       );
-      expectSignedOutWithRefusal(page, 9100060, { redirectUri: s.web.redirectUri });
+      expectSignedOutWithRefusal(
+        page,
+        9100060,
+        `The post_logout_redirect_uri '${s.web.redirectUri}' is not registered for an application whose session this sign-out ended, so the browser stays on the signed-out page.`,
+      );
       expect(await signedInAs(browser, s.user.userPrincipalName)).toBe(true);
     });
   });
@@ -399,7 +404,12 @@ describe.each(dialects)('RP-initiated logout attacks ($name)', ({ database, avai
       const { browser } = await signedIn();
       const page = await browser.get(logoutUrl({}));
       expectPicker(page, [s.user.userPrincipalName]);
-      expectErrorPage(await forge(fieldsOf(page), browser), 403, 9100061);
+      expectErrorPage(
+        await forge(fieldsOf(page), browser),
+        403,
+        9100061,
+        'The sign-out form expired or was not submitted from this site. Go back to the application and sign out again.',
+      );
       expect(await signedInAs(browser, s.user.userPrincipalName)).toBe(true);
     });
   });
@@ -407,41 +417,41 @@ describe.each(dialects)('RP-initiated logout attacks ($name)', ({ database, avai
   describe.skipIf(!available)(
     'bodies and methods that are no sign-out request: a catalogue 4xx, never a 500',
     () => {
-      const rows: [string, () => RequestInit & { url?: string }, number, ErrorCode, ErrorParams][] = [
+      const rows: [string, () => RequestInit & { url?: string }, number, ErrorCode, string][] = [
         [
           'HEAD',
           () => ({ method: 'HEAD' }),
           405,
           9100062,
-          { path: '/{tenant}/oauth2/v2.0/logout', method: 'HEAD', allowed: 'GET or POST' },
+          'The endpoint /{tenant}/oauth2/v2.0/logout does not accept the HEAD method; use GET or POST.',
         ],
         [
           'POST with a JSON null body',
           () => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: 'null' }),
           415,
           9100007,
-          {},
+          "The request body must be 'application/x-www-form-urlencoded'.",
         ],
         [
           'POST with a JSON object body',
           () => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"state":"x"}' }),
           415,
           9100007,
-          {},
+          "The request body must be 'application/x-www-form-urlencoded'.",
         ],
         [
           'POST with a text body',
           () => ({ method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'state=x' }),
           415,
           9100007,
-          {},
+          "The request body must be 'application/x-www-form-urlencoded'.",
         ],
         [
           'GET with a repeated parameter',
           () => ({ method: 'GET', url: logoutUrl({}) + '&state=a&state=b' }),
           400,
           9100004,
-          { name: 'state' },
+          "The request must not contain the parameter 'state' more than once.",
         ],
         [
           'a confirmation that is not a form',
@@ -453,10 +463,10 @@ describe.each(dialects)('RP-initiated logout attacks ($name)', ({ database, avai
           }),
           415,
           9100007,
-          {},
+          "The request body must be 'application/x-www-form-urlencoded'.",
         ],
       ];
-      it.each(rows)('%s', async (_name, init, status, code, params) => {
+      it.each(rows)('%s', async (_name, init, status, code, description) => {
         const { url, ...rest } = init();
         const response = await fetch(url ?? endpoint('logout'), { redirect: 'manual', ...rest });
         const body = await response.text();
@@ -470,7 +480,7 @@ describe.each(dialects)('RP-initiated logout attacks ($name)', ({ database, avai
           { status: response.status, headers: response.headers, body, location: undefined },
           status,
           code,
-          params,
+          description,
         );
       });
 

@@ -6,7 +6,7 @@ import {
   createPublicKey,
   randomUUID,
 } from 'node:crypto';
-import { IdentityError, type ErrorCode, type ErrorParams, type OAuthErrorName } from '@tessera/protocol';
+import type { ErrorCode, OAuthErrorName } from '@tessera/protocol';
 import { createSelfSignedKey } from '@tessera/server';
 import {
   createClientCertificate,
@@ -78,7 +78,6 @@ const tokenPath = (tenant: string) => `/${tenant}/oauth2/v2.0/token`;
 const tokenEndpointOf = (tenant: string) => `${server.url}${tokenPath(tenant)}`;
 const apiScope = () => `${a.api.identifierUri}/.default`;
 /** The catalogue text of a code with its parameters filled, as the server must send it. */
-const text = (code: ErrorCode, params: ErrorParams = {}) => new IdentityError(code, params).description;
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const escapeRegExp = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -179,7 +178,9 @@ function basic(clientId: string, secret: string): string {
 /** `reason` of a 700024 refusal: the server's clock is only known to the second, so it is matched loosely. */
 function timeRange(prefix: string, validFrom: number, exp: number): RegExp {
   const reason = `${prefix}Current time: NOW, assertion valid from ${validFrom}, expiry time of assertion ${exp}.`;
-  return new RegExp(`^${escapeRegExp(text(700024, { reason })).replace('NOW', '\\d+')}$`);
+  return new RegExp(
+    `^${escapeRegExp(`Client assertion is not within its valid time range. ${reason}`).replace('NOW', '\\d+')}$`,
+  );
 }
 
 const refusals: Refusal[] = [
@@ -191,7 +192,10 @@ const refusals: Refusal[] = [
     code: 70011,
     attempt: () => {
       const scope = `${apiScope()} https://graph.microsoft.com/.default`;
-      return { request: { body: secretForm({ scope }) }, description: text(70011, { scope }) };
+      return {
+        request: { body: secretForm({ scope }) },
+        description: `The provided value for the input parameter 'scope' is not valid. The scope ${scope} is not valid.`,
+      };
     },
   },
   {
@@ -201,7 +205,10 @@ const refusals: Refusal[] = [
     code: 70011,
     attempt: () => {
       const scope = `openid ${apiScope()}`;
-      return { request: { body: secretForm({ scope }) }, description: text(70011, { scope }) };
+      return {
+        request: { body: secretForm({ scope }) },
+        description: `The provided value for the input parameter 'scope' is not valid. The scope ${scope} is not valid.`,
+      };
     },
   },
   {
@@ -211,7 +218,10 @@ const refusals: Refusal[] = [
     code: 70011,
     attempt: () => {
       const scope = `${apiScope()}\thttps://graph.microsoft.com/.default`;
-      return { request: { body: secretForm({ scope }) }, description: text(70011, { scope }) };
+      return {
+        request: { body: secretForm({ scope }) },
+        description: `The provided value for the input parameter 'scope' is not valid. The scope ${scope} is not valid.`,
+      };
     },
   },
   {
@@ -221,7 +231,10 @@ const refusals: Refusal[] = [
     code: 1002012,
     attempt: () => {
       const scope = `${a.api.identifierUri}/Data.Read`;
-      return { request: { body: secretForm({ scope }) }, description: text(1002012, { scope }) };
+      return {
+        request: { body: secretForm({ scope }) },
+        description: `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+      };
     },
   },
   {
@@ -231,7 +244,8 @@ const refusals: Refusal[] = [
     code: 1002012,
     attempt: () => ({
       request: { body: secretForm({ scope: '/.default' }) },
-      description: text(1002012, { scope: '/.default' }),
+      description:
+        'The provided value for scope /.default is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).',
     }),
   },
   {
@@ -241,7 +255,7 @@ const refusals: Refusal[] = [
     code: 500011,
     attempt: () => ({
       request: { body: secretForm({ scope: 'api://nothing.example/api/.default' }) },
-      description: text(500011, { resource: 'api://nothing.example/api', tenant: a.tenantId }),
+      description: `The resource principal named api://nothing.example/api was not found in the tenant named ${a.tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
     }),
   },
   {
@@ -251,7 +265,7 @@ const refusals: Refusal[] = [
     code: 500011,
     attempt: () => ({
       request: { body: secretForm({ scope: `${b.api.identifierUri}/.default` }) },
-      description: text(500011, { resource: b.api.identifierUri, tenant: a.tenantId }),
+      description: `The resource principal named ${b.api.identifierUri} was not found in the tenant named ${a.tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
     }),
   },
   {
@@ -261,7 +275,7 @@ const refusals: Refusal[] = [
     code: 500011,
     attempt: () => ({
       request: { body: secretForm({ scope: `${b.api.appId}/.default` }) },
-      description: text(500011, { resource: b.api.appId, tenant: a.tenantId }),
+      description: `The resource principal named ${b.api.appId} was not found in the tenant named ${a.tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
     }),
   },
   // --- client secret -----------------------------------------------------------------------------------------
@@ -272,7 +286,7 @@ const refusals: Refusal[] = [
     code: 7000215,
     attempt: () => ({
       request: { body: secretForm({ client_secret: 'not-the-secret' }) },
-      description: text(7000215, { clientId: a.daemon.appId }),
+      description: `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${a.daemon.appId}'.`,
     }),
   },
   {
@@ -282,7 +296,7 @@ const refusals: Refusal[] = [
     code: 7000215,
     attempt: () => ({
       request: { body: secretForm({ client_secret: b.daemon.secret }) },
-      description: text(7000215, { clientId: a.daemon.appId }),
+      description: `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${a.daemon.appId}'.`,
     }),
   },
   {
@@ -295,7 +309,7 @@ const refusals: Refusal[] = [
         authorization: basic(a.daemon.appId, 'not-the-secret'),
         body: secretForm({ client_id: undefined, client_secret: undefined }),
       },
-      description: text(7000215, { clientId: a.daemon.appId }),
+      description: `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${a.daemon.appId}'.`,
     }),
   },
   {
@@ -305,7 +319,7 @@ const refusals: Refusal[] = [
     code: 7000222,
     attempt: () => ({
       request: { body: secretForm({ client_secret: expiredSecret }) },
-      description: text(7000222, { clientId: a.daemon.appId }),
+      description: `The provided client secret keys for app '${a.daemon.appId}' are expired. Create new keys for your app.`,
     }),
   },
   // --- client identity and tenant ----------------------------------------------------------------------------
@@ -318,7 +332,7 @@ const refusals: Refusal[] = [
       const clientId = randomUUID();
       return {
         request: { body: secretForm({ client_id: clientId }) },
-        description: text(700016, { clientId, tenant: a.tenantId }),
+        description: `Application with identifier '${clientId}' was not found in the directory '${a.tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
       };
     },
   },
@@ -329,7 +343,8 @@ const refusals: Refusal[] = [
     code: 700016,
     attempt: () => ({
       request: { path: tokenPath('common'), body: secretForm({ client_id: 'daemon' }) },
-      description: text(700016, { clientId: 'daemon', tenant: 'common' }),
+      description:
+        "Application with identifier 'daemon' was not found in the directory 'common'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
     }),
   },
   {
@@ -339,7 +354,7 @@ const refusals: Refusal[] = [
     code: 700016,
     attempt: () => ({
       request: { body: secretForm({ client_id: b.daemon.appId, client_secret: b.daemon.secret }) },
-      description: text(700016, { clientId: b.daemon.appId, tenant: a.tenantId }),
+      description: `Application with identifier '${b.daemon.appId}' was not found in the directory '${a.tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
     }),
   },
   {
@@ -352,7 +367,7 @@ const refusals: Refusal[] = [
         path: tokenPath(a.domain),
         body: secretForm({ client_id: b.daemon.appId, client_secret: b.daemon.secret }),
       },
-      description: text(700016, { clientId: b.daemon.appId, tenant: a.tenantId }),
+      description: `Application with identifier '${b.daemon.appId}' was not found in the directory '${a.tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
     }),
   },
   {
@@ -362,7 +377,7 @@ const refusals: Refusal[] = [
     code: 700016,
     attempt: () => ({
       request: { path: tokenPath('consumers'), body: secretForm() },
-      description: text(700016, { clientId: a.daemon.appId, tenant: 'consumers' }),
+      description: `Application with identifier '${a.daemon.appId}' was not found in the directory 'consumers'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
     }),
   },
   {
@@ -374,7 +389,7 @@ const refusals: Refusal[] = [
       const tenant = randomUUID();
       return {
         request: { path: tokenPath(tenant), body: secretForm() },
-        description: text(90002, { tenant }),
+        description: `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
       };
     },
   },
@@ -385,7 +400,8 @@ const refusals: Refusal[] = [
     code: 90002,
     attempt: () => ({
       request: { path: tokenPath('nosuch.test'), body: secretForm() },
-      description: text(90002, { tenant: 'nosuch.test' }),
+      description:
+        "Tenant 'nosuch.test' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.",
     }),
   },
   {
@@ -395,7 +411,8 @@ const refusals: Refusal[] = [
     code: 900023,
     attempt: () => ({
       request: { path: tokenPath('bad_tenant!'), body: secretForm() },
-      description: text(900023, { tenant: 'bad_tenant!' }),
+      description:
+        "Specified tenant identifier 'bad_tenant!' is neither a valid DirectoryName nor a valid external domain.",
     }),
   },
   // --- client assertion: signature -----------------------------------------------------------------------------
@@ -406,7 +423,7 @@ const refusals: Refusal[] = [
     code: 700027,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA({ key: stranger })) },
-      description: text(700027, { reason: 'The key was not found.' }),
+      description: 'Client assertion failed signature validation. The key was not found.',
     }),
   },
   {
@@ -420,7 +437,7 @@ const refusals: Refusal[] = [
           await assertionOfA({ key: stranger, header: { 'x5t#S256': a.daemon.certificate.x5tS256 } }),
         ),
       },
-      description: text(700027, { reason: 'The signature is invalid.' }),
+      description: 'Client assertion failed signature validation. The signature is invalid.',
     }),
   },
   {
@@ -440,7 +457,7 @@ const refusals: Refusal[] = [
           }),
         ),
       },
-      description: text(700027, { reason: 'The signature is invalid.' }),
+      description: 'Client assertion failed signature validation. The signature is invalid.',
     }),
   },
   {
@@ -452,7 +469,8 @@ const refusals: Refusal[] = [
       const header = { alg: 'none', typ: 'JWT', 'x5t#S256': a.daemon.certificate.x5tS256 };
       return {
         request: { body: assertionForm(`${b64url(header)}.${b64url(claimsOfA())}.`) },
-        description: text(700027, { reason: "The algorithm 'none' is not allowed for this key." }),
+        description:
+          "Client assertion failed signature validation. The algorithm 'none' is not allowed for this key.",
       };
     },
   },
@@ -470,7 +488,8 @@ const refusals: Refusal[] = [
       const mac = createHmac('sha256', publicKeyPem).update(signingInput).digest('base64url');
       return {
         request: { body: assertionForm(`${signingInput}.${mac}`) },
-        description: text(700027, { reason: "The algorithm 'HS256' is not allowed for this key." }),
+        description:
+          "Client assertion failed signature validation. The algorithm 'HS256' is not allowed for this key.",
       };
     },
   },
@@ -491,7 +510,8 @@ const refusals: Refusal[] = [
           }),
         ),
       },
-      description: text(700027, { reason: "The algorithm 'RS384' is not allowed for this key." }),
+      description:
+        "Client assertion failed signature validation. The algorithm 'RS384' is not allowed for this key.",
     }),
   },
   {
@@ -501,9 +521,8 @@ const refusals: Refusal[] = [
     code: 700027,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA({ key: expiredCertificate })) },
-      description: text(700027, {
-        reason: 'The certificate used to sign the assertion is not valid at this time.',
-      }),
+      description:
+        'Client assertion failed signature validation. The certificate used to sign the assertion is not valid at this time.',
     }),
   },
   {
@@ -517,7 +536,7 @@ const refusals: Refusal[] = [
         .sign(a.daemon.certificate.privateKey);
       return {
         request: { body: assertionForm(jws) },
-        description: text(50027, { reason: 'The client assertion payload is not JSON.' }),
+        description: 'Invalid JWT token. The client assertion payload is not JSON.',
       };
     },
   },
@@ -532,7 +551,7 @@ const refusals: Refusal[] = [
         .sign(a.daemon.certificate.privateKey);
       return {
         request: { body: assertionForm(jws) },
-        description: text(50027, { reason: 'The client assertion payload is not a JSON object.' }),
+        description: 'Invalid JWT token. The client assertion payload is not a JSON object.',
       };
     },
   },
@@ -591,7 +610,7 @@ const refusals: Refusal[] = [
     code: 700021,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA({ claims: { iss: b.daemon.appId } })) },
-      description: text(700021),
+      description: "Client assertion application identifier doesn't match 'client_id' parameter.",
     }),
   },
   {
@@ -601,7 +620,7 @@ const refusals: Refusal[] = [
     code: 700021,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA({ claims: { sub: b.daemon.appId } })) },
-      description: text(700021),
+      description: "Client assertion application identifier doesn't match 'client_id' parameter.",
     }),
   },
   {
@@ -611,7 +630,7 @@ const refusals: Refusal[] = [
     code: 50012,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA({ claims: { aud: tokenEndpointOf(b.tenantId) } })) },
-      description: text(50012, { reason: FOREIGN_AUDIENCE }),
+      description: `Client assertion audience claim does not match Realm issuer. ${FOREIGN_AUDIENCE}`,
     }),
   },
   {
@@ -623,7 +642,7 @@ const refusals: Refusal[] = [
       request: {
         body: assertionForm(await assertionOfA({ claims: { aud: `${server.url}/${b.tenantId}/v2.0` } })),
       },
-      description: text(50012, { reason: FOREIGN_AUDIENCE }),
+      description: `Client assertion audience claim does not match Realm issuer. ${FOREIGN_AUDIENCE}`,
     }),
   },
   {
@@ -637,7 +656,7 @@ const refusals: Refusal[] = [
           await assertionOfA({ claims: { aud: 'https://login.example.com/oauth2/token' } }),
         ),
       },
-      description: text(50012, { reason: FOREIGN_AUDIENCE }),
+      description: `Client assertion audience claim does not match Realm issuer. ${FOREIGN_AUDIENCE}`,
     }),
   },
   {
@@ -653,7 +672,7 @@ const refusals: Refusal[] = [
           }),
         ),
       },
-      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+      description: `Client assertion audience claim does not match Realm issuer. ${NOT_ONE_AUDIENCE}`,
     }),
   },
   {
@@ -669,7 +688,7 @@ const refusals: Refusal[] = [
           }),
         ),
       },
-      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+      description: `Client assertion audience claim does not match Realm issuer. ${NOT_ONE_AUDIENCE}`,
     }),
   },
   {
@@ -685,7 +704,7 @@ const refusals: Refusal[] = [
           }),
         ),
       },
-      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+      description: `Client assertion audience claim does not match Realm issuer. ${NOT_ONE_AUDIENCE}`,
     }),
   },
   {
@@ -699,7 +718,7 @@ const refusals: Refusal[] = [
           await assertionOfA({ claims: { aud: [tokenEndpointOf(a.tenantId), tokenEndpointOf(a.tenantId)] } }),
         ),
       },
-      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+      description: `Client assertion audience claim does not match Realm issuer. ${NOT_ONE_AUDIENCE}`,
     }),
   },
   {
@@ -709,7 +728,7 @@ const refusals: Refusal[] = [
     code: 50012,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA({ claims: { aud: [] } })) },
-      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+      description: `Client assertion audience claim does not match Realm issuer. ${NOT_ONE_AUDIENCE}`,
     }),
   },
   {
@@ -719,7 +738,7 @@ const refusals: Refusal[] = [
     code: 50012,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA({ claims: { aud: undefined } })) },
-      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+      description: `Client assertion audience claim does not match Realm issuer. ${NOT_ONE_AUDIENCE}`,
     }),
   },
   {
@@ -729,7 +748,7 @@ const refusals: Refusal[] = [
     code: 50012,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA({ claims: { aud: 42 } })) },
-      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+      description: `Client assertion audience claim does not match Realm issuer. ${NOT_ONE_AUDIENCE}`,
     }),
   },
   {
@@ -741,7 +760,7 @@ const refusals: Refusal[] = [
       request: {
         body: assertionForm(await assertionOfA({ claims: { aud: { aud: tokenEndpointOf(a.tenantId) } } })),
       },
-      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+      description: `Client assertion audience claim does not match Realm issuer. ${NOT_ONE_AUDIENCE}`,
     }),
   },
   {
@@ -751,7 +770,7 @@ const refusals: Refusal[] = [
     code: 50012,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA({ claims: { aud: [42] } })) },
-      description: text(50012, { reason: NOT_ONE_AUDIENCE }),
+      description: `Client assertion audience claim does not match Realm issuer. ${NOT_ONE_AUDIENCE}`,
     }),
   },
   {
@@ -763,7 +782,7 @@ const refusals: Refusal[] = [
       request: {
         body: assertionForm(await assertionOfA({ claims: { aud: `${tokenEndpointOf(a.tenantId)}?x=1` } })),
       },
-      description: text(50012, { reason: FOREIGN_AUDIENCE }),
+      description: `Client assertion audience claim does not match Realm issuer. ${FOREIGN_AUDIENCE}`,
     }),
   },
   {
@@ -777,7 +796,7 @@ const refusals: Refusal[] = [
           await assertionOfA({ claims: { aud: `${server.url}/${a.tenantId}/oauth2/v2.0/authorize` } }),
         ),
       },
-      description: text(50012, { reason: FOREIGN_AUDIENCE }),
+      description: `Client assertion audience claim does not match Realm issuer. ${FOREIGN_AUDIENCE}`,
     }),
   },
   {
@@ -789,7 +808,7 @@ const refusals: Refusal[] = [
       request: {
         body: assertionForm(await assertionOfA({ claims: { aud: [`${server.url}/${b.tenantId}/v2.0`] } })),
       },
-      description: text(50012, { reason: FOREIGN_AUDIENCE }),
+      description: `Client assertion audience claim does not match Realm issuer. ${FOREIGN_AUDIENCE}`,
     }),
   },
   {
@@ -799,9 +818,8 @@ const refusals: Refusal[] = [
     code: 9100003,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA({ claims: { jti: undefined } })) },
-      description: text(9100003, {
-        reason: "'jti' is required and must be a string of at most 256 characters.",
-      }),
+      description:
+        "Client assertion is missing a required claim or has an invalid one: 'jti' is required and must be a string of at most 256 characters.",
     }),
   },
   {
@@ -811,7 +829,8 @@ const refusals: Refusal[] = [
     code: 9100003,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA({ claims: { exp: undefined } })) },
-      description: text(9100003, { reason: "'exp' is required and must be a NumericDate." }),
+      description:
+        "Client assertion is missing a required claim or has an invalid one: 'exp' is required and must be a NumericDate.",
     }),
   },
   {
@@ -821,7 +840,8 @@ const refusals: Refusal[] = [
     code: 9100003,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA({ claims: { exp: String(now() + 600) } })) },
-      description: text(9100003, { reason: "'exp' is required and must be a NumericDate." }),
+      description:
+        "Client assertion is missing a required claim or has an invalid one: 'exp' is required and must be a NumericDate.",
     }),
   },
   {
@@ -831,9 +851,8 @@ const refusals: Refusal[] = [
     code: 9100003,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA({ claims: { jti: 'j'.repeat(257) } })) },
-      description: text(9100003, {
-        reason: "'jti' is required and must be a string of at most 256 characters.",
-      }),
+      description:
+        "Client assertion is missing a required claim or has an invalid one: 'jti' is required and must be a string of at most 256 characters.",
     }),
   },
   {
@@ -843,7 +862,7 @@ const refusals: Refusal[] = [
     code: 50027,
     attempt: () => ({
       request: { body: assertionForm('abc') },
-      description: text(50027, { reason: 'The client assertion is not a well-formed JWS.' }),
+      description: 'Invalid JWT token. The client assertion is not a well-formed JWS.',
     }),
   },
   {
@@ -856,7 +875,7 @@ const refusals: Refusal[] = [
       expect(assertion.length).toBeGreaterThan(16 * 1024);
       return {
         request: { body: assertionForm(assertion) },
-        description: text(50027, { reason: 'The client assertion is too large.' }),
+        description: 'Invalid JWT token. The client assertion is too large.',
       };
     },
   },
@@ -871,7 +890,8 @@ const refusals: Refusal[] = [
           client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer',
         }),
       },
-      description: text(9100006),
+      description:
+        "The 'client_assertion_type' must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
     }),
   },
   {
@@ -881,7 +901,8 @@ const refusals: Refusal[] = [
     code: 9100006,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA(), { client_assertion_type: undefined }) },
-      description: text(9100006),
+      description:
+        "The 'client_assertion_type' must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
     }),
   },
   // --- request shape -----------------------------------------------------------------------------------------
@@ -892,7 +913,7 @@ const refusals: Refusal[] = [
     code: 900144,
     attempt: () => ({
       request: { body: secretForm({ grant_type: undefined }) },
-      description: text(900144, { name: 'grant_type' }),
+      description: "The request body must contain the following parameter: 'grant_type'.",
     }),
   },
   {
@@ -902,7 +923,7 @@ const refusals: Refusal[] = [
     code: 900144,
     attempt: () => ({
       request: { body: secretForm({ grant_type: '' }) },
-      description: text(900144, { name: 'grant_type' }),
+      description: "The request body must contain the following parameter: 'grant_type'.",
     }),
   },
   {
@@ -912,7 +933,7 @@ const refusals: Refusal[] = [
     code: 900144,
     attempt: () => ({
       request: { body: secretForm({ client_id: undefined }) },
-      description: text(900144, { name: 'client_id' }),
+      description: "The request body must contain the following parameter: 'client_id'.",
     }),
   },
   {
@@ -922,7 +943,7 @@ const refusals: Refusal[] = [
     code: 900144,
     attempt: () => ({
       request: { body: secretForm({ scope: undefined }) },
-      description: text(900144, { name: 'scope' }),
+      description: "The request body must contain the following parameter: 'scope'.",
     }),
   },
   {
@@ -932,7 +953,7 @@ const refusals: Refusal[] = [
     code: 70003,
     attempt: () => ({
       request: { body: secretForm({ grant_type: 'password' }) },
-      description: text(70003, { grantType: 'password' }),
+      description: "The app requested an unsupported grant type 'password'.",
     }),
   },
   {
@@ -942,7 +963,8 @@ const refusals: Refusal[] = [
     code: 7000218,
     attempt: () => ({
       request: { body: secretForm({ client_secret: undefined }) },
-      description: text(7000218),
+      description:
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
     }),
   },
   {
@@ -952,7 +974,8 @@ const refusals: Refusal[] = [
     code: 9100005,
     attempt: () => ({
       request: { authorization: basic(a.daemon.appId, a.daemon.secret), body: secretForm() },
-      description: text(9100005),
+      description:
+        'The client must authenticate with exactly one method (HTTP Basic, client_secret or client_assertion) and one consistent client_id.',
     }),
   },
   {
@@ -965,7 +988,8 @@ const refusals: Refusal[] = [
         authorization: basic(a.daemon.appId, a.daemon.secret),
         body: secretForm({ client_id: b.daemon.appId, client_secret: undefined }),
       },
-      description: text(9100005),
+      description:
+        'The client must authenticate with exactly one method (HTTP Basic, client_secret or client_assertion) and one consistent client_id.',
     }),
   },
   {
@@ -978,7 +1002,8 @@ const refusals: Refusal[] = [
         authorization: `Basic ${Buffer.from(a.daemon.appId).toString('base64')}`,
         body: secretForm({ client_id: undefined, client_secret: undefined }),
       },
-      description: text(9100005),
+      description:
+        'The client must authenticate with exactly one method (HTTP Basic, client_secret or client_assertion) and one consistent client_id.',
     }),
   },
   {
@@ -988,7 +1013,8 @@ const refusals: Refusal[] = [
     code: 9100005,
     attempt: async () => ({
       request: { body: assertionForm(await assertionOfA(), { client_secret: a.daemon.secret }) },
-      description: text(9100005),
+      description:
+        'The client must authenticate with exactly one method (HTTP Basic, client_secret or client_assertion) and one consistent client_id.',
     }),
   },
   {
@@ -998,7 +1024,7 @@ const refusals: Refusal[] = [
     code: 9100004,
     attempt: () => ({
       request: { body: `${secretForm().toString()}&scope=${encodeURIComponent(apiScope())}` },
-      description: text(9100004, { name: 'scope' }),
+      description: "The request must not contain the parameter 'scope' more than once.",
     }),
   },
   {
@@ -1008,7 +1034,7 @@ const refusals: Refusal[] = [
     code: 9100004,
     attempt: () => ({
       request: { body: `client_id=${b.daemon.appId}&${secretForm().toString()}` },
-      description: text(9100004, { name: 'client_id' }),
+      description: "The request must not contain the parameter 'client_id' more than once.",
     }),
   },
   {
@@ -1021,7 +1047,7 @@ const refusals: Refusal[] = [
         contentType: 'application/json',
         body: JSON.stringify(Object.fromEntries(secretForm())),
       },
-      description: text(9100007),
+      description: "The request body must be 'application/x-www-form-urlencoded'.",
     }),
   },
   {
@@ -1031,7 +1057,7 @@ const refusals: Refusal[] = [
     code: 9100007,
     attempt: () => ({
       request: { contentType: 'text/plain', body: secretForm().toString() },
-      description: text(9100007),
+      description: "The request body must be 'application/x-www-form-urlencoded'.",
     }),
   },
   {
@@ -1044,7 +1070,7 @@ const refusals: Refusal[] = [
         contentType: 'multipart/form-data; boundary=x',
         body: '--x\r\nContent-Disposition: form-data; name="grant_type"\r\n\r\nclient_credentials\r\n--x--\r\n',
       },
-      description: text(9100007),
+      description: "The request body must be 'application/x-www-form-urlencoded'.",
     }),
   },
   {
@@ -1054,7 +1080,7 @@ const refusals: Refusal[] = [
     code: 9100008,
     attempt: () => ({
       request: { body: secretForm({ padding: 'x'.repeat(65 * 1024) }) },
-      description: text(9100008),
+      description: 'The request body is too large.',
     }),
   },
   {
@@ -1064,7 +1090,7 @@ const refusals: Refusal[] = [
     code: 900561,
     attempt: () => ({
       request: { method: 'GET', contentType: null },
-      description: text(900561, { method: 'GET' }),
+      description: 'The endpoint only accepts POST requests. Received a GET request.',
     }),
   },
   {
@@ -1074,7 +1100,7 @@ const refusals: Refusal[] = [
     code: 900561,
     attempt: () => ({
       request: { method: 'PUT', body: secretForm() },
-      description: text(900561, { method: 'PUT' }),
+      description: 'The endpoint only accepts POST requests. Received a PUT request.',
     }),
   },
   {
@@ -1086,7 +1112,7 @@ const refusals: Refusal[] = [
       const path = `/${a.tenantId}/oauth2/v2.0/tokens`;
       return {
         request: { path, body: secretForm() },
-        description: text(9100010, { method: 'POST', path }),
+        description: `There is no endpoint at POST ${path}.`,
       };
     },
   },
@@ -1097,7 +1123,7 @@ const refusals: Refusal[] = [
     code: 9100010,
     attempt: () => ({
       request: { method: 'GET', path: '/nothing/here?x=1', contentType: null },
-      description: text(9100010, { method: 'GET', path: '/nothing/here' }),
+      description: 'There is no endpoint at GET /nothing/here.',
     }),
   },
 ];
@@ -1163,11 +1189,12 @@ describe('token endpoint refusals', () => {
     server = await startTestServer();
     a = await seedClientCredentialsScenario(server.directory);
     b = await seedClientCredentialsScenario(server.directory);
-    expiredSecret = (await server.directory.addPassword({ appId: a.daemon.appId, lifetimeSeconds: -10 }))
-      .secretText;
+    expiredSecret = (
+      await server.directory.credentials.addPassword({ appId: a.daemon.appId, lifetimeSeconds: -10 })
+    ).secretText;
     stranger = await createClientCertificate();
     expiredCertificate = await createExpiredCertificate();
-    await server.directory.addCertificate({
+    await server.directory.credentials.addCertificate({
       appId: a.daemon.appId,
       certificatePem: expiredCertificate.certificatePem,
     });
