@@ -1,6 +1,7 @@
 import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { exportJWK, type JWK } from 'jose';
-import type { DirectoryStore, StoredSigningKey } from '../store/directory-store.js';
+import type { DirectoryStore } from '../store/directory-store.js';
+import type { StoredSigningKey } from '../store/repositories/signing-keys.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './algorithms.js';
 import { decryptWithMasterKey, encryptWithMasterKey } from './master-key.js';
 import { createSelfSignedKey } from './x509.js';
@@ -56,7 +57,7 @@ export class KeyRing {
     retentionSeconds: number,
     nowSeconds: number,
   ): Promise<KeyRing> {
-    const stored = await store.listSigningKeys();
+    const stored = await store.signingKeys.list();
     const scheduled = new Map<SigningAlgorithm, ScheduledSigningKey[]>();
     const published: PublishedJwk[] = [];
     for (const key of stored) {
@@ -133,24 +134,28 @@ async function generateStoredKey(
 }
 
 /**
- * Generates a key for each algorithm that has no current key (first start). Safe to call on every start.
+ * Creates a key for each algorithm that has none (first start). Safe to call on every start, and from several
+ * nodes starting at once: each key is stored by one guarded statement, so exactly one node's key per algorithm is
+ * stored and the others' are discarded; every node then loads the same keys ({@link KeyRing.load}).
  *
- * @returns the algorithms a key was generated for.
+ * @returns the algorithms this call stored a key for.
  */
 export async function ensureSigningKeys(
   store: DirectoryStore,
   masterKey: Buffer,
   nowSeconds: number,
 ): Promise<SigningAlgorithm[]> {
-  const stored = await store.listSigningKeys();
+  const stored = await store.signingKeys.list();
+  // Only a hint, to skip generating keys on an ordinary start: the guarded insert decides.
   const missing = SIGNING_ALGORITHMS.filter(
     (alg) => !stored.some((key) => key.alg === alg && key.retiredAt === null),
   );
+  const created: SigningAlgorithm[] = [];
   for (const alg of missing) {
     const key = await generateStoredKey(alg, masterKey, nowSeconds);
-    await store.write((trx) => store.insertSigningKey(trx, key));
+    if (await store.write((trx) => store.signingKeys.insertIfNoneUnretired(trx, key))) created.push(alg);
   }
-  return missing;
+  return created;
 }
 
 /**
@@ -181,8 +186,8 @@ export async function rotateSigningKeys(
     );
     rotated.push({ alg, kid: key.kid, activatesAt });
     await store.write(async (trx) => {
-      await store.insertSigningKey(trx, key);
-      await store.deleteSigningKeysRetiredBefore(trx, nowSeconds - retentionSeconds);
+      await store.signingKeys.insert(trx, key);
+      await store.signingKeys.deleteRetiredBefore(trx, nowSeconds - retentionSeconds);
     });
   }
   return rotated;
