@@ -11,6 +11,9 @@ import {
 } from '@tessera/server';
 import { createPostgresSchema, type PostgresSchema } from './services.js';
 
+/** The master key (base64, 32 bytes) of test servers on PostgreSQL unless `config.masterKey` says otherwise. */
+export const TEST_MASTER_KEY = Buffer.alloc(32, 0x5e).toString('base64');
+
 /** Options of {@link startTestServer}. */
 export interface TestServerOptions {
   /** Default `sqlite` (a file in a fresh data directory). */
@@ -56,7 +59,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       port: 0,
       logLevel: 'silent',
       directoryPollIntervalMs: 100,
-      ...(databaseUrl === undefined ? {} : { databaseUrl }),
+      // PostgreSQL needs a configured master key; every test server on one schema gets the same one.
+      ...(databaseUrl === undefined ? {} : { databaseUrl, masterKey: TEST_MASTER_KEY }),
       ...(tlsDir === undefined
         ? { tls: 'dev' as const }
         : {

@@ -94,7 +94,7 @@ export const configOptions = {
     unit: 'base64, 32 bytes',
     title: 'Master key',
     description:
-      'Encrypts signing keys at rest (AES-256-GCM). Unset: read or generated at `<dataDir>/master.key`, with a warning. Every node of a cluster needs the same key.',
+      'Encrypts signing keys at rest (AES-256-GCM). Every node of a cluster needs the same key: with `databaseUrl` (PostgreSQL) it is required and the server refuses to start without it (generate one with `openssl rand -base64 32`). Unset with SQLite: read or generated at `<dataDir>/master.key`, with a warning.',
   },
   accessTokenLifetimeSeconds: {
     env: 'TESSERA_ACCESS_TOKEN_LIFETIME_SECONDS',

@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../config/config.js';
+import type { DatabaseTarget } from '../store/database.js';
 
 /** Bytes of the master key (AES-256). */
 const MASTER_KEY_BYTES = 32;
@@ -13,15 +14,30 @@ export type MasterKeySource = 'environment' | 'file' | 'generated';
  * Loads the master key that encrypts signing keys at rest: from `configured` (base64 or base64url of 32 bytes,
  * `TESSERA_MASTER_KEY`), else from `<dataDir>/master.key`, else generates that file (mode 0600).
  *
- * @throws ConfigError when a configured or stored key is not 32 bytes.
+ * With PostgreSQL (`database` `postgres`, `DATABASE_URL` set) every node reads the same signing keys, so the key
+ * must be configured: a file read or generated per node would differ between nodes (each would create keys only
+ * it can decrypt), so none is read or generated.
+ *
+ * @param database the store's dialect (`docs/configuration.md`, `databaseUrl`); default `sqlite`.
+ * @throws ConfigError when a configured or stored key is not 32 bytes, or with `postgres` when none is configured
+ *   (naming `TESSERA_MASTER_KEY` and how to generate one).
  */
 export function loadMasterKey(
   configured: string | undefined,
   dataDir: string,
+  database: DatabaseTarget['dialect'] = 'sqlite',
 ): { key: Buffer; source: MasterKeySource; file?: string } {
   if (configured !== undefined && configured !== '')
     return { key: decodeKey(configured, 'TESSERA_MASTER_KEY'), source: 'environment' };
   const file = join(dataDir, 'master.key');
+  if (database === 'postgres') {
+    throw new ConfigError(
+      'TESSERA_MASTER_KEY is not set. With DATABASE_URL (PostgreSQL) every node shares the token signing keys, ' +
+        'so every node needs the same master key: generate one with `openssl rand -base64 32` and set ' +
+        `TESSERA_MASTER_KEY to it on every node (a node that ran before with a generated ${file}: use that ` +
+        "file's content).",
+    );
+  }
   if (existsSync(file))
     return { key: decodeKey(readFileSync(file, 'utf8').trim(), file), source: 'file', file };
   mkdirSync(dataDir, { recursive: true });
