@@ -14,7 +14,10 @@ import {
 } from '@tessera/server';
 import { createClientCertificate, createPostgresSchema, postgresAvailable } from '@tessera/testkit';
 import { sql, type Kysely } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DirectoryCache, DirectoryWatcher, type DirectoryChanges } from '../src/directory/directory-cache.js';
+import { Directory as NodeDirectory } from '../src/directory/directory.js';
+import { DirectoryStore as NodeStore } from '../src/store/directory-store.js';
 
 // One store suite, run on both dialects: what the server relies on from its database, through Directory (the
 // validated write side) and DirectoryStore (the SQL), checked against the rows themselves.
@@ -115,12 +118,14 @@ describe.each(dialects)('store on $name', (dialect) => {
   let db: Db;
   let store: DirectoryStore;
   let directory: Directory;
+  let target: DatabaseTarget;
   let cleanup: () => Promise<void> = () => Promise.resolve();
 
   beforeAll(async () => {
     if (!dialect.available) return;
     const opened = await dialect.open();
     cleanup = opened.cleanup;
+    target = opened.target;
     db = openDatabase(opened.target);
     await migrateToLatest(db);
     store = new DirectoryStore(db);
@@ -858,5 +863,214 @@ describe.each(dialects)('store on $name', (dialect) => {
     versions.push(await store.version());
     const first = versions[0]!;
     expect(versions).toEqual(versions.map((_v, i) => first + i));
+  });
+
+  /** Every item of a paged list, read `top` at a time; also returns the size of each page. */
+  async function readAllPages<T>(
+    list: (request: {
+      top: number;
+      after?: string;
+    }) => Promise<{ items: readonly T[]; next: string | undefined }>,
+    top: number,
+  ): Promise<{ items: T[]; sizes: number[] }> {
+    const items: T[] = [];
+    const sizes: number[] = [];
+    let after: string | undefined;
+    do {
+      const page = await list(after === undefined ? { top } : { top, after });
+      items.push(...page.items);
+      sizes.push(page.items.length);
+      after = page.next;
+    } while (after !== undefined);
+    return { items, sizes };
+  }
+
+  const ids = (items: readonly { id: string }[]) => items.map((item) => item.id);
+  const sorted = (values: readonly string[]) => [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+
+  test("paged lists: one tenant's objects by id, `top` at a time, the last page without `next`", async () => {
+    const tenant = await newTenant('paging');
+    const other = await newTenant('paging-other');
+    const apps: Awaited<ReturnType<Directory['applications']['create']>>[] = [];
+    for (const name of ['A', 'B', 'C', 'D', 'E']) {
+      apps.push(
+        await directory.applications.create({ tenant: tenant.id, displayName: name, appRoles: ['R.All'] }),
+      );
+    }
+    await directory.applications.create({ tenant: other.id, displayName: 'Elsewhere' });
+    const users: Awaited<ReturnType<Directory['users']['create']>>[] = [];
+    for (const name of ['ann', 'ben', 'cat']) {
+      users.push(
+        await directory.users.create({
+          tenant: tenant.id,
+          userPrincipalName: `${name}@${tenant.domains[0]!}`,
+          password: 'password1',
+        }),
+      );
+    }
+    const [api, ...clients] = apps;
+    for (const client of clients) {
+      await directory.grants.grantAppRole({
+        tenant: tenant.id,
+        clientAppId: client.application.appId,
+        resource: api!.application.appId,
+        role: 'R.All',
+      });
+    }
+    await directory.grants.recordConsent({
+      tenantId: tenant.id,
+      userId: users[0]!.id,
+      forOrganization: false,
+      items: clients.map((client) => ({
+        clientAppId: client.application.appId,
+        resourceAppId: api!.application.appId,
+        scopes: ['x'],
+      })),
+    });
+
+    const applications = await readAllPages((r) => store.applications.list({ ...r, tenantId: tenant.id }), 2);
+    expect(applications.sizes).toEqual([2, 2, 1]);
+    expect(ids(applications.items)).toEqual(sorted(apps.map((a) => a.application.id)));
+    expect(applications.items[0]).toEqual(await store.applications.findByAppId(applications.items[0]!.appId));
+
+    // The built-in directory API's service principal and one per application.
+    const principals = await readAllPages(
+      (r) => store.servicePrincipals.list({ ...r, tenantId: tenant.id }),
+      4,
+    );
+    expect(principals.sizes).toEqual([4, 2]);
+    expect(ids(principals.items)).toEqual(sorted(ids(principals.items)));
+    expect(ids(principals.items)).toEqual(expect.arrayContaining(apps.map((a) => a.servicePrincipal.id)));
+
+    const listedUsers = await readAllPages((r) => store.users.list({ ...r, tenantId: tenant.id }), 3);
+    expect(listedUsers.sizes).toEqual([3]);
+    expect(listedUsers.items).toEqual(sorted(ids(users)).map((id) => users.find((u) => u.id === id)));
+    expect(JSON.stringify(listedUsers.items)).not.toContain('argon2');
+
+    const assignments = await readAllPages(
+      (r) => store.appRoleAssignments.list({ ...r, tenantId: tenant.id }),
+      3,
+    );
+    expect(assignments.sizes).toEqual([3, 1]);
+    expect(sorted(assignments.items.map((a) => a.principalId))).toEqual(
+      sorted(clients.map((c) => c.servicePrincipal.id)),
+    );
+
+    const grants = await readAllPages((r) => store.permissionGrants.list({ ...r, tenantId: tenant.id }), 1);
+    expect(grants.sizes).toEqual([1, 1, 1, 1]);
+    expect(grants.items.every((g) => g.principalId === users[0]!.id && g.scope === 'x')).toBe(true);
+    expect(await store.permissionGrants.list({ tenantId: other.id })).toEqual({ items: [], next: undefined });
+
+    const tenants = await readAllPages((r) => store.tenants.list(r), 3);
+    expect(ids(tenants.items)).toEqual(sorted(await store.tenants.listIds()));
+    expect(tenants.items).toContainEqual(tenant);
+
+    for (const top of [0, 1000, 1.5]) {
+      await expect(store.users.list({ tenantId: tenant.id, top })).rejects.toThrow(RangeError);
+    }
+  });
+
+  test('each write records the entities it changed under its version; a gap or a write with none means all', async () => {
+    const before = await store.version();
+    const tenant = await newTenant('changes');
+    const builtin = await store.servicePrincipals.find(tenant.id, '00000003-0000-0000-c000-000000000000');
+    const { application, servicePrincipal } = await directory.applications.create({
+      tenant: tenant.id,
+      displayName: 'Changed',
+    });
+    const changes = await store.changes.since(before, before + 2);
+    expect(
+      changes === 'all' ? changes : [...changes].sort((a, b) => (a.entityType < b.entityType ? -1 : 1)),
+    ).toEqual(
+      [
+        { entityType: 'application', entityId: application.appId },
+        { entityType: 'servicePrincipal', entityId: builtin!.id },
+        { entityType: 'servicePrincipal', entityId: servicePrincipal.id },
+        { entityType: 'tenant', entityId: tenant.id },
+      ].sort((a, b) => (a.entityType < b.entityType ? -1 : 1)),
+    );
+    expect(await store.changes.since(before + 2, before + 2)).toEqual([]);
+    await store.write(() => Promise.resolve());
+    expect(await store.changes.since(before + 1, before + 3)).toBe('all');
+    expect(await store.changes.since(before + 3, before + 1)).toBe('all');
+    expect(await store.changes.since(before + 2 - 5000, before + 2)).toBe('all');
+  });
+
+  test('another node evicts only what a write changed, from a baseline read before it loaded; a failed reload is retried', async () => {
+    const nodeDb = openDatabase(target);
+    try {
+      const nodeStore = new NodeStore(nodeDb);
+      const cache = new DirectoryCache(nodeStore);
+      const tenant = await newTenant('evict');
+      const { application: x } = await directory.applications.create({ tenant: tenant.id, displayName: 'X' });
+      const { application: z } = await directory.applications.create({ tenant: tenant.id, displayName: 'Z' });
+      const handled: DirectoryChanges[] = [];
+      const errors: unknown[] = [];
+      let failures = 1;
+      const watcher = new DirectoryWatcher(
+        nodeStore,
+        (changes) => {
+          if (failures-- > 0) throw new Error('reload failed');
+          handled.push(changes);
+          cache.evict(changes);
+        },
+        (error) => errors.push(error),
+        await nodeStore.version(),
+      );
+      // Loaded after the baseline was read: a write that lands now is still seen by the first poll.
+      await cache.tenant(tenant.domains[0]!);
+      await cache.application(x.appId);
+      await cache.application(z.appId);
+      const password = await directory.credentials.addPassword({ appId: x.appId });
+      const findTenant = vi.spyOn(nodeStore.tenants, 'find');
+      const findApplication = vi.spyOn(nodeStore.applications, 'findByAppId');
+
+      await watcher.poll();
+      expect([errors.length, handled]).toEqual([1, []]);
+      expect((await cache.application(x.appId))?.passwordCredentials).toEqual([]);
+      await watcher.poll();
+      await watcher.poll();
+      expect(handled).toEqual([[{ entityType: 'application', entityId: x.appId }]]);
+
+      expect((await cache.tenant(tenant.domains[0]!))?.id).toBe(tenant.id);
+      expect((await cache.application(z.appId))?.appId).toBe(z.appId);
+      expect(findTenant).not.toHaveBeenCalled();
+      expect(findApplication).not.toHaveBeenCalled();
+      expect((await cache.application(x.appId))?.passwordCredentials.map((c) => c.keyId)).toEqual([
+        password.credential.keyId,
+      ]);
+      expect(findApplication.mock.calls).toEqual([[x.appId]]);
+    } finally {
+      await nodeDb.destroy();
+    }
+  });
+
+  test("a write through a node's own store evicts that node's entries at once, without a poll", async () => {
+    const nodeDb = openDatabase(target);
+    try {
+      const nodeStore = new NodeStore(nodeDb);
+      const cache = new DirectoryCache(nodeStore);
+      const nodeDirectory = new NodeDirectory(nodeStore, () => NOW);
+      const tenant = await nodeDirectory.tenants.create({
+        displayName: 'Local',
+        domains: [uniqueDomain('local')],
+      });
+      const { application } = await nodeDirectory.applications.create({
+        tenant: tenant.id,
+        displayName: 'Local',
+      });
+      expect((await cache.application(application.appId))?.keyCredentials).toEqual([]);
+      expect((await cache.tenant(tenant.id))?.id).toBe(tenant.id);
+      const findTenant = vi.spyOn(nodeStore.tenants, 'find');
+      const key = await nodeDirectory.credentials.addCertificate({
+        appId: application.appId,
+        certificatePem: (await createClientCertificate('ES256')).certificatePem,
+      });
+      expect((await cache.application(application.appId))?.keyCredentials).toEqual([key]);
+      expect((await cache.tenant(tenant.id))?.id).toBe(tenant.id);
+      expect(findTenant).not.toHaveBeenCalled();
+    } finally {
+      await nodeDb.destroy();
+    }
   });
 });

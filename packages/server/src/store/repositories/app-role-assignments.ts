@@ -2,7 +2,7 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { AppRoleAssignment } from '../../directory/model.js';
 import type { AppRoleAssignmentTable, Database } from '../schema.js';
 import { recordChange } from './directory-changes.js';
-import { pageSize, toPage, type Page, type PageRequest } from './paging.js';
+import { listByTenant, type Page, type PageRequest } from './paging.js';
 
 /**
  * App role assignments (`app_role_assignments`) to service principals and users. A write records an
@@ -64,15 +64,7 @@ export class AppRoleAssignmentRepository {
    * @throws RangeError for a `top` out of range.
    */
   async list(request: PageRequest & { readonly tenantId: string }): Promise<Page<AppRoleAssignment>> {
-    const size = pageSize(request);
-    let query = this.db
-      .selectFrom('app_role_assignments')
-      .selectAll()
-      .where('tenant_id', '=', request.tenantId)
-      .orderBy('id')
-      .limit(size + 1);
-    if (request.after !== undefined) query = query.where('id', '>', request.after);
-    return toPage((await query.execute()).map(fromRow), size, (assignment) => assignment.id);
+    return listByTenant(this.db, 'app_role_assignments', request, fromRow);
   }
 }
 

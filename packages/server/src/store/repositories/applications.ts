@@ -8,7 +8,7 @@ import type {
 } from '../../directory/model.js';
 import type { ApplicationTable, Database } from '../schema.js';
 import { recordChange } from './directory-changes.js';
-import { pageSize, toPage, type Page, type PageRequest } from './paging.js';
+import { listByTenant, type Page, type PageRequest } from './paging.js';
 
 /**
  * App registrations (`applications`, the definition as JSON), their App ID URIs (`application_identifier_uris`)
@@ -95,17 +95,7 @@ export class ApplicationRepository {
    * @throws RangeError for a `top` out of range.
    */
   async list(request: PageRequest & { readonly tenantId: string }): Promise<Page<Application>> {
-    const size = pageSize(request);
-    let query = this.db
-      .selectFrom('applications')
-      .selectAll()
-      .where('tenant_id', '=', request.tenantId)
-      .orderBy('id')
-      .limit(size + 1);
-    if (request.after !== undefined) query = query.where('id', '>', request.after);
-    const rows = await query.execute();
-    const applications = await Promise.all(rows.map((row) => this.load(row)));
-    return toPage(applications, size, (app) => app.id);
+    return listByTenant(this.db, 'applications', request, (row) => this.load(row));
   }
 
   /** The `appId` of the application that registered this App ID URI (case-insensitive), if any. */

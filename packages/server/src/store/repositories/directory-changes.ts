@@ -115,11 +115,13 @@ export class DirectoryChangeLog {
   /**
    * What changed after version `after` up to and including `upTo`.
    *
-   * @returns the changes, or `'all'` when some version in the range has no rows (purged, or a write that
-   *   recorded no entity) or the range is too long to read.
+   * @returns the changes (none when `upTo` is `after`), or `'all'` when some version in the range has no rows
+   *   (purged, or a write that recorded no entity), the range is too long to read, or `upTo` is below `after`.
    */
   async since(after: number, upTo: number): Promise<DirectoryChanges> {
-    if (upTo <= after || upTo - after > CHANGE_LOG_RETAINED_VERSIONS) return 'all';
+    if (upTo === after) return [];
+    // A version below the last one seen (a restored database) or too far behind: nothing is known exactly.
+    if (upTo < after || upTo - after > CHANGE_LOG_RETAINED_VERSIONS) return 'all';
     const rows = await this.db
       .selectFrom('directory_changes')
       .select(['version', 'entity_type', 'entity_id'])

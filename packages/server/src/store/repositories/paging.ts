@@ -1,3 +1,6 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Database } from '../schema.js';
+
 /**
  * Keyset paging of directory lists, as the management API pages collections (Graph `$top` and `@odata.nextLink`):
  * items ordered by object id, the cursor is the last id of the previous page.
@@ -48,4 +51,34 @@ export function toPage<T>(rows: readonly T[], size: number, id: (item: T) => str
   const items = rows.slice(0, size);
   const last = items.at(-1);
   return { items, next: rows.length > size && last !== undefined ? id(last) : undefined };
+}
+
+/** Tables of objects that belong to one tenant: each has text `id` and `tenant_id` columns. */
+export type TenantScopedTable =
+  'applications' | 'service_principals' | 'users' | 'app_role_assignments' | 'oauth2_permission_grants';
+
+/**
+ * One page of the rows of `table` that belong to `request.tenantId`, by id, as `map` makes them.
+ *
+ * @throws RangeError for a `top` out of range.
+ */
+export async function listByTenant<TB extends TenantScopedTable, T extends { readonly id: string }>(
+  db: Kysely<Database>,
+  table: TB,
+  request: PageRequest & { readonly tenantId: string },
+  map: (row: Selectable<Database[TB]>) => T | Promise<T>,
+): Promise<Page<T>> {
+  const size = pageSize(request);
+  // One keyset query for every tenant-scoped table; only the columns they share are referenced.
+  const scoped = db as unknown as Kysely<Record<string, { id: string; tenant_id: string }>>;
+  let query = scoped
+    .selectFrom(table as string)
+    .selectAll()
+    .where('tenant_id', '=', request.tenantId)
+    .orderBy('id')
+    .limit(size + 1);
+  if (request.after !== undefined) query = query.where('id', '>', request.after);
+  const rows = (await query.execute()) as Selectable<Database[TB]>[];
+  const items = await Promise.all(rows.map(async (row) => map(row)));
+  return toPage(items, size, (item) => item.id);
 }

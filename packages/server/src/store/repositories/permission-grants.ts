@@ -2,7 +2,7 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { OAuth2PermissionGrant } from '../../directory/model.js';
 import type { Database, OAuth2PermissionGrantTable } from '../schema.js';
 import { recordChange } from './directory-changes.js';
-import { pageSize, toPage, type Page, type PageRequest } from './paging.js';
+import { listByTenant, type Page, type PageRequest } from './paging.js';
 
 /**
  * Delegated consent (`oauth2_permission_grants`, Graph `oauth2PermissionGrant`). A write records an
@@ -29,15 +29,7 @@ export class PermissionGrantRepository {
    * @throws RangeError for a `top` out of range.
    */
   async list(request: PageRequest & { readonly tenantId: string }): Promise<Page<OAuth2PermissionGrant>> {
-    const size = pageSize(request);
-    let query = this.db
-      .selectFrom('oauth2_permission_grants')
-      .selectAll()
-      .where('tenant_id', '=', request.tenantId)
-      .orderBy('id')
-      .limit(size + 1);
-    if (request.after !== undefined) query = query.where('id', '>', request.after);
-    return toPage((await query.execute()).map(fromRow), size, (grant) => grant.id);
+    return listByTenant(this.db, 'oauth2_permission_grants', request, fromRow);
   }
 
   /**

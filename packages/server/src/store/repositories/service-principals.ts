@@ -2,7 +2,7 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { ServicePrincipal } from '../../directory/model.js';
 import type { Database, ServicePrincipalTable } from '../schema.js';
 import { recordChange } from './directory-changes.js';
-import { pageSize, toPage, type Page, type PageRequest } from './paging.js';
+import { listByTenant, type Page, type PageRequest } from './paging.js';
 
 /** Service principals (`service_principals`): an application's instance in a tenant. */
 export class ServicePrincipalRepository {
@@ -42,15 +42,7 @@ export class ServicePrincipalRepository {
    * @throws RangeError for a `top` out of range.
    */
   async list(request: PageRequest & { readonly tenantId: string }): Promise<Page<ServicePrincipal>> {
-    const size = pageSize(request);
-    let query = this.db
-      .selectFrom('service_principals')
-      .selectAll()
-      .where('tenant_id', '=', request.tenantId)
-      .orderBy('id')
-      .limit(size + 1);
-    if (request.after !== undefined) query = query.where('id', '>', request.after);
-    return toPage((await query.execute()).map(fromRow), size, (sp) => sp.id);
+    return listByTenant(this.db, 'service_principals', request, fromRow);
   }
 }
 

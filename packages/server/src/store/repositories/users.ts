@@ -2,7 +2,7 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { User } from '../../directory/model.js';
 import type { Database, UserTable } from '../schema.js';
 import { recordChange } from './directory-changes.js';
-import { pageSize, toPage, type Page, type PageRequest } from './paging.js';
+import { listByTenant, type Page, type PageRequest } from './paging.js';
 
 /** A user row with its password hash, for sign-in. */
 export interface UserWithPassword extends User {
@@ -54,19 +54,10 @@ export class UserRepository {
    * @throws RangeError for a `top` out of range.
    */
   async list(request: PageRequest & { readonly tenantId: string }): Promise<Page<User>> {
-    const size = pageSize(request);
-    let query = this.db
-      .selectFrom('users')
-      .selectAll()
-      .where('tenant_id', '=', request.tenantId)
-      .orderBy('id')
-      .limit(size + 1);
-    if (request.after !== undefined) query = query.where('id', '>', request.after);
-    const users = (await query.execute()).map((row) => {
+    return listByTenant(this.db, 'users', request, (row) => {
       const { passwordHash: _hash, ...user } = fromRow(row);
       return user;
     });
-    return toPage(users, size, (user) => user.id);
   }
 
   /** Enables or disables sign-in for a user; `false` when there is no such user. */
