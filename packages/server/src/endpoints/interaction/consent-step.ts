@@ -16,7 +16,8 @@ export interface ConsentGrantItem {
  *
  * Recording looks for the grant (and service principal) before writing it: two decisions at once (a double
  * click, two tabs) both find none and one insert loses on the unique key. The loser tries again, now merging into
- * what the winner wrote, instead of answering 500 (up to three attempts).
+ * what the winner wrote, instead of answering 500 (up to three attempts). The write evicts the grants and service
+ * principals it changed from this node's directory cache at once, and from other nodes' within one poll interval.
  *
  * @throws DirectoryError `not_found` for an application deleted meanwhile (a 5xx).
  */
@@ -44,6 +45,4 @@ export async function recordConsentDecision(
       if (attempt >= 3 || !isUniqueViolation(error)) throw error;
     }
   }
-  // This node sees its own write at once; others drop their caches within one poll interval.
-  context.cache.invalidate();
 }
