@@ -95,7 +95,7 @@ export async function authenticateClient(
     maxLifetimeSeconds: config.clientAssertionMaxLifetimeSeconds,
   });
   if (config.strictAssertionJtiReplay) {
-    const first = await context.store.useAssertionJti(
+    const first = await context.store.assertionJtis.use(
       `${application.appId}:${verified.jti}`,
       verified.exp + config.clockSkewSeconds,
       now,

@@ -27,7 +27,7 @@ export interface ResolvedScopes {
  *   resource).
  */
 export async function resolveScopes(
-  cache: DirectoryCache,
+  cache: Pick<DirectoryCache, 'application' | 'resourceAppId'>,
   client: Application,
   scopeParameter: string | undefined,
   tenantName: string,
@@ -91,14 +91,115 @@ export async function resolveScopes(
   };
 }
 
+/** What one (client, resource) pair still needs consented: the consent page's item, the refresh grant's refusal. */
+export interface ConsentNeed {
+  /** The application asking (the client, or for combined consent the resource itself as a client). */
+  readonly client: Application;
+  readonly resource: Application;
+  /** Missing scope values of the resource, in the registered spelling. */
+  readonly scopes: readonly string[];
+  /** The subset that only an administrator can grant (`type: 'Admin'`). */
+  readonly adminScopes: readonly string[];
+}
+
+/** The directory reads the consent engine makes: the {@link DirectoryCache}'s, or a fake in unit tests. */
+export type ConsentReader = Pick<DirectoryCache, 'application' | 'servicePrincipal' | 'permissionGrants'>;
+
+/** A question to the consent engine: may this user use these scopes through this client, in this tenant? */
+export interface ConsentQuery {
+  /** The tenant whose grants count (the user's). */
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly client: Application;
+  /** The resource of the token (from {@link resolveScopes}). */
+  readonly resource: Application;
+  /** The resolved scopes (from {@link resolveScopes}; `/.default` already stands for the static permissions). */
+  readonly grant: AuthorizedGrant;
+  /**
+   * Also ask what the resource itself requires (`requiredResourceAccess` delegated permissions) when it lists the
+   * client in `api.knownClientApplications`: combined consent, asked at the consent prompt so a middle tier can
+   * later use On-Behalf-Of without a prompt of its own. Default false.
+   */
+  readonly combinedConsent?: boolean | undefined;
+  /**
+   * Count nothing as consented, not even pre-authorized scopes (`prompt=consent`, OIDC Core §3.1.2.1). Default
+   * false.
+   */
+  readonly ignoreGranted?: boolean | undefined;
+}
+
+/**
+ * The consent engine: what is missing for a user, client, resource and scopes in a tenant. The OIDC scopes are
+ * asked of the directory API (which publishes them), the resource's scopes of the resource, and with
+ * {@link ConsentQuery.combinedConsent} the resource's own static permissions of each resource it requires. A scope
+ * counts as consented when a grant for everyone (`AllPrincipals`) or the user's own grant (`Principal`) names it,
+ * or the resource pre-authorizes the client for it (`api.preAuthorizedApplications`). Reads through the directory
+ * cache only.
+ *
+ * @returns one need per (client, resource) pair with something missing, in the order a consent page lists them
+ *   (directory API, resource, then combined consent); empty when everything is consented.
+ */
+export async function missingConsent(cache: ConsentReader, query: ConsentQuery): Promise<ConsentNeed[]> {
+  const needs: ConsentNeed[] = [];
+  for (const wanted of await wantedConsent(cache, query)) {
+    const granted =
+      query.ignoreGranted === true
+        ? new Set<string>()
+        : await consentedScopes(cache, {
+            tenantId: query.tenantId,
+            userId: query.userId,
+            client: wanted.client,
+            resource: wanted.resource,
+          });
+    const missing = wanted.scopes.filter((s) => !granted.has(s));
+    if (missing.length === 0) continue;
+    const adminScopes = missing.filter(
+      (value) => wanted.resource.api.oauth2PermissionScopes.find((s) => s.value === value)?.type === 'Admin',
+    );
+    needs.push({ client: wanted.client, resource: wanted.resource, scopes: missing, adminScopes });
+  }
+  return needs;
+}
+
+/** The scopes a query asks, per (client, resource) pair, each pair once. */
+async function wantedConsent(
+  cache: ConsentReader,
+  query: ConsentQuery,
+): Promise<{ client: Application; resource: Application; scopes: string[] }[]> {
+  const wanted: { client: Application; resource: Application; scopes: string[] }[] = [];
+  const add = (client: Application, resource: Application, scopes: readonly string[]) => {
+    if (scopes.length === 0) return;
+    const existing = wanted.find((w) => w.client === client && w.resource.appId === resource.appId);
+    if (existing === undefined) wanted.push({ client, resource, scopes: [...new Set(scopes)] });
+    else existing.scopes = [...new Set([...existing.scopes, ...scopes])];
+  };
+  const { client, resource, grant } = query;
+  const directory = await cache.application(DIRECTORY_APP_ID);
+  if (directory !== undefined) add(client, directory, grant.oidcScopes);
+  add(client, resource, grant.scopes);
+  if (query.combinedConsent === true && resource.api.knownClientApplications.includes(client.appId)) {
+    for (const required of resource.requiredResourceAccess) {
+      const downstream = await cache.application(required.resourceAppId);
+      if (downstream === undefined) continue;
+      const ids = new Set(required.resourceAccess.filter((a) => a.type === 'Scope').map((a) => a.id));
+      add(
+        resource,
+        downstream,
+        downstream.api.oauth2PermissionScopes.filter((s) => ids.has(s.id)).map((s) => s.value),
+      );
+    }
+  }
+  return wanted;
+}
+
 /**
  * Scope values of `resource` the user may use through `client` in a tenant without being asked: a grant for
  * everyone (`AllPrincipals`), the user's own grant (`Principal`), or the resource pre-authorizing the client
  * (`api.preAuthorizedApplications`). Values are in the resource's registered spelling whatever the case a grant
  * was written in.
  */
-export async function consentedScopes(
-  cache: DirectoryCache,
+async function consentedScopes(
+  cache: ConsentReader,
   input: { tenantId: string; userId: string; client: Application; resource: Application },
 ): Promise<Set<string>> {
   const granted = new Set<string>();

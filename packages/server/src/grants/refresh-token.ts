@@ -1,6 +1,6 @@
 import { GrantType, IdentityError, type TokenResponse } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
-import { consentedScopes, resolveScopes } from '../directory/consent.js';
+import { missingConsent, resolveScopes } from '../directory/consent.js';
 import { segmentAdmitsTenant } from '../directory/tenant-segment.js';
 import type { Application, AuthorizedGrant } from '../directory/model.js';
 import { isRegisteredSpaOrigin, spaOriginsOf } from '../directory/redirect-uris.js';
@@ -60,26 +60,14 @@ export const refreshTokenGrant: Grant = {
         params.scope,
         claims.tenantId,
       );
-      const granted = await consentedScopes(context.cache, {
+      const needs = await missingConsent(context.cache, {
         tenantId: claims.tenantId,
         userId: user.id,
         client: client.application,
         resource,
+        grant,
       });
-      const directoryGranted = await consentedScopes(context.cache, {
-        tenantId: claims.tenantId,
-        userId: user.id,
-        client: client.application,
-        resource: (await context.cache.application('00000003-0000-0000-c000-000000000000')) ?? resource,
-      });
-      const missing = [
-        ...grant.scopes.filter(
-          (s) =>
-            !granted.has(s) &&
-            !(resource.appId === '00000003-0000-0000-c000-000000000000' && grant.oidcScopes.includes(s)),
-        ),
-        ...grant.oidcScopes.filter((s) => !directoryGranted.has(s)),
-      ];
+      const missing = needs.flatMap((need) => need.scopes);
       if (missing.length > 0) {
         // RFC 6749 §5.2 has no consent_required: the token endpoint says invalid_grant, and the suberror tells
         // MSAL to go interactive, as Entra does.

@@ -1,15 +1,13 @@
 import { IdentityError } from '@tessera/protocol';
 import type { ServerContext } from '../../context.js';
-import { consentedScopes, resolveScopes } from '../../directory/consent.js';
-import { GLOBAL_ADMINISTRATOR, type Application } from '../../directory/model.js';
-import type { AuthorizationContext, AuthorizationOutcome, ConsentNeed } from './request.js';
+import { missingConsent, resolveScopes } from '../../directory/consent.js';
+import { GLOBAL_ADMINISTRATOR } from '../../directory/model.js';
+import type { AuthorizationContext, AuthorizationOutcome } from './request.js';
 
 /**
- * Step: resolves the scopes and checks consent in the user's tenant. The client must be present there (its
- * service principal) or multi-tenant (consent will add it). Needed consent: the OIDC scopes and directory scopes
- * on the directory API, the resource's scopes, and — when the resource lists the client in
- * `api.knownClientApplications` — the resource's own `requiredResourceAccess` (combined consent). Scopes the
- * resource pre-authorizes for the client are never asked. `prompt=consent` asks again.
+ * Step: resolves the scopes and asks the consent engine ({@link missingConsent}) what is missing in the user's
+ * tenant, with combined consent. The client must be present there (its service principal) or multi-tenant
+ * (consent will add it). `prompt=consent` asks again, until the user's decision arrives.
  *
  * @returns the consent page outcome, or undefined when everything is consented (`ctx.grant` set).
  * @throws IdentityError 700016 (single-tenant app of another tenant), 65001 consent_required (prompt=none),
@@ -32,47 +30,15 @@ export async function checkConsent(
   const { resource, grant } = await resolveScopes(context.cache, client, ctx.params.scope, tenantId);
   ctx.grant = grant;
 
-  const directory = await context.cache.application('00000003-0000-0000-c000-000000000000');
-  const wanted: { client: Application; resource: Application; scopes: string[] }[] = [];
-  const add = (c: Application, r: Application, scopes: readonly string[]) => {
-    if (scopes.length === 0) return;
-    const existing = wanted.find((w) => w.client === c && w.resource.appId === r.appId);
-    if (existing === undefined) wanted.push({ client: c, resource: r, scopes: [...new Set(scopes)] });
-    else existing.scopes = [...new Set([...existing.scopes, ...scopes])];
-  };
-  if (directory !== undefined) add(client, directory, grant.oidcScopes);
-  add(client, resource, grant.scopes);
-  if (resource.api.knownClientApplications.includes(client.appId)) {
-    for (const required of resource.requiredResourceAccess) {
-      const downstream = await context.cache.application(required.resourceAppId);
-      if (downstream === undefined) continue;
-      const ids = new Set(required.resourceAccess.filter((a) => a.type === 'Scope').map((a) => a.id));
-      add(
-        resource,
-        downstream,
-        downstream.api.oauth2PermissionScopes.filter((s) => ids.has(s.id)).map((s) => s.value),
-      );
-    }
-  }
-
-  const needs: ConsentNeed[] = [];
-  for (const item of wanted) {
-    const granted =
-      ctx.prompts.has('consent') && ctx.consentGiven !== true
-        ? new Set<string>()
-        : await consentedScopes(context.cache, {
-            tenantId,
-            userId: user.id,
-            client: item.client,
-            resource: item.resource,
-          });
-    const missing = item.scopes.filter((s) => !granted.has(s));
-    if (missing.length === 0) continue;
-    const adminScopes = missing.filter(
-      (value) => item.resource.api.oauth2PermissionScopes.find((s) => s.value === value)?.type === 'Admin',
-    );
-    needs.push({ client: item.client, resource: item.resource, scopes: missing, adminScopes });
-  }
+  const needs = await missingConsent(context.cache, {
+    tenantId,
+    userId: user.id,
+    client,
+    resource,
+    grant,
+    combinedConsent: true,
+    ignoreGranted: ctx.prompts.has('consent') && ctx.consentGiven !== true,
+  });
   ctx.consentNeeds = needs;
   if (needs.length === 0) return undefined;
   if (ctx.prompts.has('none'))

@@ -1,4 +1,5 @@
 import type { ResponseMode, ResponseType } from '@tessera/protocol';
+import type { ConsentNeed } from '../../directory/consent.js';
 import type { Application, AuthorizedGrant, User } from '../../directory/model.js';
 import type { RedirectPlatform } from '../../sessions/authentication-event.js';
 import type { SsoSession } from '../../sessions/sso-session.js';
@@ -20,14 +21,7 @@ export interface ResponseTarget {
   readonly issuer: string | undefined;
 }
 
-/** A consent the user (or an administrator) must give: scopes of one resource for one client. */
-export interface ConsentNeed {
-  readonly client: Application;
-  readonly resource: Application;
-  readonly scopes: readonly string[];
-  /** The subset that only an administrator can grant. */
-  readonly adminScopes: readonly string[];
-}
+export type { ConsentNeed };
 
 /**
  * The authorization request as the named steps fill it in (node-oidc-provider style): each step reads what
