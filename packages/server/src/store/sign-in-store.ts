@@ -1,22 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { AuthorizedGrant } from '../directory/model.js';
-import type { AuthenticationEvent } from '../sessions/authentication-event.js';
+import type { AuthenticationEvent, RedirectPlatform } from '../sessions/authentication-event.js';
+import type { SsoSession } from '../sessions/sso-session.js';
 import type { Database } from './schema.js';
-
-/** Platform of a redirect URI (Graph `web`, `spa`, `publicClient`). */
-export type RedirectPlatform = 'web' | 'spa' | 'publicClient';
-
-/** An active SSO session of one account in one browser. */
-export interface SsoSession {
-  readonly id: string;
-  readonly userId: string;
-  readonly tenantId: string;
-  /** Unix seconds of the interactive sign-in. */
-  readonly authTime: number;
-  readonly amr: readonly string[];
-  readonly lastActiveAt: number;
-  readonly expiresAt: number;
-}
 
 /** An authorization code as stored (the code itself only as a hash). */
 export interface StoredAuthorizationCode {
@@ -50,19 +36,29 @@ export interface RefreshTokenFamily {
 }
 
 /**
- * One page of an interactive sign-in as shown to a browser: which step it is, which form actions it offered,
- * and what those actions may refer to. The page's form carries only a random handle (stored as a hash).
+ * One page of an interaction as shown to a browser: which step it is, which form actions it offered, what
+ * those actions may refer to, and the suspended request it resumes. The page's form carries only a random
+ * handle (stored as a hash).
  */
 export interface StoredInteractionStep {
   readonly handleHash: string;
+  /** The `{tenant}` path segment of the request. */
   readonly tenant: string;
+  /** `sign-in`, `select-account` or `consent`. */
   readonly step: string;
+  /** The form actions the page offered. */
   readonly actions: readonly string[];
-  /** Account picker reference → SSO session id. */
+  /** Account picker: the reference of each offered account → its SSO session id (never sent to the browser). */
   readonly choices: Readonly<Record<string, string>>;
+  /** Consent page: the SSO session it was shown for. */
   readonly sessionId?: string | undefined;
+  /** True when `sessionId` was signed in during this interaction (fresh authentication). */
   readonly sessionFresh: boolean;
+  /** Consent page: whether it offered consent on behalf of the organization. */
   readonly organizationConsent: boolean;
+  /** The name of the resume target the interaction continues (e.g. `authorize`). */
+  readonly resumeTarget: string;
+  /** The resume target's state (for `authorize`, the authorization request parameters). */
   readonly params: Readonly<Record<string, string>>;
   /** Hex SHA-256 of the anti-CSRF token of the browser the page was shown to. */
   readonly csrfHash: string;
@@ -130,6 +126,29 @@ export class SignInStore {
       lastActiveAt: row.last_active_at,
       expiresAt: row.expires_at,
     }));
+  }
+
+  /**
+   * Records a further authentication of a live session (step-up: a second factor adds `mfa`): its `auth_time` and
+   * `amr` change, its id and app list stay. An ended or expired session is left as it is.
+   *
+   * @param authTime Unix seconds of the new authentication.
+   * @returns true when the session was live and is updated.
+   */
+  async updateSessionAuthentication(
+    sessionId: string,
+    authTime: number,
+    amr: readonly string[],
+    now: number,
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('sso_sessions')
+      .set({ auth_time: authTime, amr: JSON.stringify(amr), last_active_at: now })
+      .where('id', '=', sessionId)
+      .where('ended_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   /** Moves a browser's sessions to a new cookie (after sign-in, against session fixation). */
@@ -203,6 +222,7 @@ export class SignInStore {
         session_id: step.sessionId ?? null,
         session_fresh: step.sessionFresh ? 1 : 0,
         organization_consent: step.organizationConsent ? 1 : 0,
+        resume_target: step.resumeTarget,
         params: JSON.stringify(step.params),
         csrf_hash: step.csrfHash,
         created_at: step.createdAt,
@@ -229,6 +249,7 @@ export class SignInStore {
       sessionId: row.session_id ?? undefined,
       sessionFresh: row.session_fresh === 1,
       organizationConsent: row.organization_consent === 1,
+      resumeTarget: row.resume_target,
       params: JSON.parse(row.params) as Record<string, string>,
       csrfHash: row.csrf_hash,
       createdAt: row.created_at,
