@@ -21,6 +21,11 @@ export { openDatabase, migrateToLatest, type DatabaseTarget } from './store/data
 export * from './directory/model.js';
 export { DIRECTORY_APP_ID, DIRECTORY_IDENTIFIER_URI } from './directory/builtin-directory-app.js';
 export { createSelfSignedKey, type CertifiedKey } from './keys/x509.js';
+export {
+  seedClientCredentials,
+  type ClientCredentialsSeed,
+  type ClientCredentialsSeedInput,
+} from './seed/client-credentials.js';
 export { ensureDevTls, type DevTlsFiles } from './tls/dev-tls.js';
 export { issuerV1, issuerV2, tokenEndpoint, jwksUri } from './tokens/issuer.js';
 export { REDACTED_LOG_PATHS, createLogger, registeredRoutes, type RegisteredRoute } from './app.js';

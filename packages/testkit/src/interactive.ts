@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Directory } from '@tessera/server';
-import { createClientCertificate, type ClientCertificate } from './scenario.js';
+import { createClientCertificate, type ClientCertificate } from './certificates.js';
 
 /** The interactive sign-in scenario: a tenant with users, an API with delegated scopes, and client apps. */
 export interface InteractiveScenario {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Directory } from '../directory/directory.js';
 import type { DirectoryStore } from '../store/directory-store.js';
 import { createSelfSignedKey, privateKeyPem } from '../keys/x509.js';
+import { seedClientCredentials } from './client-credentials.js';
 
 /** What the demo seed created; written to `<dataDir>/demo/demo.json` (development only, mode 0600). */
 export interface DemoSeed {
@@ -37,31 +38,23 @@ export async function seedDemo(
   if ((await store.tenants.listIds()).length > 0) {
     return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as DemoSeed) : undefined;
   }
-  const tenant = await directory.tenants.create({ displayName: 'Contoso (demo)', domains: ['contoso.test'] });
   const apiIdentifierUri = 'api://demo-api';
-  const api = await directory.applications.create({
-    tenant: tenant.id,
-    displayName: 'Demo API',
-    identifierUris: [apiIdentifierUri],
-    appRoles: ['Data.Read.All'],
-    scopes: ['Data.Read'],
-    requestedAccessTokenVersion: 2,
-  });
-  const daemon = await directory.applications.create({ tenant: tenant.id, displayName: 'Demo daemon' });
-  const password = await directory.credentials.addPassword({
-    appId: daemon.application.appId,
-    displayName: 'demo secret',
-  });
   const certificate = await createSelfSignedKey('RS256', 'CN=Demo daemon', 365);
-  await directory.credentials.addCertificate({
-    appId: daemon.application.appId,
-    certificatePem: certificate.certificatePem,
-  });
-  await directory.grants.grantAppRole({
-    tenant: tenant.id,
-    clientAppId: daemon.application.appId,
-    resource: api.application.appId,
-    role: 'Data.Read.All',
+  const seeded = await seedClientCredentials(directory, {
+    tenant: { displayName: 'Contoso (demo)', domain: 'contoso.test' },
+    api: {
+      displayName: 'Demo API',
+      identifierUris: [apiIdentifierUri],
+      appRoles: ['Data.Read.All'],
+      scopes: ['Data.Read'],
+      requestedAccessTokenVersion: 2,
+    },
+    daemon: {
+      displayName: 'Demo daemon',
+      secretDisplayName: 'demo secret',
+      certificatePem: certificate.certificatePem,
+    },
+    grantedRole: 'Data.Read.All',
   });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const certFile = join(dir, 'daemon-cert.pem');
@@ -69,13 +62,13 @@ export async function seedDemo(
   writeFileSync(certFile, certificate.certificatePem, { mode: 0o644 });
   writeFileSync(keyFile, privateKeyPem(certificate.privateKeyPkcs8), { mode: 0o600 });
   const seed: DemoSeed = {
-    tenantId: tenant.id,
+    tenantId: seeded.tenantId,
     tenantDomain: 'contoso.test',
-    apiAppId: api.application.appId,
+    apiAppId: seeded.api.appId,
     apiIdentifierUri,
     apiRole: 'Data.Read.All',
-    daemonAppId: daemon.application.appId,
-    daemonSecret: password.secretText,
+    daemonAppId: seeded.daemon.appId,
+    daemonSecret: seeded.daemon.secret,
     daemonCertificateFile: certFile,
     daemonPrivateKeyFile: keyFile,
     daemonThumbprintSha256: createHash('sha256')
