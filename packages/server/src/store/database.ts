@@ -17,6 +17,9 @@ import { signInMigration } from './migrations/002-sign-in.js';
 import { keyActivationMigration } from './migrations/003-key-activation.js';
 import { tokenRevocationsMigration } from './migrations/004-token-revocations.js';
 import { signInInteractionsMigration } from './migrations/005-sign-in-interactions.js';
+import { directoryChangesMigration } from './migrations/006-directory-changes.js';
+import { signingKeySlotsMigration } from './migrations/007-signing-key-slots.js';
+import { interactionResumeMigration } from './migrations/008-interaction-resume.js';
 import type { Database } from './schema.js';
 
 /** Where the store lives: an embedded SQLite file, or a PostgreSQL server. */
@@ -30,6 +33,9 @@ const migrations: Record<string, Migration> = {
   '003-key-activation': keyActivationMigration,
   '004-token-revocations': tokenRevocationsMigration,
   '005-sign-in-interactions': signInInteractionsMigration,
+  '006-directory-changes': directoryChangesMigration,
+  '007-signing-key-slots': signingKeySlotsMigration,
+  '008-interaction-resume': interactionResumeMigration,
 };
 
 const migrationProvider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
