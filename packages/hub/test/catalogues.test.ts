@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  defineHub,
   DEFAULT_MAX_FRAME_MESSAGES,
   DEFAULT_MAX_MESSAGE_BYTES,
   hubRefusals,
@@ -11,6 +12,7 @@ import {
   type RefusalDefinition,
 } from '@tessera/hub';
 import { describe, expect, it } from 'vitest';
+import { resolveHubServerOptions } from '../src/options/resolve.js';
 
 // What the hub documents and what its code does, kept in step: the option defaults of docs/hub.md and the HTTP
 // refusals of docs/hub-protocol.md are tables, each row checked against the exported constants.
@@ -92,6 +94,38 @@ describe('option defaults (docs/hub.md "Options")', () => {
       expect(table.get(`\`${name}\``)?.[1]).toBe(documentedDefault(value));
     },
   );
+
+  it('is what the resolver fills in', () => {
+    const resolved = resolveHubServerOptions({
+      path: '/hub',
+      hub: defineHub({ methods: {}, allowAnonymous: true }),
+    });
+    const { connectionLimits: connection, invocationLimits: invocation } = resolved;
+    expect({
+      allowedOrigins: [],
+      transports: [...resolved.transports],
+      protocols: [...resolved.protocols.keys()],
+      allowStatefulReconnects: resolved.allowStatefulReconnects,
+      keepAliveIntervalMs: connection.keepAliveIntervalMs,
+      clientTimeoutMs: connection.clientTimeoutMs,
+      handshakeTimeoutMs: connection.handshakeTimeoutMs,
+      disconnectTimeoutMs: connection.disconnectTimeoutMs,
+      longPollTimeoutMs: resolved.longPollTimeoutMs,
+      maxMessageBytes: connection.maxMessageBytes,
+      maxParallelInvocationsPerClient: invocation.maxParallelInvocations,
+      maxQueuedInvocationsPerClient: invocation.maxQueuedInvocations,
+      invocationRateLimit: invocation.rateLimit,
+      maxSendBufferBytes: connection.maxSendBufferBytes,
+      streamBufferCapacity: invocation.streamBufferCapacity,
+      maxStreamIdsPerInvocation: invocation.maxStreamIdsPerInvocation,
+      maxStreamsPerClient: invocation.maxStreamsPerClient,
+      maxGroupsPerClient: resolved.maxGroupsPerClient,
+      clientResultTimeoutMs: invocation.clientResultTimeoutMs,
+      groupOperationTimeoutMs: resolved.groupOperationTimeoutMs,
+    }).toEqual(hubServerDefaults);
+    expect(resolved.origins.hasAllowList).toBe(false);
+    expect(connection.maxFrameBytes).toBe(DEFAULT_MAX_FRAME_MESSAGES * DEFAULT_MAX_MESSAGE_BYTES);
+  });
 
   it('documents the derived default of maxFrameBytes', () => {
     expect(table.get('`maxFrameBytes`')?.[1]).toBe(
