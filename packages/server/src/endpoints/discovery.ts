@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
+import { grants } from '../grants/index.js';
 import { issuerV2, jwksUri, tokenEndpoint } from '../tokens/issuer.js';
 import { resolveTenantSegment } from '../directory/tenant-segment.js';
 
@@ -55,7 +56,8 @@ export function registerDiscoveryEndpoints(app: FastifyInstance, context: Server
           'private_key_jwt',
         ],
         token_endpoint_auth_signing_alg_values_supported: ['RS256', 'PS256', 'ES256'],
-        grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', 'implicit'],
+        // The token endpoint's grants, and the implicit grant the authorization endpoint serves (RFC 6749 §4.2).
+        grant_types_supported: [...grants.map((grant) => grant.grantType), 'implicit'],
         response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token', 'token'],
         response_modes_supported: ['query', 'fragment', 'form_post'],
         scopes_supported: ['openid', 'profile', 'email', 'offline_access'],

@@ -23,7 +23,6 @@ export async function tokenRequestOf(
     params,
     authorization: request.headers.authorization,
     tenantSegment,
-    origin: request.headers.origin,
   });
   return { token, client };
 }

@@ -1,15 +1,17 @@
 import { IdentityError } from '@tessera/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { grants } from '../grants/index.js';
+import { grantFor } from '../grants/index.js';
+import { parseTokenParameters } from '../grants/parameters.js';
 import { correlationIdOf } from '../http/errors.js';
-import { formParameters } from '../http/form.js';
+import { formFields } from '../http/form.js';
 import { resolveTenantSegment } from '../directory/tenant-segment.js';
 
 /**
- * `POST /{tenant}/oauth2/v2.0/token`: parses the form, refuses repeated parameters, resolves the tenant and
- * dispatches on `grant_type` to the registered grant. Unknown parameters are ignored (MSAL sends many).
- * Responses carry `Cache-Control: no-store` and echo `client-request-id`.
+ * `POST /{tenant}/oauth2/v2.0/token`: parses the form through the descriptor of its `grant_type` (only the
+ * parameters the grant declares reach it; only those it lets repeat may), resolves the tenant and runs the
+ * registered grant. Unknown parameters are ignored (MSAL sends many). Responses carry `Cache-Control: no-store`
+ * and echo `client-request-id`.
  *
  * @throws IdentityError 9100007 (not a form), 9100004 (repeated parameter), 900144 (no `grant_type`),
  *   70003 (unsupported grant), 900561 (not POST), and the grant's errors.
@@ -17,14 +19,17 @@ import { resolveTenantSegment } from '../directory/tenant-segment.js';
  */
 export function registerTokenEndpoint(app: FastifyInstance, context: ServerContext): void {
   app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/token', async (request, reply) => {
-    const params = formParameters(request);
+    const fields = formFields(request);
+    const grantType = fields.grant_type;
+    const grant = typeof grantType === 'string' ? grantFor(grantType) : undefined;
+    const { params, repeatedParams } = parseTokenParameters(fields, grant);
     const tenantSegment = await resolveTenantSegment(request.params.tenant, context.cache);
-    const grantType = params.grant_type;
-    if (grantType === undefined || grantType === '') throw new IdentityError(900144, { name: 'grant_type' });
-    const grant = grants.get(grantType);
+    if (typeof grantType !== 'string' || grantType === '')
+      throw new IdentityError(900144, { name: 'grant_type' });
     if (grant === undefined) throw new IdentityError(70003, { grantType: grantType.slice(0, 128) });
     const response = await grant.handle(context, {
       params,
+      repeatedParams,
       authorization: request.headers.authorization,
       tenantSegment,
       origin: request.headers.origin,

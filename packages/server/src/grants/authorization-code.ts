@@ -6,7 +6,7 @@ import { isRegisteredSpaOrigin } from '../directory/redirect-uris.js';
 import { grantRevocationId } from '../store/sign-in-store.js';
 import { tokenHash } from '../tokens/opaque-tokens.js';
 import { identifyClient } from './client-identity.js';
-import type { Grant, TokenRequest } from './grant.js';
+import type { GrantDescriptor, TokenRequest } from './grant.js';
 import { refreshTokenFor, userTokenResponse } from './user-token-response.js';
 
 /** A PKCE `code_verifier` (RFC 7636 §4.1): 43–128 of `A-Z a-z 0-9 - . _ ~`. */
@@ -27,8 +27,10 @@ const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
  *   without client credentials), 50057 (user disabled).
  * @see RFC 6749 §4.1.3, RFC 7636 §4.1 and §4.6, RFC 9700 §4.2.4
  */
-export const authorizationCodeGrant: Grant = {
+export const authorizationCodeGrant: GrantDescriptor = {
   grantType: GrantType.authorizationCode,
+  parameters: ['code', 'redirect_uri', 'code_verifier', 'client_info'],
+  allowRepeated: [],
   async handle(context: ServerContext, request: TokenRequest): Promise<TokenResponse> {
     const { params } = request;
     const code = params.code;

@@ -10,7 +10,7 @@ import { authenticateClient } from '../client-auth/authenticate-client.js';
 import type { ServerContext } from '../context.js';
 import type { Application } from '../directory/model.js';
 import { issueAccessToken } from '../tokens/access-token.js';
-import type { Grant, TokenRequest } from './grant.js';
+import type { GrantDescriptor, TokenRequest } from './grant.js';
 
 /**
  * The client credentials grant: a confidential client gets an app-only access token for one resource, carrying the
@@ -22,8 +22,10 @@ import type { Grant, TokenRequest } from './grant.js';
  *   unknown or absent from the tenant), and client authentication errors.
  * @see RFC 6749 §4.4, SPEC.md §3 Grants, seed 003
  */
-export const clientCredentialsGrant: Grant = {
+export const clientCredentialsGrant: GrantDescriptor = {
   grantType: GrantType.clientCredentials,
+  parameters: ['scope'],
+  allowRepeated: [],
   async handle(context: ServerContext, request: TokenRequest): Promise<TokenResponse> {
     const client = await authenticateClient(context, request);
     const scope = request.params.scope;

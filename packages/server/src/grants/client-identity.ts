@@ -1,9 +1,8 @@
 import { IdentityError } from '@tessera/protocol';
-import { authenticateClient } from '../client-auth/authenticate-client.js';
+import { authenticateClient, type ClientCredentialsPresented } from '../client-auth/authenticate-client.js';
 import type { ServerContext } from '../context.js';
 import type { Application } from '../directory/model.js';
 import type { ClientAuthenticationLevel } from '../tokens/access-token.js';
-import type { TokenRequest } from './grant.js';
 
 /** The client of a user grant: authenticated (confidential) or only identified (public / spa). */
 export interface GrantClient {
@@ -19,7 +18,10 @@ export interface GrantClient {
  *
  * @throws IdentityError 900144 (no `client_id`), 700016, 7000112, and client authentication errors.
  */
-export async function identifyClient(context: ServerContext, request: TokenRequest): Promise<GrantClient> {
+export async function identifyClient(
+  context: ServerContext,
+  request: ClientCredentialsPresented,
+): Promise<GrantClient> {
   const { params } = request;
   const presentsCredentials =
     request.authorization !== undefined && /^basic /i.test(request.authorization)

@@ -2,9 +2,21 @@ import type { TokenResponse } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
 import type { ResolvedTenantSegment } from '../directory/tenant-segment.js';
 
-/** A token request after parsing: single-valued form parameters and the headers grants may need. */
+/**
+ * A token request after parsing through its grant's descriptor: the parameters the grant declares and the
+ * headers grants may need.
+ */
 export interface TokenRequest {
+  /**
+   * Single-valued form parameters: those the grant declares ({@link GrantDescriptor.parameters}) and the client
+   * authentication ones ({@link CLIENT_AUTHENTICATION_PARAMETERS}); nothing else reaches the grant.
+   */
   readonly params: Readonly<Record<string, string>>;
+  /**
+   * Every value of each parameter the grant lets repeat ({@link GrantDescriptor.allowRepeated}) that the request
+   * carried, in body order (one value is a list of one).
+   */
+  readonly repeatedParams: Readonly<Record<string, readonly string[]>>;
   readonly authorization: string | undefined;
   readonly tenantSegment: ResolvedTenantSegment;
   /** The `Origin` header: present on browsers' cross-origin requests (spa code redemption). */
@@ -12,11 +24,31 @@ export interface TokenRequest {
 }
 
 /**
- * One `grant_type` of the token endpoint (RFC 6749 §4). Each grant lives in its own module and is registered in
+ * Form parameters of client authentication at the token endpoint (RFC 6749 §2.3.1, RFC 7521 §4.2): every grant
+ * receives them.
+ */
+export const CLIENT_AUTHENTICATION_PARAMETERS: readonly string[] = [
+  'client_id',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+];
+
+/**
+ * One `grant_type` of the token endpoint (RFC 6749 §4), as node-oidc-provider describes its grants: the grant type,
+ * the form parameters it reads and the handler. Each grant lives in its own module and is registered in
  * `grants/index.ts`.
  */
-export interface Grant {
+export interface GrantDescriptor {
+  /** The `grant_type` value (a URI for extension grants, RFC 6749 §4.5). */
   readonly grantType: string;
+  /** Form parameters the grant reads besides `grant_type` and client authentication's. */
+  readonly parameters: readonly string[];
+  /**
+   * Those of {@link parameters} that may appear more than once (RFC 8693 §2.1 `resource` and `audience`); every
+   * other parameter given twice is refused (RFC 6749 §3.2). Empty for the grants of RFC 6749.
+   */
+  readonly allowRepeated: readonly string[];
   /**
    * Handles a token request for this grant.
    *

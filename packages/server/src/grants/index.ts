@@ -1,14 +1,23 @@
 import { authorizationCodeGrant } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
-import type { Grant } from './grant.js';
+import type { GrantDescriptor } from './grant.js';
 import { refreshTokenGrant } from './refresh-token.js';
 
-/** Every grant the token endpoint serves, by `grant_type`. Register new grants here. */
-export const grants: ReadonlyMap<string, Grant> = new Map(
-  [clientCredentialsGrant, authorizationCodeGrant, refreshTokenGrant].map((grant) => [
-    grant.grantType,
-    grant,
-  ]),
-);
+/**
+ * Every grant the token endpoint serves, in the order discovery lists them (`grant_types_supported`). Register new
+ * grants here (On-Behalf-Of, RFC 8693 token exchange): nothing else needs to know them.
+ */
+export const grants: readonly GrantDescriptor[] = [
+  authorizationCodeGrant,
+  refreshTokenGrant,
+  clientCredentialsGrant,
+];
 
-export type { Grant, TokenRequest } from './grant.js';
+const byGrantType: ReadonlyMap<string, GrantDescriptor> = new Map(grants.map((g) => [g.grantType, g]));
+
+/** The registered grant of a `grant_type` value (exact match, RFC 6749 §4), or undefined. */
+export function grantFor(grantType: string): GrantDescriptor | undefined {
+  return byGrantType.get(grantType);
+}
+
+export { CLIENT_AUTHENTICATION_PARAMETERS, type GrantDescriptor, type TokenRequest } from './grant.js';

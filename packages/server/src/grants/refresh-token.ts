@@ -6,7 +6,7 @@ import type { Application, AuthorizedGrant } from '../directory/model.js';
 import { isRegisteredSpaOrigin, spaOriginsOf } from '../directory/redirect-uris.js';
 import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
 import { identifyClient } from './client-identity.js';
-import type { Grant, TokenRequest } from './grant.js';
+import type { GrantDescriptor, TokenRequest } from './grant.js';
 import { refreshTokenFor, userTokenResponse } from './user-token-response.js';
 
 /**
@@ -25,8 +25,10 @@ import { refreshTokenFor, userTokenResponse } from './user-token-response.js';
  *   consent_required` (scope not consented), 50057 (user disabled), and scope errors.
  * @see RFC 6749 §6, RFC 9700 §4.14.2
  */
-export const refreshTokenGrant: Grant = {
+export const refreshTokenGrant: GrantDescriptor = {
   grantType: GrantType.refreshToken,
+  parameters: ['refresh_token', 'scope', 'client_info'],
+  allowRepeated: [],
   async handle(context: ServerContext, request: TokenRequest): Promise<TokenResponse> {
     const { params } = request;
     const presented = params.refresh_token;
