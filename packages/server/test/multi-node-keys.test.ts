@@ -18,6 +18,7 @@ import {
 import { createPostgresSchema, postgresAvailable } from '@tessera/testkit';
 import { sql, type Kysely } from 'kysely';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { buildCli } from '../src/cli/program.js';
 import { signingKeySlotsMigration } from '../src/store/migrations/007-signing-key-slots.js';
 
 // Several nodes on one database: they create the first signing keys once (one guarded insert per algorithm),
@@ -243,6 +244,35 @@ describe('the master key of nodes sharing a database', () => {
         expect((error as ConfigError).message).toBe(refusal(dataDir));
         expect(existsSync(join(dataDir, 'master.key'))).toBe(false);
       } finally {
+        await schema.drop();
+      }
+    },
+  );
+
+  it.skipIf(!pgAvailable)(
+    '`tessera keys rotate` with DATABASE_URL and no TESSERA_MASTER_KEY stores no key',
+    async () => {
+      const schema = await createPostgresSchema();
+      const dataDir = freshDataDir();
+      const out: string[] = [];
+      const err: string[] = [];
+      try {
+        await buildCli({
+          out: (text) => out.push(text),
+          err: (text) => err.push(text),
+          env: { DATABASE_URL: schema.url },
+        }).parseAsync(['node', 'tessera', 'keys', 'rotate', '--data', dataDir]);
+        expect(process.exitCode).toBe(1);
+        expect({ out, err }).toEqual({ out: [], err: [`tessera: ${refusal(dataDir)}\n`] });
+        const db = openDatabase({ dialect: 'postgres', url: schema.url });
+        try {
+          expect(await new DirectoryStore(db).signingKeys.list()).toEqual([]);
+        } finally {
+          await db.destroy();
+        }
+        expect(existsSync(join(dataDir, 'master.key'))).toBe(false);
+      } finally {
+        process.exitCode = undefined;
         await schema.drop();
       }
     },
