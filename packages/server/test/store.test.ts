@@ -968,6 +968,34 @@ describe.each(dialects)('store on $name', (dialect) => {
     for (const top of [0, 1000, 1.5]) {
       await expect(store.users.list({ tenantId: tenant.id, top })).rejects.toThrow(RangeError);
     }
+
+    // The services' lists: the tenant by id or domain, a bad page size or tenant as a DirectoryError.
+    expect(await directory.users.list({ tenant: tenant.domains[0]!.toUpperCase(), top: 2 })).toEqual(
+      await store.users.list({ tenantId: tenant.id, top: 2 }),
+    );
+    const secondPage = await directory.applications.list({
+      tenant: tenant.id,
+      top: 4,
+      after: ids(applications.items)[0]!,
+    });
+    expect(ids(secondPage.items)).toEqual(ids(applications.items).slice(1));
+    expect(secondPage.next).toBeUndefined();
+    expect((await directory.applications.listServicePrincipals({ tenant: tenant.id })).items).toEqual(
+      principals.items,
+    );
+    expect((await directory.grants.listAppRoleAssignments({ tenant: tenant.id })).items).toHaveLength(4);
+    expect((await directory.grants.listPermissionGrants({ tenant: tenant.id })).items).toEqual(grants.items);
+    expect(ids((await directory.tenants.list({ top: 999 })).items)).toContain(tenant.id);
+    await expectDirectoryError(
+      directory.users.list({ tenant: tenant.id, top: 0 }),
+      'invalid',
+      'A page holds 1 to 999 items, not 0.',
+    );
+    await expectDirectoryError(
+      directory.applications.list({ tenant: 'nowhere.test' }),
+      'not_found',
+      "Tenant 'nowhere.test' not found.",
+    );
   });
 
   test('each write records the entities it changed under its version; a gap or a write with none means all', async () => {

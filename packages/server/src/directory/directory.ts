@@ -13,6 +13,7 @@ export {
   type NewPassword,
 } from './services/credentials.js';
 export { GrantService, type ConsentItem } from './services/grants.js';
+export type { Page, PageRequest, TenantPageRequest } from './services/paging.js';
 export { TenantService } from './services/tenants.js';
 export { UserService } from './services/users.js';
 export { servicePrincipalFor } from './service-principals.js';

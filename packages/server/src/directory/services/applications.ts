@@ -23,6 +23,7 @@ import {
   validateRedirectUris,
 } from '../validation.js';
 import type { TenantService } from './tenants.js';
+import { tenantPage, type Page, type TenantPageRequest } from './paging.js';
 
 /** Input of {@link ApplicationService.create}. */
 export interface CreateApplicationInput {
@@ -274,5 +275,23 @@ export class ApplicationService {
     }
     await this.store.write((trx) => this.store.applications.updateDefinition(trx, next));
     return next;
+  }
+
+  /**
+   * One page of the applications registered in a tenant, by object id.
+   *
+   * @throws DirectoryError `not_found` for an unknown tenant, `invalid` for a `top` out of range.
+   */
+  list(request: TenantPageRequest): Promise<Page<Application>> {
+    return tenantPage(this.tenants, request, (page) => this.store.applications.list(page));
+  }
+
+  /**
+   * One page of the service principals in a tenant (the applications present there), by object id.
+   *
+   * @throws DirectoryError `not_found` for an unknown tenant, `invalid` for a `top` out of range.
+   */
+  listServicePrincipals(request: TenantPageRequest): Promise<Page<ServicePrincipal>> {
+    return tenantPage(this.tenants, request, (page) => this.store.servicePrincipals.list(page));
   }
 }

@@ -1,10 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { DirectoryStore } from '../../store/directory-store.js';
 import { DirectoryError } from '../errors.js';
-import type { AppRole, AppRoleAssignment, Application, ServicePrincipal } from '../model.js';
+import type {
+  AppRole,
+  AppRoleAssignment,
+  Application,
+  OAuth2PermissionGrant,
+  ServicePrincipal,
+} from '../model.js';
 import { resolveResourceAppId, servicePrincipalFor } from '../service-principals.js';
 import type { ApplicationService } from './applications.js';
 import type { TenantService } from './tenants.js';
+import { tenantPage, type Page, type TenantPageRequest } from './paging.js';
 
 /** One item of {@link GrantService.recordConsent}: a client's consent to scopes of one resource. */
 export interface ConsentItem {
@@ -187,5 +194,23 @@ export class GrantService {
       throw new DirectoryError('invalid', `The app role '${role}' cannot be ${to}.`);
     }
     return { resource, appRole };
+  }
+
+  /**
+   * One page of the app role assignments in a tenant, by id.
+   *
+   * @throws DirectoryError `not_found` for an unknown tenant, `invalid` for a `top` out of range.
+   */
+  listAppRoleAssignments(request: TenantPageRequest): Promise<Page<AppRoleAssignment>> {
+    return tenantPage(this.tenants, request, (page) => this.store.appRoleAssignments.list(page));
+  }
+
+  /**
+   * One page of the delegated permission grants in a tenant, by id.
+   *
+   * @throws DirectoryError `not_found` for an unknown tenant, `invalid` for a `top` out of range.
+   */
+  listPermissionGrants(request: TenantPageRequest): Promise<Page<OAuth2PermissionGrant>> {
+    return tenantPage(this.tenants, request, (page) => this.store.permissionGrants.list(page));
   }
 }

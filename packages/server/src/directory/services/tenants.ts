@@ -5,6 +5,7 @@ import { DirectoryError, writeOrConflict } from '../errors.js';
 import { DOMAIN_PATTERN } from '../identifiers.js';
 import type { Tenant } from '../model.js';
 import { servicePrincipalFor } from '../service-principals.js';
+import { checkedPage, type Page, type PageRequest } from './paging.js';
 
 /** Tenants (Graph `organization`) and their verified domains. */
 export class TenantService {
@@ -58,5 +59,14 @@ export class TenantService {
     const tenant = await this.store.tenants.find(idOrDomain);
     if (tenant === undefined) throw new DirectoryError('not_found', `Tenant '${idOrDomain}' not found.`);
     return tenant;
+  }
+
+  /**
+   * One page of every tenant, by id.
+   *
+   * @throws DirectoryError `invalid` for a `top` out of range.
+   */
+  list(request: PageRequest = {}): Promise<Page<Tenant>> {
+    return this.store.tenants.list(checkedPage(request));
   }
 }

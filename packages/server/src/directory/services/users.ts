@@ -4,6 +4,7 @@ import { DirectoryError, writeOrConflict } from '../errors.js';
 import { GLOBAL_ADMINISTRATOR, type User } from '../model.js';
 import { hashPassword } from '../passwords.js';
 import type { TenantService } from './tenants.js';
+import { tenantPage, type Page, type TenantPageRequest } from './paging.js';
 
 /** Users (Graph `user`) with argon2id password hashes; sign-in itself is `users/password-sign-in.ts`. */
 export class UserService {
@@ -64,5 +65,14 @@ export class UserService {
   async setAccountEnabled(userId: string, enabled: boolean): Promise<void> {
     const updated = await this.store.write((trx) => this.store.users.setAccountEnabled(trx, userId, enabled));
     if (!updated) throw new DirectoryError('not_found', `User '${userId}' not found.`);
+  }
+
+  /**
+   * One page of the users of a tenant, by object id (no password hashes).
+   *
+   * @throws DirectoryError `not_found` for an unknown tenant, `invalid` for a `top` out of range.
+   */
+  list(request: TenantPageRequest): Promise<Page<User>> {
+    return tenantPage(this.tenants, request, (page) => this.store.users.list(page));
   }
 }
