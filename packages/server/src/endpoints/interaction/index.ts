@@ -17,7 +17,7 @@ import { answerSignIn } from './sign-in-step.js';
  * fixation), an account the picker offered or "use another account" on the picker, a consent decision on the
  * consent page; and hands the result to the step's resume target, which continues the suspended request.
  *
- * @param targets the registry of resume targets, one per {@link ResumeTargetName}.
+ * @param targets the registry of resume targets, one per name in `RESUME_TARGET_NAMES`.
  */
 export function registerInteractionEndpoint(
   app: FastifyInstance,
