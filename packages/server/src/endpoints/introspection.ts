@@ -53,12 +53,15 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, context: Ser
     }
     // Only access tokens we issued are active (never an ID token), and only while neither they nor their grant
     // are revoked (RFC 7662 §2.2).
-    const claims = await verifyOwnAccessToken(context.keyRing(), context.baseUrl(), token, 0);
+    const verified = await verifyOwnAccessToken(context.keyRing(), context.baseUrl(), token, 0, {
+      revocations: context.revocations,
+    });
+    if (!verified.ok) return send(inactive);
+    const { claims } = verified;
     const appId = client.application.appId;
     const allowed =
-      claims !== undefined &&
-      (isAudienceOf(client.application, claims.aud) || claims.azp === appId || claims.appid === appId);
-    if (!allowed || context.revocations.isRevoked(claims)) return send(inactive);
+      isAudienceOf(client.application, claims.aud) || claims.azp === appId || claims.appid === appId;
+    if (!allowed) return send(inactive);
     // As at userinfo: a user token stops being active when its user is disabled (a cached lookup).
     if (claims.idtyp === 'user') {
       const user = typeof claims.oid === 'string' ? await context.cache.user(claims.oid) : undefined;

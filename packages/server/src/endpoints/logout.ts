@@ -176,12 +176,13 @@ async function hintedUserOf(
 ): Promise<{ userId: string; clientId?: string } | undefined> {
   const idTokenHint = params.id_token_hint;
   if (idTokenHint !== undefined) {
-    const claims = await verifyOwnToken(
+    const verified = await verifyOwnToken(
       context.keyRing(),
       context.baseUrl(),
       idTokenHint,
       ID_TOKEN_HINT_MAX_AGE_SECONDS,
     );
+    const claims = verified.ok ? verified.claims : undefined;
     const isIdToken =
       claims !== undefined &&
       claims.scp === undefined &&

@@ -28,12 +28,13 @@ export function registerRevocationEndpoint(app: FastifyInstance, context: Server
       }
     } else {
       // An access token of this client is revoked by its `uti` (RFC 7009 §2.1 MAY; the grant stays).
-      const access = await verifyOwnAccessToken(
+      const verified = await verifyOwnAccessToken(
         context.keyRing(),
         context.baseUrl(),
         token,
         context.config.clockSkewSeconds,
       );
+      const access = verified.ok ? verified.claims : undefined;
       const issuedTo = access?.azp ?? access?.appid;
       if (access !== undefined && issuedTo === client.application.appId) {
         const issuedToConfidential = (access.azpacr ?? access.appidacr) !== '0';

@@ -20,7 +20,7 @@ export function registerUserinfoEndpoint(app: FastifyInstance, context: ServerCo
     const token = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header)?.[1];
     // Only a user's access token for the directory API, and not one whose grant or self was revoked (a replayed
     // code, refresh token reuse or revocation): ID tokens and app tokens are no credential here.
-    const claims =
+    const verified =
       token === undefined
         ? undefined
         : await verifyOwnAccessToken(
@@ -28,16 +28,13 @@ export function registerUserinfoEndpoint(app: FastifyInstance, context: ServerCo
             context.baseUrl(),
             token,
             context.config.clockSkewSeconds,
+            { revocations: context.revocations },
           );
+    // RFC 6750 §3.1: every refusal is the same invalid_token; the reason stays here.
+    const claims = verified?.ok === true ? verified.claims : undefined;
     const forDirectory = isAudienceOf(builtinDirectoryApplication, claims?.aud);
     const scopes = typeof claims?.scp === 'string' ? claims.scp.toLowerCase().split(' ') : [];
-    if (
-      claims === undefined ||
-      claims.idtyp !== 'user' ||
-      !forDirectory ||
-      !scopes.includes('openid') ||
-      context.revocations.isRevoked(claims)
-    ) {
+    if (claims === undefined || claims.idtyp !== 'user' || !forDirectory || !scopes.includes('openid')) {
       void reply.header('www-authenticate', 'Bearer error="invalid_token"');
       return sendIdentityError(request, reply, new IdentityError(9100016));
     }

@@ -1,68 +1,143 @@
-import { createLocalJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
+import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { KeyRing } from '../keys/key-ring.js';
 import { issuerV1, issuerV2 } from './issuer.js';
+import type { RevocationList } from './revocations.js';
 
 /** Largest token verified, in characters. */
 const MAX_TOKEN_LENGTH = 16_384;
 
 /**
- * Verifies a JWT this server issued (access or ID token): signature by a published key (RS256 / ES256 only), `iss`
- * the v1 or v2 issuer of its own `tid`, lifetime with `clockSkewSeconds` tolerance.
+ * Why a token this server was shown is not one it accepts:
+ * - `malformed`: not a JWT, longer than 16384 characters, or without a string `tid`;
+ * - `bad_signature`: not signed by a published key with RS256 / ES256 (RFC 7515 §5.2);
+ * - `expired` / `not_yet_valid`: outside `nbf`..`exp`, beyond the clock skew (RFC 7519 §4.1.4, §4.1.5);
+ * - `wrong_issuer`: `iss` is not the v1 or v2 issuer of its own `tid`;
+ * - `wrong_tenant`: issued in another tenant than the one required;
+ * - `revoked`: the token or its grant is revoked;
+ * - `not_access_token`: a valid token of this server, but not an access token (an ID token, RFC 9068 §4).
  *
- * @returns the claims, or undefined for anything else (never throws).
+ * The On-Behalf-Of grant tells expired assertions (500133) from invalid ones (50013) by these.
+ */
+export type OwnTokenRefusal =
+  | 'malformed'
+  | 'bad_signature'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'wrong_issuer'
+  | 'wrong_tenant'
+  | 'revoked'
+  | 'not_access_token';
+
+/** The outcome of verifying a token of this server: its claims, or why it is refused. */
+export type OwnTokenVerification =
+  | { readonly ok: true; readonly claims: JWTPayload }
+  | { readonly ok: false; readonly reason: OwnTokenRefusal };
+
+/** What a verification checks beyond signature, issuer and lifetime. */
+export interface OwnTokenChecks {
+  /** The tenant the token must be issued in (its `tid`); any tenant when absent. */
+  readonly tenantId?: string | undefined;
+  /** Revocations to consult (the token's `uti` and its `grant_id`); not consulted when absent. */
+  readonly revocations?: Pick<RevocationList, 'isRevoked'> | undefined;
+}
+
+/**
+ * Verifies a JWT this server issued (access or ID token): signature by a published key (RS256 / ES256 only), `iss`
+ * the v1 or v2 issuer of its own `tid`, lifetime with `clockSkewSeconds` tolerance, then the optional checks.
+ * Never throws.
+ *
+ * @param clockSkewSeconds tolerance on `exp` and `nbf`, seconds.
+ * @see RFC 7519 §7.2, RFC 7515 §5.2
  */
 export async function verifyOwnToken(
-  keyRing: KeyRing,
+  keyRing: Pick<KeyRing, 'publishedKeys'>,
   base: string,
   token: string,
   clockSkewSeconds: number,
-): Promise<JWTPayload | undefined> {
-  return (await verifyOwnJwt(keyRing, base, token, clockSkewSeconds))?.payload;
+  checks: OwnTokenChecks = {},
+): Promise<OwnTokenVerification> {
+  const verified = await verifyOwnJwt(keyRing, base, token, clockSkewSeconds);
+  if (!verified.ok) return verified;
+  return applyChecks(verified.payload, checks);
 }
 
 /**
  * Verifies an access token this server issued, as {@link verifyOwnToken} does, and refuses every other JWT it
- * signs: an access token says `idtyp` `user` or `app`, carries a `uti`, and its header `typ` matches its version
- * (`at+jwt` for `ver: "2.0"`, RFC 9068 §2.1; `JWT` for `ver: "1.0"`). ID tokens carry none of these, so they are
- * never taken for access tokens (RFC 7662 §2.2 `active`, OIDC Core §5.3.1).
+ * signs (`not_access_token`): an access token says `idtyp` `user` or `app`, carries a `uti`, and its header `typ`
+ * matches its version (`at+jwt` for `ver: "2.0"`, RFC 9068 §2.1; `JWT` for `ver: "1.0"`). ID tokens carry none of
+ * these, so they are never taken for access tokens (RFC 7662 §2.2 `active`, OIDC Core §5.3.1). Never throws.
  *
- * Revocation is the caller's check ({@link RevocationList}).
- *
- * @returns the claims, or undefined (never throws).
+ * @param clockSkewSeconds tolerance on `exp` and `nbf`, seconds.
  */
 export async function verifyOwnAccessToken(
-  keyRing: KeyRing,
+  keyRing: Pick<KeyRing, 'publishedKeys'>,
   base: string,
   token: string,
   clockSkewSeconds: number,
-): Promise<JWTPayload | undefined> {
+  checks: OwnTokenChecks = {},
+): Promise<OwnTokenVerification> {
   const verified = await verifyOwnJwt(keyRing, base, token, clockSkewSeconds);
-  if (verified === undefined) return undefined;
+  if (!verified.ok) return verified;
   const { payload, typ } = verified;
-  if (payload.idtyp !== 'user' && payload.idtyp !== 'app') return undefined;
-  if (typeof payload.uti !== 'string' || payload.uti === '') return undefined;
   const expectedTyp = payload.ver === '2.0' ? 'at+jwt' : payload.ver === '1.0' ? 'JWT' : undefined;
-  return expectedTyp !== undefined && typ === expectedTyp ? payload : undefined;
+  if (
+    (payload.idtyp !== 'user' && payload.idtyp !== 'app') ||
+    typeof payload.uti !== 'string' ||
+    payload.uti === '' ||
+    expectedTyp === undefined ||
+    typ !== expectedTyp
+  ) {
+    return { ok: false, reason: 'not_access_token' };
+  }
+  return applyChecks(payload, checks);
+}
+
+function applyChecks(claims: JWTPayload, checks: OwnTokenChecks): OwnTokenVerification {
+  if (checks.tenantId !== undefined && claims.tid !== checks.tenantId)
+    return { ok: false, reason: 'wrong_tenant' };
+  if (checks.revocations?.isRevoked(claims) === true) return { ok: false, reason: 'revoked' };
+  return { ok: true, claims };
 }
 
 async function verifyOwnJwt(
-  keyRing: KeyRing,
+  keyRing: Pick<KeyRing, 'publishedKeys'>,
   base: string,
   token: string,
   clockSkewSeconds: number,
-): Promise<{ payload: JWTPayload; typ: string | undefined } | undefined> {
-  if (token.length > MAX_TOKEN_LENGTH) return undefined;
+): Promise<
+  | { readonly ok: true; readonly payload: JWTPayload; readonly typ: string | undefined }
+  | { readonly ok: false; readonly reason: OwnTokenRefusal }
+> {
+  if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: 'malformed' };
+  let tid: unknown;
   try {
-    const tid = decodeJwt(token).tid;
-    if (typeof tid !== 'string') return undefined;
+    tid = decodeJwt(token).tid;
+  } catch {
+    return { ok: false, reason: 'malformed' };
+  }
+  if (typeof tid !== 'string') return { ok: false, reason: 'malformed' };
+  try {
     const jwks = createLocalJWKSet({ keys: keyRing.publishedKeys.map((key) => ({ ...key })) });
     const { payload, protectedHeader } = await jwtVerify(token, jwks, {
       issuer: [issuerV2(base, tid), issuerV1(base, tid)],
       algorithms: ['RS256', 'ES256'],
       clockTolerance: clockSkewSeconds,
     });
-    return { payload, typ: protectedHeader.typ };
-  } catch {
-    return undefined;
+    return { ok: true, payload, typ: protectedHeader.typ };
+  } catch (error) {
+    return { ok: false, reason: refusalOf(error) };
   }
+}
+
+/** The refusal a jose verification error stands for. */
+function refusalOf(error: unknown): OwnTokenRefusal {
+  if (error instanceof errors.JWTExpired) return 'expired';
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'nbf') return 'not_yet_valid';
+    if (error.claim === 'iss') return 'wrong_issuer';
+    return 'malformed';
+  }
+  if (error instanceof errors.JWTInvalid || error instanceof errors.JWSInvalid) return 'malformed';
+  // A signature that does not verify, a key this server does not publish, an algorithm it does not sign with.
+  return 'bad_signature';
 }
