@@ -7,13 +7,13 @@ import type { Logger } from 'pino';
 import { keyRetentionSeconds, type TesseraConfig } from './config/config.js';
 import type { ServerContext } from './context.js';
 import { Directory } from './directory/directory.js';
-import { DirectoryCache, DirectoryWatcher } from './directory/directory-cache.js';
+import { DirectoryCache, DirectoryWatcher, type DirectoryChanges } from './directory/directory-cache.js';
 import { buildHttpApp, createLogger } from './app.js';
 import { deriveKeys } from './keys/derived-keys.js';
 import { KeyRing, ensureSigningKeys } from './keys/key-ring.js';
 import { loadMasterKey } from './keys/master-key.js';
 import type { DirectoryStore } from './store/directory-store.js';
-import { openStore } from './store/open-store.js';
+import { databaseTarget, openStore } from './store/open-store.js';
 import type { Database } from './store/schema.js';
 import { SignInStore } from './store/sign-in-store.js';
 import { RevocationList } from './tokens/revocations.js';
@@ -73,7 +73,7 @@ async function assembleServer(
   db: Kysely<Database>,
   store: DirectoryStore,
 ): Promise<TesseraServer> {
-  const masterKey = loadMasterKey(config.masterKey, config.dataDir);
+  const masterKey = loadMasterKey(config.masterKey, config.dataDir, databaseTarget(config).dialect);
   if (masterKey.source === 'generated') {
     logger.warn(
       `\n!!! No TESSERA_MASTER_KEY set: generated a master key at ${masterKey.file ?? ''}.\n` +
@@ -84,6 +84,8 @@ async function assembleServer(
   const generated = await ensureSigningKeys(store, masterKey.key, nowSeconds());
   if (generated.length > 0) logger.info({ algorithms: generated }, 'generated token signing keys');
   const retention = keyRetentionSeconds(config);
+  // Read before anything is loaded, so a write that lands meanwhile is seen by the watcher's first poll.
+  const baselineVersion = await store.version();
   let keyRing = await KeyRing.load(store, masterKey.key, retention, nowSeconds());
 
   const cache = new DirectoryCache(store);
@@ -132,13 +134,21 @@ async function assembleServer(
     },
     now: nowSeconds,
   };
-  const reload = async () => {
-    cache.invalidate();
-    keyRing = await KeyRing.load(store, masterKey.key, retention, nowSeconds());
+  // Evicts what changed; a signing key change (or an unknown one) reloads the key ring on every node.
+  const reload = async (changes: DirectoryChanges = 'all') => {
+    cache.evict(changes);
+    if (changes === 'all' || changes.some((change) => change.entityType === 'signingKey')) {
+      keyRing = await KeyRing.load(store, masterKey.key, retention, nowSeconds());
+    }
   };
-  const watcher = new DirectoryWatcher(store, reload, (error) => {
-    logger.error({ err: error }, 'directory poll failed');
-  });
+  const watcher = new DirectoryWatcher(
+    store,
+    reload,
+    (error) => {
+      logger.error({ err: error }, 'directory poll failed');
+    },
+    baselineVersion,
+  );
 
   let https: { key: Buffer; cert: Buffer } | undefined;
   let devCaFile: string | undefined;

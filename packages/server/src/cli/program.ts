@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, keyRetentionSeconds, loadConfig, type TesseraConfig } from '../config/config.js';
 import { Directory, DirectoryError, type CreateApplicationInput } from '../directory/directory.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/algorithms.js';
-import { openStore } from '../store/open-store.js';
+import { databaseTarget, openStore } from '../store/open-store.js';
 
 // The server, key generation and the demo seed load heavy modules (Fastify, X.509); commands that do not need
 // them import them lazily so each CLI invocation starts fast.
@@ -155,7 +155,7 @@ export function buildCli(io: CliIo): Command {
     .action(
       run(async (options: GlobalOptions & { name: string; domain: string[] }) => {
         const created = await withDirectory(options, (d) =>
-          d.createTenant({ displayName: options.name, domains: options.domain }),
+          d.tenants.create({ displayName: options.name, domains: options.domain }),
         );
         print(
           options,
@@ -278,7 +278,7 @@ export function buildCli(io: CliIo): Command {
             })),
           };
           const { application, servicePrincipal } = await withDirectory(options, (d) =>
-            d.createApplication(input),
+            d.applications.create(input),
           );
           const { passwordCredentials: _p, keyCredentials: _k, ...shown } = application;
           print(
@@ -305,7 +305,7 @@ export function buildCli(io: CliIo): Command {
         ) => {
           const created = await withDirectory(options, async (d) => {
             await requireHomeTenant(d, options.tenant, options.app);
-            return d.addPassword({
+            return d.credentials.addPassword({
               appId: options.app,
               ...(options.displayName === undefined ? {} : { displayName: options.displayName }),
               ...(options.days === undefined
@@ -313,10 +313,12 @@ export function buildCli(io: CliIo): Command {
                 : { lifetimeSeconds: positiveInt(options.days, '--days') * 86_400 }),
             });
           });
+          // The CLI prints credential times as Unix seconds under Graph's names (docs/cli.md).
+          const { startAt, endAt, ...listed } = created.credential;
           print(
             options,
-            { ...created.credential, secretText: created.secretText },
-            `Client secret (shown only now): ${created.secretText}\nkeyId ${created.credential.keyId}, expires ${new Date(created.credential.endDateTime * 1000).toISOString()}`,
+            { ...listed, startDateTime: startAt, endDateTime: endAt, secretText: created.secretText },
+            `Client secret (shown only now): ${created.secretText}\nkeyId ${created.credential.keyId}, expires ${new Date(endAt * 1000).toISOString()}`,
           );
         },
       ),
@@ -336,12 +338,12 @@ export function buildCli(io: CliIo): Command {
         }
         const credential = await withDirectory(options, async (d) => {
           await requireHomeTenant(d, options.tenant, options.app);
-          return d.addCertificate({ appId: options.app, certificatePem: pem });
+          return d.credentials.addCertificate({ appId: options.app, certificatePem: pem });
         });
-        const { certificatePem: _pem, ...shown } = credential;
+        const { certificatePem: _pem, startAt, endAt, ...listed } = credential;
         print(
           options,
-          shown,
+          { ...listed, startDateTime: startAt, endDateTime: endAt },
           `Added certificate ${credential.displayName}: x5t ${credential.thumbprintSha1}, x5t#S256 ${credential.thumbprintSha256}`,
         );
       }),
@@ -376,22 +378,23 @@ export function buildCli(io: CliIo): Command {
           }
           const assignment = await withDirectory(options, (d) =>
             user === undefined
-              ? d.grantAppRole({
+              ? d.grants.grantAppRole({
                   tenant: options.tenant,
                   clientAppId: client ?? '',
                   resource: options.resource,
                   role: options.role,
                 })
-              : d.assignAppRoleToUser({
+              : d.grants.assignAppRoleToUser({
                   tenant: options.tenant,
                   userPrincipalName: user,
                   resource: options.resource,
                   role: options.role,
                 }),
           );
+          const { createdAt, ...listed } = assignment;
           print(
             options,
-            assignment,
+            { ...listed, createdDateTime: createdAt },
             `Granted ${options.role} on ${options.resource} to ${client ?? user ?? ''}`,
           );
         },
@@ -417,7 +420,7 @@ export function buildCli(io: CliIo): Command {
           },
         ) => {
           const created = await withDirectory(options, (d) =>
-            d.createUser({
+            d.users.create({
               tenant: options.tenant,
               userPrincipalName: options.upn,
               password: options.password,
@@ -448,15 +451,15 @@ export function buildCli(io: CliIo): Command {
       .action(
         run(async (options: GlobalOptions & { tenant: string; upn: string }) => {
           const found = await withDirectory(options, async (d) => {
-            const tenantFound = await d.requireTenant(options.tenant);
-            const existing = await d.store.findUserByUpn(options.upn);
+            const tenantFound = await d.tenants.require(options.tenant);
+            const existing = await d.store.users.findByUpn(options.upn);
             if (existing?.tenantId !== tenantFound.id) {
               throw new DirectoryError(
                 'not_found',
                 `User '${options.upn}' not found in tenant '${options.tenant}'.`,
               );
             }
-            await d.setUserAccountEnabled(existing.id, enabled);
+            await d.users.setAccountEnabled(existing.id, enabled);
             return existing;
           });
           print(
@@ -485,7 +488,7 @@ export function buildCli(io: CliIo): Command {
         try {
           const { loadMasterKey } = await import('../keys/master-key.js');
           const { rotateSigningKeys } = await import('../keys/key-ring.js');
-          const masterKey = loadMasterKey(cfg.masterKey, cfg.dataDir);
+          const masterKey = loadMasterKey(cfg.masterKey, cfg.dataDir, databaseTarget(cfg).dialect);
           const rotated = await rotateSigningKeys(
             store,
             masterKey.key,
@@ -518,8 +521,8 @@ export function buildCli(io: CliIo): Command {
 
 async function requireHomeTenant(directory: Directory, tenant: string, appId: string): Promise<void> {
   const [resolved, application] = await Promise.all([
-    directory.requireTenant(tenant),
-    directory.requireApplication(appId),
+    directory.tenants.require(tenant),
+    directory.applications.require(appId),
   ]);
   if (application.tenantId !== resolved.id) {
     throw new DirectoryError('not_found', `Application '${appId}' is not registered in tenant '${tenant}'.`);
