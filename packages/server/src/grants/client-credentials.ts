@@ -20,7 +20,7 @@ import type { GrantDescriptor, TokenRequest } from './grant.js';
  *
  * @throws IdentityError 900144 (no `scope`), 70011 (several scopes), 1002012 (no `/.default`), 500011 (resource
  *   unknown or absent from the tenant), and client authentication errors.
- * @see RFC 6749 §4.4, SPEC.md §3 Grants, seed 003
+ * @see RFC 6749 §4.4, docs/endpoints.md (`grant_type=client_credentials`)
  */
 export const clientCredentialsGrant: GrantDescriptor = {
   grantType: GrantType.clientCredentials,

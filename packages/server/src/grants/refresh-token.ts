@@ -11,7 +11,7 @@ import { refreshTokenFor, userTokenResponse } from './user-token-response.js';
 
 /**
  * The refresh token grant with rotation. The token's MAC is checked without I/O; a `scope` naming another resource
- * (or fewer scopes) is checked against the user's consent from the cache; then one conditional UPDATE rotates the
+ * (or fewer scopes) is checked by the consent engine ({@link missingConsent}, from the cache); then one conditional UPDATE rotates the
  * family — only its current token, presented by its own client, unrevoked and unexpired. A rotated (older) token
  * presented again revokes the whole family. `spa` families keep their fixed expiry; others slide. As codes are,
  * `spa` tokens are redeemed only cross-origin from an origin of the app's `spa` redirect URIs, and only they are;

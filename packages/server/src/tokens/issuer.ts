@@ -1,7 +1,9 @@
 /**
  * Issuer and endpoint URLs, all rooted at the public base URL (`https://host:port`, no trailing slash).
  *
- * @see SPEC.md §3 Tokens (v1 `https://{host}/{tid}/`, v2 `https://{host}/{tid}/v2.0`)
+ * v1 `https://{host}/{tid}/`, v2 `https://{host}/{tid}/v2.0`, as the Microsoft identity platform's.
+ *
+ * @see docs/endpoints.md (Access tokens), RFC 8414 §2 (`issuer`)
  */
 
 /** v2.0 issuer of a tenant; with `{tenantid}` as `tenantId` it is the multi-tenant template. */

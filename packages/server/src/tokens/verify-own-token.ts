@@ -42,61 +42,62 @@ export interface OwnTokenChecks {
 }
 
 /**
- * Verifies a JWT this server issued (access or ID token): signature by a published key (RS256 / ES256 only), `iss`
- * the v1 or v2 issuer of its own `tid`, lifetime with `clockSkewSeconds` tolerance, then the optional checks.
- * Never throws.
+ * A verification of a token this server issued. Never throws.
  *
+ * @param keyRing the keys this server publishes (only they verify).
+ * @param base the public base URL the issuers are rooted at.
  * @param clockSkewSeconds tolerance on `exp` and `nbf`, seconds.
- * @see RFC 7519 §7.2, RFC 7515 §5.2
+ * @param checks tenant and revocation checks; none by default.
  */
-export async function verifyOwnToken(
+export type OwnTokenVerifier = (
   keyRing: Pick<KeyRing, 'publishedKeys'>,
   base: string,
   token: string,
   clockSkewSeconds: number,
-  checks: OwnTokenChecks = {},
-): Promise<OwnTokenVerification> {
-  const verified = await verifyOwnJwt(keyRing, base, token, clockSkewSeconds);
-  if (!verified.ok) return verified;
-  return applyChecks(verified.payload, checks);
-}
+  checks?: OwnTokenChecks,
+) => Promise<OwnTokenVerification>;
+
+/**
+ * Verifies a JWT this server issued (access or ID token): signature by a published key (RS256 / ES256 only), `iss`
+ * the v1 or v2 issuer of its own `tid`, lifetime with `clockSkewSeconds` tolerance, then the optional checks.
+ *
+ * @see RFC 7519 §7.2, RFC 7515 §5.2
+ */
+export const verifyOwnToken: OwnTokenVerifier = (...args) => verifyOwn('any', ...args);
 
 /**
  * Verifies an access token this server issued, as {@link verifyOwnToken} does, and refuses every other JWT it
  * signs (`not_access_token`): an access token says `idtyp` `user` or `app`, carries a `uti`, and its header `typ`
  * matches its version (`at+jwt` for `ver: "2.0"`, RFC 9068 §2.1; `JWT` for `ver: "1.0"`). ID tokens carry none of
- * these, so they are never taken for access tokens (RFC 7662 §2.2 `active`, OIDC Core §5.3.1). Never throws.
- *
- * @param clockSkewSeconds tolerance on `exp` and `nbf`, seconds.
+ * these, so they are never taken for access tokens (RFC 7662 §2.2 `active`, OIDC Core §5.3.1).
  */
-export async function verifyOwnAccessToken(
-  keyRing: Pick<KeyRing, 'publishedKeys'>,
-  base: string,
-  token: string,
-  clockSkewSeconds: number,
-  checks: OwnTokenChecks = {},
+export const verifyOwnAccessToken: OwnTokenVerifier = (...args) => verifyOwn('access_token', ...args);
+
+async function verifyOwn(
+  accepted: 'any' | 'access_token',
+  ...[keyRing, base, token, clockSkewSeconds, checks = {}]: Parameters<OwnTokenVerifier>
 ): Promise<OwnTokenVerification> {
   const verified = await verifyOwnJwt(keyRing, base, token, clockSkewSeconds);
   if (!verified.ok) return verified;
   const { payload, typ } = verified;
-  const expectedTyp = payload.ver === '2.0' ? 'at+jwt' : payload.ver === '1.0' ? 'JWT' : undefined;
-  if (
-    (payload.idtyp !== 'user' && payload.idtyp !== 'app') ||
-    typeof payload.uti !== 'string' ||
-    payload.uti === '' ||
-    expectedTyp === undefined ||
-    typ !== expectedTyp
-  ) {
+  if (accepted === 'access_token' && !isAccessToken(payload, typ))
     return { ok: false, reason: 'not_access_token' };
-  }
-  return applyChecks(payload, checks);
+  if (checks.tenantId !== undefined && payload.tid !== checks.tenantId)
+    return { ok: false, reason: 'wrong_tenant' };
+  if (checks.revocations?.isRevoked(payload) === true) return { ok: false, reason: 'revoked' };
+  return { ok: true, claims: payload };
 }
 
-function applyChecks(claims: JWTPayload, checks: OwnTokenChecks): OwnTokenVerification {
-  if (checks.tenantId !== undefined && claims.tid !== checks.tenantId)
-    return { ok: false, reason: 'wrong_tenant' };
-  if (checks.revocations?.isRevoked(claims) === true) return { ok: false, reason: 'revoked' };
-  return { ok: true, claims };
+/** Whether a verified JWT of this server is one of its access tokens (see {@link verifyOwnAccessToken}). */
+function isAccessToken(payload: JWTPayload, typ: string | undefined): boolean {
+  const expectedTyp = payload.ver === '2.0' ? 'at+jwt' : payload.ver === '1.0' ? 'JWT' : undefined;
+  return (
+    (payload.idtyp === 'user' || payload.idtyp === 'app') &&
+    typeof payload.uti === 'string' &&
+    payload.uti !== '' &&
+    expectedTyp !== undefined &&
+    typ === expectedTyp
+  );
 }
 
 async function verifyOwnJwt(
