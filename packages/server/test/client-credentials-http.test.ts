@@ -147,7 +147,7 @@ function expectAppClaims(
   expected: Expected & {
     readonly clientAppId: string;
     readonly servicePrincipalId: string;
-    readonly acr: '1' | '2';
+    readonly clientAuthenticationLevel: '1' | '2';
     readonly roles: readonly string[];
   },
 ): void {
@@ -161,8 +161,8 @@ function expectAppClaims(
     nbf: payload.iat,
     exp: (payload.iat ?? 0) + 3599,
     ...(v2
-      ? { azp: expected.clientAppId, azpacr: expected.acr }
-      : { idp: issuer, appid: expected.clientAppId, appidacr: expected.acr }),
+      ? { azp: expected.clientAppId, azpacr: expected.clientAuthenticationLevel }
+      : { idp: issuer, appid: expected.clientAppId, appidacr: expected.clientAuthenticationLevel }),
     idtyp: 'app',
     oid: expected.servicePrincipalId,
     ...(expected.roles.length > 0 ? { roles: [...expected.roles] } : {}),
@@ -234,7 +234,7 @@ describe('client credentials over raw HTTP (seed 003)', () => {
         audience: GRAPH,
         clientAppId: g.daemon.appId,
         servicePrincipalId: g.daemon.servicePrincipalId,
-        acr: '1',
+        clientAuthenticationLevel: '1',
       } as const;
       const first = await verifyToken(
         await expectToken(await post('/common/oauth2/v2.0/token', body)),
@@ -283,7 +283,7 @@ describe('client credentials over raw HTTP (seed 003)', () => {
         audience: GRAPH,
         clientAppId: a.daemon.appId,
         servicePrincipalId: a.daemon.servicePrincipalId,
-        acr: '2',
+        clientAuthenticationLevel: '2',
         roles: [],
       } as const;
       const token = await expectToken(await post('/common/oauth2/v2.0/token', body));
@@ -303,7 +303,7 @@ describe('client credentials over raw HTTP (seed 003)', () => {
         ...expected,
         clientAppId: a.daemon.appId,
         servicePrincipalId: a.daemon.servicePrincipalId,
-        acr: '1',
+        clientAuthenticationLevel: '1',
         roles: a.grantedRoles,
       });
     });
@@ -367,7 +367,7 @@ describe('client credentials over raw HTTP (seed 003)', () => {
         ...expected,
         clientAppId: a.daemon.appId,
         servicePrincipalId: a.daemon.servicePrincipalId,
-        acr: '2',
+        clientAuthenticationLevel: '2',
         roles: a.grantedRoles,
       });
     });
@@ -541,7 +541,7 @@ describe('client credentials over raw HTTP (seed 003)', () => {
         ...expected,
         clientAppId: scenario.daemon.appId,
         servicePrincipalId: scenario.daemon.servicePrincipalId,
-        acr: '1',
+        clientAuthenticationLevel: '1',
         roles: scenario.grantedRoles,
       });
     });
@@ -555,7 +555,7 @@ describe('client credentials over raw HTTP (seed 003)', () => {
         ...expected,
         clientAppId: es.daemon.appId,
         servicePrincipalId: es.daemon.servicePrincipalId,
-        acr: '1',
+        clientAuthenticationLevel: '1',
         roles: es.grantedRoles,
       });
       const jwks = (await (await fetch(`${server.url}/${es.tenantId}/discovery/v2.0/keys`)).json()) as {
@@ -688,7 +688,7 @@ describe('client credentials over raw HTTP (seed 003)', () => {
           ...expected,
           clientAppId: appId,
           servicePrincipalId: servicePrincipalInB.id,
-          acr: '2',
+          clientAuthenticationLevel: '2',
           roles: [],
         });
       });
