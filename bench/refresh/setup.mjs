@@ -2,10 +2,9 @@
  * Seeding and starting the two servers of the refresh benchmark, and obtaining what the load needs: refresh
  * token chains (one per connection) and a real sign-in form. Processes and the Tessera CLI come from bench/lib.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { URLSearchParams } from 'node:url';
-import { signInThrough, TestBrowser } from '@tessera/testkit';
+import { createPkcePair, signInThrough, TestBrowser } from '@tessera/testkit';
 import { HOST, spawnPinned, waitUntilListening } from '../lib/processes.mjs';
 import { runTesseraCli, tesseraCli } from '../lib/tessera.mjs';
 
@@ -81,13 +80,13 @@ export async function startOidcProvider({ cleanup, cpu, port, repoRoot, seed }) 
 }
 
 function authorizeUrl(tessera, seed, extra = {}) {
-  const verifier = randomBytes(32).toString('base64url');
+  const { verifier, challenge } = createPkcePair();
   const params = {
     client_id: seed.clientId,
     response_type: 'code',
     redirect_uri: REDIRECT_URI,
     scope: `openid offline_access ${API}/${SCOPE}`,
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge: challenge,
     code_challenge_method: 'S256',
     ...extra,
   };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   postgresAvailable,
+  readErrorResponse,
   seedClientCredentialsScenario,
   signClientAssertion,
   startTestServer,
@@ -163,13 +164,7 @@ describe.each([
     ['only a NUL character', '\u0000', "'jti' must not contain a NUL character."],
   ])('refuses a jti holding %s with 9100003, never a database error', async (_case, jti, reason) => {
     const response = await redeem(fixture, await assertionOf(fixture, jti));
-    const body = (await response.json()) as Record<string, unknown>;
-    expect({
-      status: response.status,
-      error: body.error,
-      codes: body.error_codes,
-      text: String(body.error_description).split('\r\n')[0],
-    }).toEqual({
+    expect(await readErrorResponse(response)).toEqual({
       status: 401,
       error: 'invalid_client',
       codes: [9100003],

@@ -1,10 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   chromiumAvailable,
+  createPkcePair,
   type ChromiumProfile,
   openChromiumProfile,
   seedInteractiveScenario,
@@ -146,14 +146,14 @@ describe.skipIf(!available)(
      * `code` or the `error` it answers.
      */
     async function silentAuthorize(page: Page): Promise<URLSearchParams> {
-      const verifier = randomBytes(32).toString('base64url');
+      const { challenge } = createPkcePair();
       const params = new URLSearchParams({
         client_id: s.spa.appId,
         response_type: 'code',
         redirect_uri: redirectUri(),
         scope: 'openid profile',
         prompt: 'none',
-        code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+        code_challenge: challenge,
         code_challenge_method: 'S256',
         state: 'probe',
       });

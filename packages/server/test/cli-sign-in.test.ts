@@ -1,15 +1,14 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '@tessera/server';
+import { runTesseraCli } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The sign-in options of `tessera app create` and `tessera user disable|enable`, run as the built CLI with --json:
 // the stored application in Graph shape, and exact refusals that write nothing.
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const cliMain = join(root, 'packages/server/dist/cli/main.js');
 const STACK_FRAME = /^\s+at .+:\d+:\d+\)?$/m;
 let dataDir: string;
 let apiAppId = '';
@@ -21,25 +20,9 @@ interface CliResult {
   readonly stderr: string;
 }
 
-function cli(...args: string[]): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('TESSERA_') && name !== 'DATABASE_URL') env[name] = value;
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliMain, ...args, '--data', dataDir, '--json'], {
-      env,
-      cwd: root,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      resolve({ code, json: JSON.parse(stdout) as Record<string, unknown>, stderr });
-    });
-  });
+async function cli(...args: string[]): Promise<CliResult> {
+  const { code, stdout, stderr } = await runTesseraCli([...args, '--data', dataDir, '--json'], { cwd: root });
+  return { code, json: JSON.parse(stdout) as Record<string, unknown>, stderr };
 }
 
 async function applicationCount(): Promise<number> {

@@ -6,7 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '@tessera/server';
-import { createClientCertificate, signClientAssertion, type ClientCertificate } from '@tessera/testkit';
+import {
+  cliEnvironment,
+  createClientCertificate,
+  runTesseraCli,
+  signClientAssertion,
+  TESSERA_CLI,
+  type ClientCertificate,
+} from '@tessera/testkit';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,37 +22,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // (also a separate process): changes made while it runs take effect within a second.
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const cliMain = join(root, 'packages/server/dist/cli/main.js');
 const STACK_FRAME = /^\s+at .+:\d+:\d+\)?$/m;
 
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** The test process's environment without any Tessera or database setting that could leak in. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('TESSERA_') && name !== 'DATABASE_URL') env[name] = value;
-  }
-  return { ...env, ...extra };
-}
-
-function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliMain, ...args], { env: cleanEnv(env), cwd: root });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runCli = (args: readonly string[], env: Record<string, string> = {}) =>
+  runTesseraCli(args, { env: cliEnvironment(env), cwd: root });
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -160,12 +140,12 @@ describe('tessera CLI', () => {
   }
 
   beforeAll(async () => {
-    if (!existsSync(cliMain)) execFileSync('npx', ['tsc', '-b'], { cwd: root, stdio: 'inherit' });
+    if (!existsSync(TESSERA_CLI)) execFileSync('npx', ['tsc', '-b'], { cwd: root, stdio: 'inherit' });
     certificate = await createClientCertificate();
     const port = await freePort();
     base = `http://localhost:${port}`;
-    server = spawn(process.execPath, [cliMain, 'serve', '--data', dataDir, '--port', String(port)], {
-      env: cleanEnv({ TESSERA_TLS: 'off', TESSERA_LOG_LEVEL: 'warn' }),
+    server = spawn(process.execPath, [TESSERA_CLI, 'serve', '--data', dataDir, '--port', String(port)], {
+      env: cliEnvironment({ TESSERA_TLS: 'off', TESSERA_LOG_LEVEL: 'warn' }),
       cwd: root,
     });
     server.stdout?.on('data', (chunk: Buffer) => (serverOutput += chunk.toString()));

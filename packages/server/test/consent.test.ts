@@ -1,12 +1,6 @@
 import type { OAuth2PermissionGrant } from '@tessera/server';
-import {
-  seedInteractiveScenario,
-  startTestServer,
-  TestBrowser,
-  type BrowserResponse,
-  type InteractiveScenario,
-  type TestServer,
-} from '@tessera/testkit';
+import { seedInteractiveScenario, startInteractiveServer, TestBrowser } from '@tessera/testkit';
+import type { BrowserResponse, InteractiveScenario, TestServer } from '@tessera/testkit';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -20,7 +14,10 @@ let other: InteractiveScenario;
 const apps: Record<string, { appId: string; redirectUri: string; identifierUri?: string; secret?: string }> =
   {};
 
-async function register(name: string, extra: Parameters<TestServer['directory']['applications']['create']>[0]) {
+async function register(
+  name: string,
+  extra: Parameters<TestServer['directory']['applications']['create']>[0],
+) {
   const { application } = await server.directory.applications.create(extra);
   apps[name] = {
     appId: application.appId,
@@ -38,8 +35,7 @@ const webClient = (name: string, audience?: 'AzureADMultipleOrgs') =>
   });
 
 beforeAll(async () => {
-  server = await startTestServer();
-  s = await seedInteractiveScenario(server.directory);
+  ({ server, scenario: s } = await startInteractiveServer());
   other = await seedInteractiveScenario(server.directory);
   await webClient('org');
   const combined = await webClient('combined');

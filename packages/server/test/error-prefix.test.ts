@@ -1,9 +1,5 @@
-import {
-  seedInteractiveScenario,
-  startTestServer,
-  type InteractiveScenario,
-  type TestServer,
-} from '@tessera/testkit';
+import { startInteractiveServer } from '@tessera/testkit';
+import type { InteractiveScenario, TestServer } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // `errorCodePrefix`: every error description the server sends — JSON bodies, authorization error redirects, error
@@ -32,8 +28,7 @@ describe.each([
   let server: TestServer;
   let s: InteractiveScenario;
   beforeAll(async () => {
-    server = await startTestServer({ config });
-    s = await seedInteractiveScenario(server.directory);
+    ({ server, scenario: s } = await startInteractiveServer({ config }));
   });
   afterAll(() => server.close());
 

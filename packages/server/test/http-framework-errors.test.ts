@@ -1,11 +1,7 @@
-import { request as httpsRequest, Agent } from 'node:https';
+import { Agent } from 'node:https';
 import type { ErrorCode, OAuthErrorName } from '@tessera/protocol';
-import {
-  seedInteractiveScenario,
-  startTestServer,
-  type InteractiveScenario,
-  type TestServer,
-} from '@tessera/testkit';
+import { rawHttpsRequest, startInteractiveServer } from '@tessera/testkit';
+import type { InteractiveScenario, RawAnswer, TestServer } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Client input that once answered 500 or Fastify's own body: a loopback redirect URI with a five-digit port under
@@ -17,16 +13,9 @@ let s: InteractiveScenario;
 const agent = new Agent({ keepAlive: false, rejectUnauthorized: false });
 
 beforeAll(async () => {
-  server = await startTestServer();
-  s = await seedInteractiveScenario(server.directory);
+  ({ server, scenario: s } = await startInteractiveServer());
 });
 afterAll(() => server.close());
-
-interface Answer {
-  readonly status: number;
-  readonly contentType: string;
-  readonly body: string;
-}
 
 /** A raw request: the path is sent exactly as given, never normalised (and without Host when `setHost` is false). */
 function send(
@@ -34,34 +23,8 @@ function send(
   path: string,
   headers: Record<string, string> = {},
   setHost = true,
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: '127.0.0.1',
-        servername: 'localhost',
-        port: server.port,
-        method,
-        path,
-        agent,
-        headers,
-        setHost,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          resolve({
-            status: res.statusCode ?? 0,
-            contentType: res.headers['content-type'] ?? '',
-            body: Buffer.concat(chunks).toString('utf8'),
-          });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+): Promise<RawAnswer> {
+  return rawHttpsRequest({ port: server.port, method, path, agent, headers, setHost });
 }
 
 const longTenant = 'a'.repeat(300);

@@ -1,13 +1,11 @@
 import {
+  authorizeUrl,
   postgresAvailable,
-  seedInteractiveScenario,
   signInThrough,
-  startTestServer,
+  startInteractiveServer,
   TestBrowser,
-  type BrowserResponse,
-  type InteractiveScenario,
-  type TestServer,
 } from '@tessera/testkit';
+import type { BrowserResponse, InteractiveScenario, TestServer } from '@tessera/testkit';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -83,15 +81,7 @@ describe.each([
   let firstAuthTime: number;
 
   const authorize = (overrides: Record<string, string> = {}) =>
-    `${server.url}/${s.tenantId}/oauth2/v2.0/authorize?${new URLSearchParams({
-      client_id: s.web.appId,
-      response_type: 'code',
-      redirect_uri: s.web.redirectUri,
-      scope: 'openid profile',
-      state: 'st',
-      nonce: 'nn',
-      ...overrides,
-    }).toString()}`;
+    authorizeUrl(server.url, s.tenantId, s.web, overrides);
   const login = () => `${server.url}/${s.tenantId}/login`;
 
   async function idTokenOf(redirect: BrowserResponse): Promise<Record<string, unknown>> {
@@ -115,8 +105,7 @@ describe.each([
 
   beforeAll(async () => {
     if (!available) return;
-    server = await startTestServer({ database });
-    s = await seedInteractiveScenario(server.directory);
+    ({ server, scenario: s } = await startInteractiveServer({ database }));
     browser = new TestBrowser();
     const back = await signInThrough(browser, authorize(), {
       userName: s.user.userPrincipalName,

@@ -1,14 +1,18 @@
-import { createHash, randomBytes } from 'node:crypto';
 import type { ErrorCode } from '@tessera/protocol';
 import {
+  authorizeUrl,
+  createPkcePair,
+  endpointUrl,
+  escapeHtml,
+  fetchManual,
+  readErrorResponse,
   seedInteractiveScenario,
   signInThrough,
+  startInteractiveServer,
   startTestServer,
   TestBrowser,
-  type BrowserResponse,
-  type InteractiveScenario,
-  type TestServer,
 } from '@tessera/testkit';
+import type { BrowserResponse, InteractiveScenario, TestServer } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Attacks on the interactive half (SPEC §4): every refusal asserts the exact error (page or redirect) it gets.
@@ -16,52 +20,28 @@ let server: TestServer;
 let s: InteractiveScenario;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  s = await seedInteractiveScenario(server.directory);
+  ({ server, scenario: s } = await startInteractiveServer());
 });
 afterAll(() => server.close());
 
-const pkce = () => {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-};
-const authorizePath = () => `${server.url}/${s.tenantId}/oauth2/v2.0/authorize`;
-const tokenUrl = () => `${server.url}/${s.tenantId}/oauth2/v2.0/token`;
+const tokenUrl = () => endpointUrl(server.url, s.tenantId, 'token');
 
-/** An authorization URL of the web app with defaults; `undefined` removes a parameter. */
-function webAuthorize(overrides: Record<string, string | undefined> = {}, extra = ''): string {
-  const params = new URLSearchParams();
-  const base: Record<string, string | undefined> = {
-    client_id: s.web.appId,
-    response_type: 'code',
-    redirect_uri: s.web.redirectUri,
-    scope: 'openid profile offline_access',
-    state: 'st',
-    nonce: 'nn',
-    ...overrides,
-  };
-  for (const [k, v] of Object.entries(base)) if (v !== undefined) params.append(k, v);
-  return `${authorizePath()}?${params.toString()}${extra}`;
-}
-
-async function raw(url: string, init: RequestInit = {}): Promise<BrowserResponse> {
-  const response = await fetch(url, { redirect: 'manual', ...init });
-  const location = response.headers.get('location') ?? undefined;
-  return { status: response.status, headers: response.headers, body: await response.text(), location };
-}
+/** An authorization URL of the web app, `offline_access` included; `undefined` removes a parameter. */
+const webAuthorize = (overrides: Record<string, string | undefined> = {}, suffix = '') =>
+  authorizeUrl(
+    server.url,
+    s.tenantId,
+    s.web,
+    { scope: 'openid profile offline_access', ...overrides },
+    suffix,
+  );
 
 function expectErrorPage(page: BrowserResponse, code: ErrorCode, description: string, status = 400): void {
   expect(page.status).toBe(status);
   expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
   expect(page.location).toBeUndefined();
   expect(page.body).toContain(`Error code: TSS${code}`);
-  const escaped = description
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-  expect(page.body).toContain(escaped);
+  expect(page.body).toContain(escapeHtml(description));
 }
 
 function expectRedirectError(
@@ -144,7 +124,7 @@ describe('authorization endpoint: refusals before the redirect URI is proven ren
     ],
   ];
   it.each(cases)('%s', async (_name, url, code, description) => {
-    const page = await raw(url());
+    const page = await fetchManual(url());
     expectErrorPage(page, code, description());
     expect(page.headers.get('x-frame-options')).toBe('DENY');
   });
@@ -152,7 +132,7 @@ describe('authorization endpoint: refusals before the redirect URI is proven ren
 
 describe('authorization endpoint: refusals after the redirect URI is proven go back to it', () => {
   const native = (overrides: Record<string, string | undefined>) => {
-    const { challenge } = pkce();
+    const { challenge } = createPkcePair();
     return webAuthorize({
       client_id: s.native.appId,
       redirect_uri: 'http://127.0.0.1:49152/callback',
@@ -308,7 +288,7 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
     ],
   ];
   it.each(cases)('%s', async (_name, url, redirect, error, code, description, mode) => {
-    const page = await raw(url());
+    const page = await fetchManual(url());
     const fields = expectRedirectError(page, redirect(), error, code, description(), mode ?? 'query');
     expect(fields.get('state')).toBe('st');
   });
@@ -376,7 +356,7 @@ describe('authorization endpoint: refusals after the redirect URI is proven go b
 
 describe('sign-in UI', () => {
   it('serves pages that cannot be framed, with a strict CSP, no referrer and no caching', async () => {
-    const page = await raw(webAuthorize());
+    const page = await fetchManual(webAuthorize());
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toBe(
       "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' https://app.example; frame-ancestors 'none'; base-uri 'none'",
@@ -533,17 +513,7 @@ describe('token endpoint: codes', () => {
     code: ErrorCode,
     description: string,
   ) {
-    const body = (await response.json()) as {
-      error: string;
-      error_codes: number[];
-      error_description: string;
-    };
-    expect({
-      status: response.status,
-      error: body.error,
-      codes: body.error_codes,
-      text: body.error_description.split('\r\n')[0],
-    }).toEqual({
+    expect(await readErrorResponse(response)).toEqual({
       status,
       error,
       codes: [code],
@@ -612,9 +582,9 @@ describe('token endpoint: codes', () => {
   });
 
   it('refuses a wrong PKCE verifier, a missing one, and a verifier for a code requested without a challenge', async () => {
-    const { challenge } = pkce();
+    const { challenge } = createPkcePair();
     await expectRefusal(
-      await redeem(web(await codeFor({ challenge }), { code_verifier: pkce().verifier })),
+      await redeem(web(await codeFor({ challenge }), { code_verifier: createPkcePair().verifier })),
       400,
       'invalid_grant',
       501481,
@@ -628,7 +598,7 @@ describe('token endpoint: codes', () => {
       "The request body must contain the following parameter: 'code_verifier'.",
     );
     await expectRefusal(
-      await redeem(web(await codeFor(), { code_verifier: pkce().verifier })),
+      await redeem(web(await codeFor(), { code_verifier: createPkcePair().verifier })),
       400,
       'invalid_grant',
       501481,
@@ -660,7 +630,7 @@ describe('token endpoint: codes', () => {
   });
 
   it('redeems spa codes only cross-origin (9002327), with CORS for the spa origin and a fixed 24 h refresh token', async () => {
-    const fresh = pkce();
+    const fresh = createPkcePair();
     const url = webAuthorize({
       client_id: s.spa.appId,
       redirect_uri: s.spa.redirectUri,
@@ -688,7 +658,7 @@ describe('token endpoint: codes', () => {
       "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.",
     );
 
-    const fresh2 = pkce();
+    const fresh2 = createPkcePair();
     const back2 = await signInThrough(
       new TestBrowser(),
       webAuthorize({
@@ -790,7 +760,7 @@ describe('token endpoint: codes', () => {
 
 describe('logout', () => {
   it('refuses an unregistered post_logout_redirect_uri (no open redirect)', async () => {
-    const page = await raw(
+    const page = await fetchManual(
       `${server.url}/${s.tenantId}/oauth2/v2.0/logout?client_id=${s.web.appId}&post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`,
     );
     expectErrorPage(

@@ -1,14 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { ErrorCode } from '@tessera/protocol';
 import {
+  authorizeUrl,
+  createPkcePair,
   seedInteractiveScenario,
   signInThrough,
-  startTestServer,
+  startInteractiveServer,
   TestBrowser,
-  type BrowserResponse,
-  type InteractiveScenario,
-  type TestServer,
 } from '@tessera/testkit';
+import type { BrowserResponse, InteractiveScenario, TestServer } from '@tessera/testkit';
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -21,8 +21,7 @@ let s: InteractiveScenario;
 let idOnly: { appId: string; redirectUri: string };
 
 beforeAll(async () => {
-  server = await startTestServer();
-  s = await seedInteractiveScenario(server.directory);
+  ({ server, scenario: s } = await startInteractiveServer());
   const created = await server.directory.applications.create({
     tenant: s.tenantId,
     displayName: 'ID-token only',
@@ -35,26 +34,11 @@ afterAll(() => server.close());
 
 const halfHash = (value: string) =>
   createHash('sha256').update(value, 'ascii').digest().subarray(0, 16).toString('base64url');
-const pkce = () => {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-};
 const issuer = () => `${server.url}/${s.tenantId}/v2.0`;
 
-function authorize(overrides: Record<string, string | undefined> = {}, tenant: string = s.tenantId): string {
-  const params = new URLSearchParams();
-  const base: Record<string, string | undefined> = {
-    client_id: s.web.appId,
-    response_type: 'code',
-    redirect_uri: s.web.redirectUri,
-    scope: 'openid profile offline_access',
-    state: 'st',
-    nonce: 'nn',
-    ...overrides,
-  };
-  for (const [k, v] of Object.entries(base)) if (v !== undefined) params.append(k, v);
-  return `${server.url}/${tenant}/oauth2/v2.0/authorize?${params.toString()}`;
-}
+/** An authorization URL of the web app, `offline_access` included; `undefined` removes a parameter. */
+const authorize = (overrides: Record<string, string | undefined> = {}, tenant: string = s.tenantId) =>
+  authorizeUrl(server.url, tenant, s.web, { scope: 'openid profile offline_access', ...overrides });
 
 const spa = (overrides: Record<string, string | undefined>) =>
   authorize({ client_id: s.spa.appId, redirect_uri: s.spa.redirectUri, ...overrides });
@@ -231,7 +215,7 @@ describe('implicit and hybrid responses', () => {
   });
 
   it('response_type=code id_token (hybrid): code and id_token with c_hash in the fragment; the code redeems', async () => {
-    const { verifier, challenge } = pkce();
+    const { verifier, challenge } = createPkcePair();
     const page = await signInThrough(
       new TestBrowser(),
       // Multiple Response Types §5: order does not matter.
@@ -307,7 +291,7 @@ describe('implicit and hybrid responses', () => {
     ['id_token token', 'nonce'],
     ['code id_token', 'nonce'],
   ])('requires a nonce for %s (900144)', async (responseType, name) => {
-    const { challenge } = pkce();
+    const { challenge } = createPkcePair();
     const response = await fetch(
       spa({
         response_type: responseType,

@@ -1,12 +1,6 @@
 import { ConfidentialClientApplication } from '@azure/msal-node';
-import {
-  seedInteractiveScenario,
-  signInThrough,
-  startTestServer,
-  TestBrowser,
-  type InteractiveScenario,
-  type TestServer,
-} from '@tessera/testkit';
+import { signInThrough, startInteractiveServer, TestBrowser } from '@tessera/testkit';
+import type { InteractiveScenario, TestServer } from '@tessera/testkit';
 import { decodeJwt, importPKCS8 } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,8 +11,7 @@ let server: TestServer;
 let s: InteractiveScenario;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  s = await seedInteractiveScenario(server.directory);
+  ({ server, scenario: s } = await startInteractiveServer());
 });
 afterAll(() => server.close());
 

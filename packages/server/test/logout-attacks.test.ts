@@ -1,14 +1,14 @@
 import type { ErrorCode } from '@tessera/protocol';
 import {
+  authorizeUrl,
+  endpointUrl,
+  escapeHtml,
   postgresAvailable,
-  seedInteractiveScenario,
   signInThrough,
-  startTestServer,
+  startInteractiveServer,
   TestBrowser,
-  type BrowserResponse,
-  type InteractiveScenario,
-  type TestServer,
 } from '@tessera/testkit';
+import type { BrowserResponse, InteractiveScenario, TestServer } from '@tessera/testkit';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -29,14 +29,6 @@ const dialects = [
   { name: 'PostgreSQL', database: 'postgres' as const, available: pgAvailable },
 ];
 
-const escapeHtml = (value: string) =>
-  value
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-
 /** Apps beside the scenario's: another app of the tenant nobody signs in to, and an app of another tenant. */
 const otherApp = { appId: '', redirectUri: 'https://other.example/cb' };
 const foreignApp = { appId: '', redirectUri: 'https://foreign.example/cb', tenantId: '' };
@@ -47,8 +39,7 @@ describe.each(dialects)('RP-initiated logout attacks ($name)', ({ database, avai
 
   beforeAll(async () => {
     if (!available) return;
-    server = await startTestServer({ database });
-    s = await seedInteractiveScenario(server.directory);
+    ({ server, scenario: s } = await startInteractiveServer({ database }));
     const other = await server.directory.applications.create({
       tenant: s.tenantId,
       displayName: 'Other app',
@@ -71,19 +62,11 @@ describe.each(dialects)('RP-initiated logout attacks ($name)', ({ database, avai
     if (available) await server.close();
   });
 
-  const endpoint = (name: string, tenant = s.tenantId) => `${server.url}/${tenant}/oauth2/v2.0/${name}`;
+  const endpoint = (name: string, tenant = s.tenantId) => endpointUrl(server.url, tenant, name);
   const logoutUrl = (params: Record<string, string>, tenant?: string) =>
     `${endpoint('logout', tenant)}?${new URLSearchParams(params).toString()}`;
   const authorize = (extra: Record<string, string> = {}) =>
-    `${endpoint('authorize')}?${new URLSearchParams({
-      client_id: s.web.appId,
-      response_type: 'code',
-      redirect_uri: s.web.redirectUri,
-      scope: 'openid profile',
-      state: 'st',
-      nonce: 'nn',
-      ...extra,
-    }).toString()}`;
+    authorizeUrl(server.url, s.tenantId, s.web, extra);
 
   /** A browser where `who` signed in to the web app, and the ID token the web app got. */
   async function signedIn(

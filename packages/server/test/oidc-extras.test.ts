@@ -3,14 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ErrorCode } from '@tessera/protocol';
 import { migrateToLatest, openDatabase, SignInStore } from '@tessera/server';
-import {
-  seedInteractiveScenario,
-  signInThrough,
-  startTestServer,
-  TestBrowser,
-  type InteractiveScenario,
-  type TestServer,
-} from '@tessera/testkit';
+import { readErrorResponse, signInThrough, startInteractiveServer, TestBrowser } from '@tessera/testkit';
+import type { InteractiveScenario, TestServer } from '@tessera/testkit';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -28,8 +22,7 @@ const fb = {
 const otherClient = { appId: '', secret: '' };
 
 beforeAll(async () => {
-  server = await startTestServer();
-  s = await seedInteractiveScenario(server.directory);
+  ({ server, scenario: s } = await startInteractiveServer());
   for (const app of [fa, fb]) {
     const { application } = await server.directory.applications.create({
       tenant: s.tenantId,
@@ -103,13 +96,12 @@ async function expectError(
   code: ErrorCode,
   description: string,
 ) {
-  const body = (await response.json()) as { error: string; error_codes: number[]; error_description: string };
-  expect({
-    status: response.status,
-    error: body.error,
-    codes: body.error_codes,
-    text: body.error_description.split('\r\n')[0],
-  }).toEqual({ status, error, codes: [code], text: `TSS${code}: ${description}` });
+  expect(await readErrorResponse(response)).toEqual({
+    status,
+    error,
+    codes: [code],
+    text: `TSS${code}: ${description}`,
+  });
 }
 
 describe('front-channel and RP-initiated logout', () => {

@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DirectoryError } from '@tessera/server';
-import { postgresAvailable, startTestServer, type TestServer } from '@tessera/testkit';
+import { postgresAvailable, runTesseraCli, startTestServer, type TestServer } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Redirect URI registration (RFC 6749 §3.1.2, RFC 8252 §7–8, RFC 9700 §2.1, the platform's restrictions): every
@@ -15,7 +13,6 @@ type Platform = 'web' | 'spa' | 'publicClient';
 
 const pgAvailable = await postgresAvailable();
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const cliMain = join(root, 'packages/server/dist/cli/main.js');
 const STACK_FRAME = /^\s+at .+:\d+:\d+\)?$/m;
 
 const NEVER = (scheme: string) => `uses the scheme '${scheme}:', which is never allowed`;
@@ -232,34 +229,20 @@ describe('redirect URI registration through the CLI', () => {
         displayName: 'CLI',
         domains: [`c${randomUUID().slice(0, 8)}.test`],
       });
-      const result = await new Promise<{ code: number | null; stderr: string; stdout: string }>(
-        (resolve, reject) => {
-          const child = spawn(
-            process.execPath,
-            [
-              cliMain,
-              'app',
-              'create',
-              '--tenant',
-              tenant.id,
-              '--name',
-              'X',
-              '--redirect-uri',
-              option,
-              '--data',
-              server.dataDir,
-            ],
-            { cwd: root, env: { PATH: process.env.PATH ?? '' } },
-          );
-          let stdout = '';
-          let stderr = '';
-          child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-          child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-          child.on('error', reject);
-          child.on('close', (code) => {
-            resolve({ code, stdout, stderr });
-          });
-        },
+      const result = await runTesseraCli(
+        [
+          'app',
+          'create',
+          '--tenant',
+          tenant.id,
+          '--name',
+          'X',
+          '--redirect-uri',
+          option,
+          '--data',
+          server.dataDir,
+        ],
+        { cwd: root, env: { PATH: process.env.PATH ?? '' } },
       );
       expect(result.code).toBe(1);
       expect(result.stdout).toBe('');

@@ -1,12 +1,14 @@
-import { request as httpsRequest, Agent } from 'node:https';
+import { Agent } from 'node:https';
 import { registeredRoutes } from '@tessera/server';
 import {
   postgresAvailable,
+  rawHttpsRequest,
   seedInteractiveScenario,
   signInThrough,
   startTestServer,
   TestBrowser,
   type InteractiveScenario,
+  type RawAnswer,
   type TestServer,
 } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,11 +43,7 @@ interface Sent {
   readonly body?: string | Buffer;
 }
 
-interface Answer {
-  readonly status: number;
-  readonly contentType: string;
-  readonly body: string;
-}
+type Answer = RawAnswer;
 
 /**
  * Sends on a kept-alive connection; if that connection was closed under it (the server closes one after a refused
@@ -62,33 +60,16 @@ async function send(sent: Sent): Promise<Answer> {
 }
 
 function sendOn(via: Agent, sent: Sent): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: '127.0.0.1',
-        servername: 'localhost',
-        port,
-        method: sent.method,
-        path: sent.path,
-        agent: via,
-        headers: { host: `localhost:${port}`, ...sent.headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          resolve({
-            status: res.statusCode ?? 0,
-            contentType: res.headers['content-type'] ?? '',
-            body: Buffer.concat(chunks).toString('utf8'),
-          });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(sent.body);
-  });
+  return rawHttpsRequest(
+    {
+      port,
+      method: sent.method,
+      path: sent.path,
+      agent: via,
+      headers: { host: `localhost:${port}`, ...sent.headers },
+    },
+    sent.body,
+  );
 }
 
 /** What is wrong with an answer, or undefined. */

@@ -1,13 +1,14 @@
 import { randomInt } from 'node:crypto';
-import { request as httpsRequest } from 'node:https';
 import {
   TestBrowser,
   postgresAvailable,
+  rawHttpsRequest,
   redisAvailable,
   seedInteractiveScenario,
   startTestServer,
   testRedisUrl,
   type InteractiveScenario,
+  type RawAnswer,
   type TestServer,
   type TestServerOptions,
 } from '@tessera/testkit';
@@ -31,11 +32,7 @@ const stores: [string, boolean, TestServerOptions['database'], boolean][] = [
 /** A distinct loopback source address per call: the per-IP counters of parallel suites never meet. */
 const freshIp = () => `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
 
-interface Answer {
-  readonly status: number;
-  readonly body: string;
-  readonly location: string | undefined;
-}
+type Answer = RawAnswer;
 
 describe.each(stores)('sign-in throttling is atomic (%s)', (_name, available, database, redis) => {
   let server: TestServer;
@@ -92,40 +89,23 @@ describe.each(stores)('sign-in throttling is atomic (%s)', (_name, available, da
   ): Promise<Answer> {
     const url = form.login;
     const body = new URLSearchParams({ ...form.fields, ...credentials }).toString();
-    return new Promise((resolve, reject) => {
-      const req = httpsRequest(
-        {
-          host: '127.0.0.1',
-          servername: 'localhost',
-          port: url.port,
-          path: url.pathname,
-          method: 'POST',
-          family: 4,
-          localAddress,
-          agent: false,
-          headers: {
-            host: url.host,
-            'content-type': 'application/x-www-form-urlencoded',
-            'content-length': Buffer.byteLength(body),
-            cookie: form.cookie,
-          },
+    return rawHttpsRequest(
+      {
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        family: 4,
+        localAddress,
+        agent: false,
+        headers: {
+          host: url.host,
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': Buffer.byteLength(body),
+          cookie: form.cookie,
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            resolve({
-              status: res.statusCode ?? 0,
-              body: Buffer.concat(chunks).toString('utf8'),
-              location: res.headers.location,
-            });
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+      },
+      body,
+    );
   }
 
   /** The alert the sign-in page shows for each refusal it can answer here. */

@@ -1,12 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto';
 import {
-  seedInteractiveScenario,
+  authorizeUrl,
+  createPkcePair,
+  endpointUrl,
   signInThrough,
-  startTestServer,
+  startInteractiveServer,
   TestBrowser,
-  type InteractiveScenario,
-  type TestServer,
 } from '@tessera/testkit';
+import type { InteractiveScenario, TestServer } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Browser clients (SPEC §3, §4): CORS on every endpoint a single-page app calls with fetch — token, userinfo,
@@ -21,8 +21,7 @@ const otherSpa = { appId: '', origin: 'https://other-spa.example' };
 let spaAccessToken = '';
 
 beforeAll(async () => {
-  server = await startTestServer();
-  s = await seedInteractiveScenario(server.directory);
+  ({ server, scenario: s } = await startInteractiveServer());
   const other = await server.directory.applications.create({
     tenant: s.tenantId,
     displayName: 'Other SPA',
@@ -33,21 +32,18 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const endpoint = (name: string, tenant = s.tenantId) => `${server.url}/${tenant}/oauth2/v2.0/${name}`;
+const endpoint = (name: string, tenant = s.tenantId) => endpointUrl(server.url, tenant, name);
 
 /** Signs alice in to the spa (code + PKCE, redeemed cross-origin): its directory API access token. */
 async function spaTokens(): Promise<string> {
-  const verifier = randomBytes(32).toString('base64url');
-  const params = new URLSearchParams({
-    client_id: s.spa.appId,
-    response_type: 'code',
-    redirect_uri: s.spa.redirectUri,
+  const { verifier, challenge } = createPkcePair();
+  const authorize = authorizeUrl(server.url, s.tenantId, s.spa, {
     scope: 'openid profile offline_access',
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    nonce: undefined,
+    code_challenge: challenge,
     code_challenge_method: 'S256',
-    state: 'st',
   });
-  const back = await signInThrough(new TestBrowser(), `${endpoint('authorize')}?${params.toString()}`, {
+  const back = await signInThrough(new TestBrowser(), authorize, {
     userName: s.user.userPrincipalName,
     password: s.password,
   });
@@ -213,15 +209,7 @@ describe('discovery where clients derive it from a plain tenant authority', () =
 
 describe('RFC 9207 iss in authorization responses: per tenant only', () => {
   const authorize = (segment: string, extra: Record<string, string>) =>
-    `${endpoint('authorize', segment)}?${new URLSearchParams({
-      client_id: s.web.appId,
-      response_type: 'code',
-      redirect_uri: s.web.redirectUri,
-      scope: 'openid profile',
-      state: 'st',
-      nonce: 'nn',
-      ...extra,
-    }).toString()}`;
+    authorizeUrl(server.url, segment, s.web, extra);
   let browser: TestBrowser;
   beforeAll(async () => {
     browser = new TestBrowser();

@@ -1,17 +1,15 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DirectoryError } from '@tessera/server';
 import {
-  seedInteractiveScenario,
+  runTesseraCli,
   signInThrough,
+  startInteractiveServer,
   startTestServer,
   TestBrowser,
-  type InteractiveScenario,
-  type TestServer,
 } from '@tessera/testkit';
+import type { InteractiveScenario, TestServer } from '@tessera/testkit';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,8 +23,7 @@ let s: InteractiveScenario;
 const orders = { appId: '', identifierUri: '' };
 
 beforeAll(async () => {
-  server = await startTestServer();
-  s = await seedInteractiveScenario(server.directory);
+  ({ server, scenario: s } = await startInteractiveServer());
   orders.identifierUri = `api://${s.domain}/orders`;
   const { application } = await server.directory.applications.create({
     tenant: s.tenantId,
@@ -293,25 +290,8 @@ describe('roles in user tokens: app roles of the resource assigned to the user',
 });
 
 describe('tessera app create --user-role, app grant --user', () => {
-  const root = fileURLToPath(new URL('../../../', import.meta.url));
-  const cliMain = join(root, 'packages/server/dist/cli/main.js');
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-roles-'));
-  const run = (...args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const env: NodeJS.ProcessEnv = {};
-      for (const [name, value] of Object.entries(process.env)) {
-        if (!name.startsWith('TESSERA_') && name !== 'DATABASE_URL') env[name] = value;
-      }
-      const child = spawn(process.execPath, [cliMain, ...args, '--data', dataDir, '--json'], { env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        resolve({ code, stdout, stderr });
-      });
-    });
+  const run = (...args: string[]) => runTesseraCli([...args, '--data', dataDir, '--json']);
   const ok = async <T = Record<string, unknown>>(...args: string[]): Promise<T> => {
     const result = await run(...args);
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });

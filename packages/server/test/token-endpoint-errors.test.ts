@@ -1,13 +1,5 @@
-import {
-  X509Certificate,
-  createHash,
-  createHmac,
-  createPrivateKey,
-  createPublicKey,
-  randomUUID,
-} from 'node:crypto';
+import { createHmac, createPublicKey, randomUUID } from 'node:crypto';
 import type { ErrorCode, OAuthErrorName } from '@tessera/protocol';
-import { createSelfSignedKey } from '@tessera/server';
 import {
   createClientCertificate,
   seedClientCredentialsScenario,
@@ -155,21 +147,9 @@ function claimsOfA(): Record<string, unknown> {
   };
 }
 
-/** A self-signed RSA certificate valid from two days ago until yesterday. */
-async function createExpiredCertificate(): Promise<ClientCertificate> {
-  const generated = await createSelfSignedKey('RS256', `CN=expired ${randomUUID()}`, -1);
-  const raw = new X509Certificate(generated.certificatePem).raw;
-  const privateKey = createPrivateKey({ key: generated.privateKeyPkcs8, format: 'der', type: 'pkcs8' });
-  return {
-    certificatePem: generated.certificatePem,
-    privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-    privateKey,
-    x5t: createHash('sha1').update(raw).digest('base64url'),
-    x5tS256: createHash('sha256').update(raw).digest('base64url'),
-    thumbprintHex: createHash('sha1').update(raw).digest('hex'),
-    thumbprintSha256Hex: createHash('sha256').update(raw).digest('hex'),
-  };
-}
+/** A self-signed RSA certificate that expired yesterday. */
+const createExpiredCertificate = (): Promise<ClientCertificate> =>
+  createClientCertificate('RS256', { subject: `CN=expired ${randomUUID()}`, validDays: -1 });
 
 function basic(clientId: string, secret: string): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;

@@ -2,13 +2,12 @@ import { createHash } from 'node:crypto';
 import type { ErrorCode } from '@tessera/protocol';
 import {
   postgresAvailable,
-  seedInteractiveScenario,
+  readErrorResponse,
   signInThrough,
-  startTestServer,
+  startInteractiveServer,
   TestBrowser,
-  type InteractiveScenario,
-  type TestServer,
 } from '@tessera/testkit';
+import type { InteractiveScenario, TestServer } from '@tessera/testkit';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -70,8 +69,7 @@ describe.each(dialects)('token endpoint protocol details on $name', ({ name, ava
 
   beforeAll(async () => {
     if (!available) return;
-    server = await startTestServer({ database: name });
-    s = await seedInteractiveScenario(server.directory);
+    ({ server, scenario: s } = await startInteractiveServer({ database: name }));
     await server.directory.applications.create({
       tenant: s.tenantId,
       displayName: 'Other SPA',
@@ -165,14 +163,7 @@ describe.each(dialects)('token endpoint protocol details on $name', ({ name, ava
     response: Response,
     expected: { status: number; error: string; code: ErrorCode; description: string; suberror?: string },
   ): Promise<void> {
-    const body = (await response.json()) as Record<string, unknown>;
-    expect({
-      status: response.status,
-      error: body.error,
-      codes: body.error_codes,
-      text: String(body.error_description).split('\r\n')[0],
-      suberror: body.suberror,
-    }).toEqual({
+    expect(await readErrorResponse(response, { withSuberror: true })).toEqual({
       status: expected.status,
       error: expected.error,
       codes: [expected.code],

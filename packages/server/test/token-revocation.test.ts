@@ -9,11 +9,11 @@ import {
   postgresAvailable,
   seedInteractiveScenario,
   signInThrough,
+  startInteractiveServer,
   startTestServer,
   TestBrowser,
-  type InteractiveScenario,
-  type TestServer,
 } from '@tessera/testkit';
+import type { InteractiveScenario, TestServer } from '@tessera/testkit';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -222,8 +222,7 @@ describe.each(dialects)('revocation reaches access tokens on $name', ({ database
 
   beforeAll(async () => {
     if (!available) return;
-    server = await startTestServer({ database });
-    s = await seedInteractiveScenario(server.directory);
+    ({ server, scenario: s } = await startInteractiveServer({ database }));
     n = node(server, () => s);
   });
   afterAll(async () => {

@@ -17,9 +17,19 @@ export interface ClientCertificate {
   readonly thumbprintSha256Hex: string;
 }
 
-/** Makes a self-signed client certificate (RSA unless `ES256`). */
-export async function createClientCertificate(alg: 'RS256' | 'ES256' = 'RS256'): Promise<ClientCertificate> {
-  const generated = await createSelfSignedKey(alg, `CN=test client ${randomUUID()}`, 30);
+/**
+ * Makes a self-signed client certificate (RSA unless `ES256`), subject `CN=test client {uuid}` unless given, valid
+ * from a minute ago for `validDays` (default 30; a negative number makes one that has already expired).
+ */
+export async function createClientCertificate(
+  alg: 'RS256' | 'ES256' = 'RS256',
+  options: { readonly subject?: string; readonly validDays?: number } = {},
+): Promise<ClientCertificate> {
+  const generated = await createSelfSignedKey(
+    alg,
+    options.subject ?? `CN=test client ${randomUUID()}`,
+    options.validDays ?? 30,
+  );
   const raw = new X509Certificate(generated.certificatePem).raw;
   const privateKey = createPrivateKey({ key: generated.privateKeyPkcs8, format: 'der', type: 'pkcs8' });
   return {

@@ -4,3 +4,7 @@ export * from './scenario.js';
 export * from './certificates.js';
 export * from './interactive.js';
 export * from './browser.js';
+export * from './authorization-request.js';
+export * from './http.js';
+export * from './cli.js';
+export * from './interactive-server.js';
