@@ -14,7 +14,7 @@ import { createNodeAuthenticator } from '@tessera/resource/node-http';
 import { startLocalIssuer, type LocalIssuer } from './support/local-issuer.js';
 import { appToken, compact, partsOf } from './support/tokens.js';
 
-// Every JWT refusal of SPEC §4 tried as an attack against a real server's tokens and keys, through the node:http
+// Every JWT refusal of docs/resource.md tried as an attack against a real server's tokens and keys, through the node:http
 // adapter over real HTTP, asserting the exact status, WWW-Authenticate challenge and JSON body. Attacks that need a
 // valid signature on claims the server would never issue are signed with a local key served by a real local JWKS
 // endpoint (support/local-issuer.ts).
@@ -39,7 +39,7 @@ const NOT_YET_VALID = 'The access token is not valid yet.';
 const BAD_LIFETIME = 'The access token lifetime is not valid.';
 const BAD_CLAIM = 'The access token lacks a required claim or has a claim of the wrong type.';
 
-describe('SPEC §4 JWT refusals, as attacks through the node:http adapter', () => {
+describe('JWT refusals (RFC 8725, docs/resource.md), as attacks through the node:http adapter', () => {
   let server: TestServer;
   let a: ClientCredentialsScenario;
   let b: ClientCredentialsScenario;

@@ -10,8 +10,8 @@ import {
 } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-// Single-use client assertion `jti` (RFC 7523 §3 item 7, SPEC §4). Off by default because MSAL reuses one assertion
-// until it expires (INTEROP.md); `strictAssertionJtiReplay` turns it on, on SQLite and on PostgreSQL alike.
+// Single-use client assertion `jti` (RFC 7523 §3 item 7). Off by default because MSAL reuses one assertion
+// until it expires (docs/configuration.md); `strictAssertionJtiReplay` turns it on, on SQLite and on PostgreSQL alike.
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 

@@ -82,7 +82,7 @@ function post(path: string, body: string | URLSearchParams, headers: Record<stri
   });
 }
 
-/** Asserts a successful token response (seed 003 "Successful response") and returns the access token. */
+/** Asserts a successful token response (RFC 6749 §5.1) and returns the access token. */
 async function expectToken(response: Response): Promise<string> {
   const body = (await response.json()) as Record<string, unknown>;
   expect({ status: response.status, body }).toEqual({
@@ -211,7 +211,7 @@ function assertion(clientId: string, certificate: ClientCertificate, audience: s
   });
 }
 
-describe('client credentials over raw HTTP (seed 003)', () => {
+describe('client credentials over raw HTTP (RFC 6749 §4.4)', () => {
   beforeAll(async () => {
     server = await startTestServer();
     a = await seedClientCredentialsScenario(server.directory);

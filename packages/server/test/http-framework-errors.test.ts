@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Client input that once answered 500 or Fastify's own body: a loopback redirect URI with a five-digit port under
 // form_post, malformed percent-encoding, over-long tenant segments, oversized headers. Each answers its exact
-// catalogue error with a 4xx (SPEC §3 Errors); a long but valid domain is routed like any other.
+// catalogue error with a 4xx (docs/errors.md); a long but valid domain is routed like any other.
 
 let server: TestServer;
 let s: InteractiveScenario;

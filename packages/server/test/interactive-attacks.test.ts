@@ -15,7 +15,7 @@ import {
 import type { BrowserResponse, InteractiveScenario, TestServer } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-// Attacks on the interactive half (SPEC §4): every refusal asserts the exact error (page or redirect) it gets.
+// Attacks on the interactive half (docs/endpoints.md): every refusal asserts the exact error (page or redirect) it gets.
 let server: TestServer;
 let s: InteractiveScenario;
 

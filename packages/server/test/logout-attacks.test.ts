@@ -12,7 +12,7 @@ import type { BrowserResponse, InteractiveScenario, TestServer } from '@tessera/
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-// Attacks on RP-initiated logout (OIDC RP-Initiated Logout 1.0, SPEC §4), each class a table:
+// Attacks on RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0, docs/endpoints.md), each class a table:
 // - the return address is bound to an app that took part in the session being ended, in that tenant (no open
 //   redirect for whoever can register an app), and refusing it never leaves the session alive;
 // - a sign-out that nothing proves the user asked for (no id_token_hint, no logout_hint of an account signed in

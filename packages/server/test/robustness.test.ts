@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Malformed input to every endpoint the server registers (enumerated from the app, so a new endpoint is covered
 // without being listed here): odd path segments, every method, malformed bodies and encodings, odd headers and
 // cookies. Each answer must be below 500 and carry no stack trace, internal path or exception text; errors must be
-// catalogue errors (SPEC §3 Errors, §4). One server, requests in parallel, well under 30 s.
+// catalogue errors (docs/errors.md). One server, requests in parallel, well under 30 s.
 
 const server = await startTestServer();
 const scenario: InteractiveScenario = await seedInteractiveScenario(server.directory);

@@ -9,7 +9,7 @@ import {
 import type { InteractiveScenario, TestServer } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-// Browser clients (SPEC §3, §4): CORS on every endpoint a single-page app calls with fetch — token, userinfo,
+// Browser clients (docs/endpoints.md): CORS on every endpoint a single-page app calls with fetch — token, userinfo,
 // revocation — only for the registered spa origins of the calling client (never `*`, never another origin); the
 // discovery document where MSAL's OIDC mode and generic libraries derive it from a plain tenant authority; and no
 // RFC 9207 `iss` where the issuer is the `{tenantid}` template (common / organizations).

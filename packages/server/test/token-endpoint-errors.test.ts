@@ -13,7 +13,7 @@ import { CompactSign } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Every refusal of POST /{tenant}/oauth2/v2.0/token against a real server over HTTPS, asserting the exact wire
-// body (SPEC §3 Errors, docs/errors.md): status, `error`, `error_codes`, the full `error_description` and its
+// body (RFC 6749 §5.2, docs/errors.md): status, `error`, `error_codes`, the full `error_description` and its
 // Trace ID / Correlation ID / Timestamp lines, `Cache-Control: no-store` and the `client-request-id` echo.
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';

@@ -323,7 +323,7 @@ describe.each(dialects)('token endpoint protocol details on $name', ({ name, ava
 
   describe('scope values compare case-insensitively, answered in the registered spelling', () => {
     it.skipIf(!available).each([
-      ['lower case, as seed 001 sends it', 'https://graph.microsoft.com/user.read'],
+      ['lower case, as the platform samples send it', 'https://graph.microsoft.com/user.read'],
       ['upper case', 'https://graph.microsoft.com/USER.READ'],
       ['the registered spelling', 'https://graph.microsoft.com/User.Read'],
       ['a bare value in lower case', 'user.read'],

@@ -73,7 +73,7 @@ export function asIdentityError(error: unknown): IdentityError {
 }
 
 /**
- * Sends the error body (SPEC §3 Errors) with `Cache-Control: no-store`. Server errors are logged with their cause;
+ * Sends the error body (RFC 6749 §5.2, docs/errors.md) with `Cache-Control: no-store`. Server errors are logged with their cause;
  * client errors at info level with their internal detail. Neither ever carries request bodies or credentials.
  */
 export function sendIdentityError(
