@@ -1,7 +1,7 @@
 import type { Application } from './model.js';
 
 /** Where a redirect URI is registered: `web`, `spa` or `publicClient` (mobile and desktop). */
-export type RedirectUriPlatform = 'web' | 'spa' | 'publicClient';
+export type RedirectPlatform = 'web' | 'spa' | 'publicClient';
 
 /** Longest redirect URI registered, in characters (the Microsoft identity platform's limit). */
 export const MAX_REDIRECT_URI_CHARS = 256;
@@ -59,7 +59,7 @@ const MSAL_SCHEME = /^msal[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0
  *
  * @returns a sentence completing "The redirect URI '…' …", or undefined.
  */
-export function redirectUriProblem(uri: string, platform: RedirectUriPlatform): string | undefined {
+export function redirectUriProblem(uri: string, platform: RedirectPlatform): string | undefined {
   if (uri.length === 0) return 'is empty';
   if (uri.length > MAX_REDIRECT_URI_CHARS) return `is longer than ${MAX_REDIRECT_URI_CHARS} characters`;
   const written = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri)?.[1]?.toLowerCase();
@@ -135,7 +135,7 @@ export function isRegisteredSpaOrigin(application: Application, origin: string |
 export function matchRedirectUri(
   application: Application,
   redirectUri: string,
-): RedirectUriPlatform | undefined {
+): RedirectPlatform | undefined {
   if (application.web.redirectUris.includes(redirectUri)) return 'web';
   if (application.spa.redirectUris.includes(redirectUri)) return 'spa';
   if (application.publicClient.redirectUris.includes(redirectUri)) return 'publicClient';

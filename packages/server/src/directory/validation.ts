@@ -1,6 +1,6 @@
 import { DirectoryError } from './errors.js';
 import { isGuid } from './identifiers.js';
-import { MAX_REDIRECT_URIS, redirectUriProblem, type RedirectUriPlatform } from './redirect-uris.js';
+import { MAX_REDIRECT_URIS, redirectUriProblem, type RedirectPlatform } from './redirect-uris.js';
 
 /** Validation of directory input shared by the services: values, GUIDs, App ID URIs, redirect and logout URLs. */
 
@@ -84,7 +84,7 @@ export function validateLogoutUrl(uri: string): void {
  * @throws DirectoryError `invalid`, naming the first URI refused and why.
  */
 export function validateRedirectUris(
-  byPlatform: Readonly<Record<RedirectUriPlatform, readonly unknown[]>>,
+  byPlatform: Readonly<Record<RedirectPlatform, readonly unknown[]>>,
 ): void {
   let count = 0;
   for (const platform of ['web', 'spa', 'publicClient'] as const) {

@@ -1,5 +1,6 @@
-/** The redirect URI platform of an application a response goes to (Graph's `web`, `spa`, `publicClient`). */
-export type RedirectPlatform = 'web' | 'spa' | 'publicClient';
+import type { RedirectPlatform } from '../directory/redirect-uris.js';
+
+export type { RedirectPlatform };
 
 /**
  * A user's authentication as an SSO session holds it: who signed in, in which tenant, when and how.
