@@ -107,12 +107,12 @@ async function assembleServer(
   const signIn = new SignInStore(db);
   const throttle =
     redis === undefined
-      ? new DatabaseSignInThrottle(signIn, lockoutMs)
+      ? new DatabaseSignInThrottle(signIn.signInAttempts, lockoutMs)
       : new RedisSignInThrottle(redis, lockoutMs, (error) => {
           logger.error({ err: error }, 'sign-in throttle unavailable (Redis); failing open');
         });
   // A revocation is kept until every access token it covers has expired (the signing key retention).
-  const revocations = new RevocationList(signIn, retention, nowSeconds, (error) => {
+  const revocations = new RevocationList(signIn.revocations, retention, nowSeconds, (error) => {
     logger.error({ err: error }, 'revocation poll failed');
   });
   const context: ServerContext = {
@@ -236,8 +236,8 @@ class SignInStatePurge {
         now,
         this.context.config.sessionIdleTimeoutSeconds,
       );
-      const interactionSteps = await this.context.signIn.purgeInteractionSteps(now);
-      const signInAttempts = await this.context.signIn.purgeSignInAttempts(
+      const interactionSteps = await this.context.signIn.interactionSteps.purge(now);
+      const signInAttempts = await this.context.signIn.signInAttempts.purge(
         (now - this.context.config.signInLockoutSeconds) * 1000,
       );
       const revocations = await this.context.revocations.purge();

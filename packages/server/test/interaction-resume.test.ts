@@ -88,7 +88,7 @@ describe('the interaction endpoint resumes the target its step names', () => {
   /** Shows a page: stores its step for the test browser; returns the handle its form carries. */
   function show(step: Partial<InteractionStep> & Pick<InteractionStep, 'step' | 'actions'>): Promise<string> {
     return saveInteractionStep(
-      signIn,
+      signIn.interactionSteps,
       {
         tenant: TENANT,
         resume: { target: 'authorize', state: { client_id: 'payroll', admin_consent: 'true' } },
@@ -145,7 +145,7 @@ describe('the interaction endpoint resumes the target its step names', () => {
     expect(response.statusCode).toBe(204);
     const sso = response.cookies.find((c) => c.name === 'tessera_sso');
     expect(sso?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const [sessionOfCookie] = await signIn.listSessions(browserHash(sso?.value ?? ''), NOW, 600);
+    const [sessionOfCookie] = await signIn.sessions.listLive(browserHash(sso?.value ?? ''), NOW, 600);
     expect(sessionOfCookie).toMatchObject({
       userId: 'user-1',
       tenantId: 'tenant-1',

@@ -383,7 +383,7 @@ describe('purge of expired sign-in state', () => {
       const store = new SignInStore(db);
       const now = 1_000_000;
       const session = (id: string, lastActiveAt: number, expiresAt: number) =>
-        store.insertSession({
+        store.sessions.insert({
           id,
           userId: s.user.id,
           tenantId: s.tenantId,
@@ -398,9 +398,9 @@ describe('purge of expired sign-in state', () => {
       await session('idle', now - 1000, now + 100);
       await session('expired', now - 5, now - 1);
       await session('ended', now - 5, now + 100);
-      await store.endSessions('b-ended', now - 2);
+      await store.sessions.end('b-ended', now - 2);
       for (const id of ['live', 'idle', 'ended'])
-        await store.touchSession(id, s.web.appId, id === 'idle' ? now - 1000 : now - 5);
+        await store.sessions.touch(id, s.web.appId, id === 'idle' ? now - 1000 : now - 5);
       const grant = {
         resourceAppId: s.api.appId,
         requestedIdentifier: '',
@@ -416,7 +416,7 @@ describe('purge of expired sign-in state', () => {
         amr: ['pwd'],
       };
       const code = (hash: string, expiresAt: number) =>
-        store.insertCode(
+        store.codes.insert(
           {
             codeHash: hash,
             authentication,
@@ -434,7 +434,7 @@ describe('purge of expired sign-in state', () => {
       await code('old', now - 1);
       await code('fresh', now + 60);
       const family = (familyId: string, expiresAt: number) =>
-        store.insertRefreshFamily({
+        store.refreshFamilies.insert({
           familyId,
           tokenHash: `h-${familyId}`,
           generation: 0,
@@ -447,7 +447,7 @@ describe('purge of expired sign-in state', () => {
       await family('expired', now - 1);
       await family('live', now + 100);
       await family('revoked', now + 100);
-      await store.revokeRefreshFamily('revoked', now - 3);
+      await store.refreshFamilies.revoke('revoked', now - 3);
 
       expect(await store.purgeExpired(now, 500)).toEqual({ codes: 1, sessions: 3, refreshFamilies: 1 });
       const left = async (

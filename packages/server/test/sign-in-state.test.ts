@@ -169,8 +169,8 @@ describe.each([
     clock = NOW;
     const first = await signIn('user-e', undefined);
     const second = await signIn('user-f', first.token);
-    await context.signIn.touchSession(first.session.id, 'app-1', NOW);
-    await context.signIn.touchSession(second.session.id, 'app-2', NOW);
+    await context.signIn.sessions.touch(first.session.id, 'app-1', NOW);
+    await context.signIn.sessions.touch(second.session.id, 'app-2', NOW);
 
     const one = recordingReply();
     expect(await endSessions(context, requestWith(second.token), one.reply, [first.session.id])).toEqual([
@@ -209,11 +209,17 @@ describe.each([
       sessionFresh: false,
       organizationConsent: false,
     };
-    const handle = await saveInteractionStep(context.signIn, step, 'csrf-1', NOW);
-    expect(await loadInteractionStep(context.signIn, handle, 'csrf-1', NOW + 1)).toEqual(step);
-    expect(await loadInteractionStep(context.signIn, handle, 'csrf-2', NOW + 1)).toBeUndefined();
+    const handle = await saveInteractionStep(context.signIn.interactionSteps, step, 'csrf-1', NOW);
+    expect(await loadInteractionStep(context.signIn.interactionSteps, handle, 'csrf-1', NOW + 1)).toEqual(
+      step,
+    );
+    expect(
+      await loadInteractionStep(context.signIn.interactionSteps, handle, 'csrf-2', NOW + 1),
+    ).toBeUndefined();
 
     await sql`update interaction_steps set resume_target = ${'adminconsent'}`.execute(db);
-    expect(await loadInteractionStep(context.signIn, handle, 'csrf-1', NOW + 1)).toBeUndefined();
+    expect(
+      await loadInteractionStep(context.signIn.interactionSteps, handle, 'csrf-1', NOW + 1),
+    ).toBeUndefined();
   });
 });

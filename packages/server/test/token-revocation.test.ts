@@ -379,14 +379,14 @@ describe.each(dialects)('revocation rows on $name', ({ database, available }) =>
     async () => {
       const now = 1_800_000_000;
       const seen: string[] = [];
-      store.onRevoked((ids) => seen.push(...ids));
+      store.revocations.onRevoked((ids) => seen.push(...ids));
       await Promise.all(
-        Array.from({ length: 20 }, (_, i) => store.recordRevocations([`u:parallel-${i}`], now)),
+        Array.from({ length: 20 }, (_, i) => store.revocations.record([`u:parallel-${i}`], now)),
       );
       // Recording one again changes nothing but the version.
-      await store.recordRevocations(['u:parallel-0'], now);
-      await store.revokeRefreshFamily('family-without-a-row', now);
-      const rows = await store.revocationsAfter(0, now - 10);
+      await store.revocations.record(['u:parallel-0'], now);
+      await store.refreshFamilies.revoke('family-without-a-row', now);
+      const rows = await store.revocations.listAfter(0, now - 10);
       expect(rows.map((r) => r.id).sort()).toEqual(
         [...Array.from({ length: 20 }, (_, i) => `u:parallel-${i}`), 'g:family-without-a-row'].sort(),
       );
@@ -395,21 +395,21 @@ describe.each(dialects)('revocation rows on $name', ({ database, available }) =>
       expect([...versions].sort((a, b) => a - b)).toEqual(versions);
       expect(seen).toHaveLength(22);
       // A poll from the last version seen gets nothing more; older revocations are not re-read.
-      expect(await store.revocationsAfter(versions.at(-1) ?? 0, now - 10)).toEqual([]);
-      expect(await store.isRevocationRecorded('g:family-without-a-row')).toBe(true);
-      expect(await store.isRevocationRecorded('g:another')).toBe(false);
+      expect(await store.revocations.listAfter(versions.at(-1) ?? 0, now - 10)).toEqual([]);
+      expect(await store.revocations.isRecorded('g:family-without-a-row')).toBe(true);
+      expect(await store.revocations.isRecorded('g:another')).toBe(false);
     },
   );
 
   it.skipIf(!available)('purges revocations older than the retention, keeps the rest', async () => {
-    await store.recordRevocations(['u:old'], 1_000);
-    await store.recordRevocations(['u:recent'], 5_000);
-    expect(await store.purgeRevocations(2_000)).toBe(1);
-    expect(await store.isRevocationRecorded('u:old')).toBe(false);
-    expect(await store.isRevocationRecorded('u:recent')).toBe(true);
+    await store.revocations.record(['u:old'], 1_000);
+    await store.revocations.record(['u:recent'], 5_000);
+    expect(await store.revocations.purge(2_000)).toBe(1);
+    expect(await store.revocations.isRecorded('u:old')).toBe(false);
+    expect(await store.revocations.isRecorded('u:recent')).toBe(true);
     // The retention window also bounds what a poll reads, purged or not.
-    await store.recordRevocations(['u:aging'], 3_000);
-    const polled = (await store.revocationsAfter(0, 4_000)).map((r) => r.id);
+    await store.revocations.record(['u:aging'], 3_000);
+    const polled = (await store.revocations.listAfter(0, 4_000)).map((r) => r.id);
     expect(polled).toContain('u:recent');
     expect(polled).not.toContain('u:aging');
   });

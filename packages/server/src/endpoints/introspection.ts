@@ -21,7 +21,7 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, context: Ser
     const send = (body: object) => reply.header('cache-control', 'no-store').send(body);
     const refresh = openRefreshToken(context.keys.refreshToken, token);
     if (refresh !== undefined) {
-      const family = await context.signIn.findRefreshFamily(refresh.familyId);
+      const family = await context.signIn.refreshFamilies.find(refresh.familyId);
       if (
         family === undefined ||
         family.authentication.clientId !== client.application.appId ||

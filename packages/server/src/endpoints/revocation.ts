@@ -1,7 +1,7 @@
 import { IdentityError } from '@tessera/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { tokenRevocationId } from '../store/sign-in-store.js';
+import { tokenRevocationId } from '../store/repositories/token-revocations.js';
 import { openRefreshToken } from '../tokens/opaque-tokens.js';
 import { verifyOwnAccessToken } from '../tokens/verify-own-token.js';
 import { tokenRequestOf } from './token-request.js';
@@ -17,14 +17,14 @@ export function registerRevocationEndpoint(app: FastifyInstance, context: Server
     const { token, client } = await tokenRequestOf(context, request);
     const claims = openRefreshToken(context.keys.refreshToken, token);
     if (claims !== undefined) {
-      const family = await context.signIn.findRefreshFamily(claims.familyId);
+      const family = await context.signIn.refreshFamilies.find(claims.familyId);
       // RFC 7009 §2.1: a token of another client is not revoked, and the answer does not say so.
       if (family?.authentication.clientId === client.application.appId) {
         // RFC 7009 §2.1: a confidential (web) client authenticates first.
         if (family.authentication.platform === 'web' && client.clientAuthenticationLevel === '0')
           throw new IdentityError(7000218);
         // Revokes the family's grant too, so its access tokens stop being active (RFC 7009 §2.1).
-        await context.signIn.revokeRefreshFamily(claims.familyId, context.now());
+        await context.signIn.refreshFamilies.revoke(claims.familyId, context.now());
       }
     } else {
       // An access token of this client is revoked by its `uti` (RFC 7009 §2.1 MAY; the grant stays).
@@ -40,7 +40,7 @@ export function registerRevocationEndpoint(app: FastifyInstance, context: Server
         const issuedToConfidential = (access.azpacr ?? access.appidacr) !== '0';
         if (issuedToConfidential && client.clientAuthenticationLevel === '0')
           throw new IdentityError(7000218);
-        await context.signIn.recordRevocations([tokenRevocationId(String(access.uti))], context.now());
+        await context.signIn.revocations.record([tokenRevocationId(String(access.uti))], context.now());
       }
     }
     // RFC 7009 §2.2: 200 for revoked, unknown and unsupported tokens alike.

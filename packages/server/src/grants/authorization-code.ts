@@ -3,7 +3,7 @@ import { GrantType, IdentityError, type TokenResponse } from '@tessera/protocol'
 import type { ServerContext } from '../context.js';
 import { segmentAdmitsTenant } from '../directory/tenant-segment.js';
 import { isRegisteredSpaOrigin } from '../directory/redirect-uris.js';
-import { grantRevocationId } from '../store/sign-in-store.js';
+import { grantRevocationId } from '../store/repositories/token-revocations.js';
 import { tokenHash } from '../tokens/opaque-tokens.js';
 import { identifyClient } from './client-identity.js';
 import type { GrantDescriptor, TokenRequest } from './grant.js';
@@ -39,14 +39,14 @@ export const authorizationCodeGrant: GrantDescriptor = {
     const now = context.now();
     if (code.length > 256)
       throw new IdentityError(70000, { name: 'code', reason: 'The code is unknown or expired.' });
-    const redemption = await context.signIn.redeemCode(tokenHash(code), now);
+    const redemption = await context.signIn.codes.redeem(tokenHash(code), now);
     if (redemption.kind === 'unknown') {
       throw new IdentityError(70000, { name: 'code', reason: 'The code is unknown or expired.' });
     }
     if (redemption.kind === 'replayed') {
       // RFC 6749 §4.1.2: revoke what the first redemption issued — the refresh token family and, through the
       // grant id the access tokens carry, its access tokens at introspection and userinfo.
-      await context.signIn.revokeRefreshFamily(redemption.familyId, now);
+      await context.signIn.refreshFamilies.revoke(redemption.familyId, now);
       throw new IdentityError(54005, {}, { detail: `replayed code; family ${redemption.familyId} revoked` });
     }
     const stored = redemption.value;
@@ -107,7 +107,7 @@ export const authorizationCodeGrant: GrantDescriptor = {
         userId: user.id,
         tenantId: user.tenantId,
       });
-      await context.signIn.insertRefreshFamily({
+      await context.signIn.refreshFamilies.insert({
         familyId: stored.familyId,
         tokenHash: minted.hash,
         generation: 0,
@@ -119,8 +119,8 @@ export const authorizationCodeGrant: GrantDescriptor = {
       });
       // A replay that raced this redemption may have revoked the grant before the family row existed (its UPDATE
       // then matched nothing): look once, now that the row is there, and hand out nothing.
-      if (await context.signIn.isRevocationRecorded(grantRevocationId(stored.familyId))) {
-        await context.signIn.revokeRefreshFamily(stored.familyId, now);
+      if (await context.signIn.revocations.isRecorded(grantRevocationId(stored.familyId))) {
+        await context.signIn.refreshFamilies.revoke(stored.familyId, now);
         throw new IdentityError(
           54005,
           {},

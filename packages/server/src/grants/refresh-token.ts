@@ -84,7 +84,7 @@ export const refreshTokenGrant: GrantDescriptor = {
 
     const now = context.now();
     const next = refreshTokenFor(context, { ...claims, generation: claims.generation + 1 });
-    const rotated = await context.signIn.rotateRefreshToken(
+    const rotated = await context.signIn.refreshFamilies.rotate(
       claims.familyId,
       client.application.appId,
       tokenHash(presented),
@@ -138,7 +138,7 @@ async function explainFailedRotation(
   unauthenticatedClient: boolean,
   origin: string | undefined,
 ): Promise<IdentityError> {
-  const family = await context.signIn.findRefreshFamily(familyId);
+  const family = await context.signIn.refreshFamilies.find(familyId);
   if (family === undefined) {
     return new IdentityError(
       70000,
@@ -172,7 +172,7 @@ async function explainFailedRotation(
     return new IdentityError(9002326, { origin: origin.slice(0, 256) });
   }
   if (generation < family.generation) {
-    await context.signIn.revokeRefreshFamily(familyId, now);
+    await context.signIn.refreshFamilies.revoke(familyId, now);
     return new IdentityError(
       70000,
       {

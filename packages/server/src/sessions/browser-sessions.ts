@@ -33,7 +33,7 @@ export async function listBrowserSessions(
   if (key === undefined) return [];
   const now = context.now();
   const idleSeconds = options.includeIdle === true ? now : context.config.sessionIdleTimeoutSeconds;
-  return context.signIn.listSessions(key, now, idleSeconds);
+  return context.signIn.sessions.listLive(key, now, idleSeconds);
 }
 
 /**
@@ -61,7 +61,7 @@ export async function startSession(
     lastActiveAt: now,
     expiresAt: now + context.config.sessionMaxLifetimeSeconds,
   };
-  await context.signIn.insertSession({ ...session, browserHash: cookie.browserHash, createdAt: now });
+  await context.signIn.sessions.insert({ ...session, browserHash: cookie.browserHash, createdAt: now });
   setSessionCookie(reply, cookie.token, context.config.sessionMaxLifetimeSeconds);
   return { session, browserHash: cookie.browserHash };
 }
@@ -86,7 +86,7 @@ export async function upgradeSession(
 ): Promise<BrowserSession | undefined> {
   const now = context.now();
   const amr = [...new Set([...session.amr, ...addedAmr])];
-  if (!(await context.signIn.updateSessionAuthentication(session.id, now, amr, now))) return undefined;
+  if (!(await context.signIn.sessions.updateAuthentication(session.id, now, amr, now))) return undefined;
   const cookie = await rotateBrowserToken(context, request);
   setSessionCookie(reply, cookie.token, context.config.sessionMaxLifetimeSeconds);
   return { session: { ...session, authTime: now, amr, lastActiveAt: now }, browserHash: cookie.browserHash };
@@ -109,8 +109,8 @@ export async function endSessions(
   const now = context.now();
   const hash = browserHash(token);
   const appIds =
-    sessionIds.length > 0 ? (await context.signIn.endSessions(hash, now, sessionIds)).appIds : [];
-  if ((await context.signIn.listSessions(hash, now, now)).length === 0) clearSessionCookie(reply);
+    sessionIds.length > 0 ? (await context.signIn.sessions.end(hash, now, sessionIds)).appIds : [];
+  if ((await context.signIn.sessions.listLive(hash, now, now)).length === 0) clearSessionCookie(reply);
   return appIds;
 }
 
@@ -122,6 +122,6 @@ async function rotateBrowserToken(
   const previous = browserToken(request);
   const token = randomToken();
   const hash = browserHash(token);
-  if (previous !== undefined) await context.signIn.rebindBrowser(browserHash(previous), hash);
+  if (previous !== undefined) await context.signIn.sessions.rebindBrowser(browserHash(previous), hash);
   return { token, browserHash: hash };
 }

@@ -1,5 +1,9 @@
 import type { JWTPayload } from 'jose';
-import { grantRevocationId, tokenRevocationId, type SignInStore } from '../store/sign-in-store.js';
+import {
+  grantRevocationId,
+  tokenRevocationId,
+  type TokenRevocationRepository,
+} from '../store/repositories/token-revocations.js';
 
 /** How often, at most, expired entries are dropped from memory, in seconds. */
 const PRUNE_INTERVAL_SECONDS = 60;
@@ -25,7 +29,7 @@ export class RevocationList {
   private polling = false;
 
   constructor(
-    private readonly store: SignInStore,
+    private readonly store: TokenRevocationRepository,
     private readonly retentionSeconds: number,
     private readonly now: () => number,
     private readonly onError: (error: unknown) => void,
@@ -80,12 +84,12 @@ export class RevocationList {
 
   /** Deletes revocations older than the retention from the store (every token they covered has expired). */
   purge(): Promise<number> {
-    return this.store.purgeRevocations(this.now() - this.retentionSeconds);
+    return this.store.purge(this.now() - this.retentionSeconds);
   }
 
   private async load(): Promise<void> {
     const now = this.now();
-    const rows = await this.store.revocationsAfter(this.lastVersion, now - this.retentionSeconds);
+    const rows = await this.store.listAfter(this.lastVersion, now - this.retentionSeconds);
     for (const row of rows) {
       this.entries.set(row.id, row.revokedAt);
       if (row.version > this.lastVersion) this.lastVersion = row.version;

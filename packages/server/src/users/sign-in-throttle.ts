@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { SignInStore } from '../store/sign-in-store.js';
+import type { SignInAttemptRepository } from '../store/repositories/sign-in-attempts.js';
 
 /**
  * One password attempt counted against a throttle key before its verification. Kept (as a failure) when the
@@ -47,25 +47,25 @@ function firstRelease(reservation: ThrottleReservation): boolean {
 
 /**
  * A {@link SignInThrottle} in the database (table `sign_in_attempts`): one conditional upsert per reservation
- * (see {@link SignInStore.reserveSignInAttempt}), so every node on the same SQLite file or PostgreSQL database
+ * (see {@link SignInAttemptRepository.reserve}), so every node on the same SQLite file or PostgreSQL database
  * shares the counts. Keys are stored as SHA-256 hashes (no account names). Database errors propagate (the
  * sign-in fails rather than going unthrottled).
  */
 export class DatabaseSignInThrottle implements SignInThrottle {
   /** @param windowMs length of the counting window and of a lockout, in milliseconds. */
   constructor(
-    private readonly store: SignInStore,
+    private readonly attempts: SignInAttemptRepository,
     private readonly windowMs: number,
   ) {}
 
   async reserve(key: string, limit: number, nowMs: number): Promise<ThrottleReservation | undefined> {
-    const window = await this.store.reserveSignInAttempt(hashKey(key), limit, this.windowMs, nowMs);
+    const window = await this.attempts.reserve(hashKey(key), limit, this.windowMs, nowMs);
     return window === undefined ? undefined : { key, window };
   }
 
   async release(reservation: ThrottleReservation): Promise<void> {
     if (typeof reservation.window !== 'number' || !firstRelease(reservation)) return;
-    await this.store.releaseSignInAttempt(hashKey(reservation.key), reservation.window);
+    await this.attempts.release(hashKey(reservation.key), reservation.window);
   }
 }
 

@@ -45,7 +45,7 @@ export async function respond(
   let code: string | undefined;
   if (parts.includes('code')) {
     code = randomToken();
-    await context.signIn.insertCode(
+    await context.signIn.codes.insert(
       {
         codeHash: tokenHash(code),
         authentication,
@@ -110,6 +110,6 @@ export async function respond(
   if (ctx.params.client_info === '1') fields.client_info = clientInfoOf(user.id, user.tenantId);
   if (target.state !== undefined) fields.state = target.state;
   if (target.issuer !== undefined) fields.iss = target.issuer;
-  await context.signIn.touchSession(session.id, client.appId, now);
+  await context.signIn.sessions.touch(session.id, client.appId, now);
   return { kind: 'respond', fields, target };
 }

@@ -46,7 +46,12 @@ async function interact(
   }
   let step: InteractionStep | undefined;
   try {
-    step = await loadInteractionStep(context.signIn, form.interaction, form.csrf_token, context.now());
+    step = await loadInteractionStep(
+      context.signIn.interactionSteps,
+      form.interaction,
+      form.csrf_token,
+      context.now(),
+    );
   } catch (error) {
     return sendErrorPage(request, reply, asIdentityError(error));
   }

@@ -1,4 +1,7 @@
-import type { SignInStore, StoredInteractionStep } from '../../store/sign-in-store.js';
+import type {
+  InteractionStepRepository,
+  StoredInteractionStep,
+} from '../../store/repositories/interaction-steps.js';
 import { randomToken, tokenHash } from '../../tokens/opaque-tokens.js';
 import { isResumeTargetName, type InteractionResume } from './resume-target.js';
 
@@ -64,13 +67,13 @@ export type InteractionAnswer =
  * @param now Unix seconds.
  */
 export async function saveInteractionStep(
-  store: SignInStore,
+  steps: InteractionStepRepository,
   step: InteractionStep,
   csrfToken: string,
   now: number,
 ): Promise<string> {
   const handle = randomToken();
-  await store.insertInteractionStep({
+  await steps.insert({
     handleHash: tokenHash(handle),
     tenant: step.tenant,
     step: step.step,
@@ -95,14 +98,14 @@ export async function saveInteractionStep(
  * @param now Unix seconds.
  */
 export async function loadInteractionStep(
-  store: SignInStore,
+  steps: InteractionStepRepository,
   handle: string | undefined,
   csrfToken: string | undefined,
   now: number,
 ): Promise<InteractionStep | undefined> {
   if (handle === undefined || csrfToken === undefined || !/^[A-Za-z0-9_-]{43}$/.test(handle))
     return undefined;
-  const stored = await store.findInteractionStep(tokenHash(handle), now);
+  const stored = await steps.find(tokenHash(handle), now);
   if (stored === undefined || stored.csrfHash !== tokenHash(csrfToken)) return undefined;
   if (!Object.hasOwn(STEP_ACTIONS, stored.step) || !isResumeTargetName(stored.resumeTarget)) return undefined;
   const step = stored.step as InteractionStepKind;

@@ -76,7 +76,7 @@ export async function showInteractionStep(
   const csrfToken = csrfTokenFor(request, reply, context.keys.interaction);
   const form: FormContext = {
     action: `/${encodeURIComponent(page.tenant)}/login`,
-    interaction: await saveInteractionStep(context.signIn, step, csrfToken, context.now()),
+    interaction: await saveInteractionStep(context.signIn.interactionSteps, step, csrfToken, context.now()),
     csrfToken,
   };
   const app = page.requester.app;

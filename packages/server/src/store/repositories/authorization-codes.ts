@@ -1,0 +1,116 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { AuthorizedGrant } from '../../directory/model.js';
+import type { AuthenticationEvent } from '../../sessions/authentication-event.js';
+import type { Database } from '../schema.js';
+import { authenticationFromRow } from './authentication-columns.js';
+
+/** An authorization code as stored (the code itself only as a hash). */
+export interface StoredAuthorizationCode {
+  readonly codeHash: string;
+  /** Who signed in to which client, when and how; the platform of the redirect URI the code went to. */
+  readonly authentication: AuthenticationEvent;
+  readonly sessionId: string;
+  readonly redirectUri: string;
+  readonly grant: AuthorizedGrant;
+  readonly codeChallenge: string | null;
+  readonly nonce: string | null;
+  readonly clientInfo: boolean;
+  readonly familyId: string;
+  /** Unix seconds. */
+  readonly expiresAt: number;
+}
+
+/** Outcome of redeeming a code or rotating a refresh token. */
+export type Redemption<T> =
+  | { readonly kind: 'ok'; readonly value: T }
+  | { readonly kind: 'replayed'; readonly familyId: string }
+  | { readonly kind: 'unknown' };
+
+/**
+ * Authorization codes (`authorization_codes`), single use: each redemption is one conditional statement, so of
+ * two nodes racing for the same code exactly one wins.
+ *
+ * @see RFC 6749 §4.1.2, §10.5
+ */
+export class AuthorizationCodeRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Stores a code as issued; `createdAt` in Unix seconds. */
+  async insert(code: StoredAuthorizationCode, createdAt: number): Promise<void> {
+    await this.db
+      .insertInto('authorization_codes')
+      .values({
+        code_hash: code.codeHash,
+        client_id: code.authentication.clientId,
+        tenant_id: code.authentication.tenantId,
+        user_id: code.authentication.userId,
+        session_id: code.sessionId,
+        redirect_uri: code.redirectUri,
+        platform: code.authentication.platform,
+        grant: JSON.stringify(code.grant),
+        code_challenge: code.codeChallenge,
+        nonce: code.nonce,
+        auth_time: code.authentication.authTime,
+        amr: JSON.stringify(code.authentication.amr),
+        client_info: code.clientInfo ? 1 : 0,
+        family_id: code.familyId,
+        expires_at: code.expiresAt,
+        redeemed_at: null,
+        created_at: createdAt,
+      })
+      .execute();
+  }
+
+  /**
+   * Redeems a code: one conditional UPDATE … RETURNING marks it used. A code already used is reported as
+   * `replayed` with the refresh token family its first redemption created; expiry is the caller's check.
+   *
+   * @param now Unix seconds.
+   */
+  async redeem(codeHash: string, now: number): Promise<Redemption<StoredAuthorizationCode>> {
+    const row = await this.db
+      .updateTable('authorization_codes')
+      .set({ redeemed_at: now })
+      .where('code_hash', '=', codeHash)
+      .where('redeemed_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
+    if (row === undefined) {
+      const used = await this.db
+        .selectFrom('authorization_codes')
+        .select('family_id')
+        .where('code_hash', '=', codeHash)
+        .executeTakeFirst();
+      return used === undefined ? { kind: 'unknown' } : { kind: 'replayed', familyId: used.family_id };
+    }
+    return {
+      kind: 'ok',
+      value: {
+        codeHash: row.code_hash,
+        authentication: authenticationFromRow(row),
+        sessionId: row.session_id,
+        redirectUri: row.redirect_uri,
+        grant: JSON.parse(row.grant) as AuthorizedGrant,
+        codeChallenge: row.code_challenge,
+        nonce: row.nonce,
+        clientInfo: row.client_info === 1,
+        familyId: row.family_id,
+        expiresAt: row.expires_at,
+      },
+    };
+  }
+
+  /**
+   * Deletes, inside `trx`, codes that expired before `before` (Unix seconds): a replay of one is `unknown` from
+   * then on, which the token endpoint refuses anyway.
+   *
+   * @returns how many codes were deleted.
+   */
+  async purgeExpired(trx: Transaction<Database>, before: number): Promise<number> {
+    const result = await trx
+      .deleteFrom('authorization_codes')
+      .where('expires_at', '<', before)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}

@@ -1,0 +1,164 @@
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { AuthorizedGrant } from '../../directory/model.js';
+import type { AuthenticationEvent } from '../../sessions/authentication-event.js';
+import type { Database, RefreshTokenTable } from '../schema.js';
+import { authenticationFromRow } from './authentication-columns.js';
+import type { Redemption } from './authorization-codes.js';
+import { grantRevocationId, type TokenRevocationRepository } from './token-revocations.js';
+
+/** A refresh token family as stored. */
+export interface RefreshTokenFamily {
+  readonly familyId: string;
+  readonly tokenHash: string;
+  readonly generation: number;
+  /** The authentication the family was issued from (its code's): every token of the family reports it. */
+  readonly authentication: AuthenticationEvent;
+  readonly grant: AuthorizedGrant;
+  readonly clientInfo: boolean;
+  /** Unix seconds. */
+  readonly createdAt: number;
+  /** Unix seconds. */
+  readonly expiresAt: number;
+}
+
+/**
+ * Refresh token families (`refresh_tokens`): one row per family holding the hash of its current token only.
+ * Rotation is one conditional statement, so of two nodes racing with the same refresh token exactly one wins.
+ *
+ * @see RFC 6749 §6, §10.4; RFC 9700 §4.14 (refresh token protection)
+ */
+export class RefreshTokenFamilyRepository {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly revocations: TokenRevocationRepository,
+  ) {}
+
+  /** Stores a new family with its first token. */
+  async insert(family: RefreshTokenFamily): Promise<void> {
+    await this.db
+      .insertInto('refresh_tokens')
+      .values({
+        family_id: family.familyId,
+        token_hash: family.tokenHash,
+        generation: family.generation,
+        client_id: family.authentication.clientId,
+        tenant_id: family.authentication.tenantId,
+        user_id: family.authentication.userId,
+        platform: family.authentication.platform,
+        grant: JSON.stringify(family.grant),
+        auth_time: family.authentication.authTime,
+        amr: JSON.stringify(family.authentication.amr),
+        client_info: family.clientInfo ? 1 : 0,
+        created_at: family.createdAt,
+        last_used_at: family.createdAt,
+        expires_at: family.expiresAt,
+        revoked_at: null,
+      })
+      .execute();
+  }
+
+  /**
+   * Rotates a refresh token in one conditional UPDATE … RETURNING: only the family's current token, presented by its own client,
+   * unrevoked and unexpired, moves to `next`. Anything else is `unknown` (the caller decides whether it was a reuse).
+   *
+   * @param next.expiresAt the family's new sliding expiry (ignored for spa families, whose expiry is fixed).
+   * @param unauthenticatedClient true when the client did not authenticate: `web` (confidential) families then
+   *   never rotate (RFC 6749 §6).
+   * @param crossOrigin when given, whether the request came cross-origin (an `Origin` header): then only `spa`
+   *   families rotate cross-origin and only they do (Entra 9002327 / 9002326), checked in the same statement so a
+   *   refused request never consumes the token.
+   */
+  async rotate(
+    familyId: string,
+    clientId: string,
+    presentedHash: string,
+    next: { readonly tokenHash: string; readonly generation: number; readonly expiresAt: number },
+    now: number,
+    unauthenticatedClient = false,
+    crossOrigin?: boolean,
+  ): Promise<Redemption<RefreshTokenFamily>> {
+    const row = await this.db
+      .updateTable('refresh_tokens')
+      .set((eb) => ({
+        token_hash: next.tokenHash,
+        generation: next.generation,
+        last_used_at: now,
+        // spa families keep the fixed expiry of their sign-in; others slide.
+        expires_at: eb
+          .case()
+          .when('platform', '=', 'spa')
+          .then(eb.ref('expires_at'))
+          .else(next.expiresAt)
+          .end(),
+      }))
+      .where('family_id', '=', familyId)
+      .where('client_id', '=', clientId)
+      .where('token_hash', '=', presentedHash)
+      .where('generation', '=', next.generation - 1)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', now)
+      .$if(unauthenticatedClient, (qb) => qb.where('platform', '!=', 'web'))
+      .$if(crossOrigin !== undefined, (qb) => qb.where('platform', crossOrigin === true ? '=' : '!=', 'spa'))
+      .returningAll()
+      .executeTakeFirst();
+    if (row === undefined) return { kind: 'unknown' };
+    return { kind: 'ok', value: fromRow(row) };
+  }
+
+  /** A family by id (slow path: explaining a failed rotation, introspection). */
+  async find(
+    familyId: string,
+  ): Promise<(RefreshTokenFamily & { readonly revokedAt: number | null }) | undefined> {
+    const row = await this.db
+      .selectFrom('refresh_tokens')
+      .selectAll()
+      .where('family_id', '=', familyId)
+      .executeTakeFirst();
+    return row === undefined ? undefined : { ...fromRow(row), revokedAt: row.revoked_at };
+  }
+
+  /**
+   * Revokes a refresh token family (reuse detected, code replayed, RFC 7009 revocation) and, in the same
+   * transaction, records the revocation of its grant (`g:{familyId}`), so the access tokens it issued — which carry
+   * the family id as `grant_id` — stop being active at introspection and userinfo on every node (RFC 6749 §4.1.2,
+   * RFC 7009 §2.1). Recorded even when the family has no refresh token row (a code redeemed without
+   * `offline_access`).
+   *
+   * @param now Unix seconds.
+   */
+  async revoke(familyId: string, now: number): Promise<void> {
+    await this.revocations.record([grantRevocationId(familyId)], now, async (trx) => {
+      await trx
+        .updateTable('refresh_tokens')
+        .set({ revoked_at: now })
+        .where('family_id', '=', familyId)
+        .where('revoked_at', 'is', null)
+        .execute();
+    });
+  }
+
+  /**
+   * Deletes, inside `trx`, families past their expiry (revoked or not). Families that are revoked but unexpired
+   * stay, so reuse of their tokens is still recognised.
+   *
+   * @param now Unix seconds.
+   * @returns how many families were deleted.
+   */
+  async purgeExpired(trx: Transaction<Database>, now: number): Promise<number> {
+    const result = await trx.deleteFrom('refresh_tokens').where('expires_at', '<=', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
+
+function fromRow(row: Selectable<RefreshTokenTable>): RefreshTokenFamily {
+  return {
+    familyId: row.family_id,
+    tokenHash: row.token_hash,
+    generation: row.generation,
+    authentication: authenticationFromRow(row),
+    grant: JSON.parse(row.grant) as AuthorizedGrant,
+    clientInfo: row.client_info === 1,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
+}
