@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { ExpressionBuilder, Kysely, Selectable, Transaction } from 'kysely';
 import type { SsoSession } from '../../sessions/sso-session.js';
 import type { Database, SsoSessionTable } from '../schema.js';
 
@@ -138,29 +138,21 @@ export class SsoSessionRepository {
    * @returns how many sessions were deleted.
    */
   async purgeExpired(trx: Transaction<Database>, now: number, idleSeconds: number): Promise<number> {
-    const dead = trx
-      .selectFrom('sso_sessions')
-      .select('id')
-      .where((eb) =>
-        eb.or([
-          eb('ended_at', 'is not', null),
-          eb('expires_at', '<=', now),
-          eb('last_active_at', '<=', now - idleSeconds),
-        ]),
-      );
+    const dead = trx.selectFrom('sso_sessions').select('id').where(isDead(now, idleSeconds));
     await trx.deleteFrom('sso_session_apps').where('session_id', 'in', dead).execute();
-    const sessions = await trx
-      .deleteFrom('sso_sessions')
-      .where((eb) =>
-        eb.or([
-          eb('ended_at', 'is not', null),
-          eb('expires_at', '<=', now),
-          eb('last_active_at', '<=', now - idleSeconds),
-        ]),
-      )
-      .executeTakeFirst();
+    const sessions = await trx.deleteFrom('sso_sessions').where(isDead(now, idleSeconds)).executeTakeFirst();
     return Number(sessions.numDeletedRows);
   }
+}
+
+/** Ended, past its absolute end, or idle for `idleSeconds` or more at `now` (Unix seconds). */
+function isDead(now: number, idleSeconds: number) {
+  return (eb: ExpressionBuilder<Database, 'sso_sessions'>) =>
+    eb.or([
+      eb('ended_at', 'is not', null),
+      eb('expires_at', '<=', now),
+      eb('last_active_at', '<=', now - idleSeconds),
+    ]);
 }
 
 function fromRow(row: Selectable<SsoSessionTable>): SsoSession {
