@@ -1,18 +1,19 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   chromiumAvailable,
   createPkcePair,
   type ChromiumProfile,
   openChromiumProfile,
+  packageFile,
   seedInteractiveScenario,
+  signInOnPage,
+  spaConfigFiles,
   startStaticSite,
   startTestServer,
   type InteractiveScenario,
   type StaticSite,
   type TestServer,
+  watchPage,
 } from '@tessera/testkit';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Page, Request } from 'playwright-core';
@@ -29,11 +30,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // back to the app.
 
 const fixtures = fileURLToPath(new URL('./fixtures/msal-spa', import.meta.url));
-const bundle = join(
-  dirname(createRequire(import.meta.url).resolve('@azure/msal-browser/package.json')),
-  'lib/msal-browser.min.js',
-);
-if (!existsSync(bundle)) throw new Error(`MSAL Browser bundle missing at ${bundle}`);
+const bundle = packageFile(import.meta.url, '@azure/msal-browser', 'lib/msal-browser.min.js');
 
 /** Evaluates `window.msalApp.{call}` in the page (the test's tsconfig has no DOM types, so it is sent as text). */
 function msalApp<T>(page: Page, call: string): Promise<T> {
@@ -76,22 +73,14 @@ describe.skipIf(!available)(
       site = await startStaticSite({
         root: fixtures,
         files: { '/msal-browser.min.js': bundle },
-        generated: (path) =>
-          path === '/favicon.ico'
-            ? { type: 'image/x-icon', body: '' }
-            : path === '/config.js'
-              ? {
-                  type: 'text/javascript; charset=utf-8',
-                  body: `window.MSAL_CONFIG = ${JSON.stringify({
-                    clientId: s.spa.appId,
-                    authority: `${server.url}/${s.tenantId}`,
-                    knownAuthorities: [new URL(server.url).host],
-                    redirectUri: redirectUri(),
-                    scopes,
-                    ...(protocolMode === undefined ? {} : { protocolMode }),
-                  })};`,
-                }
-              : undefined,
+        generated: spaConfigFiles('MSAL_CONFIG', () => ({
+          clientId: s.spa.appId,
+          authority: `${server.url}/${s.tenantId}`,
+          knownAuthorities: [new URL(server.url).host],
+          redirectUri: redirectUri(),
+          scopes,
+          ...(protocolMode === undefined ? {} : { protocolMode }),
+        })),
       });
       server = await startTestServer();
       s = await seedInteractiveScenario(server.directory, { spaRedirectUris: [`${site.origin}/index.html`] });
@@ -106,13 +95,7 @@ describe.skipIf(!available)(
       const profile = await openChromiumProfile();
       profiles.push(profile);
       const page = await profile.context.newPage();
-      page.setDefaultTimeout(15_000);
-      page.on('console', (message) => {
-        if (process.env.SPA_DEBUG !== undefined) console.log(`[page ${message.type()}] ${message.text()}`);
-      });
-      page.on('pageerror', (error) => {
-        console.warn(`[page error] ${error.message}`);
-      });
+      watchPage(page, 15_000);
       const seen = record(page);
       await page.goto(redirectUri());
       await page
@@ -125,17 +108,13 @@ describe.skipIf(!available)(
 
     /** loginRedirect(), then the user types into Tessera's sign-in form and accepts consent. */
     async function signIn(page: Page): Promise<void> {
-      const atServer = page.waitForURL((url) => url.origin === server.url);
-      await msalApp(page, 'login()').catch(() => undefined); // the page navigates away during the call
-      await atServer;
-      await page.locator('#username').fill(s.user.userPrincipalName);
-      await page.locator('#password').fill(s.password);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      const consent = page.getByRole('button', { name: 'Accept' });
-      const atApp = page.waitForURL((url) => url.origin === site.origin);
-      await Promise.race([atApp, consent.waitFor()]);
-      if (new URL(page.url()).origin === server.url) await consent.click();
-      await atApp;
+      await signInOnPage(page, {
+        serverOrigin: server.url,
+        appOrigin: site.origin,
+        userName: s.user.userPrincipalName,
+        password: s.password,
+        start: () => msalApp(page, 'login()'),
+      });
       const status = page.locator('#status');
       await status.filter({ hasText: /^(signed in|error)/ }).waitFor();
       expect(await status.textContent()).toBe('signed in: Alice Adams');

@@ -1,18 +1,20 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   chromiumAvailable,
   type ChromiumProfile,
   openChromiumProfile,
+  packageFile,
   seedInteractiveScenario,
+  signInOnPage,
+  spaConfigFiles,
   startStaticSite,
   startTestServer,
   type InteractiveScenario,
   type StaticSite,
   type TestServer,
+  watchPage,
 } from '@tessera/testkit';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import type { BrowserContext, Page, Request } from 'playwright-core';
@@ -28,10 +30,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // openChromiumProfile). The user signs in by typing into the server's real sign-in form and pressing its buttons.
 
 const fixtures = fileURLToPath(new URL('./fixtures/spa', import.meta.url));
-const bundle = join(
-  dirname(createRequire(import.meta.url).resolve('oidc-client-ts/package.json')),
-  'dist/browser/oidc-client-ts.min.js',
-);
+const bundle = packageFile(import.meta.url, 'oidc-client-ts', 'dist/browser/oidc-client-ts.min.js');
 
 /** What `window.spa.user()` returns (see fixtures/spa/app.js). */
 interface SpaUser {
@@ -98,19 +97,11 @@ describe.skipIf(!available)('oidc-client-ts in Chromium (cross-site SPA)', () =>
     site = await startStaticSite({
       root: fixtures,
       files: { '/oidc-client-ts.min.js': bundle },
-      generated: (path) =>
-        path === '/favicon.ico'
-          ? { type: 'image/x-icon', body: '' }
-          : path === '/config.js'
-            ? {
-                type: 'text/javascript; charset=utf-8',
-                body: `window.SPA_CONFIG = ${JSON.stringify({
-                  authority: authority(),
-                  clientId: s.spa.appId,
-                  apiIdentifierUri: s.api.identifierUri,
-                })};`,
-              }
-            : undefined,
+      generated: spaConfigFiles('SPA_CONFIG', () => ({
+        authority: authority(),
+        clientId: s.spa.appId,
+        apiIdentifierUri: s.api.identifierUri,
+      })),
     });
     server = await startTestServer();
     s = await seedInteractiveScenario(server.directory, {
@@ -131,13 +122,7 @@ describe.skipIf(!available)('oidc-client-ts in Chromium (cross-site SPA)', () =>
       owner = profile.context;
     }
     const page = await owner.newPage();
-    page.setDefaultTimeout(10_000);
-    page.on('console', (message) => {
-      if (process.env.SPA_DEBUG !== undefined) console.log(`[page ${message.type()}] ${message.text()}`);
-    });
-    page.on('pageerror', (error) => {
-      console.warn(`[page error] ${error.message}`);
-    });
+    watchPage(page, 10_000);
     const seen = record(page);
     await page.goto(`${site.origin}/index.html`);
     await page
@@ -153,17 +138,13 @@ describe.skipIf(!available)('oidc-client-ts in Chromium (cross-site SPA)', () =>
    * the signed-in user.
    */
   async function signInAsUser(page: Page, start: string): Promise<void> {
-    const atServer = page.waitForURL((url) => url.origin === server.url);
-    await spa(page, start).catch(() => undefined); // the page navigates away during the call
-    await atServer;
-    await page.locator('#username').fill(s.user.userPrincipalName);
-    await page.locator('#password').fill(s.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    const consent = page.getByRole('button', { name: 'Accept' });
-    const atApp = page.waitForURL((url) => url.origin === site.origin);
-    await Promise.race([atApp, consent.waitFor()]);
-    if (new URL(page.url()).origin === server.url) await consent.click();
-    await atApp;
+    await signInOnPage(page, {
+      serverOrigin: server.url,
+      appOrigin: site.origin,
+      userName: s.user.userPrincipalName,
+      password: s.password,
+      start: () => spa(page, start),
+    });
     const status = page.locator('#status');
     await status.filter({ hasText: /^(signed in|error)/ }).waitFor();
     expect(await status.textContent()).toBe('signed in: Alice Adams');

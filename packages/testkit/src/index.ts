@@ -8,3 +8,4 @@ export * from './authorization-request.js';
 export * from './http.js';
 export * from './cli.js';
 export * from './interactive-server.js';
+export * from './spa-page.js';
