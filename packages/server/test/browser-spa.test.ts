@@ -30,6 +30,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // openChromiumProfile). The user signs in by typing into the server's real sign-in form and pressing its buttons.
 
 const fixtures = fileURLToPath(new URL('./fixtures/spa', import.meta.url));
+/** The SPA's pages besides index.html: one document (app.js acts on the path), served at each redirect URI. */
+const REDIRECT_PAGES = ['/callback.html', '/silent.html', '/signed-out.html'] as const;
 const bundle = packageFile(import.meta.url, 'oidc-client-ts', 'dist/browser/oidc-client-ts.min.js');
 
 /** What `window.spa.user()` returns (see fixtures/spa/app.js). */
@@ -96,7 +98,10 @@ describe.skipIf(!available)('oidc-client-ts in Chromium (cross-site SPA)', () =>
   beforeAll(async () => {
     site = await startStaticSite({
       root: fixtures,
-      files: { '/oidc-client-ts.min.js': bundle },
+      files: {
+        '/oidc-client-ts.min.js': bundle,
+        ...Object.fromEntries(REDIRECT_PAGES.map((page) => [page, `${fixtures}/index.html`])),
+      },
       generated: spaConfigFiles('SPA_CONFIG', () => ({
         authority: authority(),
         clientId: s.spa.appId,
@@ -105,7 +110,7 @@ describe.skipIf(!available)('oidc-client-ts in Chromium (cross-site SPA)', () =>
     });
     server = await startTestServer();
     s = await seedInteractiveScenario(server.directory, {
-      spaRedirectUris: ['/callback.html', '/silent.html', '/signed-out.html'].map((p) => site.origin + p),
+      spaRedirectUris: REDIRECT_PAGES.map((p) => site.origin + p),
     });
   });
   afterAll(async () => {
