@@ -4,6 +4,7 @@ import {
   createPkcePair,
   endpointUrl,
   escapeHtml,
+  expectedErrorResponse,
   fetchManual,
   readErrorResponse,
   seedInteractiveScenario,
@@ -513,12 +514,9 @@ describe('token endpoint: codes', () => {
     code: ErrorCode,
     description: string,
   ) {
-    expect(await readErrorResponse(response)).toEqual({
-      status,
-      error,
-      codes: [code],
-      text: `TSS${code}: ${description}`,
-    });
+    expect(await readErrorResponse(response)).toEqual(
+      expectedErrorResponse(status, error, code, description),
+    );
   }
 
   it('redeems a code once; a replay fails with 54005 and revokes the refresh token the first redemption issued', async () => {

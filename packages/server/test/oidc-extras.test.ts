@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ErrorCode } from '@tessera/protocol';
 import { migrateToLatest, openDatabase, SignInStore } from '@tessera/server';
-import { readErrorResponse, signInThrough, startInteractiveServer, TestBrowser } from '@tessera/testkit';
+import {
+  expectedErrorResponse,
+  readErrorResponse,
+  signInThrough,
+  startInteractiveServer,
+  TestBrowser,
+} from '@tessera/testkit';
 import type { InteractiveScenario, TestServer } from '@tessera/testkit';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,12 +102,7 @@ async function expectError(
   code: ErrorCode,
   description: string,
 ) {
-  expect(await readErrorResponse(response)).toEqual({
-    status,
-    error,
-    codes: [code],
-    text: `TSS${code}: ${description}`,
-  });
+  expect(await readErrorResponse(response)).toEqual(expectedErrorResponse(status, error, code, description));
 }
 
 describe('front-channel and RP-initiated logout', () => {

@@ -90,6 +90,19 @@ export async function readErrorResponse(
   };
 }
 
+/**
+ * The {@link readErrorResponse} parts expected of an error: `status`, `error`, `code` and its description as the
+ * server writes it (`TSS{code}: {description}`, the default `errorCodePrefix`).
+ */
+export function expectedErrorResponse(
+  status: number,
+  error: string,
+  code: number,
+  description: string,
+): ErrorResponseParts {
+  return { status, error, codes: [code], text: `TSS${code}: ${description}` };
+}
+
 /** The character references the server's pages write for text (HTML Living Standard §13.1.4). */
 const HTML_REFERENCES: Readonly<Record<string, string>> = {
   '&': '&amp;',
