@@ -1,5 +1,6 @@
 import type { ErrorCode } from '@tessera/protocol';
 import {
+  authorizationCodeFields,
   authorizeUrl,
   createPkcePair,
   endpointUrl,
@@ -499,14 +500,8 @@ describe('token endpoint: codes', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
       body: new URLSearchParams(fields),
     });
-  const web = (code: string, extra: Record<string, string> = {}) => ({
-    grant_type: 'authorization_code',
-    client_id: s.web.appId,
-    client_secret: s.web.secret,
-    code,
-    redirect_uri: s.web.redirectUri,
-    ...extra,
-  });
+  const web = (code: string, extra: Record<string, string> = {}) =>
+    authorizationCodeFields(s.web, code, extra);
   async function expectRefusal(
     response: Response,
     status: number,

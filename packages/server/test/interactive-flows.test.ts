@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { ErrorCode } from '@tessera/protocol';
 import {
+  authorizationCodeFields,
   authorizeUrl,
   createPkcePair,
+  endpointUrl,
+  postForm,
   seedInteractiveScenario,
   signInThrough,
   startInteractiveServer,
@@ -74,21 +77,11 @@ async function redeem(
   extra: Record<string, string | undefined> = {},
   headers: Record<string, string> = {},
 ) {
-  const fields: Record<string, string | undefined> = {
-    grant_type: 'authorization_code',
-    client_id: s.web.appId,
-    client_secret: s.web.secret,
-    code,
-    redirect_uri: s.web.redirectUri,
-    ...extra,
-  };
-  const body = new URLSearchParams();
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined) body.append(k, v);
-  const response = await fetch(`${server.url}/${s.tenantId}/oauth2/v2.0/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    body,
-  });
+  const response = await postForm(
+    endpointUrl(server.url, s.tenantId, 'token'),
+    authorizationCodeFields(s.web, code, extra),
+    headers,
+  );
   return { status: response.status, body: (await response.json()) as Record<string, string> };
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { ErrorCode } from '@tessera/protocol';
 import { migrateToLatest, openDatabase, SignInStore } from '@tessera/server';
 import {
+  authorizationCodeFields,
   expectedErrorResponse,
   readErrorResponse,
   signInThrough,
@@ -83,12 +84,7 @@ const other = () => ({ client_id: otherClient.appId, client_secret: otherClient.
 async function webTokens(): Promise<{ access_token: string; refresh_token: string; id_token: string }> {
   const back = await signInThrough(new TestBrowser(), authorize(s.web.appId, s.web.redirectUri), alice());
   const code = new URL(back.location ?? '').searchParams.get('code') ?? '';
-  const response = await post('token', {
-    ...web(),
-    grant_type: 'authorization_code',
-    code,
-    redirect_uri: s.web.redirectUri,
-  });
+  const response = await post('token', authorizationCodeFields(s.web, code));
   expect(response.status).toBe(200);
   return (await response.json()) as { access_token: string; refresh_token: string; id_token: string };
 }

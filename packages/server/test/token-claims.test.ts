@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirectoryError } from '@tessera/server';
 import {
+  authorizationCodeFields,
   runTesseraCli,
   signInThrough,
   startInteractiveServer,
@@ -101,12 +102,7 @@ async function userTokens(
     password: s.password,
   });
   const code = new URL(back.location ?? '').searchParams.get('code') ?? '';
-  const response = await post('token', {
-    ...web(),
-    grant_type: 'authorization_code',
-    code,
-    redirect_uri: s.web.redirectUri,
-  });
+  const response = await post('token', authorizationCodeFields(s.web, code));
   expect(response.status).toBe(200);
   return (await response.json()) as { access_token: string; refresh_token: string };
 }

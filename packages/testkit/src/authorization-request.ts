@@ -50,3 +50,31 @@ export function authorizeUrl(
   for (const [name, value] of Object.entries(fields)) if (value !== undefined) params.append(name, value);
   return `${endpointUrl(baseUrl, tenant, 'authorize')}?${params.toString()}${suffix}`;
 }
+
+/** A client redeeming an authorization code: {@link AuthorizingClient} and, when confidential, its secret. */
+export interface RedeemingClient extends AuthorizingClient {
+  readonly secret?: string;
+}
+
+/**
+ * The token request of the authorization code grant (RFC 6749 §4.1.3): `grant_type`, `client_id`, the client's
+ * secret when it has one (`client_secret_post`), `code` and `redirect_uri`, then `overrides` (`undefined`
+ * removes a field).
+ */
+export function authorizationCodeFields(
+  client: RedeemingClient,
+  code: string,
+  overrides: Readonly<Record<string, string | undefined>> = {},
+): Record<string, string> {
+  const fields: Record<string, string | undefined> = {
+    grant_type: 'authorization_code',
+    client_id: client.appId,
+    client_secret: client.secret,
+    code,
+    redirect_uri: client.redirectUri,
+    ...overrides,
+  };
+  const defined: Record<string, string> = {};
+  for (const [name, value] of Object.entries(fields)) if (value !== undefined) defined[name] = value;
+  return defined;
+}
