@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  JWT_BEARER_ASSERTION_TYPE,
   postgresAvailable,
   readErrorResponse,
   seedClientCredentialsScenario,
@@ -12,8 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Single-use client assertion `jti` (RFC 7523 §3 item 7). Off by default because MSAL reuses one assertion
 // until it expires (docs/configuration.md); `strictAssertionJtiReplay` turns it on, on SQLite and on PostgreSQL alike.
-
-const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** Locally false skips the PostgreSQL runs with a warning; under CI an unreachable server throws (intended). */
 const pgAvailable = await postgresAvailable();
@@ -52,7 +51,7 @@ function redeem(fixture: Fixture, assertion: string, segment?: string): Promise<
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({
       client_id: fixture.scenario.daemon.appId,
-      client_assertion_type: JWT_BEARER,
+      client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
       client_assertion: assertion,
       scope: `${fixture.scenario.api.identifierUri}/.default`,
       grant_type: 'client_credentials',

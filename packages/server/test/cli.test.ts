@@ -9,6 +9,7 @@ import { openDatabase } from '@tessera/server';
 import {
   cliEnvironment,
   createClientCertificate,
+  JWT_BEARER_ASSERTION_TYPE,
   runTesseraCli,
   signClientAssertion,
   TESSERA_CLI,
@@ -410,7 +411,7 @@ describe('tessera CLI', () => {
       () => true,
       'a token by certificate',
       async () => ({
-        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
         client_assertion: await signClientAssertion({
           clientId: daemon.appId,
           audience: `${base}/${tenantId}/oauth2/v2.0/token`,

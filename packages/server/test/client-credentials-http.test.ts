@@ -2,13 +2,12 @@ import { X509Certificate, createHash, createPublicKey, randomUUID, type JsonWebK
 import type { ServicePrincipal } from '@tessera/server';
 import {
   createClientCertificate,
+  JWT_BEARER_ASSERTION_TYPE,
   seedClientCredentialsScenario,
   signClientAssertion,
   startTestServer,
-  type ClientCertificate,
-  type ClientCredentialsScenario,
-  type TestServer,
 } from '@tessera/testkit';
+import type { ClientCertificate, ClientCredentialsScenario, TestServer } from '@tessera/testkit';
 import {
   SignJWT,
   createRemoteJWKSet,
@@ -24,7 +23,6 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 // host replaced, the token response and the access token's claims, client authentication methods, token versions,
 // signing algorithms, tenant isolation, discovery and the JWKS.
 
-const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const GRAPH = 'https://graph.microsoft.com';
 const FORM = 'application/x-www-form-urlencoded';
 
@@ -194,7 +192,7 @@ function secretForm(
 function assertionForm(clientId: string, assertion: string, scope: string): URLSearchParams {
   return new URLSearchParams({
     client_id: clientId,
-    client_assertion_type: JWT_BEARER,
+    client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
     client_assertion: assertion,
     scope,
     grant_type: 'client_credentials',
@@ -469,7 +467,7 @@ describe('client credentials over raw HTTP (RFC 6749 §4.4)', () => {
       [
         'an assertion whose iss and sub equal the client_id as sent',
         async () => ({
-          client_assertion_type: JWT_BEARER,
+          client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
           client_assertion: await signClientAssertion({
             clientId: a.daemon.appId.toUpperCase(),
             audience: tokenEndpointOf(a.tenantId),

@@ -11,6 +11,7 @@ import {
 } from '@tessera/server';
 import {
   createClientCertificate,
+  JWT_BEARER_ASSERTION_TYPE,
   seedClientCredentialsScenario,
   signClientAssertion,
   type ClientCredentialsScenario,
@@ -119,7 +120,6 @@ describe('logging never leaks credentials', () => {
         key,
         header: { 'x5t#S256': scenario.daemon.certificate.x5tS256 },
       });
-    const jwtBearer = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
     const good = await assertion();
     const tampered = await assertion();
@@ -146,13 +146,13 @@ describe('logging never leaks credentials', () => {
     await post('client assertion', {
       ...cc,
       client_id: clientId,
-      client_assertion_type: jwtBearer,
+      client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
       client_assertion: good,
     });
     await post('replayed client assertion', {
       ...cc,
       client_id: clientId,
-      client_assertion_type: jwtBearer,
+      client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
       client_assertion: good,
     });
     await post('wrong secret in the body', { ...cc, client_id: clientId, client_secret: wrongSecret });
@@ -160,26 +160,26 @@ describe('logging never leaks credentials', () => {
     await post('tampered assertion', {
       ...cc,
       client_id: clientId,
-      client_assertion_type: jwtBearer,
+      client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
       client_assertion: tamperedAssertion,
     });
     await post('assertion for another audience', {
       ...cc,
       client_id: clientId,
-      client_assertion_type: jwtBearer,
+      client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
       client_assertion: wrongAudience,
     });
     await post('assertion signed by an unregistered key', {
       ...cc,
       client_id: clientId,
-      client_assertion_type: jwtBearer,
+      client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
       client_assertion: wrongKey,
     });
     await post('secret and assertion together', {
       ...cc,
       client_id: clientId,
       client_secret: secret,
-      client_assertion_type: jwtBearer,
+      client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
       client_assertion: good,
     });
     await post('secret with an unknown scope', {

@@ -2,13 +2,12 @@ import { createHmac, createPublicKey, randomUUID } from 'node:crypto';
 import type { ErrorCode, OAuthErrorName } from '@tessera/protocol';
 import {
   createClientCertificate,
+  JWT_BEARER_ASSERTION_TYPE,
   seedClientCredentialsScenario,
   signClientAssertion,
   startTestServer,
-  type ClientCertificate,
-  type ClientCredentialsScenario,
-  type TestServer,
 } from '@tessera/testkit';
+import type { ClientCertificate, ClientCredentialsScenario, TestServer } from '@tessera/testkit';
 import { CompactSign } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -16,7 +15,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // body (RFC 6749 §5.2, docs/errors.md): status, `error`, `error_codes`, the full `error_description` and its
 // Trace ID / Correlation ID / Timestamp lines, `Cache-Control: no-store` and the `client-request-id` echo.
 
-const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const FOREIGN_AUDIENCE = "The 'aud' claim must be this tenant's token endpoint or issuer.";
 const NOT_ONE_AUDIENCE = "The 'aud' claim must be a single value: this tenant's token endpoint or issuer.";
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -106,7 +104,7 @@ function assertionForm(
   return form(
     {
       client_id: a.daemon.appId,
-      client_assertion_type: JWT_BEARER,
+      client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
       client_assertion: assertion,
       scope: apiScope(),
       grant_type: 'client_credentials',

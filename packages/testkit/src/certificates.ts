@@ -43,6 +43,9 @@ export async function createClientCertificate(
   };
 }
 
+/** `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2). */
+export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
 /** Options of {@link signClientAssertion}; every claim and header field can be overridden to build attacks. */
 export interface ClientAssertionOptions {
   readonly clientId: string;
