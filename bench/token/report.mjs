@@ -37,6 +37,7 @@ export function formatAlgorithm(alg, byServer, labels, settings) {
   const header = [
     'server',
     'tokens/s',
+    'tokens/CPU-s',
     'p50 ms',
     'p99 ms',
     'server CPU',
