@@ -331,7 +331,10 @@ describe('tessera CLI', () => {
     ]);
     expect(password.secretText).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(password).toMatchObject({ displayName: 'ci', hint: password.secretText.slice(0, 3) });
-    expect((password.endDateTime as number) - (password.startDateTime as number)).toBe(730 * 86_400);
+    expect(password.startDateTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(Date.parse(password.endDateTime as string) - Date.parse(password.startDateTime as string)).toBe(
+      730 * 86_400_000,
+    );
     daemon.secret = password.secretText;
 
     const rows = await allRowsText();

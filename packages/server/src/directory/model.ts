@@ -214,3 +214,13 @@ export interface AuthorizedGrant {
   /** `openid`, `profile`, `email`, `offline_access` as requested. */
   readonly oidcScopes: readonly string[];
 }
+
+/**
+ * A time as Microsoft Graph's `…DateTime` properties carry it: ISO 8601 in UTC, seconds precision
+ * (`2026-12-01T23:21:53Z`). The model keeps Unix seconds (`…At`); this is the conversion at the boundary.
+ *
+ * @param unixSeconds seconds since the epoch.
+ */
+export function graphDateTime(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

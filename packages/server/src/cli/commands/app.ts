@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DirectoryError, type CreateApplicationInput, type Directory } from '../../directory/directory.js';
+import { graphDateTime } from '../../directory/model.js';
 import type { SigningAlgorithm } from '../../keys/algorithms.js';
 import { CliError, type CliContext, type GlobalOptions } from '../context.js';
 import { collect, grouped, keyValue, parseRedirectUri, positiveInt } from '../options.js';
@@ -157,12 +158,17 @@ export function registerAppCommands(program: Command, cli: CliContext): void {
                 : { lifetimeSeconds: positiveInt(options.days, '--days') * 86_400 }),
             });
           });
-          // The CLI prints credential times as Unix seconds under Graph's names (docs/cli.md).
+          // Graph's names and format for the times (docs/cli.md).
           const { startAt, endAt, ...listed } = created.credential;
           print(
             options,
-            { ...listed, startDateTime: startAt, endDateTime: endAt, secretText: created.secretText },
-            `Client secret (shown only now): ${created.secretText}\nkeyId ${created.credential.keyId}, expires ${new Date(endAt * 1000).toISOString()}`,
+            {
+              ...listed,
+              startDateTime: graphDateTime(startAt),
+              endDateTime: graphDateTime(endAt),
+              secretText: created.secretText,
+            },
+            `Client secret (shown only now): ${created.secretText}\nkeyId ${created.credential.keyId}, expires ${graphDateTime(endAt)}`,
           );
         },
       ),
@@ -187,7 +193,7 @@ export function registerAppCommands(program: Command, cli: CliContext): void {
         const { certificatePem: _pem, startAt, endAt, ...listed } = credential;
         print(
           options,
-          { ...listed, startDateTime: startAt, endDateTime: endAt },
+          { ...listed, startDateTime: graphDateTime(startAt), endDateTime: graphDateTime(endAt) },
           `Added certificate ${credential.displayName}: x5t ${credential.thumbprintSha1}, x5t#S256 ${credential.thumbprintSha256}`,
         );
       }),
@@ -238,7 +244,7 @@ export function registerAppCommands(program: Command, cli: CliContext): void {
           const { createdAt, ...listed } = assignment;
           print(
             options,
-            { ...listed, createdDateTime: createdAt },
+            { ...listed, createdDateTime: graphDateTime(createdAt) },
             `Granted ${options.role} on ${options.resource} to ${client ?? user ?? ''}`,
           );
         },
