@@ -1,3 +1,5 @@
+import { ChunkedInput, EMPTY_CHUNK } from './chunked-input.js';
+import { array, optionalString, string } from './fields.js';
 import type { HubProtocol, MessageParser } from './hub-protocol.js';
 import { ProtocolError } from './hub-protocol.js';
 import type { HubMessage, MessageHeaders } from './messages.js';
@@ -41,35 +43,7 @@ function toJson(message: HubMessage): Record<string, unknown> {
   return message as unknown as Record<string, unknown>;
 }
 
-const EMPTY = Buffer.alloc(0);
-
-class JsonParser implements MessageParser {
-  /** The chunk being read; `offset` is where its unread part starts. */
-  private buffer: Buffer = EMPTY;
-  private offset = 0;
-  /**
-   * Copies of the start of an unterminated record, from earlier chunks. Each received byte is searched for the
-   * separator and copied at most once, so a record sent one byte per frame costs linear time, not quadratic (a
-   * 32 KiB record dripped in 32,000 frames blocked the event loop for ~0.8 s when every chunk re-copied and
-   * re-scanned the remainder).
-   */
-  private partial: Buffer[] = [];
-  private partialBytes = 0;
-  bytesRead = 0;
-
-  constructor(private readonly maxMessageBytes: number) {}
-
-  push(data: Buffer): void {
-    if (this.offset < this.buffer.length) {
-      // next() found no separator in the rest of the previous chunk: it starts the record that data continues.
-      const rest = Buffer.from(this.buffer.subarray(this.offset));
-      this.partial.push(rest);
-      this.partialBytes += rest.length;
-    }
-    this.buffer = data;
-    this.offset = 0;
-  }
-
+class JsonParser extends ChunkedInput implements MessageParser {
   next(): HubMessage | null | undefined {
     const end = this.buffer.indexOf(RECORD_SEPARATOR, this.offset);
     const recordBytes = this.partialBytes + (end === -1 ? this.buffer.length : end) - this.offset;
@@ -80,13 +54,12 @@ class JsonParser implements MessageParser {
       text = this.buffer.toString('utf8', this.offset, end);
     } else {
       text = Buffer.concat([...this.partial, this.buffer.subarray(this.offset, end)]).toString('utf8');
-      this.partial = [];
-      this.partialBytes = 0;
+      this.clearPartial();
     }
     this.bytesRead += recordBytes + 1;
     this.offset = end + 1;
     if (this.offset >= this.buffer.length) {
-      this.buffer = EMPTY;
+      this.buffer = EMPTY_CHUNK;
       this.offset = 0;
     }
     return parseJsonMessage(text) ?? null;
@@ -153,20 +126,6 @@ export function parseJsonMessage(text: string): HubMessage | undefined {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function string(value: unknown): string {
-  if (typeof value !== 'string') throw new ProtocolError('expected a string');
-  return value;
-}
-
-function optionalString(value: unknown): string | undefined {
-  return value === undefined || value === null ? undefined : string(value);
-}
-
-function array(value: unknown): unknown[] {
-  if (!Array.isArray(value)) throw new ProtocolError('expected an array');
-  return value;
 }
 
 function optionalStrings(value: unknown): string[] | undefined {

@@ -1,4 +1,6 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
+import { ChunkedInput, EMPTY_CHUNK } from './chunked-input.js';
+import { array, optionalString, string } from './fields.js';
 import type { HubProtocol, MessageParser } from './hub-protocol.js';
 import { ProtocolError } from './hub-protocol.js';
 import type { HubMessage, MessageHeaders } from './messages.js';
@@ -81,19 +83,7 @@ export function frame(body: Uint8Array): Buffer {
   return out;
 }
 
-const EMPTY = Buffer.alloc(0);
-
-class MessagePackParser implements MessageParser {
-  /** The chunk being read; `offset` is where its unread part starts. */
-  private buffer: Buffer = EMPTY;
-  private offset = 0;
-  /**
-   * Copies of the start of an incomplete record, from earlier chunks: each received byte is copied at most once
-   * before its record is complete, so a record sent a byte per frame costs linear time, not quadratic.
-   */
-  private partial: Buffer[] = [];
-  private partialBytes = 0;
-  bytesRead = 0;
+class MessagePackParser extends ChunkedInput implements MessageParser {
   // A decoder per connection: @msgpack/msgpack decoders keep state while decoding.
   private readonly decoder = new Decoder({
     maxStrLength: 1 << 24,
@@ -101,18 +91,6 @@ class MessagePackParser implements MessageParser {
     maxArrayLength: 1 << 16,
     maxMapLength: 1 << 12,
   });
-
-  constructor(private readonly maxMessageBytes: number) {}
-
-  push(data: Buffer): void {
-    if (this.offset < this.buffer.length) {
-      const rest = Buffer.from(this.buffer.subarray(this.offset));
-      this.partial.push(rest);
-      this.partialBytes += rest.length;
-    }
-    this.buffer = data;
-    this.offset = 0;
-  }
 
   /** Byte `index` of the unread input (partial copies, then the current chunk); -1 past its end. */
   private byteAt(index: number): number {
@@ -148,8 +126,7 @@ class MessagePackParser implements MessageParser {
       }
       this.buffer = Buffer.concat([...this.partial, this.buffer.subarray(this.offset)]);
       this.offset = 0;
-      this.partial = [];
-      this.partialBytes = 0;
+      this.clearPartial();
     }
     const { buffer } = this;
     if (this.offset >= buffer.length) return undefined;
@@ -184,7 +161,7 @@ class MessagePackParser implements MessageParser {
     this.bytesRead += cursor + length - this.offset;
     this.offset = cursor + length;
     if (this.offset >= buffer.length) {
-      this.buffer = EMPTY;
+      this.buffer = EMPTY_CHUNK;
       this.offset = 0;
     }
     return fromArray(value) ?? null;
@@ -308,20 +285,6 @@ function fromArray(value: unknown): HubMessage | undefined {
       if (typeof type !== 'number') throw new ProtocolError('missing type');
       return undefined;
   }
-}
-
-function string(value: unknown): string {
-  if (typeof value !== 'string') throw new ProtocolError('expected a string');
-  return value;
-}
-
-function optionalString(value: unknown): string | undefined {
-  return value === undefined || value === null ? undefined : string(value);
-}
-
-function array(value: unknown): unknown[] {
-  if (!Array.isArray(value)) throw new ProtocolError('expected an array');
-  return value;
 }
 
 function strings(value: unknown): string[] {
