@@ -86,7 +86,7 @@ export function buildHttpApp(context: ServerContext, options: HttpAppOptions): F
     childLoggerFactory: (logger) => logger,
     bodyLimit: BODY_LIMIT_BYTES,
     // Every route parameter is a `{tenant}` segment; a verified domain may be a full 253-character DNS name.
-    maxParamLength: TENANT_SEGMENT_MAX_CHARS,
+    routerOptions: { maxParamLength: TENANT_SEGMENT_MAX_CHARS },
     return503OnClosing: true,
     // Errors raised before routing (bad URL encoding, over-long segment) and by the HTTP parser (headers too
     // large, malformed request line) answer in the catalogue body too, never in Fastify's own.
