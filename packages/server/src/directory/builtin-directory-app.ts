@@ -5,6 +5,9 @@ import { emptyApplicationDefinition, type Application, type AppRole, type Permis
  * as a resource in every tenant. It keeps Microsoft Graph's `appId`, App ID URI and permission ids so that
  * manifests and scopes such as `https://graph.microsoft.com/.default` work as written.
  * Tokens for it are v1 (`requestedAccessTokenVersion` null), as Microsoft Graph's are.
+ *
+ * @see https://learn.microsoft.com/graph/permissions-reference (the ids of Graph's delegated and application
+ *   permissions)
  */
 export const DIRECTORY_APP_ID = '00000003-0000-0000-c000-000000000000';
 
@@ -49,6 +52,7 @@ export const builtinDirectoryApplication: Application = {
   accountEnabled: true,
   passwordCredentials: [],
   keyCredentials: [],
+  // Microsoft Graph's application permissions (app roles), with Graph's ids.
   appRoles: [
     role('df021288-bdef-4463-88db-98f22de89214', 'User.Read.All', 'Read all users’ full profiles'),
     role('7ab1d382-f21e-4acd-a863-ba3e13f7da61', 'Directory.Read.All', 'Read directory data'),
@@ -57,6 +61,23 @@ export const builtinDirectoryApplication: Application = {
       'Application.ReadWrite.All',
       'Read and write all applications',
     ),
+    role(
+      '741f803b-c850-494e-b5df-cde7c675a1ca',
+      'User.ReadWrite.All',
+      'Read and write all users’ full profiles',
+    ),
+    role('9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30', 'Application.Read.All', 'Read all applications'),
+    role(
+      '06b708a9-e830-4db3-a914-8e69da51d44f',
+      'AppRoleAssignment.ReadWrite.All',
+      'Manage app permission grants and app role assignments',
+    ),
+    role(
+      '8e8e4742-1d95-4f68-9d56-6ee75648c72a',
+      'DelegatedPermissionGrant.ReadWrite.All',
+      'Manage all delegated permission grants',
+    ),
+    role('b0afded3-3588-46d8-8b3d-9842eff778da', 'AuditLog.Read.All', 'Read all audit log data'),
   ],
   api: {
     ...emptyApplicationDefinition.api,
@@ -77,6 +98,34 @@ export const builtinDirectoryApplication: Application = {
         'User',
         'Maintain access to data you have given it access to',
       ),
+      // Microsoft Graph's delegated management scopes, with Graph's ids; each needs an administrator's consent.
+      scope(
+        '204e0828-b5ca-4ad8-b9f3-f32a958e7cc4',
+        'User.ReadWrite.All',
+        'Admin',
+        'Read and write all users’ full profiles',
+      ),
+      scope('c79f8feb-a9db-4090-85f9-90d820caa0eb', 'Application.Read.All', 'Admin', 'Read applications'),
+      scope(
+        'bdfbf15f-ee85-4955-8675-146e8e5296b5',
+        'Application.ReadWrite.All',
+        'Admin',
+        'Read and write all applications',
+      ),
+      scope(
+        '84bccea3-f856-4a8a-967b-dbe0a3d53a64',
+        'AppRoleAssignment.ReadWrite.All',
+        'Admin',
+        'Manage app permission grants and app role assignments',
+      ),
+      scope(
+        '41ce6ca6-6826-4807-84f1-1c82854f7ee5',
+        'DelegatedPermissionGrant.ReadWrite.All',
+        'Admin',
+        'Manage all delegated permission grants',
+      ),
+      scope('06da0dbc-49e2-44d2-8312-53f166ab848a', 'Directory.Read.All', 'Admin', 'Read directory data'),
+      scope('e4c9e354-4dc5-45b8-9e7c-e1393b0b1a20', 'AuditLog.Read.All', 'Admin', 'Read audit log data'),
     ],
   },
 };
