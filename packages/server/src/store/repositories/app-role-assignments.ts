@@ -2,7 +2,7 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { AppRoleAssignment } from '../../directory/model.js';
 import type { AppRoleAssignmentTable, Database } from '../schema.js';
 import { recordChange } from './directory-changes.js';
-import { listByTenant, type Page, type PageRequest } from './paging.js';
+import { listByTenant, listWhere, type Page, type PageRequest } from './paging.js';
 
 /**
  * App role assignments (`app_role_assignments`) to service principals and users. A write records an
@@ -43,6 +43,84 @@ export class AppRoleAssignmentRepository {
       .where('app_role_id', '=', appRoleId)
       .executeTakeFirst();
     return row === undefined ? undefined : fromRow(row);
+  }
+
+  /** An assignment by id (case-insensitive). */
+  async findById(id: string): Promise<AppRoleAssignment | undefined> {
+    const row = await this.db
+      .selectFrom('app_role_assignments')
+      .selectAll()
+      .where('id', '=', id.toLowerCase())
+      .executeTakeFirst();
+    return row === undefined ? undefined : fromRow(row);
+  }
+
+  /** Deletes one assignment; `false` when there is no such one. */
+  async delete(trx: Transaction<Database>, assignment: AppRoleAssignment): Promise<boolean> {
+    const result = await trx
+      .deleteFrom('app_role_assignments')
+      .where('id', '=', assignment.id)
+      .executeTakeFirst();
+    const deleted = Number(result.numDeletedRows) === 1;
+    if (deleted) await recordChange(trx, 'appRoleAssignment', assignment.principalId);
+    return deleted;
+  }
+
+  /**
+   * Deletes every assignment held by the principal `objectId` or granted on the resource service principal
+   * `objectId` (a user or service principal being deleted), recording a change for each principal affected.
+   *
+   * @returns how many were deleted.
+   */
+  async deleteInvolving(trx: Transaction<Database>, objectId: string): Promise<number> {
+    const rows = await trx
+      .selectFrom('app_role_assignments')
+      .select('principal_id')
+      .where((eb) => eb.or([eb('principal_id', '=', objectId), eb('resource_id', '=', objectId)]))
+      .execute();
+    if (rows.length === 0) return 0;
+    await trx
+      .deleteFrom('app_role_assignments')
+      .where((eb) => eb.or([eb('principal_id', '=', objectId), eb('resource_id', '=', objectId)]))
+      .execute();
+    for (const principal of new Set(rows.map((row) => row.principal_id))) {
+      await recordChange(trx, 'appRoleAssignment', principal);
+    }
+    return rows.length;
+  }
+
+  /**
+   * One page of the assignments held by a principal (Graph `…/appRoleAssignments`), by id.
+   *
+   * @throws RangeError for a `top` out of range.
+   */
+  async listByPrincipal(
+    request: PageRequest & { readonly tenantId: string; readonly principalId: string },
+  ): Promise<Page<AppRoleAssignment>> {
+    return listWhere(
+      this.db,
+      'app_role_assignments',
+      { tenant_id: request.tenantId, principal_id: request.principalId },
+      request,
+      fromRow,
+    );
+  }
+
+  /**
+   * One page of the assignments granted on a resource service principal (Graph `…/appRoleAssignedTo`), by id.
+   *
+   * @throws RangeError for a `top` out of range.
+   */
+  async listByResource(
+    request: PageRequest & { readonly tenantId: string; readonly resourceId: string },
+  ): Promise<Page<AppRoleAssignment>> {
+    return listWhere(
+      this.db,
+      'app_role_assignments',
+      { tenant_id: request.tenantId, resource_id: request.resourceId },
+      request,
+      fromRow,
+    );
   }
 
   /** App role ids granted to `principalId` on the resource service principal `resourceId`, oldest first. */

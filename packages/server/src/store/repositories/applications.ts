@@ -152,6 +152,72 @@ export class ApplicationRepository {
     await recordChange(trx, 'application', app.appId);
   }
 
+  /** Loads an application by object id (case-insensitive). */
+  async findById(id: string): Promise<Application | undefined> {
+    const row = await this.db
+      .selectFrom('applications')
+      .selectAll()
+      .where('id', '=', id.toLowerCase())
+      .executeTakeFirst();
+    return row === undefined ? undefined : this.load(row);
+  }
+
+  /**
+   * Removes a client secret of the application `app`.
+   *
+   * @returns `false` when the application has no credential `keyId`.
+   */
+  async deletePasswordCredential(
+    trx: Transaction<Database>,
+    app: Pick<Application, 'id' | 'appId'>,
+    keyId: string,
+  ): Promise<boolean> {
+    const result = await trx
+      .deleteFrom('password_credentials')
+      .where('application_id', '=', app.id)
+      .where('key_id', '=', keyId)
+      .executeTakeFirst();
+    const deleted = Number(result.numDeletedRows) === 1;
+    if (deleted) await recordChange(trx, 'application', app.appId);
+    return deleted;
+  }
+
+  /**
+   * Removes a certificate credential of the application `app`.
+   *
+   * @returns `false` when the application has no credential `keyId`.
+   */
+  async deleteKeyCredential(
+    trx: Transaction<Database>,
+    app: Pick<Application, 'id' | 'appId'>,
+    keyId: string,
+  ): Promise<boolean> {
+    const result = await trx
+      .deleteFrom('key_credentials')
+      .where('application_id', '=', app.id)
+      .where('key_id', '=', keyId)
+      .executeTakeFirst();
+    const deleted = Number(result.numDeletedRows) === 1;
+    if (deleted) await recordChange(trx, 'application', app.appId);
+    return deleted;
+  }
+
+  /**
+   * Deletes an application with its App ID URIs and credentials (not its service principals: see that
+   * repository). The child rows are deleted explicitly: SQLite enforces foreign keys only when asked to.
+   *
+   * @returns `false` when there is no such application.
+   */
+  async delete(trx: Transaction<Database>, app: Pick<Application, 'id' | 'appId'>): Promise<boolean> {
+    await trx.deleteFrom('application_identifier_uris').where('application_id', '=', app.id).execute();
+    await trx.deleteFrom('password_credentials').where('application_id', '=', app.id).execute();
+    await trx.deleteFrom('key_credentials').where('application_id', '=', app.id).execute();
+    const result = await trx.deleteFrom('applications').where('id', '=', app.id).executeTakeFirst();
+    const deleted = Number(result.numDeletedRows) === 1;
+    if (deleted) await recordChange(trx, 'application', app.appId);
+    return deleted;
+  }
+
   private async load(row: Selectable<ApplicationTable>): Promise<Application> {
     const [uris, passwords, keys] = await Promise.all([
       this.db

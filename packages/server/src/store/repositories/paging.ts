@@ -68,15 +68,32 @@ export async function listByTenant<TB extends TenantScopedTable, T extends { rea
   request: PageRequest & { readonly tenantId: string },
   map: (row: Selectable<Database[TB]>) => T | Promise<T>,
 ): Promise<Page<T>> {
+  return listWhere(db, table, { tenant_id: request.tenantId }, request, map);
+}
+
+/**
+ * One page of the rows of `table` whose text columns equal `equal` (every entry must match), by id, as `map`
+ * makes them. Each caller passes the tenant among the columns, or a column that implies it.
+ *
+ * @param equal column name → value; only `table`'s own text columns.
+ * @throws RangeError for a `top` out of range.
+ */
+export async function listWhere<TB extends TenantScopedTable, T extends { readonly id: string }>(
+  db: Kysely<Database>,
+  table: TB,
+  equal: Readonly<Record<string, string>>,
+  request: PageRequest,
+  map: (row: Selectable<Database[TB]>) => T | Promise<T>,
+): Promise<Page<T>> {
   const size = pageSize(request);
-  // One keyset query for every tenant-scoped table; only the columns they share are referenced.
-  const scoped = db as unknown as Kysely<Record<string, { id: string; tenant_id: string }>>;
+  // One keyset query for every tenant-scoped table; only the columns named are referenced.
+  const scoped = db as unknown as Kysely<Record<string, Record<string, string>>>;
   let query = scoped
     .selectFrom(table as string)
     .selectAll()
-    .where('tenant_id', '=', request.tenantId)
     .orderBy('id')
     .limit(size + 1);
+  for (const [column, value] of Object.entries(equal)) query = query.where(column, '=', value);
   if (request.after !== undefined) query = query.where('id', '>', request.after);
   const rows = (await query.execute()) as Selectable<Database[TB]>[];
   const items = await Promise.all(rows.map(async (row) => map(row)));

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { ExpressionBuilder, Kysely, Selectable, Transaction } from 'kysely';
 import type { OAuth2PermissionGrant } from '../../directory/model.js';
 import type { Database, OAuth2PermissionGrantTable } from '../schema.js';
 import { recordChange } from './directory-changes.js';
@@ -30,6 +30,90 @@ export class PermissionGrantRepository {
    */
   async list(request: PageRequest & { readonly tenantId: string }): Promise<Page<OAuth2PermissionGrant>> {
     return listByTenant(this.db, 'oauth2_permission_grants', request, fromRow);
+  }
+
+  /** A grant by id. */
+  async findById(id: string): Promise<OAuth2PermissionGrant | undefined> {
+    const row = await this.db
+      .selectFrom('oauth2_permission_grants')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row === undefined ? undefined : fromRow(row);
+  }
+
+  /**
+   * Stores a new grant; `createdAt` in Unix seconds. A grant of the same (client, resource, consent type,
+   * principal) already stored makes the insert fail with the dialect's unique violation.
+   */
+  async insert(trx: Transaction<Database>, grant: OAuth2PermissionGrant, createdAt: number): Promise<void> {
+    await trx
+      .insertInto('oauth2_permission_grants')
+      .values({
+        id: grant.id,
+        tenant_id: grant.tenantId,
+        client_id: grant.clientId,
+        consent_type: grant.consentType,
+        principal_id: grant.principalId ?? '',
+        resource_id: grant.resourceId,
+        scope: grant.scope,
+        created_at: createdAt,
+      })
+      .execute();
+    await recordChange(trx, 'oauth2PermissionGrant', grant.clientId);
+  }
+
+  /** Replaces the scopes of a grant (space-separated values); `false` when there is no such grant. */
+  async updateScope(
+    trx: Transaction<Database>,
+    grant: OAuth2PermissionGrant,
+    scope: string,
+  ): Promise<boolean> {
+    const result = await trx
+      .updateTable('oauth2_permission_grants')
+      .set({ scope })
+      .where('id', '=', grant.id)
+      .executeTakeFirst();
+    const updated = Number(result.numUpdatedRows) === 1;
+    if (updated) await recordChange(trx, 'oauth2PermissionGrant', grant.clientId);
+    return updated;
+  }
+
+  /** Deletes one grant; `false` when there is no such grant. */
+  async delete(trx: Transaction<Database>, grant: OAuth2PermissionGrant): Promise<boolean> {
+    const result = await trx
+      .deleteFrom('oauth2_permission_grants')
+      .where('id', '=', grant.id)
+      .executeTakeFirst();
+    const deleted = Number(result.numDeletedRows) === 1;
+    if (deleted) await recordChange(trx, 'oauth2PermissionGrant', grant.clientId);
+    return deleted;
+  }
+
+  /**
+   * Deletes every grant made by the user `objectId` (`Principal`), or of or on the service principal `objectId`
+   * (as client or resource): what hangs off an object being deleted. Records a change for each client affected.
+   *
+   * @returns how many were deleted.
+   */
+  async deleteInvolving(trx: Transaction<Database>, objectId: string): Promise<number> {
+    const involving = (eb: ExpressionBuilder<Database, 'oauth2_permission_grants'>) =>
+      eb.or([
+        eb('principal_id', '=', objectId),
+        eb('client_id', '=', objectId),
+        eb('resource_id', '=', objectId),
+      ]);
+    const rows = await trx
+      .selectFrom('oauth2_permission_grants')
+      .select('client_id')
+      .where(involving)
+      .execute();
+    if (rows.length === 0) return 0;
+    await trx.deleteFrom('oauth2_permission_grants').where(involving).execute();
+    for (const client of new Set(rows.map((row) => row.client_id))) {
+      await recordChange(trx, 'oauth2PermissionGrant', client);
+    }
+    return rows.length;
   }
 
   /**

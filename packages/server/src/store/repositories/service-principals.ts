@@ -36,6 +36,50 @@ export class ServicePrincipalRepository {
     return row === undefined ? undefined : fromRow(row);
   }
 
+  /** A service principal by object id (case-insensitive). */
+  async findById(id: string): Promise<ServicePrincipal | undefined> {
+    const row = await this.db
+      .selectFrom('service_principals')
+      .selectAll()
+      .where('id', '=', id.toLowerCase())
+      .executeTakeFirst();
+    return row === undefined ? undefined : fromRow(row);
+  }
+
+  /** The service principals of `appId` (case-insensitive) in every tenant it is present in. */
+  async listByAppId(appId: string): Promise<ServicePrincipal[]> {
+    const rows = await this.db
+      .selectFrom('service_principals')
+      .selectAll()
+      .where('app_id', '=', appId.toLowerCase())
+      .orderBy('id')
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  /** Enables or disables a service principal (Graph `accountEnabled`); `false` when there is no such one. */
+  async setAccountEnabled(trx: Transaction<Database>, id: string, enabled: boolean): Promise<boolean> {
+    const result = await trx
+      .updateTable('service_principals')
+      .set({ account_enabled: enabled ? 1 : 0 })
+      .where('id', '=', id)
+      .executeTakeFirst();
+    const updated = Number(result.numUpdatedRows) === 1;
+    if (updated) await recordChange(trx, 'servicePrincipal', id);
+    return updated;
+  }
+
+  /**
+   * Deletes a service principal (not its assignments and grants: see those repositories); `false` when there is
+   * no such one.
+   */
+  async delete(trx: Transaction<Database>, id: string): Promise<boolean> {
+    const result = await trx.deleteFrom('service_principals').where('id', '=', id).executeTakeFirst();
+    const deleted = Number(result.numDeletedRows) === 1;
+    if (deleted) await recordChange(trx, 'servicePrincipal', id);
+    return deleted;
+  }
+
   /**
    * One page of the service principals in a tenant, by object id.
    *

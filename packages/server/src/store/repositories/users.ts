@@ -72,6 +72,41 @@ export class UserRepository {
     return updated;
   }
 
+  /**
+   * Changes a user's display name, sign-in state or password hash (only the fields given).
+   *
+   * @param passwordHash argon2id PHC string.
+   * @returns `false` when there is no such user.
+   */
+  async update(
+    trx: Transaction<Database>,
+    id: string,
+    change: {
+      readonly displayName?: string;
+      readonly accountEnabled?: boolean;
+      readonly passwordHash?: string;
+    },
+  ): Promise<boolean> {
+    const set = {
+      ...(change.displayName === undefined ? {} : { display_name: change.displayName }),
+      ...(change.accountEnabled === undefined ? {} : { account_enabled: change.accountEnabled ? 1 : 0 }),
+      ...(change.passwordHash === undefined ? {} : { password_hash: change.passwordHash }),
+    };
+    const exists = await trx.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
+    if (exists === undefined) return false;
+    if (Object.keys(set).length > 0) await trx.updateTable('users').set(set).where('id', '=', id).execute();
+    await recordChange(trx, 'user', id);
+    return true;
+  }
+
+  /** Deletes a user (not what hangs off it: see the grant repositories); `false` when there is no such user. */
+  async delete(trx: Transaction<Database>, id: string): Promise<boolean> {
+    const result = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+    const deleted = Number(result.numDeletedRows) === 1;
+    if (deleted) await recordChange(trx, 'user', id);
+    return deleted;
+  }
+
   private async findBy(column: 'id' | 'upn_lower', value: string): Promise<UserWithPassword | undefined> {
     const row = await this.db.selectFrom('users').selectAll().where(column, '=', value).executeTakeFirst();
     return row === undefined ? undefined : fromRow(row);
