@@ -2,6 +2,7 @@ import type { DirectoryStore } from '../store/directory-store.js';
 import { ApplicationService } from './services/applications.js';
 import { CredentialService } from './services/credentials.js';
 import { GrantService } from './services/grants.js';
+import { ServicePrincipalService } from './services/service-principals.js';
 import { TenantService } from './services/tenants.js';
 import { UserService } from './services/users.js';
 
@@ -13,6 +14,7 @@ export {
   type NewPassword,
 } from './services/credentials.js';
 export { GrantService, type ConsentItem } from './services/grants.js';
+export { ServicePrincipalService } from './services/service-principals.js';
 export type { Page, PageRequest, TenantPageRequest } from './services/paging.js';
 export { TenantService } from './services/tenants.js';
 export { UserService } from './services/users.js';
@@ -21,14 +23,16 @@ export { servicePrincipalFor } from './service-principals.js';
 /**
  * The directory's write side and uncached reads, one service per aggregate, validated and stored through
  * {@link DirectoryStore}: `tenants`, `applications` (registrations), `credentials` (secrets and certificates),
- * `users`, and `grants` (app role assignments and delegated consent). The CLI, the demo seed, sign-in (consent)
- * and the management API call these; the token endpoint reads through `DirectoryCache`.
+ * `servicePrincipals` (applications' instances in tenants), `users`, and `grants` (app role assignments and
+ * delegated consent). The CLI, the demo seed, sign-in (consent) and the management API call these; the token
+ * endpoint reads through `DirectoryCache`.
  */
 export class Directory {
   readonly tenants: TenantService;
   readonly applications: ApplicationService;
   readonly credentials: CredentialService;
   readonly users: UserService;
+  readonly servicePrincipals: ServicePrincipalService;
   readonly grants: GrantService;
 
   /** @param nowSeconds the clock, Unix seconds (tests freeze it). */
@@ -39,6 +43,7 @@ export class Directory {
     this.tenants = new TenantService(store, nowSeconds);
     this.applications = new ApplicationService(store, nowSeconds, this.tenants);
     this.credentials = new CredentialService(store, nowSeconds, this.applications);
+    this.servicePrincipals = new ServicePrincipalService(store, nowSeconds, this.tenants, this.applications);
     this.users = new UserService(store, nowSeconds, this.tenants);
     this.grants = new GrantService(store, nowSeconds, this.tenants, this.applications);
   }

@@ -1,6 +1,5 @@
 /** `tessera user create | disable | enable` (docs/cli.md). */
 import type { Command } from 'commander';
-import { DirectoryError } from '../../directory/directory.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 
 /** Registers `user create`, `user disable` and `user enable`. */
@@ -55,18 +54,9 @@ export function registerUserCommands(program: Command, cli: CliContext): void {
       .requiredOption('--upn <upn>', 'user principal name')
       .action(
         run(async (options: GlobalOptions & { tenant: string; upn: string }) => {
-          const found = await withDirectory(options, async (d) => {
-            const tenantFound = await d.tenants.require(options.tenant);
-            const existing = await d.store.users.findByUpn(options.upn);
-            if (existing?.tenantId !== tenantFound.id) {
-              throw new DirectoryError(
-                'not_found',
-                `User '${options.upn}' not found in tenant '${options.tenant}'.`,
-              );
-            }
-            await d.users.setAccountEnabled(existing.id, enabled);
-            return existing;
-          });
+          const found = await withDirectory(options, (d) =>
+            d.users.update(options.tenant, options.upn, { accountEnabled: enabled }),
+          );
           print(
             options,
             { id: found.id, userPrincipalName: found.userPrincipalName, accountEnabled: enabled },

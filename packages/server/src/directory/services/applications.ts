@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import type { DirectoryStore } from '../../store/directory-store.js';
+import type { Database } from '../../store/schema.js';
 import { DIRECTORY_APP_ID, builtinDirectoryApplication } from '../builtin-directory-app.js';
 import { DirectoryError, writeOrConflict } from '../errors.js';
 import {
@@ -278,6 +280,46 @@ export class ApplicationService {
   }
 
   /**
+   * An application registered in a tenant, by object id (`{ id }`) or `appId` (`{ appId }`, Graph's
+   * `applications(appId='…')`).
+   *
+   * @throws DirectoryError `not_found` (tenant, or no such application registered in it).
+   */
+  async get(tenant: string, ref: { readonly id: string } | { readonly appId: string }): Promise<Application> {
+    const home = await this.tenants.require(tenant);
+    const app =
+      'id' in ref
+        ? await this.store.applications.findById(ref.id)
+        : await this.store.applications.findByAppId(ref.appId);
+    if (app?.tenantId !== home.id) {
+      const named = 'id' in ref ? ref.id : ref.appId;
+      throw new DirectoryError('not_found', `Application '${named}' not found in tenant '${home.id}'.`);
+    }
+    return app;
+  }
+
+  /**
+   * Deletes an application registered in a tenant with everything that hangs off it, in one write: its App ID
+   * URIs and credentials, its service principals in every tenant, and the app role assignments and delegated
+   * grants those service principals hold or are the resource of. The app gets no token afterwards on any node,
+   * and no token is issued for it as a resource.
+   *
+   * @throws DirectoryError `not_found` (tenant, or no such application registered in it), `invalid` for the
+   *   built-in directory application.
+   * @see https://learn.microsoft.com/graph/api/application-delete
+   */
+  async delete(tenant: string, appId: string): Promise<void> {
+    await this.requireOwn(appId);
+    const app = await this.get(tenant, { appId });
+    const servicePrincipals = await this.store.servicePrincipals.listByAppId(app.appId);
+    const deleted = await this.store.write(async (trx) => {
+      for (const sp of servicePrincipals) await deleteServicePrincipalRows(this.store, trx, sp.id);
+      return this.store.applications.delete(trx, app);
+    });
+    if (!deleted) throw new DirectoryError('not_found', `Application '${appId}' not found.`);
+  }
+
+  /**
    * One page of the applications registered in a tenant, by object id.
    *
    * @throws DirectoryError `not_found` for an unknown tenant, `invalid` for a `top` out of range.
@@ -294,4 +336,20 @@ export class ApplicationService {
   listServicePrincipals(request: TenantPageRequest): Promise<Page<ServicePrincipal>> {
     return tenantPage(this.tenants, request, (page) => this.store.servicePrincipals.list(page));
   }
+}
+
+/**
+ * Deletes, in the write `trx`, a service principal with the app role assignments and delegated grants it holds
+ * or is the resource of.
+ *
+ * @returns `false` when there is no such service principal.
+ */
+export async function deleteServicePrincipalRows(
+  store: DirectoryStore,
+  trx: Transaction<Database>,
+  servicePrincipalId: string,
+): Promise<boolean> {
+  await store.appRoleAssignments.deleteInvolving(trx, servicePrincipalId);
+  await store.permissionGrants.deleteInvolving(trx, servicePrincipalId);
+  return store.servicePrincipals.delete(trx, servicePrincipalId);
 }

@@ -79,4 +79,36 @@ export class CredentialService {
     await this.store.write((trx) => this.store.applications.insertKeyCredential(trx, app, credential));
     return credential;
   }
+
+  /**
+   * Removes a client secret (Graph `removePassword`): it no longer authenticates, on every node.
+   *
+   * @throws DirectoryError `not_found` (application, or no secret `keyId` on it), `invalid` for the built-in
+   *   directory application.
+   * @see https://learn.microsoft.com/graph/api/application-removepassword
+   */
+  async removePassword(appId: string, keyId: string): Promise<void> {
+    const app = await this.applications.requireOwn(appId);
+    const removed = await this.store.write((trx) =>
+      this.store.applications.deletePasswordCredential(trx, app, keyId),
+    );
+    if (!removed) throw new DirectoryError('not_found', `The application has no client secret '${keyId}'.`);
+  }
+
+  /**
+   * Removes a certificate credential (Graph `removeKey`): assertions signed with its key no longer
+   * authenticate, on every node. Graph's proof-of-possession token for this action is the caller's (the
+   * management API's) to check.
+   *
+   * @throws DirectoryError `not_found` (application, or no certificate `keyId` on it), `invalid` for the
+   *   built-in directory application.
+   * @see https://learn.microsoft.com/graph/api/application-removekey
+   */
+  async removeKey(appId: string, keyId: string): Promise<void> {
+    const app = await this.applications.requireOwn(appId);
+    const removed = await this.store.write((trx) =>
+      this.store.applications.deleteKeyCredential(trx, app, keyId),
+    );
+    if (!removed) throw new DirectoryError('not_found', `The application has no certificate '${keyId}'.`);
+  }
 }

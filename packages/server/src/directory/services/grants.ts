@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DirectoryStore } from '../../store/directory-store.js';
-import { DirectoryError } from '../errors.js';
+import { DirectoryError, writeOrConflict } from '../errors.js';
 import type {
   AppRole,
   AppRoleAssignment,
@@ -212,5 +212,254 @@ export class GrantService {
    */
   listPermissionGrants(request: TenantPageRequest): Promise<Page<OAuth2PermissionGrant>> {
     return tenantPage(this.tenants, request, (page) => this.store.permissionGrants.list(page));
+  }
+
+  /**
+   * Assigns an app role by ids, as Graph's `POST …/appRoleAssignedTo` and `…/appRoleAssignments` do: the
+   * principal (a user or a service principal of the tenant), the resource service principal and the id of one of
+   * its application's app roles. Assigning it again returns the existing assignment.
+   *
+   * @throws DirectoryError `not_found` (tenant, principal, resource or role in that tenant), `invalid` (the role
+   *   does not allow the principal's member type).
+   * @see https://learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto
+   */
+  async assignAppRoleById(input: {
+    tenant: string;
+    principalId: string;
+    resourceId: string;
+    appRoleId: string;
+  }): Promise<AppRoleAssignment> {
+    const tenant = await this.tenants.require(input.tenant);
+    const resourceSp = await this.servicePrincipalIn(tenant.id, input.resourceId, 'resource');
+    const principal = await this.principalIn(tenant.id, input.principalId);
+    const resource = await this.applications.require(resourceSp.appId);
+    const appRole = resource.appRoles.find((r) => r.id === input.appRoleId.toLowerCase() && r.isEnabled);
+    if (appRole === undefined) {
+      throw new DirectoryError(
+        'not_found',
+        `The resource '${resource.displayName}' has no app role '${input.appRoleId}'.`,
+      );
+    }
+    const memberType = principal.type === 'User' ? 'User' : 'Application';
+    if (!appRole.allowedMemberTypes.includes(memberType)) {
+      const to = memberType === 'Application' ? 'granted to applications' : 'assigned to users';
+      throw new DirectoryError('invalid', `The app role '${appRole.value}' cannot be ${to}.`);
+    }
+    return this.assign(tenant.id, principal, resourceSp, appRole);
+  }
+
+  /**
+   * An app role assignment of a tenant by id.
+   *
+   * @throws DirectoryError `not_found` (tenant, or no such assignment in it).
+   */
+  async getAppRoleAssignment(tenant: string, id: string): Promise<AppRoleAssignment> {
+    const home = await this.tenants.require(tenant);
+    const assignment = await this.store.appRoleAssignments.findById(id);
+    if (assignment?.tenantId !== home.id) {
+      throw new DirectoryError('not_found', `App role assignment '${id}' not found in tenant '${home.id}'.`);
+    }
+    return assignment;
+  }
+
+  /**
+   * Revokes an app role assignment (an application permission or a user's role): the principal's next tokens
+   * for the resource lack the role, on every node.
+   *
+   * @throws DirectoryError `not_found` (tenant, or no such assignment in it).
+   * @see https://learn.microsoft.com/graph/api/serviceprincipal-delete-approleassignedto
+   */
+  async removeAppRoleAssignment(tenant: string, id: string): Promise<void> {
+    const assignment = await this.getAppRoleAssignment(tenant, id);
+    const removed = await this.store.write((trx) => this.store.appRoleAssignments.delete(trx, assignment));
+    if (!removed) throw new DirectoryError('not_found', `App role assignment '${id}' not found.`);
+  }
+
+  /**
+   * One page of the app role assignments a principal (user or service principal) holds, by id (Graph
+   * `/users/{id}/appRoleAssignments`, `/servicePrincipals/{id}/appRoleAssignments`).
+   *
+   * @throws DirectoryError `not_found` (tenant, or no such principal in it), `invalid` for a `top` out of range.
+   */
+  async listAppRoleAssignmentsOf(
+    request: TenantPageRequest & { readonly principalId: string },
+  ): Promise<Page<AppRoleAssignment>> {
+    return tenantPage(this.tenants, request, async (page) => {
+      const principal = await this.principalIn(page.tenantId, request.principalId);
+      return this.store.appRoleAssignments.listByPrincipal({ ...page, principalId: principal.id });
+    });
+  }
+
+  /**
+   * One page of the app role assignments granted on a resource service principal, by id (Graph
+   * `/servicePrincipals/{id}/appRoleAssignedTo`).
+   *
+   * @throws DirectoryError `not_found` (tenant, or no such service principal in it), `invalid` for a `top` out
+   *   of range.
+   */
+  async listAppRoleAssignedTo(
+    request: TenantPageRequest & { readonly resourceId: string },
+  ): Promise<Page<AppRoleAssignment>> {
+    return tenantPage(this.tenants, request, async (page) => {
+      const resource = await this.servicePrincipalIn(page.tenantId, request.resourceId, 'resource');
+      return this.store.appRoleAssignments.listByResource({ ...page, resourceId: resource.id });
+    });
+  }
+
+  /**
+   * A delegated permission grant of a tenant by id.
+   *
+   * @throws DirectoryError `not_found` (tenant, or no such grant in it).
+   */
+  async getPermissionGrant(tenant: string, id: string): Promise<OAuth2PermissionGrant> {
+    const home = await this.tenants.require(tenant);
+    const grant = await this.store.permissionGrants.findById(id);
+    if (grant?.tenantId !== home.id) {
+      throw new DirectoryError('not_found', `Permission grant '${id}' not found in tenant '${home.id}'.`);
+    }
+    return grant;
+  }
+
+  /**
+   * Creates a delegated permission grant (Graph `POST /oauth2PermissionGrants`): the client service principal
+   * may call the resource service principal with `scope`, for everyone (`AllPrincipals`, admin consent) or one
+   * user (`Principal`). The next token requests on every node see it.
+   *
+   * @param input.scope space-separated delegated scope values the resource publishes (may be empty).
+   * @param input.principalId the user, for `Principal` only.
+   * @throws DirectoryError `not_found` (tenant, client, resource or user in that tenant), `invalid` (an unknown
+   *   scope, a principal given with `AllPrincipals` or missing with `Principal`), `conflict` (that client already
+   *   has a grant of this consent type and principal on the resource: update it instead).
+   * @see https://learn.microsoft.com/graph/api/oauth2permissiongrant-post
+   */
+  async createPermissionGrant(input: {
+    tenant: string;
+    clientId: string;
+    resourceId: string;
+    consentType: OAuth2PermissionGrant['consentType'];
+    principalId?: string | null;
+    scope: string;
+  }): Promise<OAuth2PermissionGrant> {
+    const tenant = await this.tenants.require(input.tenant);
+    const principalId = input.principalId ?? null;
+    if (input.consentType === 'AllPrincipals' && principalId !== null) {
+      throw new DirectoryError('invalid', 'An AllPrincipals grant has no principalId.');
+    }
+    if (input.consentType === 'Principal' && principalId === null) {
+      throw new DirectoryError('invalid', 'A Principal grant needs the principalId of the user.');
+    }
+    const client = await this.servicePrincipalIn(tenant.id, input.clientId, 'client');
+    const resource = await this.servicePrincipalIn(tenant.id, input.resourceId, 'resource');
+    const user = principalId === null ? undefined : await this.principalIn(tenant.id, principalId);
+    if (user !== undefined && user.type !== 'User') {
+      throw new DirectoryError('invalid', 'The principalId of a Principal grant names a user.');
+    }
+    const grant: OAuth2PermissionGrant = {
+      id: randomUUID(),
+      tenantId: tenant.id,
+      clientId: client.id,
+      consentType: input.consentType,
+      principalId: user?.id ?? null,
+      resourceId: resource.id,
+      scope: await this.publishedScopes(resource, input.scope),
+    };
+    await writeOrConflict(
+      this.store,
+      'The client already has a grant of this consent type and principal on the resource.',
+      (trx) => this.store.permissionGrants.insert(trx, grant, this.nowSeconds()),
+    );
+    return grant;
+  }
+
+  /**
+   * Replaces the scopes of a delegated permission grant (Graph `PATCH /oauth2PermissionGrants/{id}`).
+   *
+   * @param scope space-separated delegated scope values the resource publishes (may be empty).
+   * @returns the grant as stored after the change.
+   * @throws DirectoryError `not_found` (tenant, or no such grant in it), `invalid` (an unknown scope).
+   * @see https://learn.microsoft.com/graph/api/oauth2permissiongrant-update
+   */
+  async updatePermissionGrant(tenant: string, id: string, scope: string): Promise<OAuth2PermissionGrant> {
+    const grant = await this.getPermissionGrant(tenant, id);
+    const resource = await this.servicePrincipalIn(grant.tenantId, grant.resourceId, 'resource');
+    const next = { ...grant, scope: await this.publishedScopes(resource, scope) };
+    const updated = await this.store.write((trx) =>
+      this.store.permissionGrants.updateScope(trx, grant, next.scope),
+    );
+    if (!updated) throw new DirectoryError('not_found', `Permission grant '${id}' not found.`);
+    return next;
+  }
+
+  /**
+   * Deletes a delegated permission grant (Graph `DELETE /oauth2PermissionGrants/{id}`): the client's next token
+   * requests need consent again, on every node.
+   *
+   * @throws DirectoryError `not_found` (tenant, or no such grant in it).
+   * @see https://learn.microsoft.com/graph/api/oauth2permissiongrant-delete
+   */
+  async deletePermissionGrant(tenant: string, id: string): Promise<void> {
+    const grant = await this.getPermissionGrant(tenant, id);
+    const deleted = await this.store.write((trx) => this.store.permissionGrants.delete(trx, grant));
+    if (!deleted) throw new DirectoryError('not_found', `Permission grant '${id}' not found.`);
+  }
+
+  /**
+   * `scope` with each value in the spelling `resource` publishes, deduplicated, single-spaced.
+   *
+   * @throws DirectoryError `invalid` for a value the resource does not publish (or has disabled).
+   */
+  private async publishedScopes(resource: ServicePrincipal, scope: string): Promise<string> {
+    const app = await this.applications.require(resource.appId);
+    const values = scope.split(' ').filter((value) => value !== '');
+    const registered = values.map((value) => {
+      const match = app.api.oauth2PermissionScopes.find(
+        (s) => s.isEnabled && s.value.toLowerCase() === value.toLowerCase(),
+      );
+      if (match === undefined) {
+        throw new DirectoryError(
+          'invalid',
+          `The resource '${app.displayName}' has no delegated scope '${value}'.`,
+        );
+      }
+      return match.value;
+    });
+    return [...new Set(registered)].join(' ');
+  }
+
+  /**
+   * A service principal of the tenant by object id.
+   *
+   * @param role what it is in the request, for the message.
+   * @throws DirectoryError `not_found`.
+   */
+  private async servicePrincipalIn(
+    tenantId: string,
+    id: string,
+    role: 'client' | 'resource',
+  ): Promise<ServicePrincipal> {
+    const sp = await this.store.servicePrincipals.findById(id);
+    if (sp?.tenantId !== tenantId) {
+      throw new DirectoryError(
+        'not_found',
+        `The ${role} service principal '${id}' is not in tenant '${tenantId}'.`,
+      );
+    }
+    return sp;
+  }
+
+  /**
+   * A principal of the tenant by object id: a user or a service principal.
+   *
+   * @throws DirectoryError `not_found`.
+   */
+  private async principalIn(
+    tenantId: string,
+    id: string,
+  ): Promise<{ readonly id: string; readonly type: AppRoleAssignment['principalType'] }> {
+    const user = await this.store.users.findById(id);
+    if (user?.tenantId === tenantId) return { id: user.id, type: 'User' };
+    const sp = await this.store.servicePrincipals.findById(id);
+    if (sp?.tenantId === tenantId) return { id: sp.id, type: 'ServicePrincipal' };
+    throw new DirectoryError('not_found', `Principal '${id}' not found in tenant '${tenantId}'.`);
   }
 }
