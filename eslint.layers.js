@@ -11,6 +11,7 @@ const layers = [
   ['composition', ['cli', 'seed']],
   ['interactions', ['endpoints/interaction']],
   ['endpoints', ['endpoints']],
+  ['management', ['management']],
   ['grants', ['grants']],
   ['client-auth', ['client-auth']],
   ['sessions', ['sessions']],
@@ -35,23 +36,26 @@ const elements = layers.map(([type, folders]) => ({
  * index.ts) and `context.ts`, whose types everything may name.
  */
 const everyLayer = layers.map(([type]) => type);
+const endpointImports = [
+  'interactions',
+  'grants',
+  'client-auth',
+  'sessions',
+  'users',
+  'tokens',
+  'directory',
+  'keys',
+  'store',
+  'ui',
+  'http',
+  'config',
+];
 const mayImport = {
   root: everyLayer,
   composition: everyLayer,
-  endpoints: [
-    'interactions',
-    'grants',
-    'client-auth',
-    'sessions',
-    'users',
-    'tokens',
-    'directory',
-    'keys',
-    'store',
-    'ui',
-    'http',
-    'config',
-  ],
+  endpoints: endpointImports,
+  // The management API (/v1.0) is an endpoint too: the same imports.
+  management: endpointImports,
   interactions: ['sessions', 'users', 'tokens', 'directory', 'keys', 'store', 'ui', 'http', 'config'],
   grants: ['client-auth', 'sessions', 'users', 'tokens', 'directory', 'keys', 'store', 'config'],
   'client-auth': ['tokens', 'directory', 'keys', 'store', 'config'],

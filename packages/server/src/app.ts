@@ -18,6 +18,7 @@ import { registerTokenEndpoint } from './endpoints/token.js';
 import { TENANT_SEGMENT_MAX_CHARS } from './directory/tenant-segment.js';
 import { sendFrameworkError, sendIdentityError, writeConnectionError } from './http/errors.js';
 import { registerSpaCors } from './http/spa-cors.js';
+import { isManagementUrl, registerManagementApi, sendManagementFrameworkError } from './management/index.js';
 
 /** Largest request body accepted, in bytes. */
 const BODY_LIMIT_BYTES = 64 * 1024;
@@ -89,8 +90,11 @@ export function buildHttpApp(context: ServerContext, options: HttpAppOptions): F
     routerOptions: { maxParamLength: TENANT_SEGMENT_MAX_CHARS },
     return503OnClosing: true,
     // Errors raised before routing (bad URL encoding, over-long segment) and by the HTTP parser (headers too
-    // large, malformed request line) answer in the catalogue body too, never in Fastify's own.
-    frameworkErrors: (error, request, reply) => void sendFrameworkError(request, reply, error),
+    // large, malformed request line) answer in the catalogue body too (Graph's under /v1.0), never in Fastify's own.
+    frameworkErrors: (error, request, reply) =>
+      void (isManagementUrl(request.url)
+        ? sendManagementFrameworkError(context, request, reply, error)
+        : sendFrameworkError(request, reply, error)),
     clientErrorHandler: (error, socket) => {
       writeConnectionError(error, socket, context.config.errorCodePrefix);
     },
@@ -142,5 +146,6 @@ export function buildHttpApp(context: ServerContext, options: HttpAppOptions): F
   registerRevocationEndpoint(app, context);
   registerIntrospectionEndpoint(app, context);
   registerUiAssets(app);
+  registerManagementApi(app, context);
   return app;
 }

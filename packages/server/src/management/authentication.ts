@@ -1,0 +1,114 @@
+import type { FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.js';
+import { builtinDirectoryApplication, DIRECTORY_APP_ID } from '../directory/builtin-directory-app.js';
+import { isAudienceOf } from '../directory/identifiers.js';
+import type { User } from '../directory/model.js';
+import { verifyOwnAccessToken } from '../tokens/verify-own-token.js';
+import { INSUFFICIENT_PRIVILEGES, ManagementError } from './errors.js';
+import { OPERATION_PERMISSIONS, type ManagementOperation } from './permissions.js';
+
+/** Who calls the management API: a signed-in user through a client (delegated), or a client by itself (app-only). */
+export type Caller =
+  | {
+      readonly kind: 'delegated';
+      /** The token's `tid`: the only tenant the request may see. */
+      readonly tenantId: string;
+      /** The signed-in user, read from the directory (current roles and `accountEnabled`). */
+      readonly user: User;
+      /** The token's `scp` values, lower-case. */
+      readonly scopes: ReadonlySet<string>;
+    }
+  | {
+      readonly kind: 'app';
+      readonly tenantId: string;
+      /** The token's `roles` values, lower-case. */
+      readonly roles: ReadonlySet<string>;
+    };
+
+const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i;
+
+/**
+ * The caller of a management request, from its `Authorization: Bearer` access token (RFC 6750 §2.1): a v1 or v2
+ * access token this server issued for the built-in directory API (`aud` its appId or
+ * `https://graph.microsoft.com`), unexpired, neither it nor its grant revoked; a user token's user must exist in
+ * the token's tenant and be enabled.
+ *
+ * @throws ManagementError `unauthenticated` (401 `InvalidAuthenticationToken`) otherwise.
+ */
+export async function authenticateCaller(request: FastifyRequest, context: ServerContext): Promise<Caller> {
+  const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
+  if (token === undefined) {
+    throw new ManagementError('unauthenticated', 'Access token is empty.');
+  }
+  const verified = await verifyOwnAccessToken(
+    context.keyRing(),
+    context.baseUrl(),
+    token,
+    context.config.clockSkewSeconds,
+    { revocations: context.revocations },
+  );
+  if (!verified.ok) {
+    throw new ManagementError(
+      'unauthenticated',
+      verified.reason === 'expired' ? 'Lifetime validation failed, the token is expired.' : 'Invalid token.',
+    );
+  }
+  const claims = verified.claims;
+  const tenantId = claims.tid as string;
+  if (!isAudienceOf(builtinDirectoryApplication, claims.aud)) {
+    throw new ManagementError('unauthenticated', 'Invalid audience.');
+  }
+  if (claims.idtyp === 'app') {
+    return { kind: 'app', tenantId, roles: lowerSet(claims.roles) };
+  }
+  const user = typeof claims.oid === 'string' ? await context.store.users.findById(claims.oid) : undefined;
+  if (user?.tenantId !== tenantId || !user.accountEnabled) {
+    throw new ManagementError('unauthenticated', 'Invalid token.');
+  }
+  const { passwordHash: _hash, ...withoutHash } = user;
+  const scopes = typeof claims.scp === 'string' ? claims.scp.split(' ') : [];
+  return { kind: 'delegated', tenantId, user: withoutHash, scopes: lowerSet(scopes) };
+}
+
+/**
+ * Whether a caller may perform an operation under {@link OPERATION_PERMISSIONS}: delegated callers by scope and
+ * directory role, app-only callers by app role.
+ */
+export function isAllowed(caller: Caller, operation: ManagementOperation): boolean {
+  const rule = OPERATION_PERMISSIONS[operation];
+  if (caller.kind === 'app') return rule.appRoles.some((role) => caller.roles.has(role.toLowerCase()));
+  const scoped = rule.delegatedScopes.some((scope) => caller.scopes.has(scope.toLowerCase()));
+  const roles: readonly string[] = rule.directoryRoles;
+  return scoped && (roles.length === 0 || caller.user.directoryRoles.some((role) => roles.includes(role)));
+}
+
+/**
+ * Requires {@link isAllowed}.
+ *
+ * @throws ManagementError `denied` (403 `Authorization_RequestDenied`).
+ */
+export function requireAllowed(caller: Caller, operation: ManagementOperation): void {
+  if (!isAllowed(caller, operation)) throw new ManagementError('denied', INSUFFICIENT_PRIVILEGES);
+}
+
+/**
+ * The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3), as Microsoft Graph sends it: the authorization server
+ * and the resource's client id, and `error="invalid_token"` when a token was presented (§3.1).
+ */
+export function bearerChallenge(context: ServerContext, request: FastifyRequest): string {
+  const presented = BEARER.test(request.headers.authorization ?? '');
+  return [
+    'Bearer realm=""',
+    `authorization_uri="${context.baseUrl()}/common/oauth2/authorize"`,
+    `client_id="${DIRECTORY_APP_ID}"`,
+    ...(presented ? ['error="invalid_token"'] : []),
+  ].join(', ');
+}
+
+function lowerSet(values: unknown): ReadonlySet<string> {
+  return new Set(
+    (Array.isArray(values) ? values : [])
+      .filter((v): v is string => typeof v === 'string')
+      .map((v) => v.toLowerCase()),
+  );
+}
