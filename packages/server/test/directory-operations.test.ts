@@ -7,9 +7,13 @@ import {
   postgresAvailable,
   readErrorResponse,
   seedClientCredentialsScenario,
+  seedInteractiveScenario,
   signClientAssertion,
+  signInThrough,
   startTestServer,
+  TestBrowser,
   type ClientCredentialsScenario,
+  type InteractiveScenario,
   type TestServer,
 } from '@tessera/testkit';
 import { decodeJwt } from 'jose';
@@ -309,6 +313,61 @@ describe.each([
       expect((await directory.users.list({ tenant: g.tenantId })).items.map((u) => u.id)).not.toContain(
         user.id,
       );
+    });
+  });
+
+  describe('a user’s tokens', () => {
+    /** A refresh token of `upn` at the scenario's web app: signed in at server A, redeemed there. */
+    async function refreshTokenOf(sc: InteractiveScenario, upn: string): Promise<string> {
+      const authorize = `${a.url}/${sc.tenantId}/oauth2/v2.0/authorize?${new URLSearchParams({
+        client_id: sc.web.appId,
+        response_type: 'code',
+        redirect_uri: sc.web.redirectUri,
+        scope: 'openid offline_access',
+        state: 'st',
+      }).toString()}`;
+      const back = await signInThrough(new TestBrowser(), authorize, {
+        userName: upn,
+        password: sc.password,
+      });
+      const code = new URL(back.location ?? '').searchParams.get('code') ?? '';
+      const redeemed = await postForm(`${a.url}/${sc.tenantId}/oauth2/v2.0/token`, {
+        client_id: sc.web.appId,
+        client_secret: sc.web.secret,
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: sc.web.redirectUri,
+      });
+      expect(redeemed.status).toBe(200);
+      return ((await redeemed.json()) as { refresh_token: string }).refresh_token;
+    }
+
+    function refreshOnB(sc: InteractiveScenario, refreshToken: string) {
+      return postForm(`${b.url}/${sc.tenantId}/oauth2/v2.0/token`, {
+        client_id: sc.web.appId,
+        client_secret: sc.web.secret,
+        grant_type: 'refresh_token',
+        refresh_token: refreshToken,
+      });
+    }
+
+    test('a disabled or deleted user’s refresh tokens stop working on every node; a bystander’s do not', async () => {
+      const sc = await seedInteractiveScenario(directory);
+      const bob = await directory.users.create({
+        tenant: sc.tenantId,
+        userPrincipalName: `bob@${sc.domain}`,
+        password: sc.password,
+      });
+      const alices = await refreshTokenOf(sc, sc.user.userPrincipalName);
+      const bobs = await refreshTokenOf(sc, bob.userPrincipalName);
+      await expectOnB(() => refreshOnB(sc, bobs), 200);
+
+      await directory.users.update(sc.tenantId, bob.id, { accountEnabled: false });
+      await expectOnB(() => refreshOnB(sc, bobs), 400, [50057]);
+      await directory.users.update(sc.tenantId, bob.id, { accountEnabled: true });
+      await directory.users.delete(sc.tenantId, bob.id);
+      await expectOnB(() => refreshOnB(sc, bobs), 400, [50057]);
+      await expectOnB(() => refreshOnB(sc, alices), 200);
     });
   });
 
