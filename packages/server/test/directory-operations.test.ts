@@ -217,6 +217,20 @@ describe.each([
       expect(await argon2Verify(stored?.passwordHash ?? '', 'first-password')).toBe(false);
     });
 
+    test('create with accountEnabled false stores a user unable to sign in, in one write', async () => {
+      const g = await seedClientCredentialsScenario(directory);
+      const { result: user, changes } = await changesOf(() =>
+        directory.users.create({
+          tenant: g.tenantId,
+          userPrincipalName: `off@${g.domain}`,
+          password: 'off-password',
+          accountEnabled: false,
+        }),
+      );
+      expect(changes).toEqual([{ entityType: 'user', entityId: user.id }]);
+      expect((await directory.users.get(g.tenantId, user.id)).accountEnabled).toBe(false);
+    });
+
     test('a user of another tenant, or none, is not found there', async () => {
       const g = await seedClientCredentialsScenario(directory);
       const other = await seedClientCredentialsScenario(directory);

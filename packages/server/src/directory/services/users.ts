@@ -18,6 +18,8 @@ export class UserService {
    * Creates a user with an argon2id password hash.
    *
    * @param admin true: the user holds {@link GLOBAL_ADMINISTRATOR} (may consent for the tenant).
+   * @param accountEnabled default true; false creates the user unable to sign in (Graph `POST /users` with
+   *   `accountEnabled: false`), in the same write.
    * @throws DirectoryError `not_found` (tenant), `invalid` (UPN not in a verified domain, password shorter than 8
    *   characters), `conflict` (UPN taken).
    */
@@ -27,6 +29,7 @@ export class UserService {
     password: string;
     displayName?: string;
     admin?: boolean;
+    accountEnabled?: boolean;
   }): Promise<User> {
     const tenant = await this.tenants.require(input.tenant);
     const upn = input.userPrincipalName.trim();
@@ -46,7 +49,7 @@ export class UserService {
       tenantId: tenant.id,
       userPrincipalName: upn,
       displayName: input.displayName ?? upn.split('@')[0] ?? upn,
-      accountEnabled: true,
+      accountEnabled: input.accountEnabled ?? true,
       directoryRoles: input.admin === true ? [GLOBAL_ADMINISTRATOR] : [],
     };
     const passwordHash = await hashPassword(input.password);
