@@ -73,12 +73,12 @@ describe.each(dialects)('management API users on $name', ({ database }) => {
     return ((await response.json()) as { access_token: string }).access_token;
   }
 
-  async function userToken(userName: string, scope: string): Promise<string> {
+  async function userToken(userName: string, scope: string, forOrganization = false): Promise<string> {
     const browser = new TestBrowser();
     const redirect = await signInThrough(
       browser,
       authorizeUrl(server.url, i.tenantId, i.web, { scope: `openid ${scope}` }),
-      { userName, password: i.password },
+      { userName, password: i.password, consentForOrganization: forOrganization },
     );
     const code = new URL(redirect.location ?? 'https://none.example/').searchParams.get('code');
     expect(code).not.toBeNull();
@@ -545,6 +545,28 @@ describe.each(dialects)('management API users on $name', ({ database }) => {
   });
 
   describe('delegated tokens', () => {
+    it('User.ReadWrite.All consented for the organization: a plain user still cannot create users (403), an administrator can', async () => {
+      const admin = await userToken(i.admin.userPrincipalName, `${GRAPH}/User.ReadWrite.All`, true);
+      const alice = await userToken(i.user.userPrincipalName, `${GRAPH}/User.ReadWrite.All`);
+      const person = (name: string) => ({
+        accountEnabled: true,
+        displayName: name,
+        mailNickname: name,
+        userPrincipalName: `${name}@${i.domain}`,
+        passwordProfile: { password: 'Correct-Horse-9' },
+      });
+      expectGraphError(
+        await call('/v1.0/users', alice, { method: 'POST', body: person('mallory') }),
+        403,
+        'Authorization_RequestDenied',
+        'Insufficient privileges to complete the operation.',
+      );
+      expect((await call(`/v1.0/users/mallory@${i.domain}`, admin)).status).toBe(404);
+      const created = await call('/v1.0/users', admin, { method: 'POST', body: person('carol') });
+      expect(created.status).toBe(201);
+      expect(created.body.userPrincipalName).toBe(`carol@${i.domain}`);
+    });
+
     it('a plain user with User.Read reads /me and themself, no one else', async () => {
       const alice = await userToken(i.user.userPrincipalName, `${GRAPH}/User.Read`);
       const me = await call('/v1.0/me', alice);
@@ -567,13 +589,28 @@ describe.each(dialects)('management API users on $name', ({ database }) => {
       expect((await call('/v1.0/organization', alice)).status).toBe(200);
     });
 
-    it('an administrator with User.Read.All lists the tenant’s users', async () => {
+    it('an administrator with User.Read.All lists the tenant’s users (carol, created above, among them)', async () => {
       const admin = await userToken(i.admin.userPrincipalName, `${GRAPH}/User.Read.All`);
       const listed = await call('/v1.0/users?$select=userPrincipalName', admin);
       expect(listed.status).toBe(200);
       expect(
         (listed.body.value as { userPrincipalName: string }[]).map((u) => u.userPrincipalName).sort(),
-      ).toEqual([i.admin.userPrincipalName, i.user.userPrincipalName].sort());
+      ).toEqual([i.admin.userPrincipalName, i.user.userPrincipalName, `carol@${i.domain}`].sort());
+    });
+  });
+
+  describe('methods a resource does not answer', () => {
+    it.each([
+      ['DELETE', '/v1.0/organization'],
+      ['PUT', '/v1.0/users'],
+      ['POST', '/v1.0/me'],
+    ])('%s %s: 405', async (method, path) => {
+      expectGraphError(
+        await call(path, token('a'), { method }),
+        405,
+        'Request_BadRequest',
+        `The method '${method}' is not allowed here.`,
+      );
     });
   });
 

@@ -8,6 +8,9 @@ import { registerUserRoutes } from './users.js';
 export { MANAGEMENT_ERRORS, ManagementError, type ManagementErrorCode } from './errors.js';
 export { OPERATION_PERMISSIONS, type ManagementOperation } from './permissions.js';
 
+/** The resource paths the API answers (some methods only): another method on them answers 405. */
+const RESOURCE_PATHS: readonly RegExp[] = [/^\/v1\.0\/(?:me|users|organization)$/, /^\/v1\.0\/users\/[^/]+$/];
+
 /**
  * The management API under `/v1.0`, in Microsoft Graph's shapes: `/me`, `/users`, `/organization`. Every request
  * carries a bearer access token for the built-in directory API and sees only its token's tenant; every refusal,
@@ -27,6 +30,14 @@ export function registerManagementApi(app: FastifyInstance, context: ServerConte
       });
       scope.setNotFoundHandler((request, reply) => {
         const path = request.url.split('?')[0] ?? '';
+        if (RESOURCE_PATHS.some((resource) => resource.test(path))) {
+          return sendGraphError(
+            request,
+            reply,
+            new ManagementError('method_not_allowed', `The method '${request.method}' is not allowed here.`),
+            context.now(),
+          );
+        }
         const segment = path.split('/').filter((part) => part !== '')[1] ?? '';
         return sendGraphError(
           request,
