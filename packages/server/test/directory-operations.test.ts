@@ -426,6 +426,51 @@ describe.each([
       );
     });
 
+    test('updateProperties renames and re-points App ID URIs; the old URI stops naming the resource', async () => {
+      const g = await seedClientCredentialsScenario(directory);
+      const other = await seedClientCredentialsScenario(directory);
+      const moved = `api://${g.domain}/moved`;
+      await expectDirectoryError(
+        directory.applications.updateProperties(g.api.appId, {
+          identifierUris: [moved, moved.toUpperCase()],
+        }),
+        'invalid',
+        'Duplicate App ID URIs (they compare case-insensitively).',
+      );
+      await expectDirectoryError(
+        directory.applications.updateProperties(g.api.appId, { identifierUris: [other.api.identifierUri] }),
+        'conflict',
+        `The App ID URI '${other.api.identifierUri}' is already used by another application.`,
+      );
+      await expectDirectoryError(
+        directory.applications.updateProperties(g.api.appId, { displayName: ' ' }),
+        'invalid',
+        'An application needs a display name.',
+      );
+      // Keeping its own URI is no conflict.
+      const same = await directory.applications.updateProperties(g.api.appId, {
+        identifierUris: [g.api.identifierUri],
+      });
+      expect(same.identifierUris).toEqual([g.api.identifierUri]);
+
+      const { result, changes } = await changesOf(() =>
+        directory.applications.updateProperties(g.api.appId, {
+          displayName: 'Renamed API',
+          signInAudience: 'AzureADMultipleOrgs',
+          identifierUris: [moved],
+        }),
+      );
+      expect(changes).toEqual([{ entityType: 'application', entityId: g.api.appId }]);
+      expect(await directory.applications.require(g.api.appId)).toEqual(result);
+      expect(result).toMatchObject({
+        displayName: 'Renamed API',
+        signInAudience: 'AzureADMultipleOrgs',
+        identifierUris: [moved],
+      });
+      await expectOnB(() => tokenWithSecret(g), 400, [500011]);
+      await expectOnB(() => tokenWithSecret(g, g.daemon.secret, `${moved}/.default`), 200);
+    });
+
     test('a deleted client app gets no token on any node, and every row hanging off it is gone', async () => {
       const g = await seedClientCredentialsScenario(directory);
       await expectOnB(() => tokenWithSecret(g), 200);

@@ -118,21 +118,7 @@ export class ApplicationService {
     const identifierUris = [...(input.identifierUris ?? (exposesApi ? [`api://${appId}`] : []))].map((uri) =>
       uri.replaceAll('{appId}', appId),
     );
-    if (new Set(identifierUris.map((uri) => uri.toLowerCase())).size !== identifierUris.length) {
-      throw new DirectoryError('invalid', 'Duplicate App ID URIs (they compare case-insensitively).');
-    }
-    for (const uri of identifierUris) {
-      validateIdentifierUri(uri);
-      if (
-        (await this.store.applications.isIdentifierUriTaken(uri)) ||
-        sameUri(uri, builtinDirectoryApplication.identifierUris)
-      ) {
-        throw new DirectoryError(
-          'conflict',
-          `The App ID URI '${uri}' is already used by another application.`,
-        );
-      }
-    }
+    await this.checkIdentifierUris(identifierUris);
     const redirectUris = input.redirectUris ?? {};
     validateRedirectUris({
       web: redirectUris.web ?? [],
@@ -317,6 +303,73 @@ export class ApplicationService {
       return this.store.applications.delete(trx, app);
     });
     if (!deleted) throw new DirectoryError('not_found', `Application '${appId}' not found.`);
+  }
+
+  /**
+   * Changes an application's display name, sign-in audience or App ID URIs (Graph `PATCH /applications/{id}`
+   * of `displayName`, `signInAudience`, `identifierUris`; the URI list replaces the registered one). Token
+   * requests on every node see the change (the old URIs stop naming the app as a resource).
+   *
+   * @param change only the fields given change.
+   * @returns the application as stored after the change.
+   * @throws DirectoryError `not_found`, `invalid` (the built-in directory application, an empty display name, a
+   *   malformed or duplicate URI), `conflict` (a URI another application registered).
+   * @see https://learn.microsoft.com/graph/api/application-update
+   */
+  async updateProperties(
+    appId: string,
+    change: {
+      readonly displayName?: string;
+      readonly signInAudience?: SignInAudience;
+      readonly identifierUris?: readonly string[];
+    },
+  ): Promise<Application> {
+    const app = await this.requireOwn(appId);
+    const displayName = change.displayName?.trim();
+    if (displayName === '') throw new DirectoryError('invalid', 'An application needs a display name.');
+    const identifierUris = change.identifierUris === undefined ? undefined : [...change.identifierUris];
+    if (identifierUris !== undefined) {
+      const kept = new Set(app.identifierUris.map((uri) => uri.toLowerCase()));
+      await this.checkIdentifierUris(identifierUris, (uri) => kept.has(uri.toLowerCase()));
+    }
+    const next: Application = {
+      ...app,
+      ...(displayName === undefined ? {} : { displayName }),
+      ...(change.signInAudience === undefined ? {} : { signInAudience: change.signInAudience }),
+      ...(identifierUris === undefined ? {} : { identifierUris }),
+    };
+    await writeOrConflict(this.store, 'An App ID URI is already used by another application.', (trx) =>
+      this.store.applications.updateProperties(trx, next),
+    );
+    return next;
+  }
+
+  /**
+   * Checks App ID URIs for an application: well-formed, no duplicates, none registered by another application.
+   *
+   * @param own true for a URI the application itself already registered (it stays its own).
+   * @throws DirectoryError `invalid` (malformed, duplicate), `conflict` (taken).
+   */
+  private async checkIdentifierUris(
+    identifierUris: readonly string[],
+    own: (uri: string) => boolean = () => false,
+  ): Promise<void> {
+    if (new Set(identifierUris.map((uri) => uri.toLowerCase())).size !== identifierUris.length) {
+      throw new DirectoryError('invalid', 'Duplicate App ID URIs (they compare case-insensitively).');
+    }
+    for (const uri of identifierUris) {
+      validateIdentifierUri(uri);
+      if (own(uri)) continue;
+      if (
+        (await this.store.applications.isIdentifierUriTaken(uri)) ||
+        sameUri(uri, builtinDirectoryApplication.identifierUris)
+      ) {
+        throw new DirectoryError(
+          'conflict',
+          `The App ID URI '${uri}' is already used by another application.`,
+        );
+      }
+    }
   }
 
   /**

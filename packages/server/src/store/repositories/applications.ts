@@ -52,6 +52,26 @@ export class ApplicationRepository {
     await recordChange(trx, 'application', app.appId);
   }
 
+  /**
+   * Rewrites an application's display name, sign-in audience and App ID URIs (the URI rows are replaced). A URI
+   * another application registered meanwhile makes the write fail with the dialect's unique violation.
+   */
+  async updateProperties(trx: Transaction<Database>, app: Application): Promise<void> {
+    await trx
+      .updateTable('applications')
+      .set({ display_name: app.displayName, sign_in_audience: app.signInAudience })
+      .where('id', '=', app.id)
+      .execute();
+    await trx.deleteFrom('application_identifier_uris').where('application_id', '=', app.id).execute();
+    for (const uri of app.identifierUris) {
+      await trx
+        .insertInto('application_identifier_uris')
+        .values({ uri, uri_lower: uri.toLowerCase(), application_id: app.id })
+        .execute();
+    }
+    await recordChange(trx, 'application', app.appId);
+  }
+
   /** Origins of every `spa` redirect URI of every application (CORS preflight allow-list). */
   async listSpaOrigins(): Promise<string[]> {
     const rows = await this.db.selectFrom('applications').select('definition').execute();
