@@ -46,7 +46,7 @@ export interface CollectionQuery {
 
 const COLLECTION_OPTIONS = new Set(['$select', '$top', '$skiptoken', '$filter']);
 const ENTITY_OPTIONS = new Set(['$select']);
-/** Options Graph knows that the API does not support yet: 400 `Request_UnsupportedQuery`. */
+/** Longest value of one query option, in characters (a longer one answers 400). */
 const LONGEST_OPTION_CHARS = 4096;
 
 /** The query parameters of a request URL (`/v1.0/users?$top=5`). */
