@@ -258,13 +258,11 @@ export function registerUserRoutes(
       userPrincipalName: body.userPrincipalName,
       displayName: body.displayName,
       password: body.password,
+      accountEnabled: body.accountEnabled,
     });
-    // The directory creates users enabled; a disabled one is disabled right after, before it is returned.
-    if (!body.accountEnabled) await context.directory.users.setAccountEnabled(user.id, false);
-    const created = { ...user, accountEnabled: body.accountEnabled };
     return reply
       .status(201)
       .header('location', `${context.baseUrl()}/v1.0/users/${user.id}`)
-      .send({ '@odata.context': usersContext(context, undefined, true), ...graphUser(created, undefined) });
+      .send({ '@odata.context': usersContext(context, undefined, true), ...graphUser(user, undefined) });
   });
 }
