@@ -823,6 +823,14 @@ describe.each([
       const page = await directory.grants.listPermissionGrants({ tenant: g.tenantId, top: 1 });
       expect(page.items).toHaveLength(1);
       expect(page.next).toBeDefined();
+      const ofClient = await directory.grants.listPermissionGrantsOf({
+        tenant: g.tenantId,
+        clientId: client.id,
+      });
+      expect(ofClient.items.map((x) => x.id).sort()).toEqual([grant.id, all.id].sort());
+      expect(
+        (await directory.grants.listPermissionGrantsOf({ tenant: g.tenantId, clientId: graph.id })).items,
+      ).toEqual([]);
       await directory.grants.deletePermissionGrant(g.tenantId, grant.id);
       await directory.grants.deletePermissionGrant(g.tenantId, all.id);
       expect(await directory.store.permissionGrants.listBetween(client.id, graph.id)).toEqual([]);

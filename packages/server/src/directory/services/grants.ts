@@ -307,6 +307,22 @@ export class GrantService {
   }
 
   /**
+   * One page of the delegated permission grants of a client service principal, by id (Graph
+   * `/servicePrincipals/{id}/oauth2PermissionGrants`).
+   *
+   * @throws DirectoryError `not_found` (tenant, or no such service principal in it), `invalid` for a `top` out
+   *   of range.
+   */
+  async listPermissionGrantsOf(
+    request: TenantPageRequest & { readonly clientId: string },
+  ): Promise<Page<OAuth2PermissionGrant>> {
+    return tenantPage(this.tenants, request, async (page) => {
+      const client = await this.servicePrincipalIn(page.tenantId, request.clientId, 'client');
+      return this.store.permissionGrants.listByClient({ ...page, clientId: client.id });
+    });
+  }
+
+  /**
    * A delegated permission grant of a tenant by id.
    *
    * @throws DirectoryError `not_found` (tenant, or no such grant in it).

@@ -2,7 +2,7 @@ import type { ExpressionBuilder, Kysely, Selectable, Transaction } from 'kysely'
 import type { OAuth2PermissionGrant } from '../../directory/model.js';
 import type { Database, OAuth2PermissionGrantTable } from '../schema.js';
 import { recordChange } from './directory-changes.js';
-import { listByTenant, type Page, type PageRequest } from './paging.js';
+import { listByTenant, listWhere, type Page, type PageRequest } from './paging.js';
 
 /**
  * Delegated consent (`oauth2_permission_grants`, Graph `oauth2PermissionGrant`). A write records an
@@ -30,6 +30,24 @@ export class PermissionGrantRepository {
    */
   async list(request: PageRequest & { readonly tenantId: string }): Promise<Page<OAuth2PermissionGrant>> {
     return listByTenant(this.db, 'oauth2_permission_grants', request, fromRow);
+  }
+
+  /**
+   * One page of the grants of a client service principal (Graph `/servicePrincipals/{id}/oauth2PermissionGrants`),
+   * by id.
+   *
+   * @throws RangeError for a `top` out of range.
+   */
+  async listByClient(
+    request: PageRequest & { readonly tenantId: string; readonly clientId: string },
+  ): Promise<Page<OAuth2PermissionGrant>> {
+    return listWhere(
+      this.db,
+      'oauth2_permission_grants',
+      { tenant_id: request.tenantId, client_id: request.clientId },
+      request,
+      fromRow,
+    );
   }
 
   /** A grant by id. */
