@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
+import { DirectoryError } from '../directory/errors.js';
 import type { User } from '../directory/model.js';
 import { isAllowed, requireAllowed, type Caller } from './authentication.js';
 import { INSUFFICIENT_PRIVILEGES, ManagementError } from './errors.js';
@@ -90,27 +91,24 @@ function hasControlCharacter(text: string): boolean {
 const MAX_KEY_CHARS = 1024;
 
 /**
- * A user of the caller's tenant by object id or UPN (case-insensitive); users of other tenants do not exist here.
+ * A user of the caller's tenant by object id or UPN (case-insensitive), through `directory.users.get`; users of
+ * other tenants do not exist here. A key no id or UPN can be (a control character, over 1024 characters) is not
+ * looked up.
  *
- * @throws ManagementError `not_found` (404 `Request_ResourceNotFound`).
+ * @throws ManagementError `not_found` (404 `Request_ResourceNotFound`, Graph's message).
  */
 async function userOfTenant(context: ServerContext, tenantId: string, key: string): Promise<User> {
-  const printable = key.length <= MAX_KEY_CHARS && !hasControlCharacter(key);
-  const found = !printable
-    ? undefined
-    : key.includes('@')
-      ? await context.store.users.findByUpn(key)
-      : /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(key)
-        ? await context.store.users.findById(key)
-        : undefined;
-  if (found?.tenantId !== tenantId) {
-    throw new ManagementError(
-      'not_found',
-      `Resource '${key.slice(0, 200)}' does not exist or one of its queried reference-property objects are not present.`,
-    );
+  const notFound = new ManagementError(
+    'not_found',
+    `Resource '${key.slice(0, 200)}' does not exist or one of its queried reference-property objects are not present.`,
+  );
+  if (key.length > MAX_KEY_CHARS || hasControlCharacter(key)) throw notFound;
+  try {
+    return await context.directory.users.get(tenantId, key);
+  } catch (error) {
+    if (error instanceof DirectoryError && error.code === 'not_found') throw notFound;
+    throw error;
   }
-  const { passwordHash: _hash, ...user } = found;
-  return user;
 }
 
 /** The properties `POST /users` accepts, with their JSON types; `passwordProfile` is checked on its own. */
