@@ -614,6 +614,31 @@ describe.each(dialects)('management API users on $name', ({ database }) => {
     });
   });
 
+  describe('startswith takes %, _ and ! literally', () => {
+    beforeAll(async () => {
+      for (const name of ['50% off', '50x off', 'a_b c', 'aXb c', 'x! y', 'x y']) {
+        await server.directory.users.create({
+          tenant: b.tenantId,
+          userPrincipalName: `${Buffer.from(name).toString('hex')}@${b.domain}`,
+          password: 'Correct-Horse-9',
+          displayName: name,
+        });
+      }
+    });
+
+    it.each([
+      ['50%', ['50% off']],
+      ['a_b', ['a_b c']],
+      ['x!', ['x! y']],
+    ])('startswith(displayName,%j)', async (prefix, expected) => {
+      const answer = await call(
+        `/v1.0/users?$select=displayName&$filter=${encodeURIComponent(`startswith(displayName,'${prefix}')`)}`,
+        token('b'),
+      );
+      expect(answer.body.value).toEqual(expected.map((displayName) => ({ displayName })));
+    });
+  });
+
   describe('unknown routes under /v1.0', () => {
     it.each([
       ['/v1.0/groups', 'groups', 400],
