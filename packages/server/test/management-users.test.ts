@@ -599,6 +599,17 @@ describe.each(dialects)('management API users on $name', ({ database }) => {
     });
   });
 
+  describe('a disabled user', () => {
+    it('their delegated token no longer authenticates (401)', async () => {
+      const alice = await userToken(i.user.userPrincipalName, `${GRAPH}/User.Read`);
+      expect((await call('/v1.0/me', alice)).status).toBe(200);
+      await server.directory.users.setAccountEnabled(i.user.id, false);
+      const answer = await call('/v1.0/me', alice);
+      expectGraphError(answer, 401, 'InvalidAuthenticationToken', 'Invalid token.');
+      expect(answer.headers.get('www-authenticate')).toMatch(/, error="invalid_token"$/);
+    });
+  });
+
   describe('methods a resource does not answer', () => {
     it.each([
       ['DELETE', '/v1.0/organization'],
