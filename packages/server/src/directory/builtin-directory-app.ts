@@ -1,7 +1,7 @@
 import { emptyApplicationDefinition, type Application, type AppRole, type PermissionScope } from './model.js';
 
 /**
- * The built-in directory API: Tessera's Microsoft Graph-like management API (`/v1.0/…`, docs/endpoints.md), present
+ * The built-in directory API: Tessera's Microsoft Graph-like management API (`/v1.0/…`, docs/management-api.md), present
  * as a resource in every tenant. It keeps Microsoft Graph's `appId`, App ID URI and permission ids so that
  * manifests and scopes such as `https://graph.microsoft.com/.default` work as written.
  * Tokens for it are v1 (`requestedAccessTokenVersion` null), as Microsoft Graph's are.
