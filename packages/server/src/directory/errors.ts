@@ -68,16 +68,30 @@ export class DirectoryError extends Error {
    * @param innerError Graph's `innerError` (`date`, `request-id`, `client-request-id`), added by the HTTP layer.
    */
   toGraphBody(innerError?: Readonly<Record<string, string>>): GraphErrorBody {
-    const { graphCode, detailCode } = this.descriptor;
-    return {
-      error: {
-        code: graphCode,
-        message: this.message,
-        ...(detailCode === undefined ? {} : { details: [{ code: detailCode, message: this.message }] }),
-        ...(innerError === undefined ? {} : { innerError }),
-      },
-    };
+    return graphErrorBody(this.descriptor, this.message, innerError);
   }
+}
+
+/**
+ * Graph's error body for a refusal: `error.code` from the descriptor, its detail code (if any) under `details`, and
+ * the HTTP layer's `innerError`.
+ *
+ * @see https://learn.microsoft.com/graph/errors
+ */
+export function graphErrorBody(
+  descriptor: DirectoryErrorDescriptor,
+  message: string,
+  innerError?: Readonly<Record<string, string>>,
+): GraphErrorBody {
+  const { graphCode, detailCode } = descriptor;
+  return {
+    error: {
+      code: graphCode,
+      message,
+      ...(detailCode === undefined ? {} : { details: [{ code: detailCode, message }] }),
+      ...(innerError === undefined ? {} : { innerError }),
+    },
+  };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import {
   DIRECTORY_ERRORS,
   DirectoryError,
+  graphErrorBody,
   type DirectoryErrorDescriptor,
   type GraphErrorBody,
 } from '../directory/errors.js';
@@ -51,15 +52,7 @@ export class ManagementError extends Error {
 
   /** Graph's error body, as {@link DirectoryError.toGraphBody} makes it. */
   toGraphBody(innerError?: Readonly<Record<string, string>>): GraphErrorBody {
-    const { graphCode, detailCode } = this.descriptor;
-    return {
-      error: {
-        code: graphCode,
-        message: this.message,
-        ...(detailCode === undefined ? {} : { details: [{ code: detailCode, message: this.message }] }),
-        ...(innerError === undefined ? {} : { innerError }),
-      },
-    };
+    return graphErrorBody(this.descriptor, this.message, innerError);
   }
 }
 

@@ -2,6 +2,7 @@ import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kyse
 import type { User } from '../directory/model.js';
 import type { DirectoryStore } from '../store/directory-store.js';
 import { toPage, type Page } from '../store/repositories/paging.js';
+import { userFromRow } from '../store/repositories/users.js';
 import type { Database } from '../store/schema.js';
 import type { FilterClause } from './odata.js';
 
@@ -38,15 +39,7 @@ export async function listFilteredUsers(
   if (request.after !== undefined) query = query.where('id', '>', request.after);
   for (const clause of request.filter) query = query.where((eb) => condition(eb, clause));
   const rows = await query.execute();
-  const users = rows.map((row): User => ({
-    id: row.id,
-    tenantId: row.tenant_id,
-    userPrincipalName: row.user_principal_name,
-    displayName: row.display_name,
-    accountEnabled: row.account_enabled === 1,
-    directoryRoles: JSON.parse(row.directory_roles) as string[],
-  }));
-  return toPage(users, request.top, (user) => user.id);
+  return toPage(rows.map(userFromRow), request.top, (user) => user.id);
 }
 
 function condition(eb: ExpressionBuilder<Database, 'users'>, clause: FilterClause): Expression<SqlBool> {

@@ -192,14 +192,7 @@ export class ApplicationRepository {
     app: Pick<Application, 'id' | 'appId'>,
     keyId: string,
   ): Promise<boolean> {
-    const result = await trx
-      .deleteFrom('password_credentials')
-      .where('application_id', '=', app.id)
-      .where('key_id', '=', keyId)
-      .executeTakeFirst();
-    const deleted = Number(result.numDeletedRows) === 1;
-    if (deleted) await recordChange(trx, 'application', app.appId);
-    return deleted;
+    return deleteCredential(trx, 'password_credentials', app, keyId);
   }
 
   /**
@@ -212,14 +205,7 @@ export class ApplicationRepository {
     app: Pick<Application, 'id' | 'appId'>,
     keyId: string,
   ): Promise<boolean> {
-    const result = await trx
-      .deleteFrom('key_credentials')
-      .where('application_id', '=', app.id)
-      .where('key_id', '=', keyId)
-      .executeTakeFirst();
-    const deleted = Number(result.numDeletedRows) === 1;
-    if (deleted) await recordChange(trx, 'application', app.appId);
-    return deleted;
+    return deleteCredential(trx, 'key_credentials', app, keyId);
   }
 
   /**
@@ -291,4 +277,21 @@ function definitionOf(app: Application): ApplicationDefinition {
     publicClient: app.publicClient,
     accessTokenSigningAlgorithm: app.accessTokenSigningAlgorithm,
   };
+}
+
+/** Removes one credential row of `app` and records the application's change; `false` when there was none. */
+async function deleteCredential(
+  trx: Transaction<Database>,
+  table: 'password_credentials' | 'key_credentials',
+  app: Pick<Application, 'id' | 'appId'>,
+  keyId: string,
+): Promise<boolean> {
+  const result = await trx
+    .deleteFrom(table)
+    .where('application_id', '=', app.id)
+    .where('key_id', '=', keyId)
+    .executeTakeFirst();
+  const deleted = Number(result.numDeletedRows) === 1;
+  if (deleted) await recordChange(trx, 'application', app.appId);
+  return deleted;
 }

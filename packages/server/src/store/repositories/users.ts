@@ -114,6 +114,16 @@ export class UserRepository {
 }
 
 function fromRow(row: Selectable<UserTable>): UserWithPassword {
+  return { ...userFromRow(row), passwordHash: row.password_hash };
+}
+
+/** The directory's user of a `users` row (its profile columns; never the password hash). */
+export function userFromRow(
+  row: Pick<
+    Selectable<UserTable>,
+    'id' | 'tenant_id' | 'user_principal_name' | 'display_name' | 'account_enabled' | 'directory_roles'
+  >,
+): User {
   return {
     id: row.id,
     tenantId: row.tenant_id,
@@ -121,6 +131,5 @@ function fromRow(row: Selectable<UserTable>): UserWithPassword {
     displayName: row.display_name,
     accountEnabled: row.account_enabled === 1,
     directoryRoles: JSON.parse(row.directory_roles) as string[],
-    passwordHash: row.password_hash,
   };
 }
