@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { verify as argon2Verify } from '@node-rs/argon2';
-import { DirectoryError, type Directory } from '@tessera/server';
+import type { Directory } from '@tessera/server';
 import {
   JWT_BEARER_ASSERTION_TYPE,
   postForm,
@@ -21,6 +21,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { builtinDirectoryApplication, DIRECTORY_APP_ID } from '../src/directory/builtin-directory-app.js';
 import type { DirectoryChanges } from '../src/directory/directory-cache.js';
+import { expectDirectoryError } from './support/directory-error.js';
 
 // The directory operations the management API calls (update, delete, remove, revoke), on both dialects, through
 // two real servers on one database: server A writes, server B must stop (or start) issuing tokens by itself —
@@ -80,25 +81,6 @@ function sorted(changes: DirectoryChanges): DirectoryChanges {
   return [...changes].sort((x, y) =>
     `${x.entityType}|${x.entityId}`.localeCompare(`${y.entityType}|${y.entityId}`),
   );
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
-
-/** Asserts a refused directory operation: a DirectoryError with exactly this code and message. */
-async function expectDirectoryError(promise: Promise<unknown>, code: string, message: string) {
-  const error = await rejection(promise);
-  expect(error).toBeInstanceOf(DirectoryError);
-  expect({ code: (error as DirectoryError).code, message: (error as DirectoryError).message }).toEqual({
-    code,
-    message,
-  });
 }
 
 describe.each([

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DirectoryCache, DirectoryWatcher, type DirectoryChanges } from '../src/directory/directory-cache.js';
 import { Directory as NodeDirectory } from '../src/directory/directory.js';
 import { DirectoryStore as NodeStore } from '../src/store/directory-store.js';
+import { expectDirectoryError, rejection } from './support/directory-error.js';
 
 // One store suite, run on both dialects: what the server relies on from its database, through Directory (the
 // validated write side) and DirectoryStore (the SQL), checked against the rows themselves.
@@ -83,25 +84,6 @@ function sha256Hex(text: string): string {
 
 function uniqueDomain(label: string): string {
   return `${label}-${randomUUID().slice(0, 8)}.test`;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
-
-/** Asserts a refused directory write: a DirectoryError with exactly this code and message. */
-async function expectDirectoryError(promise: Promise<unknown>, code: string, message: string) {
-  const error = await rejection(promise);
-  expect(error).toBeInstanceOf(DirectoryError);
-  expect({ code: (error as DirectoryError).code, message: (error as DirectoryError).message }).toEqual({
-    code,
-    message,
-  });
 }
 
 async function allRowsText(db: Kysely<unknown>): Promise<string> {
