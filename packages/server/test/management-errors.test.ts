@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MANAGEMENT_ERRORS, ManagementError } from '../src/management/errors.js';
+import { builtinDirectoryApplication } from '../src/directory/builtin-directory-app.js';
+import { DIRECTORY_ROLES } from '../src/directory/model.js';
 import { OPERATION_PERMISSIONS } from '../src/management/permissions.js';
 
 // The management API's catalogue and permission table, kept in step with docs/management-api.md.
@@ -49,6 +51,16 @@ describe('permission table', () => {
         expect(doc).toContain(`\`${permission}\``);
       }
       for (const role of rule.directoryRoles) expect(doc).toContain(role);
+    }
+  });
+
+  it('every permission it names is a scope or an app role of the built-in directory app, and every role a known one', () => {
+    const scopes = builtinDirectoryApplication.api.oauth2PermissionScopes.map((scope) => scope.value);
+    const appRoles = builtinDirectoryApplication.appRoles.map((role) => role.value);
+    for (const rule of Object.values(OPERATION_PERMISSIONS)) {
+      for (const scope of rule.delegatedScopes) expect(scopes).toContain(scope);
+      for (const role of rule.appRoles) expect(appRoles).toContain(role);
+      for (const role of rule.directoryRoles) expect(DIRECTORY_ROLES).toContain(role);
     }
   });
 });

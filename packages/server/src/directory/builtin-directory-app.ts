@@ -78,6 +78,13 @@ export const builtinDirectoryApplication: Application = {
       'Manage all delegated permission grants',
     ),
     role('b0afded3-3588-46d8-8b3d-9842eff778da', 'AuditLog.Read.All', 'Read all audit log data'),
+    role('19dbc75e-c2e2-444c-a770-ec69d8559fc7', 'Directory.ReadWrite.All', 'Read and write directory data'),
+    role('498476ce-e0fe-48b0-b801-37ba7e2685c6', 'Organization.Read.All', 'Read organization information'),
+    role(
+      '292d869f-3427-49a8-9dab-8c70152b74e9',
+      'Organization.ReadWrite.All',
+      'Read and write organization information',
+    ),
   ],
   api: {
     ...emptyApplicationDefinition.api,
@@ -126,6 +133,19 @@ export const builtinDirectoryApplication: Application = {
       ),
       scope('06da0dbc-49e2-44d2-8312-53f166ab848a', 'Directory.Read.All', 'Admin', 'Read directory data'),
       scope('e4c9e354-4dc5-45b8-9e7c-e1393b0b1a20', 'AuditLog.Read.All', 'Admin', 'Read audit log data'),
+      scope(
+        'c5366453-9fb0-48a5-a156-24f0c49a4b84',
+        'Directory.ReadWrite.All',
+        'Admin',
+        'Read and write directory data',
+      ),
+      scope(
+        '4908d5b9-3fb2-4b1e-9336-1888b7937185',
+        'Organization.Read.All',
+        'Admin',
+        'Read organization information',
+      ),
+      scope('b4e74841-8e56-480b-be8b-910348b18b4c', 'User.ReadWrite', 'User', 'Read and update your profile'),
     ],
   },
 };

@@ -164,6 +164,26 @@ export interface User {
 /** The directory role whose holders may consent for the whole tenant. */
 export const GLOBAL_ADMINISTRATOR = 'Global Administrator';
 
+/**
+ * The directory roles Tessera knows, by Graph's display names (`directoryRole.displayName`). A user holds any of
+ * them in `directoryRoles`; the management API's permission table names which allow what.
+ *
+ * @see https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference
+ */
+export const DIRECTORY_ROLES = [
+  GLOBAL_ADMINISTRATOR,
+  'Global Reader',
+  'User Administrator',
+  'Application Administrator',
+  'Cloud Application Administrator',
+  'Privileged Role Administrator',
+  'Reports Reader',
+  'Security Reader',
+] as const;
+
+/** A directory role's display name: one of {@link DIRECTORY_ROLES}. */
+export type DirectoryRoleName = (typeof DIRECTORY_ROLES)[number];
+
 /** Empty definition parts, for building applications. */
 export const emptyApplicationDefinition: ApplicationDefinition = {
   appRoles: [],

@@ -13,6 +13,8 @@ export type Caller =
       readonly kind: 'delegated';
       /** The token's `tid`: the only tenant the request may see. */
       readonly tenantId: string;
+      /** The client the user signed in to (`appid` of a v1 token, `azp` of a v2 one). */
+      readonly clientAppId: string;
       /** The signed-in user, read from the directory (current roles and `accountEnabled`). */
       readonly user: User;
       /** The token's `scp` values, lower-case. */
@@ -21,6 +23,10 @@ export type Caller =
   | {
       readonly kind: 'app';
       readonly tenantId: string;
+      /** The calling client (`appid` / `azp`). */
+      readonly clientAppId: string;
+      /** The client's service principal in the tenant (the token's `oid`). */
+      readonly servicePrincipalId: string;
       /** The token's `roles` values, lower-case. */
       readonly roles: ReadonlySet<string>;
     };
@@ -58,8 +64,10 @@ export async function authenticateCaller(request: FastifyRequest, context: Serve
   if (!isAudienceOf(builtinDirectoryApplication, claims.aud)) {
     throw new ManagementError('unauthenticated', 'Invalid audience.');
   }
+  const clientAppId = typeof claims.appid === 'string' ? claims.appid : String(claims.azp);
   if (claims.idtyp === 'app') {
-    return { kind: 'app', tenantId, roles: lowerSet(claims.roles) };
+    const servicePrincipalId = String(claims.oid);
+    return { kind: 'app', tenantId, clientAppId, servicePrincipalId, roles: lowerSet(claims.roles) };
   }
   const user = typeof claims.oid === 'string' ? await context.store.users.findById(claims.oid) : undefined;
   if (user?.tenantId !== tenantId || !user.accountEnabled) {
@@ -67,7 +75,7 @@ export async function authenticateCaller(request: FastifyRequest, context: Serve
   }
   const { passwordHash: _hash, ...withoutHash } = user;
   const scopes = typeof claims.scp === 'string' ? claims.scp.split(' ') : [];
-  return { kind: 'delegated', tenantId, user: withoutHash, scopes: lowerSet(scopes) };
+  return { kind: 'delegated', tenantId, clientAppId, user: withoutHash, scopes: lowerSet(scopes) };
 }
 
 /**

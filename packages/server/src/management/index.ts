@@ -2,14 +2,27 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { authenticateCaller, bearerChallenge } from './authentication.js';
 import { asManagementError, ManagementError, sendGraphError } from './errors.js';
-import { registerOrganizationRoutes } from './organization.js';
-import { registerUserRoutes } from './users.js';
+import { APP_ROLE_ASSIGNMENTS_PATHS, registerAppRoleAssignmentRoutes } from './app-role-assignments.js';
+import { APPLICATIONS_PATHS, registerApplicationRoutes } from './applications.js';
+import { AUDIT_LOGS_PATHS, registerAuditLogRoutes } from './audit-logs.js';
+import { ORGANIZATION_PATHS, registerOrganizationRoutes } from './organization.js';
+import { PERMISSION_GRANTS_PATHS, registerPermissionGrantRoutes } from './permission-grants.js';
+import { registerServicePrincipalRoutes, SERVICE_PRINCIPALS_PATHS } from './service-principals.js';
+import { registerUserRoutes, USERS_PATHS } from './users.js';
 
 export { MANAGEMENT_ERRORS, ManagementError, type ManagementErrorCode } from './errors.js';
 export { OPERATION_PERMISSIONS, type ManagementOperation } from './permissions.js';
 
 /** The resource paths the API answers (some methods only): another method on them answers 405. */
-const RESOURCE_PATHS: readonly RegExp[] = [/^\/v1\.0\/(?:me|users|organization)$/, /^\/v1\.0\/users\/[^/]+$/];
+const RESOURCE_PATHS: readonly RegExp[] = [
+  ...USERS_PATHS,
+  ...ORGANIZATION_PATHS,
+  ...APPLICATIONS_PATHS,
+  ...SERVICE_PRINCIPALS_PATHS,
+  ...APP_ROLE_ASSIGNMENTS_PATHS,
+  ...PERMISSION_GRANTS_PATHS,
+  ...AUDIT_LOGS_PATHS,
+];
 
 /**
  * The management API under `/v1.0`, in Microsoft Graph's shapes: `/me`, `/users`, `/organization`. Every request
@@ -48,6 +61,11 @@ export function registerManagementApi(app: FastifyInstance, context: ServerConte
       });
       registerUserRoutes(scope, context, authenticate);
       registerOrganizationRoutes(scope, context, authenticate);
+      registerApplicationRoutes(scope, context, authenticate);
+      registerServicePrincipalRoutes(scope, context, authenticate);
+      registerAppRoleAssignmentRoutes(scope, context, authenticate);
+      registerPermissionGrantRoutes(scope, context, authenticate);
+      registerAuditLogRoutes(scope, context, authenticate);
       done();
     },
     { prefix: '/v1.0' },

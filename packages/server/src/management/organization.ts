@@ -3,6 +3,9 @@ import type { ServerContext } from '../context.js';
 import { requireAllowed, type Caller } from './authentication.js';
 import { parseCollectionQuery, queryOf, selected, type EntityType } from './odata.js';
 
+/** The resource paths under `/v1.0` this module answers (another method on them answers 405). */
+export const ORGANIZATION_PATHS: readonly RegExp[] = [/^\/v1\.0\/organization$/];
+
 /** Graph's `organization` as far as Tessera keeps it. */
 export const ORGANIZATION_TYPE: EntityType = {
   name: 'microsoft.graph.organization',

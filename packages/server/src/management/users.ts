@@ -14,6 +14,9 @@ import {
   type EntityType,
 } from './odata.js';
 
+/** The resource paths under `/v1.0` this module answers (another method on them answers 405). */
+export const USERS_PATHS: readonly RegExp[] = [/^\/v1\.0\/(?:me|users)$/, /^\/v1\.0\/users\/[^/]+$/];
+
 /** Graph's `user` as far as Tessera keeps it: what `$select` and `$filter` may name. */
 export const USER_TYPE: EntityType = {
   name: 'microsoft.graph.user',

@@ -20,6 +20,11 @@ import { signInInteractionsMigration } from './migrations/005-sign-in-interactio
 import { directoryChangesMigration } from './migrations/006-directory-changes.js';
 import { signingKeySlotsMigration } from './migrations/007-signing-key-slots.js';
 import { interactionResumeMigration } from './migrations/008-interaction-resume.js';
+import { applicationOwnersMigration } from './migrations/009-application-owners.js';
+import { grantIndexesMigration } from './migrations/010-grant-indexes.js';
+import { auditLogsMigration } from './migrations/011-audit-logs.js';
+import { userProfileMigration } from './migrations/012-user-profile.js';
+import { collectionIndexesMigration } from './migrations/013-collection-indexes.js';
 import type { Database } from './schema.js';
 
 /** Where the store lives: an embedded SQLite file, or a PostgreSQL server. */
@@ -36,6 +41,11 @@ const migrations: Record<string, Migration> = {
   '006-directory-changes': directoryChangesMigration,
   '007-signing-key-slots': signingKeySlotsMigration,
   '008-interaction-resume': interactionResumeMigration,
+  '009-application-owners': applicationOwnersMigration,
+  '010-grant-indexes': grantIndexesMigration,
+  '011-audit-logs': auditLogsMigration,
+  '012-user-profile': userProfileMigration,
+  '013-collection-indexes': collectionIndexesMigration,
 };
 
 const migrationProvider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

@@ -1,0 +1,13 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.js';
+import type { Caller } from './authentication.js';
+
+/** The resource paths under `/v1.0` this module answers (another method on them answers 405). */
+export const SERVICE_PRINCIPALS_PATHS: readonly RegExp[] = [];
+
+/** Registers the routes of servicePrincipals and servicePrincipals(appId='…'). Not built yet. */
+export function registerServicePrincipalRoutes(
+  _scope: FastifyInstance,
+  _context: ServerContext,
+  _authenticate: (request: FastifyRequest) => Promise<Caller>,
+): void {}
