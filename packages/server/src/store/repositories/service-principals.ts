@@ -100,3 +100,6 @@ function fromRow(row: Selectable<ServicePrincipalTable>): ServicePrincipal {
     accountEnabled: row.account_enabled === 1,
   };
 }
+
+/** The directory's service principal of a `service_principals` row (for the management API's list queries). */
+export const servicePrincipalFromRow = fromRow;
