@@ -152,7 +152,7 @@ export interface AppRoleAssignment {
 }
 
 /** A user (Graph `user`), without the password hash. */
-export interface User {
+export interface User extends Partial<UserProfile> {
   readonly id: string;
   readonly tenantId: string;
   readonly userPrincipalName: string;
@@ -160,6 +160,23 @@ export interface User {
   readonly accountEnabled: boolean;
   readonly directoryRoles: readonly string[];
 }
+
+/**
+ * The optional profile properties of a Graph `user` Tessera keeps (null or absent: not set). `mail` is not a
+ * mailbox here: Tessera stores what it is told and sends no mail.
+ *
+ * @see https://learn.microsoft.com/graph/api/resources/user
+ */
+export interface UserProfile {
+  readonly mailNickname: string | null;
+  readonly givenName: string | null;
+  readonly surname: string | null;
+  readonly jobTitle: string | null;
+  readonly mail: string | null;
+}
+
+/** The names of {@link UserProfile}'s properties, in Graph's spelling. */
+export const USER_PROFILE_PROPERTIES = ['mailNickname', 'givenName', 'surname', 'jobTitle', 'mail'] as const;
 
 /** The directory role whose holders may consent for the whole tenant. */
 export const GLOBAL_ADMINISTRATOR = 'Global Administrator';

@@ -103,6 +103,12 @@ export interface UserTable {
   /** JSON array of directory role names, e.g. `["Global Administrator"]`. */
   directory_roles: string;
   created_at: number;
+  /** Graph `mailNickname`, `givenName`, `surname`, `jobTitle`, `mail` (migration 012); null when not set. */
+  mail_nickname: string | null;
+  given_name: string | null;
+  surname: string | null;
+  job_title: string | null;
+  mail: string | null;
 }
 
 export interface SigningKeyTable {

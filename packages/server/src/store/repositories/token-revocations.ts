@@ -87,7 +87,14 @@ export class TokenRevocationRepository {
   }
 }
 
-async function insertRevocations(
+/**
+ * Records revocations inside `trx` (a caller's own transaction, e.g. a directory write that must commit with
+ * them), bumping `revocation_state.version`. This node's revocation list sees them at its next poll, as other
+ * nodes do; {@link TokenRevocationRepository.record} also tells it at once.
+ *
+ * @param now Unix seconds.
+ */
+export async function insertRevocations(
   trx: Transaction<Database>,
   ids: readonly string[],
   now: number,
