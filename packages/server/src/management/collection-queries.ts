@@ -6,7 +6,6 @@ import { servicePrincipalFromRow } from '../store/repositories/service-principal
 import { userFromRow } from '../store/repositories/users.js';
 import {
   encodeSkipToken,
-  searchWords,
   type CollectionQuery,
   type Cursor,
   type EntityType,
@@ -95,6 +94,7 @@ export const SERVICE_PRINCIPAL_TYPE: EntityType = {
     'servicePrincipalNames',
   ],
   searchable: ['displayName'],
+  queries: 'full',
 };
 
 /**

@@ -673,7 +673,7 @@ function parseFilter(text: string, entity: EntityType): Filter {
 }
 
 /** The words of a `$search` term: runs of letters and digits, lower-cased. */
-export function searchWords(text: string): string[] {
+function searchWords(text: string): string[] {
   return text
     .toLowerCase()
     .split(/[^\p{L}\p{N}]+/u)
