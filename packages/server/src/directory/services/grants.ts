@@ -13,6 +13,20 @@ import type { ApplicationService } from './applications.js';
 import type { TenantService } from './tenants.js';
 import { tenantPage, type Page, type TenantPageRequest } from './paging.js';
 
+/** An app role assignment with the display names of its principal and resource (Graph `appRoleAssignment`). */
+export interface AppRoleAssignmentView extends AppRoleAssignment {
+  readonly principalDisplayName: string;
+  readonly resourceDisplayName: string;
+}
+
+/** Equality conditions on delegated permission grants (Graph `$filter` of `/oauth2PermissionGrants`). */
+export interface PermissionGrantFilter {
+  readonly clientId?: string;
+  readonly consentType?: string;
+  readonly principalId?: string;
+  readonly resourceId?: string;
+}
+
 /** One item of {@link GrantService.recordConsent}: a client's consent to scopes of one resource. */
 export interface ConsentItem {
   readonly clientAppId: string;
@@ -206,28 +220,40 @@ export class GrantService {
   }
 
   /**
-   * One page of the delegated permission grants in a tenant, by id.
+   * One page of the delegated permission grants in a tenant, by id; with `filter`, only those equal to each
+   * condition given (ids case-insensitive, `consentType` exact).
    *
    * @throws DirectoryError `not_found` for an unknown tenant, `invalid` for a `top` out of range.
    */
-  listPermissionGrants(request: TenantPageRequest): Promise<Page<OAuth2PermissionGrant>> {
-    return tenantPage(this.tenants, request, (page) => this.store.permissionGrants.list(page));
+  listPermissionGrants(
+    request: TenantPageRequest & { readonly filter?: PermissionGrantFilter },
+  ): Promise<Page<OAuth2PermissionGrant>> {
+    const filter = request.filter ?? {};
+    return tenantPage(this.tenants, request, (page) =>
+      Object.values(filter).every((value) => value === undefined)
+        ? this.store.permissionGrants.list(page)
+        : this.store.permissionGrants.listMatching({ ...page, ...filter }),
+    );
   }
 
   /**
    * Assigns an app role by ids, as Graph's `POST …/appRoleAssignedTo` and `…/appRoleAssignments` do: the
    * principal (a user or a service principal of the tenant), the resource service principal and the id of one of
-   * its application's app roles. Assigning it again returns the existing assignment.
+   * its application's enabled app roles. Assigning it again returns the existing assignment, or with
+   * `refuseExisting` (Graph's behaviour) is refused.
    *
-   * @throws DirectoryError `not_found` (tenant, principal, resource or role in that tenant), `invalid` (the role
-   *   does not allow the principal's member type).
+   * @throws DirectoryError `not_found` (tenant, principal or resource in that tenant), `invalid` (no such enabled
+   *   role on the resource's application, or the role does not allow the principal's member type), `conflict`
+   *   (with `refuseExisting`: the principal already holds that role on the resource).
    * @see https://learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto
+   * @see https://learn.microsoft.com/graph/api/user-post-approleassignments
    */
   async assignAppRoleById(input: {
     tenant: string;
     principalId: string;
     resourceId: string;
     appRoleId: string;
+    refuseExisting?: boolean;
   }): Promise<AppRoleAssignment> {
     const tenant = await this.tenants.require(input.tenant);
     const resourceSp = await this.servicePrincipalIn(tenant.id, input.resourceId, 'resource');
@@ -236,8 +262,8 @@ export class GrantService {
     const appRole = resource.appRoles.find((r) => r.id === input.appRoleId.toLowerCase() && r.isEnabled);
     if (appRole === undefined) {
       throw new DirectoryError(
-        'not_found',
-        `The resource '${resource.displayName}' has no app role '${input.appRoleId}'.`,
+        'invalid',
+        `Permission being assigned was not found on application '${resource.appId}'.`,
       );
     }
     const memberType = principal.type === 'User' ? 'User' : 'Application';
@@ -245,18 +271,64 @@ export class GrantService {
       const to = memberType === 'Application' ? 'granted to applications' : 'assigned to users';
       throw new DirectoryError('invalid', `The app role '${appRole.value}' cannot be ${to}.`);
     }
+    if (input.refuseExisting === true) {
+      const existing = await this.store.appRoleAssignments.find(principal.id, resourceSp.id, appRole.id);
+      if (existing !== undefined) {
+        throw new DirectoryError('conflict', 'Permission being assigned already exists on the object.');
+      }
+    }
     return this.assign(tenant.id, principal, resourceSp, appRole);
   }
 
   /**
-   * An app role assignment of a tenant by id.
-   *
-   * @throws DirectoryError `not_found` (tenant, or no such assignment in it).
+   * App role assignments with the display names Graph's `appRoleAssignment` carries: the principal's (a user's
+   * or service principal's `displayName`) and the resource service principal's. A principal or resource deleted
+   * meanwhile has an empty name.
    */
-  async getAppRoleAssignment(tenant: string, id: string): Promise<AppRoleAssignment> {
+  async describeAppRoleAssignments(
+    assignments: readonly AppRoleAssignment[],
+  ): Promise<AppRoleAssignmentView[]> {
+    const names = new Map<string, Promise<string>>();
+    const nameOf = (id: string, type: AppRoleAssignment['principalType']) => {
+      const key = `${type}|${id}`;
+      let name = names.get(key);
+      if (name === undefined) {
+        name =
+          type === 'User'
+            ? this.store.users.findById(id).then((user) => user?.displayName ?? '')
+            : this.store.servicePrincipals.findById(id).then((sp) => sp?.displayName ?? '');
+        names.set(key, name);
+      }
+      return name;
+    };
+    return Promise.all(
+      assignments.map(async (assignment) => ({
+        ...assignment,
+        principalDisplayName: await nameOf(assignment.principalId, assignment.principalType),
+        resourceDisplayName: await nameOf(assignment.resourceId, 'ServicePrincipal'),
+      })),
+    );
+  }
+
+  /**
+   * An app role assignment of a tenant by id; with `of`, only one held by that principal or granted on that
+   * resource service principal (Graph's `…/appRoleAssignments/{id}`, `…/appRoleAssignedTo/{id}`).
+   *
+   * @throws DirectoryError `not_found` (tenant, or no such assignment in it, of `of`).
+   */
+  async getAppRoleAssignment(
+    tenant: string,
+    id: string,
+    of?: { readonly principalId: string } | { readonly resourceId: string },
+  ): Promise<AppRoleAssignment> {
     const home = await this.tenants.require(tenant);
     const assignment = await this.store.appRoleAssignments.findById(id);
-    if (assignment?.tenantId !== home.id) {
+    const belongs =
+      of === undefined ||
+      ('principalId' in of
+        ? assignment?.principalId === of.principalId.toLowerCase()
+        : assignment?.resourceId === of.resourceId.toLowerCase());
+    if (assignment?.tenantId !== home.id || !belongs) {
       throw new DirectoryError('not_found', `App role assignment '${id}' not found in tenant '${home.id}'.`);
     }
     return assignment;
@@ -269,8 +341,12 @@ export class GrantService {
    * @throws DirectoryError `not_found` (tenant, or no such assignment in it).
    * @see https://learn.microsoft.com/graph/api/serviceprincipal-delete-approleassignedto
    */
-  async removeAppRoleAssignment(tenant: string, id: string): Promise<void> {
-    const assignment = await this.getAppRoleAssignment(tenant, id);
+  async removeAppRoleAssignment(
+    tenant: string,
+    id: string,
+    of?: { readonly principalId: string } | { readonly resourceId: string },
+  ): Promise<void> {
+    const assignment = await this.getAppRoleAssignment(tenant, id, of);
     const removed = await this.store.write((trx) => this.store.appRoleAssignments.delete(trx, assignment));
     if (!removed) throw new DirectoryError('not_found', `App role assignment '${id}' not found.`);
   }

@@ -22,13 +22,17 @@ export class ServicePrincipalService {
   /**
    * Creates the service principal of `appId` in a tenant (Graph `POST /servicePrincipals` with `appId`): for an
    * application registered in that tenant, or a multi-tenant one (`signInAudience` other than `AzureADMyOrg`)
-   * registered elsewhere.
+   * registered elsewhere. `options.accountEnabled` false creates it disabled, in the same write.
    *
    * @throws DirectoryError `not_found` (tenant, application), `invalid` (a single-tenant application of another
    *   tenant), `conflict` (the application already has a service principal there).
    * @see https://learn.microsoft.com/graph/api/serviceprincipal-post-serviceprincipals
    */
-  async create(tenant: string, appId: string): Promise<ServicePrincipal> {
+  async create(
+    tenant: string,
+    appId: string,
+    options: { readonly accountEnabled?: boolean } = {},
+  ): Promise<ServicePrincipal> {
     const home = await this.tenants.require(tenant);
     const app = await this.applications.require(appId);
     if (app.tenantId !== home.id && app.signInAudience === 'AzureADMyOrg') {
@@ -41,7 +45,7 @@ export class ServicePrincipalService {
     if ((await this.store.servicePrincipals.find(home.id, app.appId)) !== undefined) {
       throw new DirectoryError('conflict', conflict);
     }
-    const sp = servicePrincipalFor(app, home.id);
+    const sp = { ...servicePrincipalFor(app, home.id), accountEnabled: options.accountEnabled ?? true };
     await writeOrConflict(this.store, conflict, (trx) =>
       this.store.servicePrincipals.insert(trx, sp, this.nowSeconds()),
     );

@@ -50,12 +50,36 @@ export class PermissionGrantRepository {
     );
   }
 
-  /** A grant by id. */
+  /**
+   * One page of the grants in a tenant equal to every condition given (Graph `$filter` on `clientId`,
+   * `consentType`, `principalId`, `resourceId`), by id. Ids compare lower-cased; a `principalId` matches
+   * `Principal` grants only.
+   *
+   * @throws RangeError for a `top` out of range.
+   */
+  async listMatching(
+    request: PageRequest & {
+      readonly tenantId: string;
+      readonly clientId?: string;
+      readonly consentType?: string;
+      readonly principalId?: string;
+      readonly resourceId?: string;
+    },
+  ): Promise<Page<OAuth2PermissionGrant>> {
+    const equal: Record<string, string> = { tenant_id: request.tenantId };
+    if (request.clientId !== undefined) equal.client_id = request.clientId.toLowerCase();
+    if (request.consentType !== undefined) equal.consent_type = request.consentType;
+    if (request.principalId !== undefined) equal.principal_id = request.principalId.toLowerCase();
+    if (request.resourceId !== undefined) equal.resource_id = request.resourceId.toLowerCase();
+    return listWhere(this.db, 'oauth2_permission_grants', equal, request, fromRow);
+  }
+
+  /** A grant by id (case-insensitive). */
   async findById(id: string): Promise<OAuth2PermissionGrant | undefined> {
     const row = await this.db
       .selectFrom('oauth2_permission_grants')
       .selectAll()
-      .where('id', '=', id)
+      .where('id', '=', id.toLowerCase())
       .executeTakeFirst();
     return row === undefined ? undefined : fromRow(row);
   }
