@@ -37,7 +37,8 @@ const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i;
  * The caller of a management request, from its `Authorization: Bearer` access token (RFC 6750 §2.1): a v1 or v2
  * access token this server issued for the built-in directory API (`aud` its appId or
  * `https://graph.microsoft.com`), unexpired, neither it nor its grant revoked; a user token's user must exist in
- * the token's tenant and be enabled.
+ * the token's tenant and be enabled; an app-only token's client must still have that service principal (`oid`)
+ * in the token's tenant, enabled.
  *
  * @throws ManagementError `unauthenticated` (401 `InvalidAuthenticationToken`) otherwise.
  */
@@ -66,7 +67,13 @@ export async function authenticateCaller(request: FastifyRequest, context: Serve
   }
   const clientAppId = typeof claims.appid === 'string' ? claims.appid : String(claims.azp);
   if (claims.idtyp === 'app') {
-    const servicePrincipalId = String(claims.oid);
+    const servicePrincipalId = String(claims.oid).toLowerCase();
+    // The client's service principal as it is now (read through the directory cache): one disabled or deleted
+    // since the token was issued (or deleted and created again, a new `oid`) no longer authenticates.
+    const sp = await context.cache.servicePrincipal(tenantId, clientAppId);
+    if (sp?.id !== servicePrincipalId || !sp.accountEnabled) {
+      throw new ManagementError('unauthenticated', 'Invalid token.');
+    }
     return { kind: 'app', tenantId, clientAppId, servicePrincipalId, roles: lowerSet(claims.roles) };
   }
   const user = typeof claims.oid === 'string' ? await context.store.users.findById(claims.oid) : undefined;

@@ -21,6 +21,11 @@ export const MANAGEMENT_ERRORS = {
   unauthenticated: { graphCode: 'InvalidAuthenticationToken', httpStatus: 401 },
   /** A query option, filter clause or operator the API does not support. */
   unsupported_query: { graphCode: 'Request_UnsupportedQuery', httpStatus: 400 },
+  /**
+   * An object whose key is already taken where Graph answers 409: a second service principal of one app in a
+   * tenant, a second delegated grant of one client, resource, consent type and principal.
+   */
+  key_value_conflict: { graphCode: 'Request_MultipleObjectsWithSameKeyValue', httpStatus: 409 },
   /** A path segment that names no resource or operation (Graph answers these with 400 `BadRequest`). */
   no_segment: { graphCode: 'BadRequest', httpStatus: 400 },
   /** A resource that exists but not with this HTTP method. */
