@@ -1,0 +1,73 @@
+import { endpointUrl, postForm, type TestServer } from '@tessera/testkit';
+import { expect } from 'vitest';
+
+/** Microsoft Graph's resource identifier: the built-in directory API of every tenant. */
+export const GRAPH = 'https://graph.microsoft.com';
+
+/** One answer of the management API: status, headers and the JSON body (`{}` for an empty one). */
+export interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: Record<string, unknown>;
+}
+
+/** Calls the management API of `server` with a bearer token and, when given, a JSON body. */
+export async function callApi(
+  server: TestServer,
+  path: string,
+  token: string | undefined,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const response = await fetch(`${server.url}${path}`, {
+    method: init.method ?? 'GET',
+    headers: {
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...init.headers,
+    },
+    ...(init.body === undefined
+      ? {}
+      : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+  };
+}
+
+/** Asserts Graph's error body: the status, `error.code` and, when given, the exact message. */
+export function expectGraphError(answer: Answer, status: number, code: string, message?: string): void {
+  expect({
+    status: answer.status,
+    code: (answer.body.error as { code?: unknown } | undefined)?.code,
+  }).toEqual({
+    status,
+    code,
+  });
+  if (message !== undefined) {
+    expect((answer.body.error as { message?: unknown }).message).toBe(message);
+  }
+  expect(answer.headers.get('cache-control')).toBe('no-store');
+}
+
+/** A client-credentials access token of a client for Microsoft Graph (`{GRAPH}/.default`), with its `roles`. */
+export async function graphAppToken(
+  server: TestServer,
+  tenantId: string,
+  client: { readonly appId: string; readonly secret: string },
+): Promise<{ readonly token: string; readonly roles: readonly string[] }> {
+  const response = await postForm(endpointUrl(server.url, tenantId, 'token'), {
+    grant_type: 'client_credentials',
+    client_id: client.appId,
+    client_secret: client.secret,
+    scope: `${GRAPH}/.default`,
+  });
+  expect(response.status).toBe(200);
+  const token = ((await response.json()) as { access_token: string }).access_token;
+  const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+    roles?: string[];
+  };
+  return { token, roles: [...(payload.roles ?? [])].sort() };
+}
