@@ -280,12 +280,15 @@ async function readPage(
   const sortKey = byId ? id : columnOf(spec, orderBy.property).expression;
   const descending = orderBy?.descending === true;
   const after = query.cursor;
+  // The cursor as `key >= v and (key > v or id > last)` (mirrored for desc) rather than a row comparison: both
+  // dialects then read the index on (tenant_id, key, id) from the cursor on, also when the key is an expression.
+  const [beyond, upTo] = descending ? [sql`<`, sql`<=`] : [sql`>`, sql`>=`];
   const keyset =
     after === undefined
       ? sql``
       : byId
-        ? sql` and ${id} ${descending ? sql`<` : sql`>`} ${after.id}`
-        : sql` and (${sortKey}, ${id}) ${descending ? sql`<` : sql`>`} (${after.value}, ${after.id})`;
+        ? sql` and ${id} ${beyond} ${after.id}`
+        : sql` and ${sortKey} ${upTo} ${after.value} and (${sortKey} ${beyond} ${after.value} or ${id} ${beyond} ${after.id})`;
   const direction = descending ? sql`desc` : sql`asc`;
   const columns = sql.join(spec.select.map((column) => sql.ref(`${table}.${column}`)));
   const read =
