@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { DirectoryError } from '../directory/errors.js';
-import type { User } from '../directory/model.js';
+import { GLOBAL_ADMINISTRATOR, type User } from '../directory/model.js';
+import type { UserChange } from '../directory/services/users.js';
 import { isAllowed, requireAllowed, type Caller } from './authentication.js';
 import { INSUFFICIENT_PRIVILEGES, ManagementError } from './errors.js';
 import { collectionBody, listUsers } from './collection-queries.js';
@@ -28,13 +29,25 @@ export const USER_TYPE: EntityType = {
     givenName: 'string',
     jobTitle: 'string',
     mail: 'string',
+    mailNickname: 'string',
     mobilePhone: 'string',
     officeLocation: 'string',
     preferredLanguage: 'string',
     surname: 'string',
     userPrincipalName: 'string',
   },
-  filterable: ['id', 'userPrincipalName', 'displayName', 'accountEnabled'],
+  filterable: [
+    'id',
+    'userPrincipalName',
+    'displayName',
+    'accountEnabled',
+    'givenName',
+    'surname',
+    'mail',
+    'mailNickname',
+    'jobTitle',
+  ],
+  orderable: ['id', 'userPrincipalName', 'displayName', 'accountEnabled'],
   searchable: ['displayName'],
   queries: 'full',
 };
@@ -54,20 +67,24 @@ const DEFAULT_USER_PROPERTIES = [
   'id',
 ] as const;
 
-/** A user in Graph's JSON; properties Tessera does not keep are `null` (`businessPhones` `[]`). */
+/**
+ * A user in Graph's JSON; properties Tessera does not keep, or that are not set, are `null` (`businessPhones`
+ * `[]`). `mailNickname` only when selected, as in Graph.
+ */
 export function graphUser(user: User, select: readonly string[] | undefined): Record<string, unknown> {
   const all: Record<string, unknown> = {
     id: user.id,
     accountEnabled: user.accountEnabled,
     businessPhones: [],
     displayName: user.displayName,
-    givenName: null,
-    jobTitle: null,
-    mail: null,
+    givenName: user.givenName ?? null,
+    jobTitle: user.jobTitle ?? null,
+    mail: user.mail ?? null,
+    mailNickname: user.mailNickname ?? null,
     mobilePhone: null,
     officeLocation: null,
     preferredLanguage: null,
-    surname: null,
+    surname: user.surname ?? null,
     userPrincipalName: user.userPrincipalName,
   };
   return selected(all, select ?? DEFAULT_USER_PROPERTIES);
@@ -134,6 +151,7 @@ const PASSWORD_PROFILE_PROPERTIES = {
 interface CreateUserBody {
   readonly accountEnabled: boolean;
   readonly displayName: string;
+  readonly mailNickname: string;
   readonly userPrincipalName: string;
   readonly password: string;
 }
@@ -151,21 +169,128 @@ function checkCreateBody(body: unknown): CreateUserBody {
       throw new ManagementError('invalid', `Property '${name}' is required to create a user.`);
     }
   }
-  const profile = checkObject(object.passwordProfile, PASSWORD_PROFILE_PROPERTIES, 'passwordProfile');
-  if (typeof profile.password !== 'string') {
+  const password = checkPasswordProfile(object.passwordProfile);
+  if (password === undefined) {
     throw new ManagementError('invalid', "Property 'passwordProfile.password' is required to create a user.");
   }
   return {
     accountEnabled: object.accountEnabled as boolean,
     displayName: object.displayName as string,
+    mailNickname: object.mailNickname as string,
     userPrincipalName: object.userPrincipalName as string,
-    password: profile.password,
+    password,
   };
+}
+
+/**
+ * Checks Graph's `passwordProfile`: an object of only {@link PASSWORD_PROFILE_PROPERTIES}. Tessera has no
+ * forced password change at sign-in, so `forceChangePasswordNextSignIn` and `…WithMfa` may only be `false`.
+ *
+ * @returns the new password, if given.
+ * @throws ManagementError `invalid` (400 `Request_BadRequest`) otherwise.
+ */
+function checkPasswordProfile(value: unknown): string | undefined {
+  const profile = checkObject(value, PASSWORD_PROFILE_PROPERTIES, 'passwordProfile');
+  for (const name of ['forceChangePasswordNextSignIn', 'forceChangePasswordNextSignInWithMfa']) {
+    if (profile[name] === true) {
+      throw new ManagementError(
+        'invalid',
+        `Property 'passwordProfile.${name}' can only be false: Tessera has no forced password change.`,
+      );
+    }
+  }
+  return profile.password as string | undefined;
+}
+
+/**
+ * The properties `PATCH /users/{id}` accepts, with their JSON types (`string?`: a string or null, which clears
+ * it); `passwordProfile` is checked on its own.
+ */
+const UPDATE_PROPERTIES = {
+  accountEnabled: 'boolean',
+  displayName: 'string',
+  userPrincipalName: 'string',
+  passwordProfile: 'object',
+  mailNickname: 'string?',
+  givenName: 'string?',
+  surname: 'string?',
+  jobTitle: 'string?',
+  mail: 'string?',
+} as const;
+
+/** What a plain user may change of themself with `User.ReadWrite` (their own name); the rest needs a role. */
+const SELF_SERVICE_PROPERTIES: ReadonlySet<string> = new Set(['displayName', 'givenName', 'surname']);
+
+/**
+ * Properties whose change on a user who holds a directory role needs a Global Administrator, as Graph's "who can
+ * perform sensitive actions" rule: they let the changer sign in as that user or lock them out.
+ */
+const SENSITIVE_PROPERTIES: readonly string[] = [
+  'accountEnabled',
+  'passwordProfile',
+  'userPrincipalName',
+  'mail',
+];
+
+/** Scopes that let a signed-in user change their own profile (Graph's least privileged: `User.ReadWrite`). */
+const SELF_UPDATE_SCOPES = ['user.readwrite', 'user.readwrite.all', 'directory.readwrite.all'];
+
+/**
+ * Checks Graph's `PATCH /users/{id}` body: a JSON object of only {@link UPDATE_PROPERTIES}, each of its type.
+ *
+ * @returns the change for `directory.users.update`, and the names of the properties given.
+ * @throws ManagementError `invalid` (400 `Request_BadRequest`) for anything else.
+ */
+function checkUpdateBody(body: unknown): { change: UserChange; names: readonly string[] } {
+  const object = checkObject(body, UPDATE_PROPERTIES, 'the request body');
+  const password =
+    object.passwordProfile === undefined ? undefined : checkPasswordProfile(object.passwordProfile);
+  const change: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(object)) {
+    if (name !== 'passwordProfile') change[name] = value;
+  }
+  if (password !== undefined) change.password = password;
+  return { change, names: Object.keys(object) };
+}
+
+/**
+ * Whether `caller` may make a change naming `properties` to `target`: `users.update` callers may change anyone,
+ * except the {@link SENSITIVE_PROPERTIES} of a directory role holder, which need a signed-in Global Administrator
+ * (no app-only caller); a plain user signed in with `User.ReadWrite` may change their own
+ * {@link SELF_SERVICE_PROPERTIES}.
+ *
+ * @throws ManagementError `denied` (403 `Authorization_RequestDenied`) otherwise.
+ * @see https://learn.microsoft.com/graph/api/user-update (permissions; who can perform sensitive actions)
+ */
+function requireUpdateAllowed(caller: Caller, target: User, properties: readonly string[]): void {
+  if (isAllowed(caller, 'users.update')) {
+    requireSensitiveAllowed(caller, target, properties);
+    return;
+  }
+  const self =
+    caller.kind === 'delegated' &&
+    caller.user.id === target.id &&
+    SELF_UPDATE_SCOPES.some((scope) => caller.scopes.has(scope)) &&
+    properties.every((name) => SELF_SERVICE_PROPERTIES.has(name));
+  if (!self) throw new ManagementError('denied', INSUFFICIENT_PRIVILEGES);
+}
+
+/**
+ * Requires a signed-in Global Administrator to change the sign-in of a user who holds a directory role (a User
+ * Administrator or a daemon must not take over or lock out an administrator).
+ *
+ * @throws ManagementError `denied` (403 `Authorization_RequestDenied`).
+ */
+function requireSensitiveAllowed(caller: Caller, target: User, properties: readonly string[]): void {
+  if (target.directoryRoles.length === 0) return;
+  if (!properties.some((name) => SENSITIVE_PROPERTIES.includes(name))) return;
+  if (caller.kind === 'delegated' && caller.user.directoryRoles.includes(GLOBAL_ADMINISTRATOR)) return;
+  throw new ManagementError('denied', INSUFFICIENT_PRIVILEGES);
 }
 
 function checkObject(
   value: unknown,
-  properties: Readonly<Record<string, 'string' | 'boolean' | 'object'>>,
+  properties: Readonly<Record<string, 'string' | 'string?' | 'boolean' | 'object'>>,
   what: string,
 ): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -178,10 +303,10 @@ function checkObject(
       throw new ManagementError('invalid', `Invalid property '${name.slice(0, 64)}'.`);
     }
     const actual = property === null ? 'null' : Array.isArray(property) ? 'array' : typeof property;
-    if (actual !== type) {
+    if (actual !== type && !(type === 'string?' && (actual === 'string' || actual === 'null'))) {
       throw new ManagementError(
         'invalid',
-        `Cannot convert the value of property '${name}' to the expected type 'Edm.${type === 'string' ? 'String' : type === 'boolean' ? 'Boolean' : 'ComplexType'}'.`,
+        `Cannot convert the value of property '${name}' to the expected type 'Edm.${type.startsWith('string') ? 'String' : type === 'boolean' ? 'Boolean' : 'ComplexType'}'.`,
       );
     }
   }
@@ -189,12 +314,16 @@ function checkObject(
 }
 
 /**
- * `GET /v1.0/me`, `GET|POST /v1.0/users`, `GET /v1.0/users/{id | userPrincipalName}` (Graph v1.0 user
- * resource): reads limited to the caller's tenant, creation through `directory.users.create`.
+ * `GET /v1.0/me`, `GET|POST /v1.0/users`, `GET|PATCH|DELETE /v1.0/users/{id | userPrincipalName}` (Graph v1.0
+ * user resource): everything limited to the caller's tenant; creation, changes and deletion through
+ * `directory.users` (which holds every rule: verified domains, unique UPNs, the last Global Administrator, the
+ * sign-ins a password change ends).
  *
  * @see https://learn.microsoft.com/graph/api/user-get
  * @see https://learn.microsoft.com/graph/api/user-list
  * @see https://learn.microsoft.com/graph/api/user-post-users
+ * @see https://learn.microsoft.com/graph/api/user-update
+ * @see https://learn.microsoft.com/graph/api/user-delete
  */
 export function registerUserRoutes(
   scope: FastifyInstance,
@@ -242,6 +371,7 @@ export function registerUserRoutes(
       tenant: caller.tenantId,
       userPrincipalName: body.userPrincipalName,
       displayName: body.displayName,
+      mailNickname: body.mailNickname,
       password: body.password,
       accountEnabled: body.accountEnabled,
     });
@@ -249,5 +379,25 @@ export function registerUserRoutes(
       .status(201)
       .header('location', `${context.baseUrl()}/v1.0/users/${user.id}`)
       .send({ '@odata.context': usersContext(context, undefined, true), ...graphUser(user, undefined) });
+  });
+
+  scope.patch<{ Params: { key: string } }>('/users/:key', async (request, reply) => {
+    const caller = await authenticate(request);
+    const self = caller.kind === 'delegated' && SELF_UPDATE_SCOPES.some((name) => caller.scopes.has(name));
+    if (!self) requireAllowed(caller, 'users.update');
+    const { change, names } = checkUpdateBody(request.body);
+    const user = await userOfTenant(context, caller.tenantId, request.params.key);
+    requireUpdateAllowed(caller, user, names);
+    await context.directory.users.update(caller.tenantId, user.id, change);
+    return reply.status(204).send();
+  });
+
+  scope.delete<{ Params: { key: string } }>('/users/:key', async (request, reply) => {
+    const caller = await authenticate(request);
+    requireAllowed(caller, 'users.delete');
+    const user = await userOfTenant(context, caller.tenantId, request.params.key);
+    requireSensitiveAllowed(caller, user, ['accountEnabled']);
+    await context.directory.users.delete(caller.tenantId, user.id);
+    return reply.status(204).send();
   });
 }

@@ -30,7 +30,7 @@ const MAX_PROPERTY_CHARS = 256;
 /** Largest `mailNickname`, in characters (Graph's limit). */
 const MAX_MAIL_NICKNAME_CHARS = 64;
 /** Characters Graph refuses in a `mailNickname`. */
-const MAIL_NICKNAME_FORBIDDEN = /[@"\\()\[\],:;<>\s]/;
+const MAIL_NICKNAME_FORBIDDEN = /[@"\\()[\],:;<>\s]/;
 
 /** Users (Graph `user`) with argon2id password hashes; sign-in itself is `users/password-sign-in.ts`. */
 export class UserService {
