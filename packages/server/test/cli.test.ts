@@ -449,8 +449,175 @@ describe('tessera CLI', () => {
       displayName: 'Admin',
       accountEnabled: true,
       directoryRoles: ['Global Administrator'],
+      mailNickname: null,
+      givenName: null,
+      surname: null,
+      jobTitle: null,
+      mail: null,
     });
     expect(await allRowsText()).not.toContain(password);
+  });
+
+  it('user create --role (repeatable), user role add | remove, user set-password', async () => {
+    const password = `Pa55-${randomUUID()}`;
+    const user = await cli<{ id: string; directoryRoles: string[] }>(
+      'user',
+      'create',
+      '--tenant',
+      domain,
+      '--upn',
+      `helpdesk@${domain}`,
+      '--password',
+      password,
+      '--role',
+      'User Administrator',
+      '--role',
+      'global reader',
+    );
+    expect(user.directoryRoles).toEqual(['User Administrator', 'Global Reader']);
+    const summary = (roles: string[]) => ({
+      id: user.id,
+      userPrincipalName: `helpdesk@${domain}`,
+      accountEnabled: true,
+      directoryRoles: roles,
+    });
+    const upn = ['--tenant', domain, '--upn', `helpdesk@${domain}`];
+    expect(await cli('user', 'role', 'add', ...upn, '--role', 'Application Administrator')).toEqual(
+      summary(['User Administrator', 'Global Reader', 'Application Administrator']),
+    );
+    expect(await cli('user', 'role', 'remove', ...upn, '--role', 'Global Reader')).toEqual(
+      summary(['User Administrator', 'Application Administrator']),
+    );
+    const text = await runCli([
+      'user',
+      'role',
+      'remove',
+      ...upn,
+      '--role',
+      'User Administrator',
+      '--data',
+      dataDir,
+    ]);
+    expect({ code: text.code, stdout: text.stdout }).toEqual({
+      code: 0,
+      stdout: `helpdesk@${domain}: Application Administrator\n`,
+    });
+    const newPassword = `Ne3-${randomUUID()}`;
+    expect(await cli('user', 'set-password', ...upn, '--password', newPassword)).toEqual(
+      summary(['Application Administrator']),
+    );
+    const rows = await allRowsText();
+    expect(rows).not.toContain(password);
+    expect(rows).not.toContain(newPassword);
+  });
+
+  it('tenant create --admin-upn: a Global Administrator whose generated password is printed once, never stored', async () => {
+    const bootDomain = `boot-${randomUUID().slice(0, 8)}.test`;
+    const result = await cli<{
+      tenant: { id: string; domains: string[] };
+      administrator: { id: string; userPrincipalName: string; password: string };
+      adminClient: { appId: string; redirectUri: string };
+    }>('tenant', 'create', '--name', 'Boot', '--domain', bootDomain, '--admin-upn', `root@${bootDomain}`);
+    expect(result.tenant.domains).toEqual([bootDomain]);
+    expect(result.administrator.userPrincipalName).toBe(`root@${bootDomain}`);
+    expect(result.administrator.password).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(result.adminClient.redirectUri).toBe('http://localhost');
+    expect(await allRowsText()).not.toContain(result.administrator.password);
+
+    const textDomain = `boot-${randomUUID().slice(0, 8)}.test`;
+    const text = await runCli([
+      'tenant',
+      'create',
+      '--name',
+      'Boot 2',
+      '--domain',
+      textDomain,
+      '--admin-upn',
+      `root@${textDomain}`,
+      '--data',
+      dataDir,
+    ]);
+    expect(text.code).toBe(0);
+    const lines = text.stdout.split('\n');
+    expect(lines[0]).toMatch(
+      new RegExp(`^Created tenant Boot 2: [0-9a-f-]{36} \\(${textDomain.replaceAll('.', '\\.')}\\)$`),
+    );
+    expect(lines[1]).toBe(`Global Administrator: root@${textDomain}`);
+    expect(
+      lines.filter((line) =>
+        /^Password \(shown only now, not stored in clear\): [A-Za-z0-9_-]{24}$/.test(line),
+      ),
+    ).toHaveLength(1);
+  });
+
+  it('serve --bootstrap-tenant on an empty data directory prints the administrator once; a second start prints and creates nothing', async () => {
+    const bootData = mkdtempSync(join(tmpdir(), 'tessera-boot-'));
+    const bootDomain = `first-${randomUUID().slice(0, 8)}.test`;
+    /** Starts `serve --bootstrap-tenant`, waits until it answers, stops it; resolves with its stdout. */
+    const start = async (): Promise<string> => {
+      const port = await freePort();
+      const child = spawn(
+        process.execPath,
+        [
+          TESSERA_CLI,
+          'serve',
+          '--data',
+          bootData,
+          '--port',
+          String(port),
+          '--bootstrap-tenant',
+          'First',
+          '--bootstrap-domain',
+          bootDomain,
+        ],
+        { env: cliEnvironment({ TESSERA_TLS: 'off', TESSERA_LOG_LEVEL: 'info' }), cwd: root },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      try {
+        await within(
+          20_000,
+          async () => {
+            if (child.exitCode !== null) throw new Error(`the server exited: ${stdout}${stderr}`);
+            const response = await fetch(
+              `http://localhost:${port}/common/v2.0/.well-known/openid-configuration`,
+            );
+            return response.ok && stdout.includes('Tessera listening') ? true : undefined;
+          },
+          'the bootstrap server answers',
+        );
+        await sleep(200);
+      } finally {
+        child.kill('SIGTERM');
+        await Promise.race([exited, sleep(5000)]);
+      }
+      return stdout;
+    };
+    try {
+      const first = await start();
+      const password = /^Password \(shown only now, not stored in clear\): (\S+)$/m.exec(first)?.[1];
+      expect(password).toMatch(/^[A-Za-z0-9_-]{24}$/);
+      expect(first).toContain(`Global Administrator: admin@${bootDomain}`);
+      // Only the printed line holds the password: not the log lines around it.
+      expect(first.split('\n').filter((line) => line.includes(password ?? '-'))).toHaveLength(1);
+      const second = await start();
+      expect(second).not.toContain('Password');
+      expect(second).not.toContain('Created tenant');
+      const db = openDatabase({ dialect: 'sqlite', file: join(bootData, 'tessera.db') });
+      try {
+        const tenants = await sql<{ n: number }>`select count(*) as n from tenants`.execute(db);
+        expect(Number(tenants.rows[0]?.n)).toBe(1);
+        const { rows } = await sql`select * from users`.execute(db);
+        expect(JSON.stringify(rows)).not.toContain(password);
+      } finally {
+        await db.destroy();
+      }
+    } finally {
+      rmSync(bootData, { recursive: true, force: true });
+    }
   });
 
   it('keys rotate --now: within a second new tokens use the new kid; the JWKS keeps the previous key', async () => {
@@ -542,6 +709,49 @@ describe('tessera CLI', () => {
         () => ['app', 'add-cert', '--tenant', domain, '--app', daemon.appId, '--cert', notACertificate],
         'invalid',
         () => /^Not a usable X\.509 certificate: \S/,
+      ],
+      [
+        'an unknown directory role',
+        () => ['user', 'role', 'add', '--tenant', domain, '--upn', `admin@${domain}`, '--role', 'Overlord'],
+        'invalid',
+        () =>
+          "Unknown directory role 'Overlord'; known roles: Global Administrator, Global Reader, User Administrator, Application Administrator, Cloud Application Administrator, Privileged Role Administrator, Reports Reader, Security Reader.",
+      ],
+      [
+        'taking the role of the last Global Administrator',
+        () => [
+          'user',
+          'role',
+          'remove',
+          '--tenant',
+          domain,
+          '--upn',
+          `admin@${domain}`,
+          '--role',
+          'Global Administrator',
+        ],
+        'invalid',
+        () =>
+          "The last enabled Global Administrator of a tenant can't be demoted; give another user the role first.",
+      ],
+      [
+        'disabling the last Global Administrator',
+        () => ['user', 'disable', '--tenant', domain, '--upn', `admin@${domain}`],
+        'invalid',
+        () =>
+          "The last enabled Global Administrator of a tenant can't be disabled; give another user the role first.",
+      ],
+      [
+        'a short new password',
+        () => ['user', 'set-password', '--tenant', domain, '--upn', `admin@${domain}`, '--password', 'short'],
+        'invalid',
+        () => 'A password needs at least 8 characters.',
+      ],
+      [
+        'serve --bootstrap-tenant without a domain',
+        () => ['serve', '--bootstrap-tenant', 'X'],
+        'invalid',
+        () => '--bootstrap-tenant needs --bootstrap-domain.',
       ],
       [
         'an application of another tenant',
