@@ -28,6 +28,8 @@ export const DIRECTORY_ERRORS = {
   conflict: { graphCode: 'Request_BadRequest', httpStatus: 400, detailCode: 'ObjectConflict' },
   /** The caller may not make this change (e.g. the built-in directory application). */
   denied: { graphCode: 'Authorization_RequestDenied', httpStatus: 403 },
+  /** An enabled app role or delegated scope removed or given another value: Graph requires disabling it first. */
+  enabled_permission: { graphCode: 'CannotDeleteOrUpdateEnabledEntitlement', httpStatus: 400 },
 } as const satisfies Record<string, DirectoryErrorDescriptor>;
 
 /** Why a directory request was refused: a key of {@link DIRECTORY_ERRORS}. */

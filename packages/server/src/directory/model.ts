@@ -126,6 +126,8 @@ export interface Application extends ApplicationDefinition {
   readonly passwordCredentials: readonly PasswordCredential[];
   readonly keyCredentials: readonly KeyCredential[];
   readonly accountEnabled: boolean;
+  /** When it was registered, Unix seconds (Graph `createdDateTime`); absent for the built-in directory API. */
+  readonly createdAt?: number;
 }
 
 /** An application's instance in a tenant (Graph `servicePrincipal`). Its `id` is the `oid` of app tokens. */

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { AppRoleAssignmentRepository } from './repositories/app-role-assignments.js';
+import { ApplicationOwnerRepository } from './repositories/application-owners.js';
 import { ApplicationRepository } from './repositories/applications.js';
 import { AssertionJtiRepository } from './repositories/assertion-jtis.js';
 import { DirectoryChangeLog, type DirectoryChanges } from './repositories/directory-changes.js';
@@ -28,6 +29,8 @@ export type DirectoryWriteListener = (changes: DirectoryChanges) => void;
 export class DirectoryStore {
   readonly tenants: TenantRepository;
   readonly applications: ApplicationRepository;
+  /** Owners of applications (users of their home tenants). */
+  readonly applicationOwners: ApplicationOwnerRepository;
   readonly servicePrincipals: ServicePrincipalRepository;
   readonly users: UserRepository;
   readonly appRoleAssignments: AppRoleAssignmentRepository;
@@ -40,6 +43,7 @@ export class DirectoryStore {
   constructor(readonly db: Kysely<Database>) {
     this.tenants = new TenantRepository(db);
     this.applications = new ApplicationRepository(db);
+    this.applicationOwners = new ApplicationOwnerRepository(db);
     this.servicePrincipals = new ServicePrincipalRepository(db);
     this.users = new UserRepository(db);
     this.appRoleAssignments = new AppRoleAssignmentRepository(db);

@@ -68,6 +68,13 @@ export interface KeyCredentialTable {
   end_at: number;
 }
 
+/** An owner of an application (Graph `application.owners`, migration 009): a user of its home tenant. */
+export interface ApplicationOwnerTable {
+  application_id: string;
+  user_id: string;
+  created_at: number;
+}
+
 export interface ServicePrincipalTable {
   id: string;
   app_id: string;
@@ -298,6 +305,55 @@ export interface DirectoryChangeTable {
   entity_id: string;
 }
 
+/**
+ * One directory audit event (Graph `directoryAudit`, migration 011): a directory write through any door, its
+ * result, who made it and what it targeted. Never holds secrets, passwords or tokens.
+ */
+export interface DirectoryAuditTable {
+  id: string;
+  tenant_id: string;
+  /** When it happened, Unix milliseconds (Graph `activityDateTime` has sub-second precision). */
+  activity_ms: number;
+  activity_display_name: string;
+  category: string;
+  operation_type: string;
+  /** `success` or `failure`. */
+  result: string;
+  /** The refusal's code on failure; empty on success. */
+  result_reason: string;
+  correlation_id: string;
+  /** JSON Graph `auditActivityInitiator` (`{ user, app }`, one of them null). */
+  initiated_by: string;
+  /** JSON array of Graph `targetResource`. */
+  target_resources: string;
+  /** `initiatedBy.user.id` / `initiatedBy.app.appId`, for `$filter`. */
+  initiator_user_id: string | null;
+  initiator_app_id: string | null;
+}
+
+/** One sign-in (Graph `signIn`, migration 011): interactive (password) or not (token endpoint), either result. */
+export interface SignInTable {
+  id: string;
+  tenant_id: string;
+  /** Unix milliseconds. */
+  created_ms: number;
+  user_id: string | null;
+  user_principal_name: string | null;
+  user_display_name: string | null;
+  app_id: string | null;
+  app_display_name: string | null;
+  ip_address: string | null;
+  client_app_used: string;
+  correlation_id: string;
+  /** 1 for a sign-in page, 0 for the token endpoint. */
+  is_interactive: number;
+  resource_id: string | null;
+  resource_display_name: string | null;
+  /** 0 on success, else the AADSTS number. */
+  error_code: number;
+  failure_reason: string | null;
+}
+
 export interface Database {
   tenants: TenantTable;
   tenant_domains: TenantDomainTable;
@@ -305,6 +361,7 @@ export interface Database {
   application_identifier_uris: ApplicationIdentifierUriTable;
   password_credentials: PasswordCredentialTable;
   key_credentials: KeyCredentialTable;
+  application_owners: ApplicationOwnerTable;
   service_principals: ServicePrincipalTable;
   app_role_assignments: AppRoleAssignmentTable;
   users: UserTable;
@@ -321,6 +378,8 @@ export interface Database {
   refresh_tokens: RefreshTokenTable;
   token_revocations: TokenRevocationTable;
   revocation_state: RevocationStateTable;
+  directory_audits: DirectoryAuditTable;
+  sign_ins: SignInTable;
   /** Placeholder so `Generated` stays referenced for later tables with serial ids. */
   _unused?: { id: Generated<number> };
 }

@@ -172,6 +172,20 @@ export class ApplicationRepository {
     await recordChange(trx, 'application', app.appId);
   }
 
+  /**
+   * Replaces the certificate credentials of the application `app` with `credentials` (Graph's `PATCH` of
+   * `keyCredentials`): rows whose `keyId` is not in the list are removed, new ones inserted.
+   */
+  async replaceKeyCredentials(
+    trx: Transaction<Database>,
+    app: Pick<Application, 'id' | 'appId'>,
+    credentials: readonly KeyCredential[],
+  ): Promise<void> {
+    await trx.deleteFrom('key_credentials').where('application_id', '=', app.id).execute();
+    for (const credential of credentials) await this.insertKeyCredential(trx, app, credential);
+    await recordChange(trx, 'application', app.appId);
+  }
+
   /** Loads an application by object id (case-insensitive). */
   async findById(id: string): Promise<Application | undefined> {
     const row = await this.db
@@ -209,7 +223,7 @@ export class ApplicationRepository {
   }
 
   /**
-   * Deletes an application with its App ID URIs and credentials (not its service principals: see that
+   * Deletes an application with its App ID URIs, credentials and owners (not its service principals: see that
    * repository). The child rows are deleted explicitly: SQLite enforces foreign keys only when asked to.
    *
    * @returns `false` when there is no such application.
@@ -218,6 +232,7 @@ export class ApplicationRepository {
     await trx.deleteFrom('application_identifier_uris').where('application_id', '=', app.id).execute();
     await trx.deleteFrom('password_credentials').where('application_id', '=', app.id).execute();
     await trx.deleteFrom('key_credentials').where('application_id', '=', app.id).execute();
+    await trx.deleteFrom('application_owners').where('application_id', '=', app.id).execute();
     const result = await trx.deleteFrom('applications').where('id', '=', app.id).executeTakeFirst();
     const deleted = Number(result.numDeletedRows) === 1;
     if (deleted) await recordChange(trx, 'application', app.appId);
@@ -244,6 +259,7 @@ export class ApplicationRepository {
       displayName: row.display_name,
       signInAudience: row.sign_in_audience as SignInAudience,
       accountEnabled: row.account_enabled === 1,
+      createdAt: row.created_at,
       identifierUris: uris.map((u) => u.uri),
       passwordCredentials: passwords.map((p): PasswordCredential => ({
         keyId: p.key_id,
