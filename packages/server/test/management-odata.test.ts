@@ -209,6 +209,44 @@ describe.each(dialects)('management API OData subset on $name', ({ database }) =
       expect(idsOf(answer)).toEqual([first?.id, second?.id, people[5]?.id].sort());
     });
 
+    it('profile properties: eq and startswith ignore case, ne holds for users without the property', async () => {
+      counter += 1;
+      const ada = await server.directory.users.create({
+        tenant: a.tenantId,
+        userPrincipalName: `u${counter}@${a.domain}`,
+        password: 'Correct-Horse-9',
+        displayName: 'Lovelace Ada',
+        givenName: 'Ada',
+        surname: 'Lovelace',
+        mail: `Ada.Lovelace@${a.domain}`,
+        jobTitle: 'Analyst',
+      });
+      people.push({ ...ada, accountEnabled: true });
+      const select = '$select=id,givenName,surname,mail,jobTitle';
+      const found = await call(
+        `/v1.0/users?${filter("givenName eq 'ADA' and startswith(surname,'love')")}&${select}`,
+      );
+      expect(found.body.value).toEqual([
+        {
+          id: ada.id,
+          givenName: 'Ada',
+          surname: 'Lovelace',
+          mail: `Ada.Lovelace@${a.domain}`,
+          jobTitle: 'Analyst',
+        },
+      ]);
+      expect(idsOf(await call(`/v1.0/users?${filter(`mail eq 'ada.lovelace@${a.domain}'`)}`))).toEqual([
+        ada.id,
+      ]);
+      expect(idsOf(await call(`/v1.0/users?${filter("jobTitle in ('analyst', 'chief')")}`))).toEqual([
+        ada.id,
+      ]);
+      expect(idsOf(await call(`/v1.0/users?${filter("jobTitle ne 'Analyst'")}`))).toEqual(
+        idsWhere((p) => p.id !== ada.id),
+      );
+      expect(idsOf(await call(`/v1.0/users?${filter("mailNickname eq 'ada'")}`))).toEqual([]);
+    });
+
     it('a filter with paging keeps the filter on every page', async () => {
       const ids = await allPages(
         `/v1.0/users?$top=2&${filter("displayName ne 'Beta' and accountEnabled eq true")}`,
@@ -420,9 +458,9 @@ describe.each(dialects)('management API OData subset on $name', ({ database }) =
         "The filter operator 'contains' is not supported.",
       ],
       [
-        filter("jobTitle eq 'x'"),
+        filter("mobilePhone eq 'x'"),
         'Request_UnsupportedQuery',
-        "Unsupported or invalid query filter clause specified for property 'jobTitle' of resource 'User'.",
+        "Unsupported or invalid query filter clause specified for property 'mobilePhone' of resource 'User'.",
       ],
       [
         filter("nickname eq 'x'"),

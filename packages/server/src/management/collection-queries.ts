@@ -104,6 +104,8 @@ export const SERVICE_PRINCIPAL_TYPE: EntityType = {
 interface Column {
   readonly expression: RawBuilder<unknown>;
   readonly compare: 'stored' | 'lower' | 'boolean';
+  /** A nullable column (a property not set): `ne` holds for it, nothing else does; never a sort key. */
+  readonly nullable?: boolean;
 }
 
 /** `any(x: x eq v)` / `any(x: startswith(x, v))` over a collection property, `value` lower-cased. */
@@ -130,6 +132,10 @@ function lowered(table: string, column: string): Column {
   return { expression: sql`lower(${sql.ref(`${table}.${column}`)})`, compare: 'lower' };
 }
 
+function optional(table: string, column: string): Column {
+  return { ...lowered(table, column), nullable: true };
+}
+
 function flag(table: string, column: string): Column {
   return { expression: ref(table, column), compare: 'boolean' };
 }
@@ -145,12 +151,29 @@ function escapeLike(text: string): string {
 
 const USERS: CollectionSpec = {
   table: 'users',
-  select: ['id', 'tenant_id', 'user_principal_name', 'display_name', 'account_enabled', 'directory_roles'],
+  select: [
+    'id',
+    'tenant_id',
+    'user_principal_name',
+    'display_name',
+    'account_enabled',
+    'directory_roles',
+    'mail_nickname',
+    'given_name',
+    'surname',
+    'job_title',
+    'mail',
+  ],
   columns: {
     id: stored('users', 'id'),
     userPrincipalName: stored('users', 'upn_lower'),
     displayName: lowered('users', 'display_name'),
     accountEnabled: flag('users', 'account_enabled'),
+    givenName: optional('users', 'given_name'),
+    surname: optional('users', 'surname'),
+    mail: optional('users', 'mail'),
+    mailNickname: optional('users', 'mail_nickname'),
+    jobTitle: optional('users', 'job_title'),
   },
   collections: {},
 };
@@ -235,7 +258,11 @@ function condition(spec: CollectionSpec, filter: Filter): RawBuilder<unknown> {
     case 'eq':
     case 'ne': {
       const column = columnOf(spec, filter.property);
-      return sql`${column.expression} ${filter.kind === 'eq' ? sql`=` : sql`<>`} ${literal(column, filter.value)}`;
+      const value = literal(column, filter.value);
+      if (filter.kind === 'eq') return sql`${column.expression} = ${value}`;
+      return column.nullable === true
+        ? sql`(${column.expression} is null or ${column.expression} <> ${value})`
+        : sql`${column.expression} <> ${value}`;
     }
     case 'in': {
       const column = columnOf(spec, filter.property);

@@ -27,6 +27,8 @@ export interface EntityType {
   readonly properties: Readonly<Record<string, PropertyType>>;
   /** Properties `$filter` supports (indexed or cheap to compare); those not of type `strings` also `$orderby`. */
   readonly filterable: readonly string[];
+  /** Properties `$orderby` supports; default: the filterable ones that are not collections. */
+  readonly orderable?: readonly string[];
   /** Properties `$search` supports (`"displayName:word"`); none when absent. */
   readonly searchable?: readonly string[];
   /**
@@ -340,7 +342,9 @@ function parseOrderBy(text: string, entity: EntityType): OrderBy {
   const match = /^([A-Za-z][A-Za-z0-9]*)(?:\s+(asc|desc))?$/i.exec(parts[0]?.trim() ?? '');
   if (match === null) throw new ManagementError('invalid', `Invalid $orderby: '${text.slice(0, 200)}'.`);
   const property = match[1] ?? '';
-  if (!entity.filterable.includes(property) || entity.properties[property] === 'strings') {
+  const orderable =
+    entity.orderable ?? entity.filterable.filter((name) => entity.properties[name] !== 'strings');
+  if (!orderable.includes(property)) {
     throw new ManagementError(
       'unsupported_query',
       `Sorting not supported for property '${property.slice(0, 64)}' of resource '${resourceName(entity)}'.`,
