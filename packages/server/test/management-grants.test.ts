@@ -10,7 +10,13 @@ import {
 } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIRECTORY_APP_ID } from '../src/directory/builtin-directory-app.js';
-import { callApi, expectGraphError, GRAPH, graphAppToken, type Answer } from './support/management-api.js';
+import {
+  callApi,
+  expectGraphError,
+  graphAppToken,
+  seedDirectoryClient,
+  type Answer,
+} from './support/management-api.js';
 
 // /v1.0/oauth2PermissionGrants over HTTPS against a real server on SQLite and PostgreSQL: Graph's JSON, $filter
 // and paging, every refusal with its status and code (and nothing written), tenant isolation, and a grant made
@@ -49,24 +55,8 @@ describe.each(dialects)('management API oauth2PermissionGrants on $name', ({ dat
     const scenario = await seedInteractiveScenario(server.directory);
     const spOf = async (appId: string) =>
       (await server.directory.servicePrincipals.get(scenario.tenantId, { appId })).id;
-    const daemon = await server.directory.applications.create({
-      tenant: scenario.tenantId,
-      displayName: 'Consent Daemon',
-    });
-    const secret = await server.directory.credentials.addPassword({ appId: daemon.application.appId });
-    for (const role of roles) {
-      await server.directory.grants.grantAppRole({
-        tenant: scenario.tenantId,
-        clientAppId: daemon.application.appId,
-        resource: GRAPH,
-        role,
-      });
-    }
-    const { token } = await graphAppToken(server, scenario.tenantId, {
-      appId: daemon.application.appId,
-      secret: secret.secretText,
-    });
-    tokens.set(name, token);
+    const daemon = await seedDirectoryClient(server, scenario.tenantId, 'Consent Daemon', roles);
+    tokens.set(name, (await graphAppToken(server, scenario.tenantId, daemon)).token);
     return {
       scenario,
       webSp: await spOf(scenario.web.appId),

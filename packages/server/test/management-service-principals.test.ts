@@ -7,7 +7,14 @@ import {
 } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { builtinDirectoryApplication, DIRECTORY_APP_ID } from '../src/directory/builtin-directory-app.js';
-import { callApi, expectGraphError, GRAPH, graphAppToken, type Answer } from './support/management-api.js';
+import {
+  callApi,
+  expectGraphError,
+  GRAPH,
+  graphAppToken,
+  seedDirectoryClient,
+  type Answer,
+} from './support/management-api.js';
 
 // /v1.0/servicePrincipals, servicePrincipals(appId='…'), …/appRoleAssignedTo and …/appRoleAssignments of service
 // principals and users, over HTTPS against a real server on SQLite and PostgreSQL: Graph's JSON, every refusal
@@ -488,16 +495,8 @@ describe.each(dialects)('management API service principals on $name', ({ databas
   });
 
   describe('appRoleAssignedTo and appRoleAssignments', () => {
-    /** A second client of tenant A with a secret and no directory permission yet. */
-    async function newWorker(tenantId: string, displayName: string) {
-      const created = await server.directory.applications.create({ tenant: tenantId, displayName });
-      const password = await server.directory.credentials.addPassword({ appId: created.application.appId });
-      return {
-        appId: created.application.appId,
-        secret: password.secretText,
-        servicePrincipalId: created.servicePrincipal.id,
-      };
-    }
+    const newWorker = (tenantId: string, displayName: string) =>
+      seedDirectoryClient(server, tenantId, displayName);
 
     it('granting Application.ReadWrite.All through the API reaches the client’s next token; revoking removes it', async () => {
       const worker = await newWorker(a.tenantId, 'Worker');

@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { DirectoryError } from '../directory/errors.js';
 import type { AppRoleAssignmentView } from '../directory/services/grants.js';
 import type { Page } from '../directory/services/paging.js';
 import type { AppRoleAssignment } from '../directory/model.js';
@@ -8,15 +7,21 @@ import { requireAllowed, type Caller } from './authentication.js';
 import { ManagementError } from './errors.js';
 import {
   encodeSkipToken,
-  parseCollectionQuery,
   parseEntityQuery,
-  queryHeadersOf,
   queryOf,
   selected,
   type CollectionQuery,
   type EntityType,
 } from './odata.js';
-import { checkBody, graphDateTime, objectId, resourceNotFound } from './request-body.js';
+import {
+  checkBody,
+  collectionQueryOf,
+  graphDateTime,
+  objectId,
+  odataContext,
+  orNotFound,
+  resourceNotFound,
+} from './route-helpers.js';
 import { servicePrincipalOfTenant } from './service-principals.js';
 
 /** The resource paths under `/v1.0` this module answers (another method on them answers 405). */
@@ -129,19 +134,12 @@ export function registerAppRoleAssignmentRoutes(
     if (key.length > 1024 || /\p{Cc}/u.test(key)) {
       throw resourceNotFound(key);
     }
-    try {
-      const user = await context.directory.users.get(caller.tenantId, key);
-      return { contextPath: `users('${user.id}')/appRoleAssignments`, of: { principalId: user.id } };
-    } catch (error) {
-      if (error instanceof DirectoryError && error.code === 'not_found') throw resourceNotFound(key);
-      throw error;
-    }
+    const user = await orNotFound(context.directory.users.get(caller.tenantId, key), key);
+    return { contextPath: `users('${user.id}')/appRoleAssignments`, of: { principalId: user.id } };
   };
 
-  const contextUrl = (owner: Owner, select: readonly string[] | undefined, entity: boolean) => {
-    const projection = select === undefined ? '' : `(${select.join(',')})`;
-    return `${context.baseUrl()}/v1.0/$metadata#${owner.contextPath}${projection}${entity ? '/$entity' : ''}`;
-  };
+  const contextUrl = (owner: Owner, select: readonly string[] | undefined, entity: boolean) =>
+    odataContext(context, owner.contextPath, select, entity);
 
   const list = async (
     request: FastifyRequest,
@@ -150,11 +148,7 @@ export function registerAppRoleAssignmentRoutes(
   ) => {
     const caller = await authenticate(request);
     requireAllowed(caller, 'appRoleAssignments.read');
-    const query = parseCollectionQuery(
-      queryOf(request.url),
-      APP_ROLE_ASSIGNMENT_TYPE,
-      queryHeadersOf(request.headers),
-    );
+    const query = collectionQueryOf(request, APP_ROLE_ASSIGNMENT_TYPE);
     const owner = await ownerOf(caller);
     const page = {
       tenant: caller.tenantId,
@@ -198,19 +192,10 @@ export function registerAppRoleAssignmentRoutes(
         `The ${name} of the body must be the object '${expected}' of the request URL.`,
       );
     }
-    let assignment: AppRoleAssignment;
-    try {
-      assignment = await context.directory.grants.assignAppRoleById({
-        tenant: caller.tenantId,
-        ...input,
-        refuseExisting: true,
-      });
-    } catch (error) {
-      if (error instanceof DirectoryError && error.code === 'not_found') {
-        throw resourceNotFound(name === 'resourceId' ? input.principalId : input.resourceId);
-      }
-      throw error;
-    }
+    const assignment = await orNotFound(
+      context.directory.grants.assignAppRoleById({ tenant: caller.tenantId, ...input, refuseExisting: true }),
+      name === 'resourceId' ? input.principalId : input.resourceId,
+    );
     const [described] = await context.directory.grants.describeAppRoleAssignments([assignment]);
     return reply
       .status(201)
@@ -227,12 +212,7 @@ export function registerAppRoleAssignmentRoutes(
   /** The assignment `{assignmentId}` of the owner, or Graph's 404. */
   const assignmentOf = async (caller: Caller, owner: Owner, id: string): Promise<AppRoleAssignment> => {
     if (!ASSIGNMENT_ID.test(id)) throw resourceNotFound(id);
-    try {
-      return await context.directory.grants.getAppRoleAssignment(caller.tenantId, id, owner.of);
-    } catch (error) {
-      if (error instanceof DirectoryError && error.code === 'not_found') throw resourceNotFound(id);
-      throw error;
-    }
+    return orNotFound(context.directory.grants.getAppRoleAssignment(caller.tenantId, id, owner.of), id);
   };
 
   const getOne = async (

@@ -1,22 +1,27 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { DirectoryError } from '../directory/errors.js';
 import type { OAuth2PermissionGrant } from '../directory/model.js';
 import type { PermissionGrantFilter } from '../directory/services/grants.js';
 import { requireAllowed, type Caller } from './authentication.js';
 import { ManagementError } from './errors.js';
 import {
   encodeSkipToken,
-  parseCollectionQuery,
   parseEntityQuery,
-  queryHeadersOf,
   queryOf,
   selected,
   type EntityType,
   type FilterClause,
 } from './odata.js';
 import { collectionBody } from './collection-queries.js';
-import { checkBody, objectId, resourceNotFound } from './request-body.js';
+import {
+  checkBody,
+  collectionQueryOf,
+  objectId,
+  odataContext,
+  onDirectoryError,
+  orNotFound,
+  resourceNotFound,
+} from './route-helpers.js';
 
 /** The resource paths under `/v1.0` this module answers (another method on them answers 405). */
 export const PERMISSION_GRANTS_PATHS: readonly RegExp[] = [
@@ -129,30 +134,19 @@ export function registerPermissionGrantRoutes(
   context: ServerContext,
   authenticate: (request: FastifyRequest) => Promise<Caller>,
 ): void {
-  const contextUrl = (select: readonly string[] | undefined, entity: boolean) => {
-    const projection = select === undefined ? '' : `(${select.join(',')})`;
-    return `${context.baseUrl()}/v1.0/$metadata#oauth2PermissionGrants${projection}${entity ? '/$entity' : ''}`;
-  };
+  const contextUrl = (select: readonly string[] | undefined, entity: boolean) =>
+    odataContext(context, 'oauth2PermissionGrants', select, entity);
 
   /** A grant of the caller's tenant, or Graph's 404. */
   const grantOfTenant = async (caller: Caller, id: string): Promise<OAuth2PermissionGrant> => {
     if (!GRANT_ID.test(id)) throw resourceNotFound(id);
-    try {
-      return await context.directory.grants.getPermissionGrant(caller.tenantId, id);
-    } catch (error) {
-      if (error instanceof DirectoryError && error.code === 'not_found') throw resourceNotFound(id);
-      throw error;
-    }
+    return orNotFound(context.directory.grants.getPermissionGrant(caller.tenantId, id), id);
   };
 
   scope.get('/oauth2PermissionGrants', async (request, reply) => {
     const caller = await authenticate(request);
     requireAllowed(caller, 'permissionGrants.read');
-    const query = parseCollectionQuery(
-      queryOf(request.url),
-      PERMISSION_GRANT_TYPE,
-      queryHeadersOf(request.headers),
-    );
+    const query = collectionQueryOf(request, PERMISSION_GRANT_TYPE);
     const filter = grantFilter(query.filter);
     const page =
       filter === 'none'
@@ -189,22 +183,17 @@ export function registerPermissionGrantRoutes(
     const resourceId = objectId(body.resourceId as string);
     const principal = body.principalId as string | null | undefined;
     const principalId = principal === undefined || principal === null ? null : objectId(principal);
-    let grant: OAuth2PermissionGrant;
-    try {
-      grant = await context.directory.grants.createPermissionGrant({
-        tenant: caller.tenantId,
-        clientId,
-        resourceId,
-        consentType,
-        principalId,
-        scope: body.scope as string,
-      });
-    } catch (error) {
-      if (error instanceof DirectoryError && error.code === 'conflict') {
-        throw new ManagementError('key_value_conflict', 'Permission entry already exists.');
-      }
-      throw error;
-    }
+    const created = context.directory.grants.createPermissionGrant({
+      tenant: caller.tenantId,
+      clientId,
+      resourceId,
+      consentType,
+      principalId,
+      scope: body.scope as string,
+    });
+    const grant = await onDirectoryError(created, 'conflict', () => {
+      throw new ManagementError('key_value_conflict', 'Permission entry already exists.');
+    });
     return reply
       .status(201)
       .header('location', `${context.baseUrl()}/v1.0/oauth2PermissionGrants/${grant.id}`)

@@ -1,19 +1,18 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { DirectoryError } from '../directory/errors.js';
 import type { Application, ServicePrincipal } from '../directory/model.js';
 import { requireAllowed, type Caller } from './authentication.js';
 import { ManagementError } from './errors.js';
 import { collectionBody, listServicePrincipals, SERVICE_PRINCIPAL_TYPE } from './collection-queries.js';
+import { parseEntityQuery, queryOf, selected, type EntityType } from './odata.js';
 import {
-  parseCollectionQuery,
-  parseEntityQuery,
-  queryHeadersOf,
-  queryOf,
-  selected,
-  type EntityType,
-} from './odata.js';
-import { checkBody, objectId, resourceNotFound } from './request-body.js';
+  checkBody,
+  collectionQueryOf,
+  objectId,
+  odataContext,
+  onDirectoryError,
+  orNotFound,
+} from './route-helpers.js';
 
 /** The resource paths under `/v1.0` this module answers (another method on them answers 405). */
 export const SERVICE_PRINCIPALS_PATHS: readonly RegExp[] = [
@@ -116,16 +115,6 @@ export function graphServicePrincipal(
   return selected(all, select);
 }
 
-/** `@odata.context` of service principals: `{base}/v1.0/$metadata#servicePrincipals[(select)][/$entity]`. */
-function servicePrincipalsContext(
-  context: ServerContext,
-  select: readonly string[] | undefined,
-  entity: boolean,
-): string {
-  const projection = select === undefined ? '' : `(${select.join(',')})`;
-  return `${context.baseUrl()}/v1.0/$metadata#servicePrincipals${projection}${entity ? '/$entity' : ''}`;
-}
-
 /** How a route names a service principal: `/servicePrincipals/{id}` or `/servicePrincipals(appId='{appId}')`. */
 export type ServicePrincipalKey = { readonly id: string } | { readonly appId: string };
 
@@ -158,14 +147,7 @@ export async function servicePrincipalOfTenant(
   key: ServicePrincipalKey,
 ): Promise<ServicePrincipal> {
   const ref = 'id' in key ? { id: objectId(key.id) } : { appId: objectId(key.appId) };
-  try {
-    return await context.directory.servicePrincipals.get(tenantId, ref);
-  } catch (error) {
-    if (error instanceof DirectoryError && error.code === 'not_found') {
-      throw resourceNotFound('id' in key ? key.id : key.appId);
-    }
-    throw error;
-  }
+  return orNotFound(context.directory.servicePrincipals.get(tenantId, ref), 'id' in key ? key.id : key.appId);
 }
 
 /** Properties of `servicePrincipal` a client cannot set here (Graph's read-only ones, and those of the app). */
@@ -208,23 +190,17 @@ export function registerServicePrincipalRoutes(
   authenticate: (request: FastifyRequest) => Promise<Caller>,
 ): void {
   /** The application of a service principal; undefined when it was deleted meanwhile. */
-  const applicationOf = async (sp: ServicePrincipal): Promise<Application | undefined> => {
-    try {
-      return await context.directory.applications.require(sp.appId);
-    } catch (error) {
-      if (error instanceof DirectoryError && error.code === 'not_found') return undefined;
-      throw error;
-    }
-  };
+  const applicationOf = (sp: ServicePrincipal): Promise<Application | undefined> =>
+    onDirectoryError<Application | undefined>(
+      context.directory.applications.require(sp.appId),
+      'not_found',
+      () => undefined,
+    );
 
   scope.get('/servicePrincipals', async (request, reply) => {
     const caller = await authenticate(request);
     requireAllowed(caller, 'servicePrincipals.read');
-    const query = parseCollectionQuery(
-      queryOf(request.url),
-      SERVICE_PRINCIPAL_ENTITY,
-      queryHeadersOf(request.headers),
-    );
+    const query = collectionQueryOf(request, SERVICE_PRINCIPAL_ENTITY);
     const page = await listServicePrincipals(context.store, caller.tenantId, query);
     const apps = new Map<string, Application | undefined>();
     for (const sp of page.items) apps.set(sp.appId, apps.get(sp.appId) ?? (await applicationOf(sp)));
@@ -241,31 +217,29 @@ export function registerServicePrincipalRoutes(
     const body = checkBody(request.body, CREATE_SHAPE, 'create a service principal');
     const appId = body.appId as string;
     const accountEnabled = body.accountEnabled as boolean | undefined;
-    let sp: ServicePrincipal;
-    try {
-      sp = await context.directory.servicePrincipals.create(caller.tenantId, objectId(appId), {
-        ...(accountEnabled === undefined ? {} : { accountEnabled }),
-      });
-    } catch (error) {
-      if (error instanceof DirectoryError && error.code === 'conflict') {
+    const created = context.directory.servicePrincipals.create(caller.tenantId, objectId(appId), {
+      ...(accountEnabled === undefined ? {} : { accountEnabled }),
+    });
+    const sp = await onDirectoryError(
+      onDirectoryError(created, 'conflict', () => {
         throw new ManagementError(
           'key_value_conflict',
           `The service principal cannot be created, updated, or restored because the service principal name ${appId} is already in use.`,
         );
-      }
-      if (error instanceof DirectoryError && error.code === 'not_found') {
+      }),
+      'not_found',
+      () => {
         throw new ManagementError(
           'invalid',
           `The appId '${appId}' of the service principal does not reference a valid application object.`,
         );
-      }
-      throw error;
-    }
+      },
+    );
     return reply
       .status(201)
       .header('location', `${context.baseUrl()}/v1.0/servicePrincipals/${sp.id}`)
       .send({
-        '@odata.context': servicePrincipalsContext(context, undefined, true),
+        '@odata.context': odataContext(context, 'servicePrincipals', undefined, true),
         ...graphServicePrincipal(sp, await applicationOf(sp), undefined),
       });
   });
@@ -276,7 +250,7 @@ export function registerServicePrincipalRoutes(
     const select = parseEntityQuery(queryOf(request.url), SERVICE_PRINCIPAL_ENTITY);
     const sp = await servicePrincipalOfTenant(context, caller.tenantId, keyOf());
     return reply.send({
-      '@odata.context': servicePrincipalsContext(context, select, true),
+      '@odata.context': odataContext(context, 'servicePrincipals', select, true),
       ...graphServicePrincipal(sp, await applicationOf(sp), select),
     });
   };

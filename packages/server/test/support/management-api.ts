@@ -71,3 +71,37 @@ export async function graphAppToken(
   };
   return { token, roles: [...(payload.roles ?? [])].sort() };
 }
+
+/** A confidential client registered in a tenant, with a client secret. */
+export interface SeededClient {
+  readonly appId: string;
+  readonly secret: string;
+  readonly servicePrincipalId: string;
+}
+
+/**
+ * Registers a client in a tenant (its service principal there), adds a client secret and grants it `roles`,
+ * application permissions of the built-in directory API (`Application.ReadWrite.All`, …).
+ */
+export async function seedDirectoryClient(
+  server: TestServer,
+  tenantId: string,
+  displayName: string,
+  roles: readonly string[] = [],
+): Promise<SeededClient> {
+  const created = await server.directory.applications.create({ tenant: tenantId, displayName });
+  const password = await server.directory.credentials.addPassword({ appId: created.application.appId });
+  for (const role of roles) {
+    await server.directory.grants.grantAppRole({
+      tenant: tenantId,
+      clientAppId: created.application.appId,
+      resource: GRAPH,
+      role,
+    });
+  }
+  return {
+    appId: created.application.appId,
+    secret: password.secretText,
+    servicePrincipalId: created.servicePrincipal.id,
+  };
+}

@@ -1,10 +1,70 @@
+import type { FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.js';
+import { DirectoryError, type DirectoryErrorCode } from '../directory/errors.js';
 import { GUID_PATTERN } from '../directory/identifiers.js';
 import { ManagementError } from './errors.js';
+import {
+  parseCollectionQuery,
+  queryHeadersOf,
+  queryOf,
+  type CollectionQuery,
+  type EntityType,
+} from './odata.js';
 
 /**
- * Checks of JSON request bodies and path keys of the service principal, app role assignment and permission
- * grant routes, with Microsoft Graph's 400 messages. Nothing is written before a body passed them.
+ * What the routes of service principals, app role assignments and permission grants share: checks of JSON
+ * bodies and path keys with Microsoft Graph's 400 messages (nothing is written before a body passed them),
+ * Graph's 404, the query and `@odata.context` of a request, and directory refusals turned into Graph's answers.
  */
+
+/**
+ * The collection query of a request: its URL's options and its `ConsistencyLevel` header.
+ *
+ * @throws ManagementError as {@link parseCollectionQuery}.
+ */
+export function collectionQueryOf(request: FastifyRequest, entity: EntityType): CollectionQuery {
+  return parseCollectionQuery(queryOf(request.url), entity, queryHeadersOf(request.headers));
+}
+
+/**
+ * `@odata.context` of a response: `{base}/v1.0/$metadata#{path}[(select)][/$entity]`.
+ *
+ * @param path the collection as Graph names it, e.g. `servicePrincipals` or
+ *   `servicePrincipals('{id}')/appRoleAssignedTo`.
+ */
+export function odataContext(
+  context: ServerContext,
+  path: string,
+  select: readonly string[] | undefined,
+  entity: boolean,
+): string {
+  const projection = select === undefined ? '' : `(${select.join(',')})`;
+  return `${context.baseUrl()}/v1.0/$metadata#${path}${projection}${entity ? '/$entity' : ''}`;
+}
+
+/**
+ * What `work` resolves to, or, when it is refused with the directory error `code`, what `instead` returns or
+ * throws (Graph's answer for that refusal); other failures as they are.
+ */
+export async function onDirectoryError<T>(
+  work: Promise<T>,
+  code: DirectoryErrorCode,
+  instead: (error: DirectoryError) => T,
+): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof DirectoryError && error.code === code) return instead(error);
+    throw error;
+  }
+}
+
+/** `work`, with the directory's `not_found` answered as Graph's 404 for `key` ({@link resourceNotFound}). */
+export function orNotFound<T>(work: Promise<T>, key: string): Promise<T> {
+  return onDirectoryError(work, 'not_found', () => {
+    throw resourceNotFound(key);
+  });
+}
 
 /** The JSON type a body property must have; `string?` also allows `null`. */
 export type BodyPropertyType = 'string' | 'string?' | 'boolean';
