@@ -626,8 +626,9 @@ describe.each(dialects)('management API user changes on $name', ({ database }) =
       expect((await silent(signedIn.browser)).get('code')).not.toBeNull();
     });
 
-    it('deleting a user revokes their refresh token families and ends their SSO sessions in the same write', async () => {
+    it('deleting a user revokes their refresh token families, ends their SSO sessions and their application ownerships go with it', async () => {
       const hal = await newUser(i, 'hal');
+      await server.directory.applications.addOwner(i.tenantId, { appId: i.native.appId }, hal.id);
       const signedIn = await signIn(hal.userPrincipalName, `${GRAPH}/User.Read`);
       expect((await remove(`/v1.0/users/${hal.id}`, token('a'))).status).toBe(404);
       const admin = await signIn(i.admin.userPrincipalName, `${GRAPH}/User.ReadWrite.All`, {
@@ -649,6 +650,12 @@ describe.each(dialects)('management API user changes on $name', ({ database }) =
       expect(sessions.length).toBeGreaterThan(0);
       expect(families.every((row) => row.revoked_at !== null)).toBe(true);
       expect(sessions.every((row) => row.ended_at !== null)).toBe(true);
+      const owned = await db
+        .selectFrom('application_owners')
+        .select('application_id')
+        .where('user_id', '=', hal.id)
+        .execute();
+      expect(owned).toEqual([]);
       expect(await refresh(signedIn.refreshToken)).toEqual({ status: 400, error: 'invalid_grant' });
     });
   });

@@ -212,7 +212,8 @@ export class UserService {
   /**
    * Deletes a user with what hangs off it, in one write: its app role assignments, the delegated grants it gave
    * (`Principal`), its refresh token families (revoked, with their grants) and SSO sessions (ended), as
-   * `UserRepository.revokeSignIns` does. Its codes and browser sessions stop working on every node (the user is
+   * `UserRepository.revokeSignIns` does; its application ownerships go with the row (`application_owners` has
+   * `ON DELETE CASCADE`, migration 009). Its codes and browser sessions stop working on every node (the user is
    * gone from the directory cache); access tokens already issued stay valid until they expire, as in Entra ID,
    * except at the endpoints that consult the revocation list (the management API, introspection, userinfo).
    *
