@@ -11,6 +11,7 @@ describe('DirectoryError catalogue', () => {
       not_found: { graphCode: 'Request_ResourceNotFound', httpStatus: 404 },
       conflict: { graphCode: 'Request_BadRequest', httpStatus: 400, detailCode: 'ObjectConflict' },
       denied: { graphCode: 'Authorization_RequestDenied', httpStatus: 403 },
+      enabled_permission: { graphCode: 'CannotDeleteOrUpdateEnabledEntitlement', httpStatus: 400 },
     });
   });
 
