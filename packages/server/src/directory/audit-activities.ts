@@ -1,0 +1,691 @@
+import type { DirectoryStore } from '../store/directory-store.js';
+import type { AuditCategory, AuditOperationType, AuditTarget, ModifiedProperty } from './audit-records.js';
+import type { ApplicationService } from './services/applications.js';
+import type { CredentialService } from './services/credentials.js';
+import type { GrantService } from './services/grants.js';
+import type { ServicePrincipalService } from './services/service-principals.js';
+import type { TenantService } from './services/tenants.js';
+import type { UserService } from './services/users.js';
+
+/**
+ * Which directory service methods write, and how each write appears in the directory audit log (Graph
+ * `directoryAudit`): `Directory` wraps every method listed here, so a write through any door — the management API,
+ * the CLI, the consent page, a seed — is audited once, on success after it committed and on a refusal with the
+ * `DirectoryError` code as `resultReason`. Every other public method is a read, listed in {@link DIRECTORY_READS};
+ * a test keeps the two lists covering every public method.
+ *
+ * @see https://learn.microsoft.com/entra/identity/monitoring-health/reference-audit-activities
+ */
+
+/** What an activity's functions may look up (never in the write's transaction). */
+export interface AuditLookup {
+  readonly store: DirectoryStore;
+}
+
+/** A call of a listed method: its arguments, and its result once it succeeded. */
+export interface AuditedCall<A extends readonly unknown[], R> {
+  readonly args: A;
+  /** Undefined when the call was refused. */
+  readonly result: R | undefined;
+  /** What {@link AuditActivity.before} found before the call. */
+  readonly before: AuditTarget | undefined;
+}
+
+/** Whose log an audit goes to and what it targeted. */
+export interface AuditSubject {
+  /** The tenant (id or verified domain); undefined when none can be named (the event is not recorded). */
+  readonly tenant: string | undefined;
+  readonly targets: readonly AuditTarget[];
+}
+
+/** How one write method is audited. */
+export interface AuditActivity<A extends readonly unknown[], R> {
+  /** Graph's `activityDisplayName`, or a function of the call for methods that do one of several things. */
+  readonly activityDisplayName: string | ((call: AuditedCall<A, R>) => string);
+  readonly category: AuditCategory;
+  readonly operationType: AuditOperationType;
+  /** The target as it was before the call, for deletes (read before the call runs). */
+  readonly before?: (args: A, lookup: AuditLookup) => Promise<AuditTarget | undefined>;
+  readonly subject: (call: AuditedCall<A, R>, lookup: AuditLookup) => Promise<AuditSubject> | AuditSubject;
+}
+
+/** The names of a service's methods that return promises. */
+export type AsyncMethodName<S> = {
+  [K in keyof S]: S[K] extends (...args: never[]) => Promise<unknown> ? K : never;
+}[keyof S] &
+  string;
+
+/** The audited write methods of one service. */
+export type ServiceActivities<S> = {
+  readonly [K in AsyncMethodName<S>]?: S[K] extends (...args: infer A) => Promise<infer R>
+    ? AuditActivity<A, R>
+    : never;
+};
+
+/** The services `Directory` composes, by property name. */
+export interface DirectoryServices {
+  readonly tenants: TenantService;
+  readonly applications: ApplicationService;
+  readonly credentials: CredentialService;
+  readonly users: UserService;
+  readonly servicePrincipals: ServicePrincipalService;
+  readonly grants: GrantService;
+}
+
+/** The property names of {@link DirectoryServices}. */
+export const DIRECTORY_SERVICE_NAMES = [
+  'tenants',
+  'applications',
+  'credentials',
+  'users',
+  'servicePrincipals',
+  'grants',
+] as const satisfies readonly (keyof DirectoryServices)[];
+
+function target(
+  type: string,
+  id: string | null,
+  displayName: string | null,
+  extra: { userPrincipalName?: string | null; modifiedProperties?: readonly ModifiedProperty[] } = {},
+): AuditTarget {
+  return {
+    id,
+    displayName,
+    type,
+    userPrincipalName: extra.userPrincipalName ?? null,
+    modifiedProperties: extra.modifiedProperties ?? [],
+  };
+}
+
+/** `modifiedProperties` of the fields a change gives (JSON values, as Graph writes them; old values unknown). */
+function changed(change: object, names: readonly string[]): ModifiedProperty[] {
+  const values = new Map<string, unknown>(Object.entries(change));
+  return names
+    .filter((name) => values.get(name) !== undefined)
+    .map((name) => ({ displayName: name, oldValue: null, newValue: JSON.stringify(values.get(name)) }));
+}
+
+async function applicationTarget(
+  lookup: AuditLookup,
+  appId: string,
+  modifiedProperties: readonly ModifiedProperty[] = [],
+): Promise<AuditSubject> {
+  const app = await lookup.store.applications.findByAppId(appId);
+  return {
+    tenant: app?.tenantId,
+    targets: [target('Application', app?.id ?? null, app?.displayName ?? null, { modifiedProperties })],
+  };
+}
+
+async function userTarget(lookup: AuditLookup, idOrUpn: string): Promise<AuditTarget | undefined> {
+  const user = idOrUpn.includes('@')
+    ? await lookup.store.users.findByUpn(idOrUpn)
+    : await lookup.store.users.findById(idOrUpn);
+  return user === undefined
+    ? undefined
+    : target('User', user.id, user.displayName, { userPrincipalName: user.userPrincipalName });
+}
+
+async function servicePrincipalTarget(lookup: AuditLookup, id: string): Promise<AuditTarget | undefined> {
+  const sp = await lookup.store.servicePrincipals.findById(id);
+  return sp === undefined ? undefined : target('ServicePrincipal', sp.id, sp.displayName);
+}
+
+/** A credential's `KeyDescription` (its key id, type and name; never the secret or the certificate). */
+function keyDescription(
+  keyId: string,
+  keyType: 'Password' | 'AsymmetricX509Cert',
+  displayName: string | null,
+) {
+  return JSON.stringify([
+    { KeyIdentifier: keyId, KeyType: keyType, KeyUsage: 'Verify', DisplayName: displayName },
+  ]);
+}
+
+/** `KeyDescription`s of certificate credentials: key id, type and name only (never the certificate). */
+function keyDescriptions(
+  credentials: readonly { readonly keyId: string; readonly displayName: string | null }[],
+): ModifiedProperty[] {
+  return credentials.map((credential) => ({
+    displayName: 'KeyDescription',
+    oldValue: null,
+    newValue: keyDescription(credential.keyId, 'AsymmetricX509Cert', credential.displayName),
+  }));
+}
+
+/** An owner added to or removed from an application: the application and the user. */
+async function ownerChange(
+  lookup: AuditLookup,
+  tenant: string,
+  ref: { readonly id: string } | { readonly appId: string },
+  userId: string,
+): Promise<AuditSubject> {
+  const app =
+    'id' in ref
+      ? await lookup.store.applications.findById(ref.id)
+      : await lookup.store.applications.findByAppId(ref.appId);
+  return {
+    tenant,
+    targets: [
+      target('Application', app?.id ?? ('id' in ref ? ref.id : null), app?.displayName ?? null),
+      (await userTarget(lookup, userId)) ?? target('User', userId, null),
+    ],
+  };
+}
+
+/** A directory role given to or taken from a user: the user and the role. */
+async function roleChange(
+  lookup: AuditLookup,
+  tenant: string,
+  id: string,
+  role: string,
+): Promise<AuditSubject> {
+  return {
+    tenant,
+    targets: [
+      (await userTarget(lookup, id)) ?? target('User', id, null),
+      target('Role', null, role, {
+        modifiedProperties: [
+          { displayName: 'Role.DisplayName', oldValue: null, newValue: JSON.stringify(role) },
+        ],
+      }),
+    ],
+  };
+}
+
+const CREDENTIALS_ACTIVITY = 'Update application – Certificates and secrets management';
+
+/** Every audited write of every directory service. */
+export const AUDIT_ACTIVITIES: {
+  readonly [N in keyof DirectoryServices]: ServiceActivities<DirectoryServices[N]>;
+} = {
+  tenants: {
+    create: {
+      activityDisplayName: 'Create company',
+      category: 'DirectoryManagement',
+      operationType: 'Add',
+      subject: ({ args: [input], result }) => ({
+        tenant: result?.id,
+        targets: [target('Tenant', result?.id ?? input.id ?? null, input.displayName)],
+      }),
+    },
+  },
+  applications: {
+    create: {
+      activityDisplayName: 'Add application',
+      category: 'ApplicationManagement',
+      operationType: 'Add',
+      subject: ({ args: [input], result }) => ({
+        tenant: input.tenant,
+        targets: [
+          target('Application', result?.application.id ?? null, input.displayName, {
+            modifiedProperties:
+              result === undefined
+                ? []
+                : [
+                    {
+                      displayName: 'AppId',
+                      oldValue: null,
+                      newValue: JSON.stringify(result.application.appId),
+                    },
+                  ],
+          }),
+          ...(result === undefined
+            ? []
+            : [target('ServicePrincipal', result.servicePrincipal.id, result.servicePrincipal.displayName)]),
+        ],
+      }),
+    },
+    register: {
+      activityDisplayName: 'Add application',
+      category: 'ApplicationManagement',
+      operationType: 'Add',
+      subject: ({ args: [tenant, properties, options], result }) => ({
+        tenant,
+        targets: [
+          target('Application', result?.application.id ?? null, properties.displayName, {
+            modifiedProperties: [
+              ...(result === undefined
+                ? []
+                : [
+                    {
+                      displayName: 'AppId',
+                      oldValue: null,
+                      newValue: JSON.stringify(result.application.appId),
+                    },
+                  ]),
+              ...changed(properties, Object.keys(properties)),
+              ...keyDescriptions(options.keyCredentials ?? []),
+            ],
+          }),
+          ...(result?.servicePrincipal === undefined
+            ? []
+            : [target('ServicePrincipal', result.servicePrincipal.id, result.servicePrincipal.displayName)]),
+        ],
+      }),
+    },
+    change: {
+      activityDisplayName: 'Update application',
+      category: 'ApplicationManagement',
+      operationType: 'Update',
+      subject: ({ args: [appId, change, keyCredentials] }, lookup) =>
+        applicationTarget(lookup, appId, [
+          ...changed(change, Object.keys(change)),
+          ...keyDescriptions(keyCredentials ?? []),
+        ]),
+    },
+    addOwner: {
+      activityDisplayName: 'Add owner to application',
+      category: 'ApplicationManagement',
+      operationType: 'Add',
+      subject: ({ args: [tenant, ref, userId] }, lookup) => ownerChange(lookup, tenant, ref, userId),
+    },
+    removeOwner: {
+      activityDisplayName: 'Remove owner from application',
+      category: 'ApplicationManagement',
+      operationType: 'Delete',
+      subject: ({ args: [tenant, ref, userId] }, lookup) => ownerChange(lookup, tenant, ref, userId),
+    },
+    update: {
+      activityDisplayName: 'Update application',
+      category: 'ApplicationManagement',
+      operationType: 'Update',
+      subject: ({ args: [appId] }, lookup) => applicationTarget(lookup, appId),
+    },
+    updateProperties: {
+      activityDisplayName: 'Update application',
+      category: 'ApplicationManagement',
+      operationType: 'Update',
+      subject: ({ args: [appId, change] }, lookup) =>
+        applicationTarget(
+          lookup,
+          appId,
+          changed(change, ['displayName', 'signInAudience', 'identifierUris']),
+        ),
+    },
+    delete: {
+      activityDisplayName: 'Delete application',
+      category: 'ApplicationManagement',
+      operationType: 'Delete',
+      before: async ([, appId], lookup) => (await applicationTarget(lookup, appId)).targets[0],
+      subject: ({ args: [tenant, appId], before }) => ({
+        tenant,
+        targets: [
+          before ??
+            target('Application', null, null, {
+              modifiedProperties: [{ displayName: 'AppId', oldValue: JSON.stringify(appId), newValue: null }],
+            }),
+        ],
+      }),
+    },
+  },
+  credentials: {
+    addPassword: {
+      activityDisplayName: CREDENTIALS_ACTIVITY,
+      category: 'ApplicationManagement',
+      operationType: 'Update',
+      subject: ({ args: [input], result }, lookup) =>
+        applicationTarget(lookup, input.appId, [
+          {
+            displayName: 'KeyDescription',
+            oldValue: null,
+            newValue:
+              result === undefined
+                ? null
+                : keyDescription(result.credential.keyId, 'Password', result.credential.displayName),
+          },
+        ]),
+    },
+    addCertificate: {
+      activityDisplayName: CREDENTIALS_ACTIVITY,
+      category: 'ApplicationManagement',
+      operationType: 'Update',
+      subject: ({ args: [input], result }, lookup) =>
+        applicationTarget(lookup, input.appId, [
+          {
+            displayName: 'KeyDescription',
+            oldValue: null,
+            newValue:
+              result === undefined
+                ? null
+                : keyDescription(result.keyId, 'AsymmetricX509Cert', result.displayName),
+          },
+        ]),
+    },
+    addKey: {
+      activityDisplayName: CREDENTIALS_ACTIVITY,
+      category: 'ApplicationManagement',
+      operationType: 'Update',
+      subject: ({ args: [appId], result }, lookup) =>
+        applicationTarget(lookup, appId, result === undefined ? [] : keyDescriptions([result])),
+    },
+    removePassword: {
+      activityDisplayName: CREDENTIALS_ACTIVITY,
+      category: 'ApplicationManagement',
+      operationType: 'Update',
+      subject: ({ args: [appId, keyId] }, lookup) =>
+        applicationTarget(lookup, appId, [
+          {
+            displayName: 'KeyDescription',
+            oldValue: keyDescription(keyId, 'Password', null),
+            newValue: null,
+          },
+        ]),
+    },
+    removeKey: {
+      activityDisplayName: CREDENTIALS_ACTIVITY,
+      category: 'ApplicationManagement',
+      operationType: 'Update',
+      subject: ({ args: [appId, keyId] }, lookup) =>
+        applicationTarget(lookup, appId, [
+          {
+            displayName: 'KeyDescription',
+            oldValue: keyDescription(keyId, 'AsymmetricX509Cert', null),
+            newValue: null,
+          },
+        ]),
+    },
+  },
+  users: {
+    create: {
+      activityDisplayName: 'Add user',
+      category: 'UserManagement',
+      operationType: 'Add',
+      subject: ({ args: [input], result }) => ({
+        tenant: input.tenant,
+        targets: [
+          target('User', result?.id ?? null, result?.displayName ?? input.displayName ?? null, {
+            userPrincipalName: input.userPrincipalName,
+            modifiedProperties: changed(input, ['displayName', 'accountEnabled']),
+          }),
+        ],
+      }),
+    },
+    setAccountEnabled: {
+      activityDisplayName: 'Update user',
+      category: 'UserManagement',
+      operationType: 'Update',
+      subject: async ({ args: [userId, enabled] }, lookup) => {
+        const user = await lookup.store.users.findById(userId);
+        return {
+          tenant: user?.tenantId,
+          targets: [
+            target('User', userId, user?.displayName ?? null, {
+              userPrincipalName: user?.userPrincipalName ?? null,
+              modifiedProperties: changed({ accountEnabled: enabled }, ['accountEnabled']),
+            }),
+          ],
+        };
+      },
+    },
+    update: {
+      // A change of the password only is Entra's password reset; the password itself is never recorded.
+      activityDisplayName: ({ args: [, , change] }) =>
+        change.password !== undefined &&
+        change.displayName === undefined &&
+        change.accountEnabled === undefined
+          ? 'Reset user password'
+          : 'Update user',
+      category: 'UserManagement',
+      operationType: 'Update',
+      subject: async ({ args: [tenant, id, change], result }, lookup) => {
+        const found = result === undefined ? await userTarget(lookup, id) : undefined;
+        const modifiedProperties = [
+          ...changed(change, ['displayName', 'accountEnabled']),
+          ...(change.password === undefined
+            ? []
+            : [{ displayName: 'PasswordProfile', oldValue: null, newValue: null }]),
+        ];
+        return {
+          tenant,
+          targets: [
+            target('User', result?.id ?? found?.id ?? id, result?.displayName ?? found?.displayName ?? null, {
+              userPrincipalName: result?.userPrincipalName ?? found?.userPrincipalName ?? null,
+              modifiedProperties,
+            }),
+          ],
+        };
+      },
+    },
+    addDirectoryRole: {
+      activityDisplayName: 'Add member to role',
+      category: 'RoleManagement',
+      operationType: 'Assign',
+      subject: ({ args: [tenant, id, role] }, lookup) => roleChange(lookup, tenant, id, role),
+    },
+    removeDirectoryRole: {
+      activityDisplayName: 'Remove member from role',
+      category: 'RoleManagement',
+      operationType: 'Unassign',
+      subject: ({ args: [tenant, id, role] }, lookup) => roleChange(lookup, tenant, id, role),
+    },
+    delete: {
+      activityDisplayName: 'Delete user',
+      category: 'UserManagement',
+      operationType: 'Delete',
+      before: ([, id], lookup) => userTarget(lookup, id),
+      subject: ({ args: [tenant, id], before }) => ({
+        tenant,
+        targets: [before ?? target('User', id, null)],
+      }),
+    },
+  },
+  servicePrincipals: {
+    create: {
+      activityDisplayName: 'Add service principal',
+      category: 'ApplicationManagement',
+      operationType: 'Add',
+      subject: ({ args: [tenant, appId], result }) => ({
+        tenant,
+        targets: [
+          target('ServicePrincipal', result?.id ?? null, result?.displayName ?? null, {
+            modifiedProperties: [{ displayName: 'AppId', oldValue: null, newValue: JSON.stringify(appId) }],
+          }),
+        ],
+      }),
+    },
+    update: {
+      activityDisplayName: 'Update service principal',
+      category: 'ApplicationManagement',
+      operationType: 'Update',
+      subject: async ({ args: [tenant, id, change], result }, lookup) => ({
+        tenant,
+        targets: [
+          {
+            ...(result === undefined
+              ? ((await servicePrincipalTarget(lookup, id)) ?? target('ServicePrincipal', id, null))
+              : target('ServicePrincipal', result.id, result.displayName)),
+            modifiedProperties: changed(change, ['accountEnabled']),
+          },
+        ],
+      }),
+    },
+    delete: {
+      activityDisplayName: 'Remove service principal',
+      category: 'ApplicationManagement',
+      operationType: 'Delete',
+      before: ([, id], lookup) => servicePrincipalTarget(lookup, id),
+      subject: ({ args: [tenant, id], before }) => ({
+        tenant,
+        targets: [before ?? target('ServicePrincipal', id, null)],
+      }),
+    },
+  },
+  grants: {
+    grantAppRole: {
+      activityDisplayName: 'Add app role assignment to service principal',
+      category: 'ApplicationManagement',
+      operationType: 'Assign',
+      subject: async ({ args: [input], result }, lookup) => ({
+        tenant: input.tenant,
+        targets: [
+          ...(result === undefined
+            ? []
+            : [
+                (await servicePrincipalTarget(lookup, result.principalId)) ??
+                  target('ServicePrincipal', result.principalId, null),
+              ]),
+          target('AppRoleAssignment', result?.id ?? null, input.role, {
+            modifiedProperties: [
+              { displayName: 'AppRole.Value', oldValue: null, newValue: JSON.stringify(input.role) },
+              { displayName: 'Resource', oldValue: null, newValue: JSON.stringify(input.resource) },
+            ],
+          }),
+        ],
+      }),
+    },
+    assignAppRoleToUser: {
+      activityDisplayName: 'Add app role assignment grant to user',
+      category: 'UserManagement',
+      operationType: 'Assign',
+      subject: async ({ args: [input], result }, lookup) => ({
+        tenant: input.tenant,
+        targets: [
+          (await userTarget(lookup, input.userPrincipalName)) ??
+            target('User', null, null, { userPrincipalName: input.userPrincipalName }),
+          target('AppRoleAssignment', result?.id ?? null, input.role, {
+            modifiedProperties: [
+              { displayName: 'AppRole.Value', oldValue: null, newValue: JSON.stringify(input.role) },
+              { displayName: 'Resource', oldValue: null, newValue: JSON.stringify(input.resource) },
+            ],
+          }),
+        ],
+      }),
+    },
+    assignAppRoleById: {
+      activityDisplayName: ({ result }) =>
+        result?.principalType === 'User'
+          ? 'Add app role assignment grant to user'
+          : 'Add app role assignment to service principal',
+      category: 'ApplicationManagement',
+      operationType: 'Assign',
+      subject: async ({ args: [input], result }, lookup) => ({
+        tenant: input.tenant,
+        targets: [
+          (await userTarget(lookup, input.principalId)) ??
+            (await servicePrincipalTarget(lookup, input.principalId)) ??
+            target('ServicePrincipal', input.principalId, null),
+          target('AppRoleAssignment', result?.id ?? null, null, {
+            modifiedProperties: [
+              { displayName: 'AppRole.Id', oldValue: null, newValue: JSON.stringify(input.appRoleId) },
+              { displayName: 'Resource.Id', oldValue: null, newValue: JSON.stringify(input.resourceId) },
+            ],
+          }),
+        ],
+      }),
+    },
+    removeAppRoleAssignment: {
+      activityDisplayName: ({ before }) =>
+        before?.type === 'User'
+          ? 'Remove app role assignment from user'
+          : 'Remove app role assignment from service principal',
+      category: 'ApplicationManagement',
+      operationType: 'Unassign',
+      before: async ([, id], lookup) => {
+        const assignment = await lookup.store.appRoleAssignments.findById(id);
+        if (assignment === undefined) return undefined;
+        return assignment.principalType === 'User'
+          ? userTarget(lookup, assignment.principalId)
+          : servicePrincipalTarget(lookup, assignment.principalId);
+      },
+      subject: ({ args: [tenant, id], before }) => ({
+        tenant,
+        targets: [...(before === undefined ? [] : [before]), target('AppRoleAssignment', id, null)],
+      }),
+    },
+    recordConsent: {
+      activityDisplayName: 'Consent to application',
+      category: 'ApplicationManagement',
+      operationType: 'Assign',
+      // One target per consenting client: its service principal, and the scopes consented to per resource.
+      subject: async ({ args: [input] }, lookup) => {
+        const targets: AuditTarget[] = [];
+        for (const clientAppId of new Set(input.items.map((item) => item.clientAppId))) {
+          const sp = await lookup.store.servicePrincipals.find(input.tenantId, clientAppId);
+          const permissions = input.items
+            .filter((item) => item.clientAppId === clientAppId)
+            .map((item) => ({ ResourceAppId: item.resourceAppId, Scope: item.scopes.join(' ') }));
+          targets.push(
+            target('ServicePrincipal', sp?.id ?? null, sp?.displayName ?? null, {
+              modifiedProperties: [
+                {
+                  displayName: 'ConsentContext.IsAdminConsent',
+                  oldValue: null,
+                  newValue: JSON.stringify(input.forOrganization),
+                },
+                {
+                  displayName: 'ConsentAction.Permissions',
+                  oldValue: null,
+                  newValue: JSON.stringify(permissions),
+                },
+              ],
+            }),
+          );
+        }
+        return { tenant: input.tenantId, targets };
+      },
+    },
+    createPermissionGrant: {
+      activityDisplayName: 'Add delegated permission grant',
+      category: 'ApplicationManagement',
+      operationType: 'Assign',
+      subject: ({ args: [input], result }) => ({
+        tenant: input.tenant,
+        targets: [
+          target('OAuth2PermissionGrant', result?.id ?? null, null, {
+            modifiedProperties: changed({ ...input, scope: result?.scope ?? input.scope }, [
+              'clientId',
+              'resourceId',
+              'consentType',
+              'principalId',
+              'scope',
+            ]),
+          }),
+        ],
+      }),
+    },
+    updatePermissionGrant: {
+      activityDisplayName: 'Update delegated permission grant',
+      category: 'ApplicationManagement',
+      operationType: 'Update',
+      subject: ({ args: [tenant, id, scope], result }) => ({
+        tenant,
+        targets: [
+          target('OAuth2PermissionGrant', id, null, {
+            modifiedProperties: changed({ scope: result?.scope ?? scope }, ['scope']),
+          }),
+        ],
+      }),
+    },
+    deletePermissionGrant: {
+      activityDisplayName: 'Remove delegated permission grant',
+      category: 'ApplicationManagement',
+      operationType: 'Unassign',
+      subject: ({ args: [tenant, id] }) => ({ tenant, targets: [target('OAuth2PermissionGrant', id, null)] }),
+    },
+  },
+};
+
+/**
+ * The public methods of the directory services that only read: not audited. A method in neither this list nor
+ * {@link AUDIT_ACTIVITIES} fails the audit coverage test.
+ */
+export const DIRECTORY_READS: {
+  readonly [N in keyof DirectoryServices]: readonly AsyncMethodName<DirectoryServices[N]>[];
+} = {
+  tenants: ['require', 'list'],
+  applications: ['require', 'requireOwn', 'get', 'list', 'listServicePrincipals', 'listOwners'],
+  credentials: ['checkProof'],
+  users: ['get', 'list'],
+  servicePrincipals: ['get', 'list'],
+  grants: [
+    'listAppRoleAssignments',
+    'listPermissionGrants',
+    'getAppRoleAssignment',
+    'listAppRoleAssignmentsOf',
+    'listAppRoleAssignedTo',
+    'listPermissionGrantsOf',
+    'getPermissionGrant',
+    'describeAppRoleAssignments',
+  ],
+};
