@@ -1,10 +1,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { authenticateCaller, bearerChallenge } from './authentication.js';
+import { bearerChallenge } from './authentication.js';
 import { asManagementError, ManagementError, sendGraphError } from './errors.js';
 import { APP_ROLE_ASSIGNMENTS_PATHS, registerAppRoleAssignmentRoutes } from './app-role-assignments.js';
 import { APPLICATIONS_PATHS, registerApplicationRoutes } from './applications.js';
-import { AUDIT_LOGS_PATHS, registerAuditLogRoutes } from './audit-logs.js';
+import {
+  AUDIT_LOGS_PATHS,
+  auditRefusal,
+  authenticateForAudit,
+  registerAuditLogRoutes,
+  runManagementRequest,
+} from './audit-logs.js';
 import { ORGANIZATION_PATHS, registerOrganizationRoutes } from './organization.js';
 import { PERMISSION_GRANTS_PATHS, registerPermissionGrantRoutes } from './permission-grants.js';
 import { registerServicePrincipalRoutes, SERVICE_PRINCIPALS_PATHS } from './service-principals.js';
@@ -34,11 +40,23 @@ const RESOURCE_PATHS: readonly RegExp[] = [
 export function registerManagementApi(app: FastifyInstance, context: ServerContext): void {
   void app.register(
     (scope, _options, done) => {
-      const authenticate = (request: FastifyRequest) => authenticateCaller(request, context);
-      scope.setErrorHandler((error, request, reply) => {
+      // The caller becomes the actor of the directory writes its request makes (directory audit log).
+      const authenticate = (request: FastifyRequest) => authenticateForAudit(request, context);
+      // Every route handler runs in the request's audit scope, whoever registers it.
+      scope.addHook('onRoute', (route) => {
+        const handler = route.handler;
+        route.handler = function (this: FastifyInstance, request, reply) {
+          return runManagementRequest(request, () => handler.call(this, request, reply));
+        };
+      });
+      scope.setErrorHandler(async (error, request, reply) => {
         if (asManagementError(error).descriptor.httpStatus === 401) {
           void reply.header('www-authenticate', bearerChallenge(context, request));
         }
+        // A write refused before its directory service ran is audited as a failure here.
+        await auditRefusal(context, request, error).catch((failure: unknown) => {
+          request.log.error({ err: failure, traceId: request.id }, 'could not audit a refused request');
+        });
         return sendGraphError(request, reply, error, context.now());
       });
       scope.setNotFoundHandler((request, reply) => {
