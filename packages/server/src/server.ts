@@ -89,7 +89,12 @@ async function assembleServer(
   let keyRing = await KeyRing.load(store, masterKey.key, retention, nowSeconds());
 
   const cache = new DirectoryCache(store);
-  const directory = new Directory(store);
+  const directory = new Directory(store, undefined, {
+    auditRetentionDays: config.auditRetentionDays,
+    onLogError: (error) => {
+      logger.error({ err: error }, 'could not record a directory audit or sign-in');
+    },
+  });
   let baseUrl = config.publicUrl?.replace(/\/+$/, '');
   const lockoutMs = config.signInLockoutSeconds * 1000;
   // Every node shares the attempt counts: through Redis when configured, else through the database.
@@ -195,6 +200,7 @@ async function assembleServer(
       revocations.stop();
       purge.stop();
       await app.close();
+      await directory.signIns.close();
       await db.destroy();
       redis?.disconnect();
     },

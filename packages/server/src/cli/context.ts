@@ -4,6 +4,8 @@
  */
 import type { Command } from 'commander';
 import { ConfigError, loadConfig, type TesseraConfig } from '../config/config.js';
+import { userInfo } from 'node:os';
+import { CLI_ACTOR, runInAuditScope, type AuditActor } from '../directory/audit-context.js';
 import { Directory, DirectoryError } from '../directory/directory.js';
 import { openStore } from '../store/open-store.js';
 
@@ -79,13 +81,30 @@ export function createCliContext(io: CliIo): CliContext {
     options: GlobalOptions,
     work: (directory: Directory) => Promise<T>,
   ): Promise<T> => {
-    const { db, store } = await openStore(config(options));
+    const loaded = config(options);
+    const { db, store } = await openStore(loaded);
     try {
-      return await work(new Directory(store));
+      // The command's directory writes are audited as the CLI's, named with the operating system user.
+      return await runInAuditScope({ actor: cliActor() }, () =>
+        work(new Directory(store, undefined, { auditRetentionDays: loaded.auditRetentionDays })),
+      );
     } finally {
       await db.destroy();
     }
   };
 
   return { io, withCommon, config, print, run, withDirectory };
+}
+
+/** {@link CLI_ACTOR}, its display name naming the operating system user who ran the command when known. */
+function cliActor(): AuditActor {
+  let name: string | undefined;
+  try {
+    name = userInfo().username;
+  } catch {
+    name = undefined;
+  }
+  return name === undefined || !('app' in CLI_ACTOR)
+    ? CLI_ACTOR
+    : { app: { ...CLI_ACTOR.app, displayName: `${CLI_ACTOR.app.displayName ?? 'Tessera CLI'} (${name})` } };
 }

@@ -216,6 +216,15 @@ export const configOptions = {
     description:
       'How often each node deletes expired authorization codes, ended, expired or idle SSO sessions, and expired refresh token families. Revoked families are kept until they expire, so reuse of their tokens is still detected.',
   },
+  auditRetentionDays: {
+    env: 'TESSERA_AUDIT_RETENTION_DAYS',
+    schema: z.coerce.number().int().min(1).max(3650),
+    default: 30,
+    unit: 'days',
+    title: 'Audit and sign-in log retention',
+    description:
+      'How long directory audits (`/v1.0/auditLogs/directoryAudits`) and sign-ins (`/v1.0/auditLogs/signIns`) are kept. Older rows are deleted, at most hourly, when new ones are written. Entra ID keeps them 30 days (P1/P2).',
+  },
   signInMaxFailuresPerAccount: {
     env: 'TESSERA_SIGN_IN_MAX_FAILURES_PER_ACCOUNT',
     schema: z.coerce.number().int().min(1).max(1000),

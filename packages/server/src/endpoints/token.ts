@@ -1,11 +1,12 @@
 import { IdentityError } from '@tessera/protocol';
+import { decodeJwt, type JWTPayload } from 'jose';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { grantFor } from '../grants/index.js';
 import { parseTokenParameters } from '../grants/parameters.js';
-import { correlationIdOf } from '../http/errors.js';
+import { asIdentityError, correlationIdOf } from '../http/errors.js';
 import { formFields } from '../http/form.js';
-import { resolveTenantSegment } from '../directory/tenant-segment.js';
+import { resolveTenantSegment, type ResolvedTenantSegment } from '../directory/tenant-segment.js';
 
 /**
  * `POST /{tenant}/oauth2/v2.0/token`: parses the form through the descriptor of its `grant_type` (only the
@@ -24,16 +25,24 @@ export function registerTokenEndpoint(app: FastifyInstance, context: ServerConte
     const grant = typeof grantType === 'string' ? grantFor(grantType) : undefined;
     const { params, repeatedParams } = parseTokenParameters(fields, grant);
     const tenantSegment = await resolveTenantSegment(request.params.tenant, context.cache);
-    if (typeof grantType !== 'string' || grantType === '')
-      throw new IdentityError(900144, { name: 'grant_type' });
-    if (grant === undefined) throw new IdentityError(70003, { grantType: grantType.slice(0, 128) });
-    const response = await grant.handle(context, {
-      params,
-      repeatedParams,
-      authorization: request.headers.authorization,
-      tenantSegment,
-      origin: request.headers.origin,
-    });
+    let response;
+    try {
+      if (typeof grantType !== 'string' || grantType === '')
+        throw new IdentityError(900144, { name: 'grant_type' });
+      if (grant === undefined) throw new IdentityError(70003, { grantType: grantType.slice(0, 128) });
+      response = await grant.handle(context, {
+        params,
+        repeatedParams,
+        authorization: request.headers.authorization,
+        tenantSegment,
+        origin: request.headers.origin,
+      });
+    } catch (error) {
+      const clientId = typeof fields.client_id === 'string' ? fields.client_id : undefined;
+      await recordTokenFailure(context, request, tenantSegment, clientId, error);
+      throw error;
+    }
+    await recordTokenSignIn(context, request, response.access_token);
     return noStore(request, reply).send(response);
   });
   // RFC 9110 §15.5.6: a 405 names the allowed methods.
@@ -52,4 +61,85 @@ function noStore(request: FastifyRequest, reply: FastifyReply): FastifyReply {
     .header('cache-control', 'no-store')
     .header('pragma', 'no-cache')
     .header('client-request-id', correlationIdOf(request));
+}
+
+const TOKEN_CLIENT_APP = 'Mobile Apps and Desktop clients';
+
+/**
+ * Buffers the sign-in of a token the endpoint issued (non-interactive), from the access token's own claims: the
+ * user (or, app-only, no user), the client and the resource. Only cached directory reads; the sign-in log is
+ * written later, in batches.
+ */
+async function recordTokenSignIn(
+  context: ServerContext,
+  request: FastifyRequest,
+  accessToken: string | undefined,
+): Promise<void> {
+  let claims: JWTPayload;
+  try {
+    claims = accessToken === undefined ? {} : decodeJwt(accessToken);
+  } catch {
+    return;
+  }
+  const tenantId = typeof claims.tid === 'string' ? claims.tid : undefined;
+  if (tenantId === undefined) return;
+  const appId =
+    typeof claims.appid === 'string' ? claims.appid : typeof claims.azp === 'string' ? claims.azp : null;
+  const audience = typeof claims.aud === 'string' ? claims.aud : undefined;
+  const resourceId = audience === undefined ? undefined : await context.cache.resourceAppId(audience);
+  const resource = resourceId === undefined ? undefined : await context.cache.application(resourceId);
+  const client = appId === null ? undefined : await context.cache.application(appId);
+  const isUser = claims.idtyp !== 'app' && typeof claims.oid === 'string';
+  const user = isUser ? await context.cache.user(String(claims.oid)) : undefined;
+  context.directory.signIns.record({
+    tenantId,
+    userId: user?.id ?? null,
+    userPrincipalName: user?.userPrincipalName ?? null,
+    userDisplayName: user?.displayName ?? null,
+    appId,
+    appDisplayName: client?.displayName ?? null,
+    ipAddress: request.ip,
+    clientAppUsed: TOKEN_CLIENT_APP,
+    correlationId: correlationIdOf(request),
+    isInteractive: false,
+    resourceId: resource?.appId ?? resourceId ?? null,
+    resourceDisplayName: resource?.displayName ?? null,
+    errorCode: 0,
+    failureReason: null,
+  });
+}
+
+/**
+ * Buffers a refused token request (non-interactive sign-in failure) with its AADSTS code, in the log of the
+ * `{tenant}` segment's tenant, else of the client's home tenant; not recorded when neither is known. Server
+ * errors are recorded with their catalogue code, never their detail.
+ */
+async function recordTokenFailure(
+  context: ServerContext,
+  request: FastifyRequest,
+  segment: ResolvedTenantSegment,
+  clientId: string | undefined,
+  error: unknown,
+): Promise<void> {
+  const refusal = asIdentityError(error);
+  const client =
+    clientId === undefined ? undefined : await context.cache.application(clientId).catch(() => undefined);
+  const tenantId = segment.kind === 'tenant' ? segment.tenant.id : client?.tenantId;
+  if (tenantId === undefined) return;
+  context.directory.signIns.record({
+    tenantId,
+    userId: null,
+    userPrincipalName: null,
+    userDisplayName: null,
+    appId: client?.appId ?? clientId?.slice(0, 64) ?? null,
+    appDisplayName: client?.displayName ?? null,
+    ipAddress: request.ip,
+    clientAppUsed: TOKEN_CLIENT_APP,
+    correlationId: correlationIdOf(request),
+    isInteractive: false,
+    resourceId: null,
+    resourceDisplayName: null,
+    errorCode: refusal.code,
+    failureReason: refusal.description,
+  });
 }

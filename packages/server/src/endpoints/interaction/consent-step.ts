@@ -1,4 +1,5 @@
 import type { ServerContext } from '../../context.js';
+import { runAsAuditActor, type AuditActor } from '../../directory/audit-context.js';
 import { GLOBAL_ADMINISTRATOR, type User } from '../../directory/model.js';
 import { isUniqueViolation } from '../../store/database.js';
 
@@ -39,10 +40,23 @@ export async function recordConsentDecision(
   };
   for (let attempt = 1; ; attempt++) {
     try {
-      await context.directory.grants.recordConsent(consent);
+      // Audited as the consenting user's ("Consent to application"), with the request's correlation id.
+      await runAsAuditActor(consentActor(user), () => context.directory.grants.recordConsent(consent));
       break;
     } catch (error) {
       if (attempt >= 3 || !isUniqueViolation(error)) throw error;
     }
   }
+}
+
+/** The audit actor of a consent: the user (the IP address is the request's, from the audit scope). */
+function consentActor(user: User): AuditActor {
+  return {
+    user: {
+      id: user.id,
+      displayName: user.displayName,
+      userPrincipalName: user.userPrincipalName,
+      ipAddress: null,
+    },
+  };
 }

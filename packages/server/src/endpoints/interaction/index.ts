@@ -1,7 +1,8 @@
 import { IdentityError } from '@tessera/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
-import { asIdentityError } from '../../http/errors.js';
+import { runInAuditScope } from '../../directory/audit-context.js';
+import { asIdentityError, correlationIdOf } from '../../http/errors.js';
 import { csrfTokenValid } from '../../sessions/cookies.js';
 import { sendErrorPage } from './error-page.js';
 import { acceptAnswer, loadInteractionStep, type InteractionStep } from './interaction-state.js';
@@ -24,8 +25,11 @@ export function registerInteractionEndpoint(
   context: ServerContext,
   targets: ResumeTargets,
 ): void {
+  // Directory writes an answer makes (consent) are audited with this request's correlation id and IP address.
   app.post<{ Params: { tenant: string } }>('/:tenant/login', (request, reply) =>
-    interact(context, targets, request, reply),
+    runInAuditScope({ correlationId: correlationIdOf(request), ipAddress: request.ip }, () =>
+      interact(context, targets, request, reply),
+    ),
   );
 }
 

@@ -1,7 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { resolveTenantSegment } from '../../directory/tenant-segment.js';
-import { asIdentityError } from '../../http/errors.js';
+import type { IdentityError } from '@tessera/protocol';
+import type { Application, User } from '../../directory/model.js';
+import { asIdentityError, correlationIdOf } from '../../http/errors.js';
 import { startSession } from '../../sessions/browser-sessions.js';
 import { sendErrorPage } from './error-page.js';
 import type { InteractionStep } from './interaction-state.js';
@@ -35,6 +37,11 @@ export async function answerSignIn(
     });
   } catch (error) {
     const identityError = asIdentityError(error);
+    await recordPasswordSignIn(context, request, step, {
+      tenantId: segment?.kind === 'tenant' ? segment.tenant.id : undefined,
+      userName: answer.userName,
+      refusal: identityError,
+    });
     if (identityError.status >= 500) return sendErrorPage(request, reply, identityError);
     const requester = await target.requester(context, step.resume.state);
     if (requester === undefined) return sendErrorPage(request, reply, identityError);
@@ -49,6 +56,7 @@ export async function answerSignIn(
       },
     });
   }
+  await recordPasswordSignIn(context, request, step, { tenantId: user.tenantId, user });
   // The session's auth_time is this sign-in's, after the password was verified.
   const { session, browserHash } = await startSession(context, request, reply, {
     userId: user.id,
@@ -60,4 +68,64 @@ export async function answerSignIn(
     state: step.resume.state,
     result: { kind: 'signed-in', sessionId: session.id, browserHash },
   });
+}
+
+/**
+ * Buffers an interactive sign-in (Graph `signIn`, `isInteractive: true`, `clientAppUsed: Browser`): the user who
+ * signed in, or on a refusal the user name typed and the AADSTS code (in the log of the `{tenant}` segment's
+ * tenant, else of the tenant whose user has that name; not recorded when there is none). The password is never
+ * recorded.
+ */
+async function recordPasswordSignIn(
+  context: ServerContext,
+  request: FastifyRequest,
+  step: InteractionStep,
+  outcome:
+    | { readonly tenantId: string; readonly user: User }
+    | { readonly tenantId: string | undefined; readonly userName: string; readonly refusal: IdentityError },
+): Promise<void> {
+  const appId = step.resume.state.client_id;
+  const client =
+    appId === undefined ? undefined : await context.cache.application(appId).catch(() => undefined);
+  if ('user' in outcome) {
+    context.directory.signIns.record({
+      ...signInBase(request, appId, client),
+      tenantId: outcome.tenantId,
+      userId: outcome.user.id,
+      userPrincipalName: outcome.user.userPrincipalName,
+      userDisplayName: outcome.user.displayName,
+      errorCode: 0,
+      failureReason: null,
+    });
+    return;
+  }
+  const named = outcome.userName.trim().slice(0, 256);
+  const known = named.includes('@')
+    ? await context.store.users.findByUpn(named).catch(() => undefined)
+    : undefined;
+  const tenantId = outcome.tenantId ?? known?.tenantId;
+  if (tenantId === undefined) return;
+  const user = known?.tenantId === tenantId ? known : undefined;
+  context.directory.signIns.record({
+    ...signInBase(request, appId, client),
+    tenantId,
+    userId: user?.id ?? null,
+    userPrincipalName: user?.userPrincipalName ?? named,
+    userDisplayName: user?.displayName ?? null,
+    errorCode: outcome.refusal.code,
+    failureReason: outcome.refusal.description,
+  });
+}
+
+function signInBase(request: FastifyRequest, appId: string | undefined, client: Application | undefined) {
+  return {
+    appId: client?.appId ?? appId?.slice(0, 64) ?? null,
+    appDisplayName: client?.displayName ?? null,
+    ipAddress: request.ip,
+    clientAppUsed: 'Browser',
+    correlationId: correlationIdOf(request),
+    isInteractive: true,
+    resourceId: null,
+    resourceDisplayName: null,
+  } as const;
 }
