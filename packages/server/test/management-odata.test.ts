@@ -661,6 +661,25 @@ describe.each(dialects)('management API OData subset on $name', ({ database }) =
       expect(found.items.map((app) => app.displayName)).toEqual(['payroll-web']);
     });
 
+    it('a page of applications holds each one’s own URIs and credentials, as loading it alone does', async () => {
+      const store = server.server.store;
+      for (const app of apps.slice(0, 2)) {
+        await server.directory.credentials.addPassword({
+          appId: app.appId,
+          displayName: `secret of ${app.displayName}`,
+        });
+        await server.directory.credentials.addPassword({ appId: app.appId, displayName: 'second' });
+      }
+      const page = await listApplications(store, a.tenantId, query(APPLICATION_TYPE, '$top=999'));
+      expect(page.items.length).toBeGreaterThanOrEqual(apps.length);
+      for (const item of page.items) expect(item).toEqual(await store.applications.findById(item.id));
+      const payroll = page.items.find((app) => app.id === apps[0]?.id);
+      expect(payroll?.passwordCredentials.map((p) => p.displayName).sort()).toEqual([
+        'second',
+        'secret of Payroll API',
+      ]);
+    });
+
     it('servicePrincipalNames/any matches the appId and the App ID URIs; appId in; tenant isolation', async () => {
       const store = server.server.store;
       const [first, second] = apps;

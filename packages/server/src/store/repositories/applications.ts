@@ -6,7 +6,7 @@ import type {
   PasswordCredential,
   SignInAudience,
 } from '../../directory/model.js';
-import type { ApplicationTable, Database } from '../schema.js';
+import type { ApplicationTable, Database, KeyCredentialTable, PasswordCredentialTable } from '../schema.js';
 import { recordChange } from './directory-changes.js';
 import { listByTenant, type Page, type PageRequest } from './paging.js';
 
@@ -239,47 +239,83 @@ export class ApplicationRepository {
     return deleted;
   }
 
-  private async load(row: Selectable<ApplicationTable>): Promise<Application> {
+  /**
+   * Applications from their `applications` rows, with their App ID URIs and credentials: three statements for all
+   * the rows together (none per application), in the order of `rows`.
+   */
+  async loadAll(rows: readonly Selectable<ApplicationTable>[]): Promise<Application[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((row) => row.id);
     const [uris, passwords, keys] = await Promise.all([
       this.db
         .selectFrom('application_identifier_uris')
-        .select('uri')
-        .where('application_id', '=', row.id)
+        .select(['application_id', 'uri'])
+        .where('application_id', 'in', ids)
         .orderBy('uri')
         .execute(),
-      this.db.selectFrom('password_credentials').selectAll().where('application_id', '=', row.id).execute(),
-      this.db.selectFrom('key_credentials').selectAll().where('application_id', '=', row.id).execute(),
+      this.db.selectFrom('password_credentials').selectAll().where('application_id', 'in', ids).execute(),
+      this.db.selectFrom('key_credentials').selectAll().where('application_id', 'in', ids).execute(),
     ]);
-    const definition = JSON.parse(row.definition) as ApplicationDefinition;
-    return {
-      ...definition,
-      id: row.id,
-      appId: row.app_id,
-      tenantId: row.tenant_id,
-      displayName: row.display_name,
-      signInAudience: row.sign_in_audience as SignInAudience,
-      accountEnabled: row.account_enabled === 1,
-      createdAt: row.created_at,
-      identifierUris: uris.map((u) => u.uri),
-      passwordCredentials: passwords.map((p): PasswordCredential => ({
-        keyId: p.key_id,
-        displayName: p.display_name,
-        hint: p.hint,
-        secretHash: p.secret_hash,
-        startAt: p.start_at,
-        endAt: p.end_at,
-      })),
-      keyCredentials: keys.map((k): KeyCredential => ({
-        keyId: k.key_id,
-        displayName: k.display_name,
-        thumbprintSha1: k.thumbprint_sha1,
-        thumbprintSha256: k.thumbprint_sha256,
-        certificatePem: k.certificate_pem,
-        startAt: k.start_at,
-        endAt: k.end_at,
-      })),
+    const byApplication = <T extends { readonly application_id: string }>(items: readonly T[]) => {
+      const groups = new Map<string, T[]>();
+      for (const item of items) {
+        const group = groups.get(item.application_id);
+        if (group === undefined) groups.set(item.application_id, [item]);
+        else group.push(item);
+      }
+      return (id: string): readonly T[] => groups.get(id) ?? [];
     };
+    const [urisOf, passwordsOf, keysOf] = [
+      byApplication(uris),
+      byApplication(passwords),
+      byApplication(keys),
+    ];
+    return rows.map((row) => applicationOf(row, urisOf(row.id), passwordsOf(row.id), keysOf(row.id)));
   }
+
+  private async load(row: Selectable<ApplicationTable>): Promise<Application> {
+    const [app] = await this.loadAll([row]);
+    if (app === undefined) throw new Error(`Application ${row.id} was not loaded.`);
+    return app;
+  }
+}
+
+/** An application from its row, App ID URIs and credential rows. */
+function applicationOf(
+  row: Selectable<ApplicationTable>,
+  uris: readonly { readonly uri: string }[],
+  passwords: readonly Selectable<PasswordCredentialTable>[],
+  keys: readonly Selectable<KeyCredentialTable>[],
+): Application {
+  const definition = JSON.parse(row.definition) as ApplicationDefinition;
+  return {
+    ...definition,
+    id: row.id,
+    appId: row.app_id,
+    tenantId: row.tenant_id,
+    displayName: row.display_name,
+    signInAudience: row.sign_in_audience as SignInAudience,
+    accountEnabled: row.account_enabled === 1,
+    createdAt: row.created_at,
+    identifierUris: uris.map((u) => u.uri),
+    passwordCredentials: passwords.map((p): PasswordCredential => ({
+      keyId: p.key_id,
+      displayName: p.display_name,
+      hint: p.hint,
+      secretHash: p.secret_hash,
+      startAt: p.start_at,
+      endAt: p.end_at,
+    })),
+    keyCredentials: keys.map((k): KeyCredential => ({
+      keyId: k.key_id,
+      displayName: k.display_name,
+      thumbprintSha1: k.thumbprint_sha1,
+      thumbprintSha256: k.thumbprint_sha256,
+      certificatePem: k.certificate_pem,
+      startAt: k.start_at,
+      endAt: k.end_at,
+    })),
+  };
 }
 
 /** The part of an application stored as JSON. */
