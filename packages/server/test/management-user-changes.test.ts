@@ -14,6 +14,7 @@ import {
   type TestServer,
 } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callApi, expectGraphError, GRAPH, graphAppToken, type Answer } from './support/management-api.js';
 
 // PATCH and DELETE /v1.0/users/{id | userPrincipalName} over HTTPS against a real server, on SQLite and
 // PostgreSQL: Graph's 204s and error bodies, nothing written on bad input, who may change whom (a plain user
@@ -21,20 +22,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // tenant isolation, and what a password reset, a disabled account and a deletion end (refresh tokens, SSO
 // sessions, access tokens at the management API).
 
-const GRAPH = 'https://graph.microsoft.com';
 const PASSWORD = 'Correct-Horse-9';
 const DENIED = 'Insufficient privileges to complete the operation.';
 const dialects = [
   { name: 'sqlite', database: 'sqlite' as const },
   ...((await postgresAvailable()) ? [{ name: 'postgres', database: 'postgres' as const }] : []),
 ];
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly text: string;
-  readonly body: Record<string, unknown>;
-}
 
 /** A signed-in browser's tokens: the access token for Graph, the refresh token, and the browser (SSO cookie). */
 interface SignedIn {
@@ -56,16 +49,8 @@ describe.each(dialects)('management API user changes on $name', ({ database }) =
   const tokens = new Map<string, string>();
   const token = (name: string) => tokens.get(name) ?? '';
 
-  async function appToken(scenario: ClientCredentialsScenario): Promise<string> {
-    const response = await postForm(endpointUrl(server.url, scenario.tenantId, 'token'), {
-      grant_type: 'client_credentials',
-      client_id: scenario.daemon.appId,
-      client_secret: scenario.daemon.secret,
-      scope: `${GRAPH}/.default`,
-    });
-    expect(response.status).toBe(200);
-    return ((await response.json()) as { access_token: string }).access_token;
-  }
+  const appToken = async (scenario: ClientCredentialsScenario) =>
+    (await graphAppToken(server, scenario.tenantId, scenario.daemon)).token;
 
   async function signIn(
     userName: string,
@@ -112,58 +97,15 @@ describe.each(dialects)('management API user changes on $name', ({ database }) =
     return new URL(answer.location ?? 'https://none.example/').searchParams;
   }
 
-  async function call(
-    path: string,
-    bearer: string,
-    init: { method?: string; body?: unknown } = {},
-  ): Promise<Answer> {
-    const response = await fetch(`${server.url}${path}`, {
-      method: init.method ?? 'GET',
-      headers: {
-        authorization: `Bearer ${bearer}`,
-        ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(init.body === undefined
-        ? {}
-        : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
-    });
-    const text = await response.text();
-    return {
-      status: response.status,
-      headers: response.headers,
-      text,
-      body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
-    };
-  }
-
+  const call = (path: string, bearer: string, init: { method?: string; body?: unknown } = {}) =>
+    callApi(server, path, bearer, init);
   const patch = (path: string, bearer: string, body: unknown) =>
     call(path, bearer, { method: 'PATCH', body });
   const remove = (path: string, bearer: string) => call(path, bearer, { method: 'DELETE' });
-
-  /** Graph's error body: code, message, innerError with the answer's own ids. */
-  function expectGraphError(answer: Answer, status: number, code: string, message: string): void {
-    expect({
-      status: answer.status,
-      code: (answer.body.error as { code?: string } | undefined)?.code,
-    }).toEqual({
-      status,
-      code,
-    });
-    expect(answer.body).toEqual({
-      error: {
-        code,
-        message,
-        ...(code === 'Request_BadRequest' && message.endsWith('already exists.')
-          ? { details: [{ code: 'ObjectConflict', message }] }
-          : {}),
-        innerError: {
-          date: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/) as unknown,
-          'request-id': answer.headers.get('request-id'),
-          'client-request-id': answer.headers.get('client-request-id'),
-        },
-      },
-    });
-  }
+  /** A 204 No Content: no body at all. */
+  const expectNoContent = (answer: Answer): void => {
+    expect({ status: answer.status, body: answer.body }).toEqual({ status: 204, body: {} });
+  };
 
   async function newUser(scenario: { tenantId: string; domain: string }, name: string) {
     return server.directory.users.create({
@@ -212,7 +154,7 @@ describe.each(dialects)('management API user changes on $name', ({ database }) =
         mail: `pat.smith@${a.domain}`,
         mailNickname: 'pats',
       });
-      expect({ status: answer.status, text: answer.text }).toEqual({ status: 204, text: '' });
+      expectNoContent(answer);
       const read = await call(`/v1.0/users/${user.id}`, token('a'));
       expect(read.body).toEqual({
         '@odata.context': `${server.url}/v1.0/$metadata#users/$entity`,
@@ -349,15 +291,15 @@ describe.each(dialects)('management API user changes on $name', ({ database }) =
         'Request_BadRequest',
         "The UPN 'x@elsewhere.example' must end in one of the tenant's verified domains.",
       );
-      expectGraphError(
-        await patch(`/v1.0/users/${user.id}`, token('a'), {
-          displayName: 'X',
-          userPrincipalName: taken.userPrincipalName.toUpperCase(),
-        }),
-        400,
-        'Request_BadRequest',
-        `A user '${taken.userPrincipalName.toUpperCase()}' already exists.`,
-      );
+      const conflict = await patch(`/v1.0/users/${user.id}`, token('a'), {
+        displayName: 'X',
+        userPrincipalName: taken.userPrincipalName.toUpperCase(),
+      });
+      const message = `A user '${taken.userPrincipalName.toUpperCase()}' already exists.`;
+      expectGraphError(conflict, 400, 'Request_BadRequest', message);
+      expect((conflict.body.error as { details?: unknown }).details).toEqual([
+        { code: 'ObjectConflict', message },
+      ]);
       expect(await server.directory.users.get(a.tenantId, user.id)).toEqual(user);
     });
 
@@ -397,7 +339,7 @@ describe.each(dialects)('management API user changes on $name', ({ database }) =
     it('deletes (204); the user is then not found, a second delete 404', async () => {
       const user = await newUser(a, 'gone');
       const answer = await remove(`/v1.0/users/${user.userPrincipalName}`, token('a'));
-      expect({ status: answer.status, text: answer.text }).toEqual({ status: 204, text: '' });
+      expectNoContent(answer);
       expect((await call(`/v1.0/users/${user.id}`, token('a'))).status).toBe(404);
       expectGraphError(
         await remove(`/v1.0/users/${user.id}`, token('a')),
