@@ -1,4 +1,4 @@
-import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import type { KeyRing } from '../keys/key-ring.js';
 import { issuerV1, issuerV2 } from './issuer.js';
 import type { RevocationList } from './revocations.js';
@@ -100,6 +100,23 @@ function isAccessToken(payload: JWTPayload, typ: string | undefined): boolean {
   );
 }
 
+/** The key set of each published key list (one per key ring), so each key is imported once, not per token. */
+const keySets = new WeakMap<readonly JWK[], ReturnType<typeof createLocalJWKSet>>();
+
+/**
+ * jose's local key set of `keys`, made on first use and kept while the list lives: the set caches each imported
+ * key, so verifying a token does not import the RSA or EC key again (an import costs more than the signature
+ * check).
+ */
+function localKeySet(keys: readonly JWK[]): ReturnType<typeof createLocalJWKSet> {
+  let set = keySets.get(keys);
+  if (set === undefined) {
+    set = createLocalJWKSet({ keys: keys.map((key) => ({ ...key })) });
+    keySets.set(keys, set);
+  }
+  return set;
+}
+
 async function verifyOwnJwt(
   keyRing: Pick<KeyRing, 'publishedKeys'>,
   base: string,
@@ -118,8 +135,7 @@ async function verifyOwnJwt(
   }
   if (typeof tid !== 'string') return { ok: false, reason: 'malformed' };
   try {
-    const jwks = createLocalJWKSet({ keys: keyRing.publishedKeys.map((key) => ({ ...key })) });
-    const { payload, protectedHeader } = await jwtVerify(token, jwks, {
+    const { payload, protectedHeader } = await jwtVerify(token, localKeySet(keyRing.publishedKeys), {
       issuer: [issuerV2(base, tid), issuerV1(base, tid)],
       algorithms: ['RS256', 'ES256'],
       clockTolerance: clockSkewSeconds,
