@@ -12,12 +12,12 @@ import {
 } from '@tessera/testkit';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callApi, expectGraphError, GRAPH, graphAppToken, type Answer } from './support/management-api.js';
 
 // The management API's applications over HTTPS against a real server, on SQLite and PostgreSQL: CRUD by id and by
 // applications(appId='…'), PATCH's refusals writing nothing, credentials (addPassword, removePassword, addKey and
 // removeKey with Graph's proof of possession, PATCH of keyCredentials), owners, permissions and tenant isolation.
 
-const GRAPH = 'https://graph.microsoft.com';
 const DIRECTORY_APP_ID = '00000003-0000-0000-c000-000000000000';
 /** Graph's `User.Read` delegated scope and `User.Read.All` application permission on the directory API. */
 const USER_READ_SCOPE_ID = 'e1fe6dd8-ba31-4d61-89e7-88639da4683d';
@@ -26,12 +26,6 @@ const dialects = [
   { name: 'sqlite', database: 'sqlite' as const },
   ...((await postgresAvailable()) ? [{ name: 'postgres', database: 'postgres' as const }] : []),
 ];
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly body: Record<string, unknown>;
-}
 
 /** base64 DER of a PEM certificate (Graph's `keyCredential.key`). */
 function derBase64(pem: string): string {
@@ -68,45 +62,20 @@ describe.each(dialects)('management API applications on $name', ({ database }) =
   const token = (name: string) => tokens.get(name) ?? '';
 
   async function appToken(scenario: ClientCredentialsScenario): Promise<string> {
-    const response = await postForm(endpointUrl(server.url, scenario.tenantId, 'token'), {
-      grant_type: 'client_credentials',
-      client_id: scenario.daemon.appId,
-      client_secret: scenario.daemon.secret,
-      scope: `${GRAPH}/.default`,
-    });
-    expect(response.status).toBe(200);
-    return ((await response.json()) as { access_token: string }).access_token;
+    return (await graphAppToken(server, scenario.tenantId, scenario.daemon)).token;
   }
 
-  async function call(
-    path: string,
-    bearer: string | undefined,
-    init: { method?: string; body?: unknown } = {},
-  ): Promise<Answer> {
-    const response = await fetch(`${server.url}${path}`, {
-      method: init.method ?? 'GET',
-      headers: {
-        ...(bearer === undefined ? {} : { authorization: `Bearer ${bearer}` }),
-        ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(init.body === undefined
-        ? {}
-        : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
-    });
-    const text = await response.text();
-    return {
-      status: response.status,
-      headers: response.headers,
-      body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
-    };
-  }
+  const call = (path: string, bearer: string | undefined, init: { method?: string; body?: unknown } = {}) =>
+    callApi(server, path, bearer, init);
 
   /** The status and Graph error code (and message, when given) of a refusal. */
   function expectRefusal(answer: Answer, status: number, code: string, message?: string | RegExp): void {
-    const error = answer.body.error as { code: string; message: string } | undefined;
-    expect({ status: answer.status, code: error?.code }).toEqual({ status, code });
-    if (typeof message === 'string') expect(error?.message).toBe(message);
-    else if (message !== undefined) expect(error?.message).toMatch(message);
+    if (typeof message === 'string') {
+      expectGraphError(answer, status, code, message);
+      return;
+    }
+    expectGraphError(answer, status, code);
+    if (message !== undefined) expect((answer.body.error as { message: string }).message).toMatch(message);
   }
 
   async function create(body: Record<string, unknown>, as = 'a'): Promise<Record<string, unknown>> {

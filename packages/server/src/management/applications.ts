@@ -1,7 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { DirectoryError } from '../directory/errors.js';
-import { isGuid } from '../directory/identifiers.js';
 import {
   graphDateTime,
   type AppRole,
@@ -17,14 +15,8 @@ import { certificateCredential, type CertificateInput } from '../directory/servi
 import { requireAllowed, type Caller } from './authentication.js';
 import { APPLICATION_TYPE, collectionBody, listApplications } from './collection-queries.js';
 import { ManagementError } from './errors.js';
-import {
-  encodeSkipToken,
-  parseCollectionQuery,
-  parseEntityQuery,
-  queryHeadersOf,
-  queryOf,
-  selected,
-} from './odata.js';
+import { encodeSkipToken, parseEntityQuery, queryOf, selected } from './odata.js';
+import { collectionQueryOf, objectId, odataContext, onDirectoryError, orNotFound } from './route-helpers.js';
 import { graphUser, USER_TYPE } from './users.js';
 
 /** The resource paths under `/v1.0` this module answers (another method on them answers 405). */
@@ -181,16 +173,6 @@ export function graphApplication(
     spa: { redirectUris: app.spa.redirectUris },
   };
   return selected(all, select ?? DEFAULT_APPLICATION_PROPERTIES);
-}
-
-/** `@odata.context` of applications: `{base}/v1.0/$metadata#applications[(select)][/$entity]`. */
-function applicationsContext(
-  context: ServerContext,
-  select: readonly string[] | undefined,
-  entity: boolean,
-): string {
-  const projection = select === undefined ? '' : `(${select.join(',')})`;
-  return `${context.baseUrl()}/v1.0/$metadata#applications${projection}${entity ? '/$entity' : ''}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -519,16 +501,11 @@ function keyCredentialsOf(
 /** Graph's message for an identifier URI another application registered. */
 const IDENTIFIER_URI_TAKEN = 'Another object with the same value for property identifierUris already exists.';
 
-/** Runs a directory write; a taken App ID URI answers Graph's message (400 `Request_BadRequest`, `ObjectConflict`). */
-async function withGraphConflict<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof DirectoryError && error.code === 'conflict') {
-      throw new ManagementError('conflict', IDENTIFIER_URI_TAKEN);
-    }
-    throw error;
-  }
+/** A directory write; a taken App ID URI answers Graph's message (400 `Request_BadRequest`, `ObjectConflict`). */
+function withGraphConflict<T>(work: Promise<T>): Promise<T> {
+  return onDirectoryError(work, 'conflict', () => {
+    throw new ManagementError('conflict', IDENTIFIER_URI_TAKEN);
+  });
 }
 
 /** A time of a body (`…DateTime`, ISO 8601) as Unix seconds. */
@@ -557,14 +534,6 @@ function bodyObject(
 // ---------------------------------------------------------------------------------------------------------------
 // Routes.
 
-/** Graph's 404 message for an object that does not exist (in the caller's tenant). */
-function notFound(key: string): ManagementError {
-  return new ManagementError(
-    'not_found',
-    `Resource '${key.slice(0, 100)}' does not exist or one of its queried reference-property objects are not present.`,
-  );
-}
-
 /**
  * The application a path names: `applications/{id}` (`key`) or `applications(appId='{appId}')` (`ref`, what
  * follows `appId=`). A key that is no GUID answers 400, as Graph does; a GUID of no application of the caller's
@@ -579,32 +548,9 @@ function refOf(params: { key?: string; ref?: string }): ApplicationRef {
         "The alternate key must be written applications(appId='{appId}').",
       );
     }
-    if (!isGuid(appId))
-      throw new ManagementError('invalid', `Invalid object identifier '${appId.slice(0, 100)}'.`);
-    return { appId: appId.toLowerCase() };
+    return { appId: objectId(appId) };
   }
-  const id = params.key ?? '';
-  if (!isGuid(id)) throw new ManagementError('invalid', `Invalid object identifier '${id.slice(0, 100)}'.`);
-  return { id: id.toLowerCase() };
-}
-
-/**
- * Runs a directory call for the application a path names; a `not_found` of the application (in another tenant,
- * or none) answers Graph's 404.
- */
-async function forApplication<T>(ref: ApplicationRef, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (
-      error instanceof DirectoryError &&
-      error.code === 'not_found' &&
-      /^Application /.test(error.message)
-    ) {
-      throw notFound('id' in ref ? ref.id : ref.appId);
-    }
-    throw error;
-  }
+  return { id: objectId(params.key ?? '') };
 }
 
 type AppParams = { Params: { key?: string; ref?: string; owner?: string } };
@@ -644,18 +590,14 @@ export function registerApplicationRoutes(
     const caller = await authenticate(request);
     requireAllowed(caller, operation);
     const ref = refOf(request.params);
-    const app = await forApplication(ref, () => applications.get(caller.tenantId, ref));
+    const app = await orNotFound(applications.get(caller.tenantId, ref), 'id' in ref ? ref.id : ref.appId);
     return { caller, ref, app };
   }
 
   scope.get('/applications', async (request, reply) => {
     const caller = await authenticate(request);
     requireAllowed(caller, 'applications.read');
-    const query = parseCollectionQuery(
-      queryOf(request.url),
-      APPLICATION_TYPE,
-      queryHeadersOf(request.headers),
-    );
+    const query = collectionQueryOf(request, APPLICATION_TYPE);
     const page = await listApplications(context.store, caller.tenantId, query);
     return reply.send(
       collectionBody(context, 'applications', query, page, (app) => graphApplication(app, query.select)),
@@ -674,10 +616,10 @@ export function registerApplicationRoutes(
       [],
       context.now(),
     );
-    const { application } = await withGraphConflict(() =>
+    const { application } = await withGraphConflict(
       applications.register(
         caller.tenantId,
-        { ...changeOf(body), displayName: body.displayName as string },
+        { ...changeOf(body), displayName: body.displayName },
         { servicePrincipal: false, keyCredentials },
       ),
     );
@@ -685,7 +627,7 @@ export function registerApplicationRoutes(
       .status(201)
       .header('location', `${context.baseUrl()}/v1.0/applications/${application.id}`)
       .send({
-        '@odata.context': applicationsContext(context, undefined, true),
+        '@odata.context': odataContext(context, 'applications', undefined, true),
         ...graphApplication(application, undefined),
       });
   });
@@ -694,7 +636,7 @@ export function registerApplicationRoutes(
     const select = parseEntityQuery(queryOf(request.url), APPLICATION_TYPE);
     const { app } = await target(request, 'applications.read');
     return reply.send({
-      '@odata.context': applicationsContext(context, select, true),
+      '@odata.context': odataContext(context, 'applications', select, true),
       ...graphApplication(app, select),
     });
   });
@@ -706,7 +648,7 @@ export function registerApplicationRoutes(
       body.keyCredentials === undefined
         ? undefined
         : keyCredentialsOf(body.keyCredentials as Json[], app.keyCredentials, context.now());
-    await withGraphConflict(() => applications.change(app.appId, changeOf(body), keyCredentials));
+    await withGraphConflict(applications.change(app.appId, changeOf(body), keyCredentials));
     return reply.status(204).send();
   });
 
@@ -794,7 +736,7 @@ export function registerApplicationRoutes(
 
   route('GET', '/owners', async (request, reply) => {
     const { caller, ref } = await target(request, 'applications.read');
-    const query = parseCollectionQuery(queryOf(request.url), USER_TYPE);
+    const query = collectionQueryOf(request, USER_TYPE);
     if (query.where !== undefined || query.search !== undefined || query.orderBy !== undefined) {
       throw new ManagementError('unsupported_query', 'Only $select, $top and $skiptoken apply to owners.');
     }
@@ -817,36 +759,20 @@ export function registerApplicationRoutes(
     checkShape(request.body, { object: { '@odata.id': 'string' }, required: ['@odata.id'] }, 'body');
     const reference = ((request.body as Json)['@odata.id'] as string).trim();
     const userId = /\/(?:directoryObjects|users)\/([^/?#]+)$/.exec(reference)?.[1];
-    if (userId === undefined || !isGuid(userId)) {
+    if (userId === undefined) {
       throw new ManagementError(
         'invalid',
         "The @odata.id must name a directory object: '{base}/v1.0/directoryObjects/{id}'.",
       );
     }
-    try {
-      await applications.addOwner(caller.tenantId, ref, userId);
-    } catch (error) {
-      if (error instanceof DirectoryError && error.code === 'not_found' && /^User /.test(error.message)) {
-        throw notFound(userId);
-      }
-      throw error;
-    }
+    await orNotFound(applications.addOwner(caller.tenantId, ref, objectId(userId)), userId);
     return reply.status(204).send();
   });
 
   route('DELETE', '/owners/:owner/$ref', async (request, reply) => {
     const { caller, ref } = await target(request, 'applications.write');
-    const owner = request.params.owner ?? '';
-    if (!isGuid(owner))
-      throw new ManagementError('invalid', `Invalid object identifier '${owner.slice(0, 100)}'.`);
-    try {
-      await applications.removeOwner(caller.tenantId, ref, owner);
-    } catch (error) {
-      if (error instanceof DirectoryError && error.code === 'not_found' && /^User /.test(error.message)) {
-        throw notFound(owner);
-      }
-      throw error;
-    }
+    const owner = objectId(request.params.owner ?? '');
+    await orNotFound(applications.removeOwner(caller.tenantId, ref, owner), owner);
     return reply.status(204).send();
   });
 }
