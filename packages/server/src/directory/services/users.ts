@@ -179,9 +179,7 @@ export class UserService {
     const name = checkDirectoryRole(role);
     const current = await this.requireIn(tenant, id);
     if (!current.directoryRoles.includes(name)) {
-      await this.store.write((trx) =>
-        this.store.users.update(trx, current.id, { directoryRoles: [...current.directoryRoles, name] }),
-      );
+      await this.changeDirectoryRoles(current, (held) => (held.includes(name) ? held : [...held, name]));
     }
     return this.get(tenant, current.id);
   }
@@ -199,14 +197,30 @@ export class UserService {
     const name = checkDirectoryRole(role);
     const current = await this.requireIn(tenant, id);
     if (current.directoryRoles.includes(name)) {
-      await this.store.write(async (trx) => {
-        if (name === GLOBAL_ADMINISTRATOR) await this.requireAnotherAdministrator(trx, current, 'demoted');
-        await this.store.users.update(trx, current.id, {
-          directoryRoles: current.directoryRoles.filter((held) => held !== name),
-        });
-      });
+      await this.changeDirectoryRoles(current, (held) => held.filter((other) => other !== name), name);
     }
     return this.get(tenant, current.id);
+  }
+
+  /**
+   * Writes a user's directory roles as `change` makes them from the roles read inside the write (so two
+   * concurrent changes both take effect), refusing to take `removing` from the last Global Administrator.
+   *
+   * @throws DirectoryError `not_found` (the user is gone), `invalid` (the last Global Administrator).
+   */
+  private async changeDirectoryRoles(
+    user: User,
+    change: (held: readonly string[]) => readonly string[],
+    removing?: string,
+  ): Promise<void> {
+    await this.store.write(async (trx) => {
+      const held = await this.store.users.directoryRolesIn(trx, user.id);
+      if (held === undefined) throw new DirectoryError('not_found', `User '${user.id}' not found.`);
+      if (removing === GLOBAL_ADMINISTRATOR) {
+        await this.requireAnotherAdministrator(trx, { ...user, directoryRoles: held }, 'demoted');
+      }
+      await this.store.users.update(trx, user.id, { directoryRoles: change(held) });
+    });
   }
 
   /**

@@ -120,6 +120,19 @@ export class UserRepository {
   }
 
   /**
+   * A user's directory roles as read inside `trx` (after the write's lock, so a concurrent role change is not
+   * lost); undefined when there is no such user.
+   */
+  async directoryRolesIn(trx: Transaction<Database>, id: string): Promise<string[] | undefined> {
+    const row = await trx
+      .selectFrom('users')
+      .select('directory_roles')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row === undefined ? undefined : (JSON.parse(row.directory_roles) as string[]);
+  }
+
+  /**
    * How many enabled users of a tenant hold a directory role, leaving out `exceptUserId` (the user about to lose
    * it), read inside `trx` so the count and the change that depends on it commit together.
    */
