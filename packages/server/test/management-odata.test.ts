@@ -1,6 +1,4 @@
 import {
-  endpointUrl,
-  postForm,
   postgresAvailable,
   seedClientCredentialsScenario,
   startTestServer,
@@ -17,6 +15,7 @@ import {
 } from '../src/management/collection-queries.js';
 import { parseCollectionQuery, type CollectionQuery, type EntityType } from '../src/management/odata.js';
 import { USER_TYPE } from '../src/management/users.js';
+import { callApi, expectGraphError, GRAPH, graphAppToken, type Answer } from './support/management-api.js';
 
 // The OData subset of the management API over HTTPS (GET /v1.0/users) and through collection-queries.ts
 // (applications, service principals), on SQLite and PostgreSQL: every $filter operator and grouping, $orderby
@@ -24,17 +23,10 @@ import { USER_TYPE } from '../src/management/users.js';
 // $search, lambda any() on identifierUris and servicePrincipalNames, every refusal with its status and code,
 // and tenant isolation.
 
-const GRAPH = 'https://graph.microsoft.com';
 const dialects = [
   { name: 'sqlite', database: 'sqlite' as const },
   ...((await postgresAvailable()) ? [{ name: 'postgres', database: 'postgres' as const }] : []),
 ];
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly body: Record<string, unknown>;
-}
 
 interface Person {
   readonly id: string;
@@ -68,26 +60,8 @@ describe.each(dialects)('management API OData subset on $name', ({ database }) =
   const people: Person[] = [];
   let counter = 0;
 
-  async function appToken(scenario: ClientCredentialsScenario): Promise<string> {
-    const response = await postForm(endpointUrl(server.url, scenario.tenantId, 'token'), {
-      grant_type: 'client_credentials',
-      client_id: scenario.daemon.appId,
-      client_secret: scenario.daemon.secret,
-      scope: `${GRAPH}/.default`,
-    });
-    expect(response.status).toBe(200);
-    return ((await response.json()) as { access_token: string }).access_token;
-  }
-
-  async function call(path: string, tenant = 'a', headers: Record<string, string> = {}): Promise<Answer> {
-    const response = await fetch(`${server.url}${path}`, {
-      headers: { authorization: `Bearer ${tokens.get(tenant) ?? ''}`, ...headers },
-    });
-    return {
-      status: response.status,
-      headers: response.headers,
-      body: JSON.parse(await response.text()) as Record<string, unknown>,
-    };
+  function call(path: string, tenant = 'a', headers: Record<string, string> = {}): Promise<Answer> {
+    return callApi(server, path, tokens.get(tenant), { headers });
   }
 
   async function createUser(tenantId: string, domain: string, displayName: string, enabled = true) {
@@ -129,13 +103,6 @@ describe.each(dialects)('management API OData subset on $name', ({ database }) =
     return ids;
   }
 
-  function expectError(answer: Answer, status: number, code: string, message?: string): void {
-    expect(answer.status).toBe(status);
-    const error = (answer.body as { error: { code: string; message: string } }).error;
-    expect(error.code).toBe(code);
-    if (message !== undefined) expect(error.message).toBe(message);
-  }
-
   const filter = (text: string) => `$filter=${encodeURIComponent(text)}`;
   const eventual = { ConsistencyLevel: 'eventual' };
 
@@ -158,8 +125,8 @@ describe.each(dialects)('management API OData subset on $name', ({ database }) =
     await createUser(b.tenantId, b.domain, 'Alpha of B');
     await createUser(b.tenantId, b.domain, 'Team B');
     await server.server.refresh();
-    tokens.set('a', await appToken(a));
-    tokens.set('b', await appToken(b));
+    tokens.set('a', (await graphAppToken(server, a.tenantId, a.daemon)).token);
+    tokens.set('b', (await graphAppToken(server, b.tenantId, b.daemon)).token);
   });
   afterAll(() => server.close());
 
@@ -323,13 +290,13 @@ describe.each(dialects)('management API OData subset on $name', ({ database }) =
     it('a $skiptoken made for another $orderby: 400', async () => {
       const first = await call('/v1.0/users?$top=2&$orderby=displayName');
       const token = new URL(first.body['@odata.nextLink'] as string).searchParams.get('$skiptoken') ?? '';
-      expectError(
+      expectGraphError(
         await call(`/v1.0/users?$top=2&$orderby=userPrincipalName&$skiptoken=${token}`),
         400,
         'Request_BadRequest',
         'The $skiptoken is not valid.',
       );
-      expectError(await call(`/v1.0/users?$top=2&$skiptoken=${token}`), 400, 'Request_BadRequest');
+      expectGraphError(await call(`/v1.0/users?$top=2&$skiptoken=${token}`), 400, 'Request_BadRequest');
     });
 
     it('a $skiptoken of tenant A used by tenant B lists only B', async () => {
@@ -412,7 +379,7 @@ describe.each(dialects)('management API OData subset on $name', ({ database }) =
     });
 
     it('without ConsistencyLevel: eventual, Graph’s 400 Request_UnsupportedQuery', async () => {
-      expectError(
+      expectGraphError(
         await call(`/v1.0/users?${search('"displayName:alp"')}`),
         400,
         'Request_UnsupportedQuery',
@@ -557,7 +524,7 @@ describe.each(dialects)('management API OData subset on $name', ({ database }) =
         "The query option '$orderby' was specified more than once.",
       ],
     ])('%s: 400 %s', async (query, code, message) => {
-      expectError(await call(`/v1.0/users?${query}`), 400, code, message);
+      expectGraphError(await call(`/v1.0/users?${query}`), 400, code, message);
     });
 
     it.each([
@@ -575,7 +542,7 @@ describe.each(dialects)('management API OData subset on $name', ({ database }) =
         "Unsupported or invalid query search clause specified for property 'jobTitle' of resource 'User'.",
       ],
     ])('$search=%s: 400 %s', async (text, code, message) => {
-      expectError(
+      expectGraphError(
         await call(`/v1.0/users?$search=${encodeURIComponent(text)}`, 'a', eventual),
         400,
         code,

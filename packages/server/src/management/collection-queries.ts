@@ -288,15 +288,16 @@ function literal(column: Column, value: FilterValue): RawBuilder<unknown> {
 type PageRow = Record<string, unknown> & { readonly id: string; readonly sort_key: string | number };
 
 /**
- * One keyset page of `spec`'s rows in `tenantId` that match `query`, with the next page's `$skiptoken` and the
- * count when asked. One statement (two with the count).
+ * One keyset page of `spec`'s rows in `tenantId` that match `query`, as `toItems` makes them, with the next page's
+ * `$skiptoken` and the count when asked. One statement (two with the count).
  */
-async function readPage(
+async function readPage<T>(
   store: DirectoryStore,
   spec: CollectionSpec,
   tenantId: string,
   query: CollectionQuery,
-): Promise<{ readonly rows: readonly PageRow[]; readonly next?: string; readonly count?: number }> {
+  toItems: (rows: readonly PageRow[]) => readonly T[] | Promise<readonly T[]>,
+): Promise<CollectionPage<T>> {
   const table = spec.table;
   const id = ref(table, 'id');
   const conditions = [sql`${sql.ref(`${table}.tenant_id`)} = ${tenantId}`];
@@ -336,20 +337,15 @@ async function readPage(
       ? {
           id: last.id,
           property: orderBy?.property,
-          value: orderBy === undefined ? undefined : byId ? last.id : normalizeSortKey(last.sort_key),
+          value: orderBy === undefined ? undefined : byId ? last.id : last.sort_key,
         }
       : undefined;
   const count = countResult?.rows[0]?.n;
   return {
-    rows,
+    items: await toItems(rows),
     ...(cursor === undefined ? {} : { next: encodeSkipToken(cursor) }),
     ...(count === undefined ? {} : { count: Number(count) }),
   };
-}
-
-/** A sort key as the cursor carries it: text, or a number (PostgreSQL returns integers as numbers or text). */
-function normalizeSortKey(key: string | number): string | number {
-  return typeof key === 'number' || typeof key === 'string' ? key : String(key);
 }
 
 /**
@@ -358,16 +354,14 @@ function normalizeSortKey(key: string | number): string | number {
  *
  * @see https://learn.microsoft.com/graph/api/user-list
  */
-export async function listUsers(
+export function listUsers(
   store: DirectoryStore,
   tenantId: string,
   query: CollectionQuery,
 ): Promise<CollectionPage<User>> {
-  const page = await readPage(store, USERS, tenantId, query);
-  return {
-    ...page,
-    items: page.rows.map((row) => userFromRow(row as unknown as Parameters<typeof userFromRow>[0])),
-  };
+  return readPage(store, USERS, tenantId, query, (rows) =>
+    rows.map((row) => userFromRow(row as unknown as Parameters<typeof userFromRow>[0])),
+  );
 }
 
 /**
@@ -376,14 +370,14 @@ export async function listUsers(
  *
  * @see https://learn.microsoft.com/graph/api/application-list
  */
-export async function listApplications(
+export function listApplications(
   store: DirectoryStore,
   tenantId: string,
   query: CollectionQuery,
 ): Promise<CollectionPage<Application>> {
-  const page = await readPage(store, APPLICATIONS, tenantId, query);
-  const items = await store.applications.loadAll(page.rows as unknown as Selectable<ApplicationTable>[]);
-  return { ...page, items };
+  return readPage(store, APPLICATIONS, tenantId, query, (rows) =>
+    store.applications.loadAll(rows as unknown as Selectable<ApplicationTable>[]),
+  );
 }
 
 /**
@@ -391,18 +385,16 @@ export async function listApplications(
  *
  * @see https://learn.microsoft.com/graph/api/serviceprincipal-list
  */
-export async function listServicePrincipals(
+export function listServicePrincipals(
   store: DirectoryStore,
   tenantId: string,
   query: CollectionQuery,
 ): Promise<CollectionPage<ServicePrincipal>> {
-  const page = await readPage(store, SERVICE_PRINCIPALS, tenantId, query);
-  return {
-    ...page,
-    items: page.rows.map((row) =>
+  return readPage(store, SERVICE_PRINCIPALS, tenantId, query, (rows) =>
+    rows.map((row) =>
       servicePrincipalFromRow(row as unknown as Parameters<typeof servicePrincipalFromRow>[0]),
     ),
-  };
+  );
 }
 
 /**
