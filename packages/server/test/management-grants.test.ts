@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIRECTORY_APP_ID } from '../src/directory/builtin-directory-app.js';
 import {
   callApi,
+  delegatedToken,
   expectGraphError,
+  GRAPH,
   graphAppToken,
   seedDirectoryClient,
   type Answer,
@@ -372,6 +374,41 @@ describe.each(dialects)('management API oauth2PermissionGrants on $name', ({ dat
       await call('/v1.0/oauth2PermissionGrants', 'a', { method: 'PUT', body: {} }),
       405,
       BAD_REQUEST,
+    );
+    expect(await stored(a)).toEqual(before);
+  });
+
+  it('delegated: an administrator with DelegatedPermissionGrant.ReadWrite.All reads and writes; a plain user with the scope gets 403', async () => {
+    const scope = `${GRAPH}/DelegatedPermissionGrant.ReadWrite.All`;
+    const admin = await delegatedToken(server, a.scenario, a.scenario.admin.userPrincipalName, scope, true);
+    const listed = await callApi(server, '/v1.0/oauth2PermissionGrants', admin);
+    expect(listed.status).toBe(200);
+    const consent = (listed.body.value as { clientId: string; resourceId: string; scope: string }[]).find(
+      (grant) => grant.clientId === a.webSp && grant.scope.includes('DelegatedPermissionGrant.ReadWrite.All'),
+    );
+    expect(consent).toMatchObject({ consentType: 'AllPrincipals', principalId: null });
+    const created = await callApi(server, '/v1.0/oauth2PermissionGrants', admin, {
+      method: 'POST',
+      body: {
+        '@odata.type': '#microsoft.graph.oAuth2PermissionGrant',
+        clientId: a.spaSp,
+        consentType: 'Principal',
+        principalId: a.scenario.admin.id,
+        resourceId: a.apiSp,
+        scope: 'Files.Admin',
+      },
+    });
+    expect(created.status).toBe(201);
+
+    const user = await delegatedToken(server, a.scenario, a.scenario.user.userPrincipalName, scope);
+    const before = await stored(a);
+    expectGraphError(await callApi(server, '/v1.0/oauth2PermissionGrants', user), 403, DENIED);
+    expectGraphError(
+      await callApi(server, `/v1.0/oauth2PermissionGrants/${String(created.body.id)}`, user, {
+        method: 'DELETE',
+      }),
+      403,
+      DENIED,
     );
     expect(await stored(a)).toEqual(before);
   });

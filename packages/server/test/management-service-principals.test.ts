@@ -252,7 +252,11 @@ describe.each(dialects)('management API service principals on $name', ({ databas
       });
       const guest = await call('/v1.0/servicePrincipals', 'a', {
         method: 'POST',
-        body: { appId: multi.application.appId, accountEnabled: false },
+        body: {
+          '@odata.type': '#microsoft.graph.servicePrincipal',
+          appId: multi.application.appId,
+          accountEnabled: false,
+        },
       });
       expect(guest.status).toBe(201);
       expect(guest.body).toMatchObject({ appOwnerOrganizationId: b.tenantId, accountEnabled: false });
@@ -317,6 +321,13 @@ describe.each(dialects)('management API service principals on $name', ({ databas
         400,
         BAD_REQUEST,
         "Cannot convert the value of property 'accountEnabled' to the expected type 'Edm.Boolean'.",
+      ],
+      [
+        'an @odata.type of another entity',
+        () => ({ appId: a.api.appId, '@odata.type': '#microsoft.graph.application' }),
+        400,
+        BAD_REQUEST,
+        "The @odata.type of the body must be '#microsoft.graph.servicePrincipal'.",
       ],
       [
         'a body that is no object',

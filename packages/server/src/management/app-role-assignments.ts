@@ -84,6 +84,7 @@ const ASSIGN_SHAPE = {
     'resourceDisplayName',
   ],
   required: ['principalId', 'resourceId', 'appRoleId'],
+  odataType: 'microsoft.graph.appRoleAssignment',
 } as const;
 
 /** An assignment id of a path: Tessera's are GUIDs; anything else is no assignment. */

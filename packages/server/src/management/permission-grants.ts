@@ -77,6 +77,7 @@ const CREATE_SHAPE = {
   },
   readOnly: ['id'],
   required: ['clientId', 'consentType', 'resourceId', 'scope'],
+  odataType: 'microsoft.graph.oAuth2PermissionGrant',
 } as const;
 
 /** The body of `PATCH /oauth2PermissionGrants/{id}`: only the scopes change. */
@@ -84,6 +85,7 @@ const UPDATE_SHAPE = {
   writable: { scope: 'string' },
   readOnly: ['id', 'clientId', 'consentType', 'principalId', 'resourceId'],
   required: ['scope'],
+  odataType: 'microsoft.graph.oAuth2PermissionGrant',
 } as const;
 
 /** A grant id of a path: Tessera's are GUIDs; anything else is no grant. */

@@ -77,6 +77,11 @@ export interface BodyShape {
   readonly readOnly?: readonly string[];
   /** Writable properties that must be present. */
   readonly required?: readonly string[];
+  /**
+   * The body's entity type (`microsoft.graph.servicePrincipal`): an `@odata.type` naming it (with or without
+   * `#`, as SDKs send it) is accepted and ignored.
+   */
+  readonly odataType?: string;
 }
 
 const EDM_NAMES: Readonly<Record<BodyPropertyType, string>> = {
@@ -91,7 +96,7 @@ const EDM_NAMES: Readonly<Record<BodyPropertyType, string>> = {
  *
  * @param what the request, for the missing-property message (e.g. `create a service principal`).
  * @throws ManagementError `invalid` (400 `Request_BadRequest`): not a JSON object, an unknown or read-only
- *   property, a value of another type, a missing required property.
+ *   property, a value of another type, a missing required property, an `@odata.type` of another entity type.
  */
 export function checkBody(body: unknown, shape: BodyShape, what: string): Readonly<Record<string, unknown>> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -99,6 +104,11 @@ export function checkBody(body: unknown, shape: BodyShape, what: string): Readon
   }
   const entries = Object.entries(body as Record<string, unknown>);
   for (const [name, value] of entries) {
+    if (name === '@odata.type' && shape.odataType !== undefined) {
+      const named = typeof value === 'string' ? value.replace(/^#/, '').toLowerCase() : undefined;
+      if (named === shape.odataType.toLowerCase()) continue;
+      throw new ManagementError('invalid', `The @odata.type of the body must be '#${shape.odataType}'.`);
+    }
     const type = Object.hasOwn(shape.writable, name) ? shape.writable[name] : undefined;
     if (type === undefined) {
       const readOnly = shape.readOnly?.includes(name) === true;

@@ -164,13 +164,18 @@ const READ_ONLY = [
 ];
 
 /** The properties `PATCH /servicePrincipals/{id}` changes. */
-const UPDATE_SHAPE = { writable: { accountEnabled: 'boolean' }, readOnly: [...READ_ONLY, 'appId'] } as const;
+const UPDATE_SHAPE = {
+  writable: { accountEnabled: 'boolean' },
+  readOnly: [...READ_ONLY, 'appId'],
+  odataType: 'microsoft.graph.servicePrincipal',
+} as const;
 
 /** The properties `POST /servicePrincipals` takes. */
 const CREATE_SHAPE = {
   writable: { appId: 'string', accountEnabled: 'boolean' },
   readOnly: READ_ONLY,
   required: ['appId'],
+  odataType: 'microsoft.graph.servicePrincipal',
 } as const;
 
 /**

@@ -1,4 +1,13 @@
-import { endpointUrl, postForm, type TestServer } from '@tessera/testkit';
+import {
+  authorizationCodeFields,
+  authorizeUrl,
+  endpointUrl,
+  postForm,
+  signInThrough,
+  TestBrowser,
+  type InteractiveScenario,
+  type TestServer,
+} from '@tessera/testkit';
 import { expect } from 'vitest';
 
 /** Microsoft Graph's resource identifier: the built-in directory API of every tenant. */
@@ -104,4 +113,30 @@ export async function seedDirectoryClient(
     secret: password.secretText,
     servicePrincipalId: created.servicePrincipal.id,
   };
+}
+
+/**
+ * A delegated access token of a user of the interactive scenario, signed in to its web app for `scope` (with
+ * `openid`), consenting when asked (for the organization with `forOrganization`).
+ */
+export async function delegatedToken(
+  server: TestServer,
+  scenario: InteractiveScenario,
+  userName: string,
+  scope: string,
+  forOrganization = false,
+): Promise<string> {
+  const redirect = await signInThrough(
+    new TestBrowser(),
+    authorizeUrl(server.url, scenario.tenantId, scenario.web, { scope: `openid ${scope}` }),
+    { userName, password: scenario.password, consentForOrganization: forOrganization },
+  );
+  const code = new URL(redirect.location ?? 'https://none.example/').searchParams.get('code');
+  expect(code).not.toBeNull();
+  const response = await postForm(
+    endpointUrl(server.url, scenario.tenantId, 'token'),
+    authorizationCodeFields({ ...scenario.web }, code ?? ''),
+  );
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { access_token: string }).access_token;
 }
