@@ -411,9 +411,24 @@ describe.each(dialects)('management API user changes on $name', ({ database }) =
         DENIED,
       );
       expectGraphError(await remove(own, signedIn.accessToken), 403, 'Authorization_RequestDenied', DENIED);
+      // PATCH /me is the same request on the signed-in user; an app-only token has no /me.
+      expectNoContent(await patch('/v1.0/me', signedIn.accessToken, { surname: 'Builder' }));
+      expectGraphError(
+        await patch('/v1.0/me', signedIn.accessToken, { jobTitle: 'CEO' }),
+        403,
+        'Authorization_RequestDenied',
+        DENIED,
+      );
+      expectGraphError(
+        await patch('/v1.0/me', token('a'), { surname: 'X' }),
+        400,
+        'Request_BadRequest',
+        '/me request is only valid with delegated authentication flow.',
+      );
       expect(await server.directory.users.get(i.tenantId, bob.id)).toMatchObject({
         displayName: 'Bob B',
         givenName: 'Bob',
+        surname: 'Builder',
         jobTitle: null,
         accountEnabled: true,
       });

@@ -314,7 +314,7 @@ function checkObject(
 }
 
 /**
- * `GET /v1.0/me`, `GET|POST /v1.0/users`, `GET|PATCH|DELETE /v1.0/users/{id | userPrincipalName}` (Graph v1.0
+ * `GET|PATCH /v1.0/me`, `GET|POST /v1.0/users`, `GET|PATCH|DELETE /v1.0/users/{id | userPrincipalName}` (Graph v1.0
  * user resource): everything limited to the caller's tenant; creation, changes and deletion through
  * `directory.users` (which holds every rule: verified domains, unique UPNs, the last Global Administrator, the
  * sign-ins a password change ends).
@@ -381,14 +381,27 @@ export function registerUserRoutes(
       .send({ '@odata.context': usersContext(context, undefined, true), ...graphUser(user, undefined) });
   });
 
-  scope.patch<{ Params: { key: string } }>('/users/:key', async (request, reply) => {
-    const caller = await authenticate(request);
+  /** `PATCH /users/{key}`, and `PATCH /me` with the signed-in user's id as the key. */
+  const update = async (caller: Caller, key: string, body: unknown): Promise<void> => {
     const self = caller.kind === 'delegated' && SELF_UPDATE_SCOPES.some((name) => caller.scopes.has(name));
     if (!self) requireAllowed(caller, 'users.update');
-    const { change, names } = checkUpdateBody(request.body);
-    const user = await userOfTenant(context, caller.tenantId, request.params.key);
+    const { change, names } = checkUpdateBody(body);
+    const user = await userOfTenant(context, caller.tenantId, key);
     requireUpdateAllowed(caller, user, names);
     await context.directory.users.update(caller.tenantId, user.id, change);
+  };
+
+  scope.patch('/me', async (request, reply) => {
+    const caller = await authenticate(request);
+    if (caller.kind === 'app') {
+      throw new ManagementError('invalid', '/me request is only valid with delegated authentication flow.');
+    }
+    await update(caller, caller.user.id, request.body);
+    return reply.status(204).send();
+  });
+
+  scope.patch<{ Params: { key: string } }>('/users/:key', async (request, reply) => {
+    await update(await authenticate(request), request.params.key, request.body);
     return reply.status(204).send();
   });
 
