@@ -118,6 +118,16 @@ describe.each(dialects)('management API applications on $name', ({ database }) =
     it('registers an application in Graph’s shape (201, Location), with no service principal', async () => {
       const roleId = randomUUID();
       const scopeId = randomUUID();
+      const scope = {
+        id: scopeId,
+        value: 'Inventory.Read',
+        type: 'User',
+        isEnabled: true,
+        adminConsentDisplayName: 'Read inventory',
+        adminConsentDescription: 'Read the inventory.',
+        userConsentDisplayName: 'Read your inventory',
+        userConsentDescription: 'Reads your inventory.',
+      };
       const answer = await call('/v1.0/applications', token('a'), {
         method: 'POST',
         body: {
@@ -133,18 +143,7 @@ describe.each(dialects)('management API applications on $name', ({ database }) =
           publicClient: { redirectUris: ['http://localhost'] },
           api: {
             requestedAccessTokenVersion: 2,
-            oauth2PermissionScopes: [
-              {
-                id: scopeId,
-                value: 'Inventory.Read',
-                type: 'User',
-                isEnabled: true,
-                adminConsentDisplayName: 'Read inventory',
-                adminConsentDescription: 'Read the inventory.',
-                userConsentDisplayName: 'Read your inventory',
-                userConsentDescription: 'Reads your inventory.',
-              },
-            ],
+            oauth2PermissionScopes: [scope],
             knownClientApplications: [a.daemon.appId],
             preAuthorizedApplications: [{ appId: a.daemon.appId, delegatedPermissionIds: [scopeId] }],
           },
@@ -197,18 +196,7 @@ describe.each(dialects)('management API applications on $name', ({ database }) =
           requestedAccessTokenVersion: 2,
           knownClientApplications: [a.daemon.appId],
           preAuthorizedApplications: [{ appId: a.daemon.appId, delegatedPermissionIds: [scopeId] }],
-          oauth2PermissionScopes: [
-            {
-              id: scopeId,
-              value: 'Inventory.Read',
-              type: 'User',
-              isEnabled: true,
-              adminConsentDisplayName: 'Read inventory',
-              adminConsentDescription: 'Read the inventory.',
-              userConsentDisplayName: 'Read your inventory',
-              userConsentDescription: 'Reads your inventory.',
-            },
-          ],
+          oauth2PermissionScopes: [scope],
         },
         appRoles: [
           {

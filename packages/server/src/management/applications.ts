@@ -95,6 +95,33 @@ function graphKeyCredential(credential: KeyCredential): Record<string, unknown> 
   };
 }
 
+/** A delegated permission in Graph's JSON (`permissionScope`, Graph's property order). */
+export function graphPermissionScope(scope: PermissionScope): Record<string, unknown> {
+  return {
+    adminConsentDescription: scope.adminConsentDescription,
+    adminConsentDisplayName: scope.adminConsentDisplayName,
+    id: scope.id,
+    isEnabled: scope.isEnabled,
+    type: scope.type,
+    userConsentDescription: scope.userConsentDescription,
+    userConsentDisplayName: scope.userConsentDisplayName,
+    value: scope.value,
+  };
+}
+
+/** An app role in Graph's JSON (`appRole`, Graph's property order; `origin` is always `Application`). */
+export function graphAppRole(role: AppRole): Record<string, unknown> {
+  return {
+    allowedMemberTypes: role.allowedMemberTypes,
+    description: role.description,
+    displayName: role.displayName,
+    id: role.id,
+    isEnabled: role.isEnabled,
+    origin: 'Application',
+    value: role.value,
+  };
+}
+
 /** An application in Graph's JSON: every default property, `null` / `[]` / `false` for what Tessera does not keep. */
 export function graphApplication(
   app: Application,
@@ -127,27 +154,10 @@ export function graphApplication(
       acceptMappedClaims: null,
       knownClientApplications: app.api.knownClientApplications,
       requestedAccessTokenVersion: app.api.requestedAccessTokenVersion,
-      oauth2PermissionScopes: app.api.oauth2PermissionScopes.map((scope) => ({
-        adminConsentDescription: scope.adminConsentDescription,
-        adminConsentDisplayName: scope.adminConsentDisplayName,
-        id: scope.id,
-        isEnabled: scope.isEnabled,
-        type: scope.type,
-        userConsentDescription: scope.userConsentDescription,
-        userConsentDisplayName: scope.userConsentDisplayName,
-        value: scope.value,
-      })),
+      oauth2PermissionScopes: app.api.oauth2PermissionScopes.map(graphPermissionScope),
       preAuthorizedApplications: app.api.preAuthorizedApplications,
     },
-    appRoles: app.appRoles.map((role) => ({
-      allowedMemberTypes: role.allowedMemberTypes,
-      description: role.description,
-      displayName: role.displayName,
-      id: role.id,
-      isEnabled: role.isEnabled,
-      origin: 'Application',
-      value: role.value,
-    })),
+    appRoles: app.appRoles.map(graphAppRole),
     info: {
       logoUrl: null,
       marketingUrl: null,
