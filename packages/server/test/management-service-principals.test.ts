@@ -503,6 +503,37 @@ describe.each(dialects)('management API service principals on $name', ({ databas
         'InvalidAuthenticationToken',
       );
     });
+
+    it('a service principal disabled through one node stops its app tokens on another within the poll interval', async () => {
+      const other = await startTestServer({
+        database,
+        ...(database === 'sqlite' ? { dataDir: server.dataDir } : { databaseUrl: server.databaseUrl ?? '' }),
+      });
+      try {
+        const c = await seedClientCredentialsScenario(server.directory);
+        await server.directory.grants.grantAppRole({
+          tenant: c.tenantId,
+          clientAppId: c.daemon.appId,
+          resource: GRAPH,
+          role: 'Application.Read.All',
+        });
+        // Issued by the other node (its issuer), used there; the change is made through this node.
+        const { token: own } = await graphAppToken(other, c.tenantId, c.daemon);
+        const list = () => callApi(other, '/v1.0/servicePrincipals?$top=1', own);
+        expect((await list()).status).toBe(200);
+        await server.directory.servicePrincipals.update(c.tenantId, c.daemon.servicePrincipalId, {
+          accountEnabled: false,
+        });
+        await vi.waitFor(
+          async () => {
+            expect((await list()).status).toBe(401);
+          },
+          { timeout: 4000, interval: 50 },
+        );
+      } finally {
+        await other.close();
+      }
+    });
   });
 
   describe('appRoleAssignedTo and appRoleAssignments', () => {
