@@ -287,6 +287,16 @@ describe.each(dialects)('management API OData subset on $name', ({ database }) =
       expect([...all, before.id].sort()).toEqual(idsWhere(() => true));
     });
 
+    it('a cursor after the longest display name (256 characters of three UTF-8 bytes) still pages', async () => {
+      const long = await createUser(a.tenantId, a.domain, '漢'.repeat(256));
+      people.push({ ...long, accountEnabled: true });
+      const first = await call('/v1.0/users?$top=1&$orderby=displayName%20desc&$select=id');
+      expect(first.body.value).toEqual([{ id: long.id }]);
+      const rest = await allPages((first.body['@odata.nextLink'] as string).slice(server.url.length));
+      expect(rest).toHaveLength(people.length - 1);
+      expect(rest).not.toContain(long.id);
+    });
+
     it('a $skiptoken made for another $orderby: 400', async () => {
       const first = await call('/v1.0/users?$top=2&$orderby=displayName');
       const token = new URL(first.body['@odata.nextLink'] as string).searchParams.get('$skiptoken') ?? '';

@@ -262,7 +262,7 @@ const ID_PATTERN = /^[0-9a-f-]{1,64}$/;
 /** The cursor of a `$skiptoken`; it must have been made for the same `$orderby`. */
 function decodeSkipToken(token: string, orderBy: OrderBy | undefined): Cursor {
   const invalid = () => new ManagementError('invalid', 'The $skiptoken is not valid.');
-  const text = /^[A-Za-z0-9_-]{1,2000}$/.test(token) ? Buffer.from(token, 'base64url').toString('utf8') : '';
+  const text = /^[A-Za-z0-9_-]{1,4096}$/.test(token) ? Buffer.from(token, 'base64url').toString('utf8') : '';
   const legacy = /^k1:([0-9a-f-]{1,64})$/.exec(text)?.[1];
   if (legacy !== undefined && orderBy === undefined)
     return { id: legacy, property: undefined, value: undefined };
