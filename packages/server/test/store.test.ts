@@ -151,6 +151,11 @@ describe.each(dialects)('store on $name', (dialect) => {
       '006-directory-changes',
       '007-signing-key-slots',
       '008-interaction-resume',
+      '009-application-owners',
+      '010-grant-indexes',
+      '011-audit-logs',
+      '012-user-profile',
+      '013-collection-indexes',
     ]);
     expect(await countRows('tenants')).toBe(tenantsBefore);
     expect(await countRows('directory_state')).toBe(1);
@@ -694,6 +699,11 @@ describe.each(dialects)('store on $name', (dialect) => {
       displayName: 'Adele Vance',
       accountEnabled: true,
       directoryRoles: ['Global Administrator'],
+      mailNickname: null,
+      givenName: null,
+      surname: null,
+      jobTitle: null,
+      mail: null,
     });
     const found = await store.users.findByUpn(`adele.vance@${domain}`);
     expect(found).toEqual({ ...user, passwordHash: found?.passwordHash });
@@ -709,6 +719,11 @@ describe.each(dialects)('store on $name', (dialect) => {
       account_enabled: 1,
       directory_roles: '["Global Administrator"]',
       created_at: NOW,
+      mail_nickname: null,
+      given_name: null,
+      surname: null,
+      job_title: null,
+      mail: null,
     });
     expect(row.password_hash).toMatch(
       /^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/,
