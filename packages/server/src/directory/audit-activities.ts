@@ -1,11 +1,7 @@
 import type { DirectoryStore } from '../store/directory-store.js';
+import type { Directory } from './directory.js';
+import type { Application, ServicePrincipal } from './model.js';
 import type { AuditCategory, AuditOperationType, AuditTarget, ModifiedProperty } from './audit-records.js';
-import type { ApplicationService } from './services/applications.js';
-import type { CredentialService } from './services/credentials.js';
-import type { GrantService } from './services/grants.js';
-import type { ServicePrincipalService } from './services/service-principals.js';
-import type { TenantService } from './services/tenants.js';
-import type { UserService } from './services/users.js';
 
 /**
  * Which directory service methods write, and how each write appears in the directory audit log (Graph
@@ -62,17 +58,7 @@ export type ServiceActivities<S> = {
     : never;
 };
 
-/** The services `Directory` composes, by property name. */
-export interface DirectoryServices {
-  readonly tenants: TenantService;
-  readonly applications: ApplicationService;
-  readonly credentials: CredentialService;
-  readonly users: UserService;
-  readonly servicePrincipals: ServicePrincipalService;
-  readonly grants: GrantService;
-}
-
-/** The property names of {@link DirectoryServices}. */
+/** The property names of the services `Directory` composes. */
 export const DIRECTORY_SERVICE_NAMES = [
   'tenants',
   'applications',
@@ -80,7 +66,10 @@ export const DIRECTORY_SERVICE_NAMES = [
   'users',
   'servicePrincipals',
   'grants',
-] as const satisfies readonly (keyof DirectoryServices)[];
+] as const satisfies readonly (keyof Directory)[];
+
+/** The services `Directory` composes, by property name. */
+export type DirectoryServices = Pick<Directory, (typeof DIRECTORY_SERVICE_NAMES)[number]>;
 
 function target(
   type: string,
@@ -103,6 +92,48 @@ function changed(change: object, names: readonly string[]): ModifiedProperty[] {
   return names
     .filter((name) => values.get(name) !== undefined)
     .map((name) => ({ displayName: name, oldValue: null, newValue: JSON.stringify(values.get(name)) }));
+}
+
+/** `modifiedProperties` of new values (JSON), as Graph records what an `Add` or `Assign` set. */
+function added(values: object): ModifiedProperty[] {
+  return changed(values, Object.keys(values));
+}
+
+/** The targets of an app role assignment: the principal, and the assignment with what it assigns. */
+function assignmentTargets(
+  principal: AuditTarget,
+  assignmentId: string | null,
+  roleValue: string | null,
+  values: Readonly<Record<string, unknown>>,
+): AuditTarget[] {
+  return [
+    principal,
+    target('AppRoleAssignment', assignmentId, roleValue, { modifiedProperties: added(values) }),
+  ];
+}
+
+/** An application registered (with its service principal, when one was made): its targets. */
+function registration(
+  tenant: string,
+  displayName: string,
+  result:
+    | { readonly application: Application; readonly servicePrincipal: ServicePrincipal | undefined }
+    | undefined,
+  modifiedProperties: readonly ModifiedProperty[],
+): AuditSubject {
+  const sp = result?.servicePrincipal;
+  return {
+    tenant,
+    targets: [
+      target('Application', result?.application.id ?? null, displayName, {
+        modifiedProperties: [
+          ...(result === undefined ? [] : added({ AppId: result.application.appId })),
+          ...modifiedProperties,
+        ],
+      }),
+      ...(sp === undefined ? [] : [target('ServicePrincipal', sp.id, sp.displayName)]),
+    ],
+  };
 }
 
 async function applicationTarget(
@@ -184,11 +215,7 @@ async function roleChange(
     tenant,
     targets: [
       (await userTarget(lookup, id)) ?? target('User', id, null),
-      target('Role', null, role, {
-        modifiedProperties: [
-          { displayName: 'Role.DisplayName', oldValue: null, newValue: JSON.stringify(role) },
-        ],
-      }),
+      target('Role', null, role, { modifiedProperties: added({ 'Role.DisplayName': role }) }),
     ],
   };
 }
@@ -215,64 +242,24 @@ export const AUDIT_ACTIVITIES: {
       activityDisplayName: 'Add application',
       category: 'ApplicationManagement',
       operationType: 'Add',
-      subject: ({ args: [input], result }) => ({
-        tenant: input.tenant,
-        targets: [
-          target('Application', result?.application.id ?? null, input.displayName, {
-            modifiedProperties:
-              result === undefined
-                ? []
-                : [
-                    {
-                      displayName: 'AppId',
-                      oldValue: null,
-                      newValue: JSON.stringify(result.application.appId),
-                    },
-                  ],
-          }),
-          ...(result === undefined
-            ? []
-            : [target('ServicePrincipal', result.servicePrincipal.id, result.servicePrincipal.displayName)]),
-        ],
-      }),
+      subject: ({ args: [input], result }) => registration(input.tenant, input.displayName, result, []),
     },
     register: {
       activityDisplayName: 'Add application',
       category: 'ApplicationManagement',
       operationType: 'Add',
-      subject: ({ args: [tenant, properties, options], result }) => ({
-        tenant,
-        targets: [
-          target('Application', result?.application.id ?? null, properties.displayName, {
-            modifiedProperties: [
-              ...(result === undefined
-                ? []
-                : [
-                    {
-                      displayName: 'AppId',
-                      oldValue: null,
-                      newValue: JSON.stringify(result.application.appId),
-                    },
-                  ]),
-              ...changed(properties, Object.keys(properties)),
-              ...keyDescriptions(options.keyCredentials ?? []),
-            ],
-          }),
-          ...(result?.servicePrincipal === undefined
-            ? []
-            : [target('ServicePrincipal', result.servicePrincipal.id, result.servicePrincipal.displayName)]),
-        ],
-      }),
+      subject: ({ args: [tenant, properties, options], result }) =>
+        registration(tenant, properties.displayName, result, [
+          ...added(properties),
+          ...keyDescriptions(options.keyCredentials ?? []),
+        ]),
     },
     change: {
       activityDisplayName: 'Update application',
       category: 'ApplicationManagement',
       operationType: 'Update',
       subject: ({ args: [appId, change, keyCredentials] }, lookup) =>
-        applicationTarget(lookup, appId, [
-          ...changed(change, Object.keys(change)),
-          ...keyDescriptions(keyCredentials ?? []),
-        ]),
+        applicationTarget(lookup, appId, [...added(change), ...keyDescriptions(keyCredentials ?? [])]),
     },
     addOwner: {
       activityDisplayName: 'Add owner to application',
@@ -479,7 +466,7 @@ export const AUDIT_ACTIVITIES: {
         tenant,
         targets: [
           target('ServicePrincipal', result?.id ?? null, result?.displayName ?? null, {
-            modifiedProperties: [{ displayName: 'AppId', oldValue: null, newValue: JSON.stringify(appId) }],
+            modifiedProperties: added({ AppId: appId }),
           }),
         ],
       }),
@@ -518,20 +505,15 @@ export const AUDIT_ACTIVITIES: {
       operationType: 'Assign',
       subject: async ({ args: [input], result }, lookup) => ({
         tenant: input.tenant,
-        targets: [
-          ...(result === undefined
-            ? []
-            : [
-                (await servicePrincipalTarget(lookup, result.principalId)) ??
-                  target('ServicePrincipal', result.principalId, null),
-              ]),
-          target('AppRoleAssignment', result?.id ?? null, input.role, {
-            modifiedProperties: [
-              { displayName: 'AppRole.Value', oldValue: null, newValue: JSON.stringify(input.role) },
-              { displayName: 'Resource', oldValue: null, newValue: JSON.stringify(input.resource) },
-            ],
-          }),
-        ],
+        targets: assignmentTargets(
+          (result === undefined ? undefined : await servicePrincipalTarget(lookup, result.principalId)) ??
+            target('ServicePrincipal', result?.principalId ?? null, null, {
+              modifiedProperties: added({ AppId: input.clientAppId }),
+            }),
+          result?.id ?? null,
+          input.role,
+          { 'AppRole.Value': input.role, Resource: input.resource },
+        ),
       }),
     },
     assignAppRoleToUser: {
@@ -540,16 +522,13 @@ export const AUDIT_ACTIVITIES: {
       operationType: 'Assign',
       subject: async ({ args: [input], result }, lookup) => ({
         tenant: input.tenant,
-        targets: [
+        targets: assignmentTargets(
           (await userTarget(lookup, input.userPrincipalName)) ??
             target('User', null, null, { userPrincipalName: input.userPrincipalName }),
-          target('AppRoleAssignment', result?.id ?? null, input.role, {
-            modifiedProperties: [
-              { displayName: 'AppRole.Value', oldValue: null, newValue: JSON.stringify(input.role) },
-              { displayName: 'Resource', oldValue: null, newValue: JSON.stringify(input.resource) },
-            ],
-          }),
-        ],
+          result?.id ?? null,
+          input.role,
+          { 'AppRole.Value': input.role, Resource: input.resource },
+        ),
       }),
     },
     assignAppRoleById: {
@@ -561,17 +540,14 @@ export const AUDIT_ACTIVITIES: {
       operationType: 'Assign',
       subject: async ({ args: [input], result }, lookup) => ({
         tenant: input.tenant,
-        targets: [
+        targets: assignmentTargets(
           (await userTarget(lookup, input.principalId)) ??
             (await servicePrincipalTarget(lookup, input.principalId)) ??
             target('ServicePrincipal', input.principalId, null),
-          target('AppRoleAssignment', result?.id ?? null, null, {
-            modifiedProperties: [
-              { displayName: 'AppRole.Id', oldValue: null, newValue: JSON.stringify(input.appRoleId) },
-              { displayName: 'Resource.Id', oldValue: null, newValue: JSON.stringify(input.resourceId) },
-            ],
-          }),
-        ],
+          result?.id ?? null,
+          null,
+          { 'AppRole.Id': input.appRoleId, 'Resource.Id': input.resourceId },
+        ),
       }),
     },
     removeAppRoleAssignment: {
@@ -607,18 +583,10 @@ export const AUDIT_ACTIVITIES: {
             .map((item) => ({ ResourceAppId: item.resourceAppId, Scope: item.scopes.join(' ') }));
           targets.push(
             target('ServicePrincipal', sp?.id ?? null, sp?.displayName ?? null, {
-              modifiedProperties: [
-                {
-                  displayName: 'ConsentContext.IsAdminConsent',
-                  oldValue: null,
-                  newValue: JSON.stringify(input.forOrganization),
-                },
-                {
-                  displayName: 'ConsentAction.Permissions',
-                  oldValue: null,
-                  newValue: JSON.stringify(permissions),
-                },
-              ],
+              modifiedProperties: added({
+                'ConsentContext.IsAdminConsent': input.forOrganization,
+                'ConsentAction.Permissions': permissions,
+              }),
             }),
           );
         }
