@@ -27,6 +27,7 @@ import {
 } from '../src/directory/audit-activities.js';
 import type { SignInRecord } from '../src/directory/audit-records.js';
 import { SignInLog } from '../src/directory/audit-sign-ins.js';
+import { Directory } from '../src/directory/directory.js';
 import type { AuditLogRepository } from '../src/store/repositories/audit-logs.js';
 import { callApi, expectGraphError, GRAPH, graphAppToken, type Answer } from './support/management-api.js';
 
@@ -115,7 +116,7 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
     b = await seedClientCredentialsScenario(server.directory);
     n = await seedClientCredentialsScenario(server.directory);
     i = await seedInteractiveScenario(server.directory);
-    for (const role of ['User.ReadWrite.All', 'AuditLog.Read.All']) {
+    for (const role of ['User.ReadWrite.All', 'Application.ReadWrite.All', 'AuditLog.Read.All']) {
       await server.directory.grants.grantAppRole({
         tenant: a.tenantId,
         clientAppId: a.daemon.appId,
@@ -258,6 +259,26 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
         'Delete user',
         'not_found',
       ],
+      [
+        'an unknown application (addPassword)',
+        'POST',
+        `/v1.0/applications/${randomUUID()}/addPassword`,
+        { passwordCredential: { displayName: 'x' } },
+        404,
+        'Request_ResourceNotFound',
+        'Update application – Certificates and secrets management',
+        'not_found',
+      ],
+      [
+        "an unknown applications(appId='…')",
+        'PATCH',
+        `/v1.0/applications(appId='${randomUUID()}')`,
+        { displayName: 'Renamed' },
+        404,
+        'Request_ResourceNotFound',
+        'Update application',
+        'not_found',
+      ],
     ] as const)(
       'a write refused for %s is audited once as a failure and writes nothing',
       async (_label, method, path, body, status, code, activity, reason) => {
@@ -274,8 +295,9 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
           [activity, 'failure', reason],
         ]);
         expect(audits[0]?.initiatedBy.app?.appId).toBe(a.daemon.appId);
-        const id = path.split('/')[3];
-        if (id !== undefined) expect(audits[0]?.targetResources[0]).toMatchObject({ id, type: 'User' });
+        const id = /^\/v1\.0\/(?:users|applications)(?:\/|\(appId=')([0-9a-f-]{36})/.exec(path)?.[1];
+        const type = path.startsWith('/v1.0/users') ? 'User' : 'Application';
+        if (id !== undefined) expect(audits[0]?.targetResources[0]).toMatchObject({ id, type });
         const after = await server.directory.users.list({ tenant: a.tenantId, top: 999 });
         expect(after.items).toEqual(before.items);
       },
@@ -370,7 +392,7 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
         ],
         { env },
       );
-      expect(result.code, result.stderr).toBe(0);
+      expect(result.code, `${result.stdout}${result.stderr}`).toBe(0);
       const created = JSON.parse(result.stdout) as { id: string };
       const answer = await call('/v1.0/auditLogs/directoryAudits?$top=20', token('a'));
       const audit = (answer.body.value as GraphAudit[]).find((x) => x.targetResources[0]?.id === created.id);
@@ -672,6 +694,40 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
       );
       const own: Answer = await call(`/v1.0/auditLogs/signIns/${signInOfA}`, token('a'));
       expect(own.status).toBe(200);
+    });
+  });
+
+  describe('retention', () => {
+    it('rows older than auditRetentionDays are purged when a later write is audited', async () => {
+      const dayMs = 24 * 3600 * 1000;
+      const later = Date.now() + 3 * dayMs;
+      const directory = new Directory(server.directory.store, undefined, {
+        auditRetentionDays: 2,
+        nowMs: () => later,
+      });
+      const before = await server.directory.audits.repository.listAudits({
+        tenantId: a.tenantId,
+        top: 5,
+        filter: {},
+      });
+      expect(before.items.length).toBeGreaterThan(0);
+      await directory.users.create({
+        tenant: a.tenantId,
+        userPrincipalName: `late-${randomUUID().slice(0, 8)}@${a.domain}`,
+        password: 'Correct-Horse-9',
+      });
+      const after = await directory.audits.repository.listAudits({
+        tenantId: a.tenantId,
+        top: 999,
+        filter: {},
+      });
+      expect(after.items.map((x) => [x.activityDisplayName, x.activityMs])).toEqual([['Add user', later]]);
+      const signIns = await directory.audits.repository.listSignIns({
+        tenantId: a.tenantId,
+        top: 5,
+        filter: {},
+      });
+      expect(signIns.items).toEqual([]);
     });
   });
 });
