@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import type { Application, ServicePrincipal } from '../directory/model.js';
 import { requireAllowed, type Caller } from './authentication.js';
+import { graphAppRole, graphPermissionScope } from './applications.js';
 import { ManagementError } from './errors.js';
 import { collectionBody, listServicePrincipals, SERVICE_PRINCIPAL_TYPE } from './collection-queries.js';
 import { parseEntityQuery, queryOf, selected, type EntityType } from './odata.js';
@@ -90,25 +91,8 @@ export function graphServicePrincipal(
     signInAudience: app?.signInAudience ?? null,
     tags: [],
     tokenEncryptionKeyId: null,
-    appRoles: (app?.appRoles ?? []).map((role) => ({
-      allowedMemberTypes: [...role.allowedMemberTypes],
-      description: role.description,
-      displayName: role.displayName,
-      id: role.id,
-      isEnabled: role.isEnabled,
-      origin: 'Application',
-      value: role.value,
-    })),
-    oauth2PermissionScopes: (app?.api.oauth2PermissionScopes ?? []).map((scope) => ({
-      adminConsentDescription: scope.adminConsentDescription,
-      adminConsentDisplayName: scope.adminConsentDisplayName,
-      id: scope.id,
-      isEnabled: scope.isEnabled,
-      type: scope.type,
-      userConsentDescription: scope.userConsentDescription,
-      userConsentDisplayName: scope.userConsentDisplayName,
-      value: scope.value,
-    })),
+    appRoles: (app?.appRoles ?? []).map(graphAppRole),
+    oauth2PermissionScopes: (app?.api.oauth2PermissionScopes ?? []).map(graphPermissionScope),
     keyCredentials: [],
     passwordCredentials: [],
   };
