@@ -388,6 +388,22 @@ describe.each(dialects)('management API OData subset on $name', ({ database }) =
       ]);
     });
 
+    it('on userPrincipalName, mail, givenName and surname (word prefixes; users without the property never match)', async () => {
+      const ada = people.find((p) => p.displayName === 'Lovelace Ada');
+      const upn = people[0]?.userPrincipalName.split('@')[0] ?? '';
+      for (const text of [
+        '"givenName:ad"',
+        '"surname:LOVE"',
+        '"mail:lovelace"',
+        `"mail:${a.domain.split('.')[0]}"`,
+      ]) {
+        expect(idsOf(await call(`/v1.0/users?${search(text)}`, 'a', eventual))).toEqual([ada?.id]);
+      }
+      expect(
+        idsOf(await call(`/v1.0/users?${search(`"userPrincipalName:${upn}"`)}`, 'a', eventual)),
+      ).toContain(people[0]?.id);
+    });
+
     it('without ConsistencyLevel: eventual, Graph’s 400 Request_UnsupportedQuery', async () => {
       expectGraphError(
         await call(`/v1.0/users?${search('"displayName:alp"')}`),

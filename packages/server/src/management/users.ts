@@ -48,7 +48,7 @@ export const USER_TYPE: EntityType = {
     'jobTitle',
   ],
   orderable: ['id', 'userPrincipalName', 'displayName', 'accountEnabled'],
-  searchable: ['displayName'],
+  searchable: ['displayName', 'userPrincipalName', 'mail', 'givenName', 'surname'],
   queries: 'full',
 };
 
