@@ -733,6 +733,40 @@ describe.each(dialects)('management API OData subset on $name', ({ database }) =
       expect(refused("servicePrincipalNames eq 'a'")?.code).toBe('unsupported_query');
     });
 
+    it('a basic entity type: eq / startswith joined by and as clauses; anything more is refused', () => {
+      const basic: EntityType = {
+        name: 'microsoft.graph.oAuth2PermissionGrant',
+        properties: { id: 'string', clientId: 'string', consentType: 'string' },
+        filterable: ['clientId', 'consentType'],
+      };
+      const parsed = query(basic, "$filter=clientId eq 'A' and startswith(consentType,'All')");
+      expect(parsed.filter).toEqual([
+        { property: 'clientId', operator: 'eq', value: 'A' },
+        { property: 'consentType', operator: 'startswith', value: 'All' },
+      ]);
+      const refused = (text: string, headers: Record<string, string> = {}) => {
+        try {
+          query(basic, text, headers);
+        } catch (error) {
+          return { code: (error as { code: string }).code, message: (error as Error).message };
+        }
+        return undefined;
+      };
+      const onlyAnd = {
+        code: 'unsupported_query',
+        message: "This collection supports only 'eq' and 'startswith' clauses joined by 'and' in $filter.",
+      };
+      expect(refused("$filter=clientId eq 'a' or clientId eq 'b'")).toEqual(onlyAnd);
+      expect(refused("$filter=clientId ne 'a'")).toEqual(onlyAnd);
+      expect(refused("$filter=clientId in ('a')")).toEqual(onlyAnd);
+      for (const option of ['$orderby=clientId', '$count=true', '$search="clientId:a"']) {
+        expect(refused(option, eventual)).toEqual({
+          code: 'unsupported_query',
+          message: `The query option '${option.split('=')[0]}' is not supported.`,
+        });
+      }
+    });
+
     it('listUsers directly: the same page the API answers', async () => {
       const page = await listUsers(
         server.server.store,
