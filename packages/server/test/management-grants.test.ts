@@ -1,6 +1,5 @@
 import {
   authorizeUrl,
-  postgresAvailable,
   seedInteractiveScenario,
   signInThrough,
   startTestServer,
@@ -12,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIRECTORY_APP_ID } from '../src/directory/builtin-directory-app.js';
 import {
   callApi,
+  DIALECTS,
   delegatedToken,
   expectGraphError,
   GRAPH,
@@ -23,11 +23,6 @@ import {
 // /v1.0/oauth2PermissionGrants over HTTPS against a real server on SQLite and PostgreSQL: Graph's JSON, $filter
 // and paging, every refusal with its status and code (and nothing written), tenant isolation, and a grant made
 // through the API used by the next authorization request without asking the user to consent.
-
-const dialects = [
-  { name: 'sqlite', database: 'sqlite' as const },
-  ...((await postgresAvailable()) ? [{ name: 'postgres', database: 'postgres' as const }] : []),
-];
 
 const NOT_FOUND = 'Request_ResourceNotFound';
 const BAD_REQUEST = 'Request_BadRequest';
@@ -41,7 +36,7 @@ interface Tenant {
   readonly apiSp: string;
 }
 
-describe.each(dialects)('management API oauth2PermissionGrants on $name', ({ database }) => {
+describe.each(DIALECTS)('management API oauth2PermissionGrants on $name', ({ database }) => {
   let server: TestServer;
   let a: Tenant;
   let b: Tenant;

@@ -1,5 +1,4 @@
 import {
-  postgresAvailable,
   seedClientCredentialsScenario,
   startTestServer,
   type ClientCredentialsScenario,
@@ -9,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { builtinDirectoryApplication, DIRECTORY_APP_ID } from '../src/directory/builtin-directory-app.js';
 import {
   callApi,
+  DIALECTS,
   expectGraphError,
   GRAPH,
   graphAppToken,
@@ -21,11 +21,6 @@ import {
 // with its status and code (and nothing written), tenant isolation, and an application permission granted
 // through the API reaching the client's next client-credentials token.
 
-const dialects = [
-  { name: 'sqlite', database: 'sqlite' as const },
-  ...((await postgresAvailable()) ? [{ name: 'postgres', database: 'postgres' as const }] : []),
-];
-
 const roleId = (value: string): string => {
   const role = builtinDirectoryApplication.appRoles.find((r) => r.value === value);
   if (role === undefined) throw new Error(`no directory role ${value}`);
@@ -35,7 +30,7 @@ const NOT_FOUND = 'Request_ResourceNotFound';
 const BAD_REQUEST = 'Request_BadRequest';
 const DENIED = 'Authorization_RequestDenied';
 
-describe.each(dialects)('management API service principals on $name', ({ database }) => {
+describe.each(DIALECTS)('management API service principals on $name', ({ database }) => {
   let server: TestServer;
   /** Tenant A: its daemon may manage applications, service principals and app role assignments. */
   let a: ClientCredentialsScenario;
@@ -55,6 +50,17 @@ describe.each(dialects)('management API service principals on $name', ({ databas
   /** The built-in directory API's service principal in a tenant. */
   const graphSp = async (tenantId: string) =>
     server.directory.servicePrincipals.get(tenantId, { appId: DIRECTORY_APP_ID });
+  /** A new client-credentials scenario whose daemon holds `role` of the directory API. */
+  const scenarioWith = async (role: string) => {
+    const scenario = await seedClientCredentialsScenario(server.directory);
+    await server.directory.grants.grantAppRole({
+      tenant: scenario.tenantId,
+      clientAppId: scenario.daemon.appId,
+      resource: GRAPH,
+      role,
+    });
+    return scenario;
+  };
   const spCount = async (tenantId: string) =>
     (await server.directory.servicePrincipals.list({ tenant: tenantId, top: 999 })).items.length;
 
@@ -469,13 +475,7 @@ describe.each(dialects)('management API service principals on $name', ({ databas
     });
 
     it('an app token whose service principal was disabled or deleted since issuance: 401', async () => {
-      const c = await seedClientCredentialsScenario(server.directory);
-      await server.directory.grants.grantAppRole({
-        tenant: c.tenantId,
-        clientAppId: c.daemon.appId,
-        resource: GRAPH,
-        role: 'Application.ReadWrite.All',
-      });
+      const c = await scenarioWith('Application.ReadWrite.All');
       const { token: own } = await graphAppToken(server, c.tenantId, c.daemon);
       const self = `/v1.0/servicePrincipals/${c.daemon.servicePrincipalId}`;
       expect((await callApi(server, self, own)).status).toBe(200);
@@ -510,13 +510,7 @@ describe.each(dialects)('management API service principals on $name', ({ databas
         ...(database === 'sqlite' ? { dataDir: server.dataDir } : { databaseUrl: server.databaseUrl ?? '' }),
       });
       try {
-        const c = await seedClientCredentialsScenario(server.directory);
-        await server.directory.grants.grantAppRole({
-          tenant: c.tenantId,
-          clientAppId: c.daemon.appId,
-          resource: GRAPH,
-          role: 'Application.Read.All',
-        });
+        const c = await scenarioWith('Application.Read.All');
         // Issued by the other node (its issuer), used there; the change is made through this node.
         const { token: own } = await graphAppToken(other, c.tenantId, c.daemon);
         const list = () => callApi(other, '/v1.0/servicePrincipals?$top=1', own);

@@ -3,12 +3,19 @@ import {
   authorizeUrl,
   endpointUrl,
   postForm,
+  postgresAvailable,
   signInThrough,
   TestBrowser,
   type InteractiveScenario,
   type TestServer,
 } from '@tessera/testkit';
 import { expect } from 'vitest';
+
+/** The databases a suite runs on: SQLite, and PostgreSQL when one answers. */
+export const DIALECTS: readonly { readonly name: string; readonly database: 'sqlite' | 'postgres' }[] = [
+  { name: 'sqlite', database: 'sqlite' },
+  ...((await postgresAvailable()) ? [{ name: 'postgres', database: 'postgres' as const }] : []),
+];
 
 /** Microsoft Graph's resource identifier: the built-in directory API of every tenant. */
 export const GRAPH = 'https://graph.microsoft.com';
