@@ -213,6 +213,39 @@ describe.each(DIALECTS)('management API oauth2PermissionGrants on $name', ({ dat
     expect(seen.length).toBe((await stored(a)).length);
   });
 
+  it('GET /servicePrincipals/{id}/oauth2PermissionGrants: the client’s grants, paged; another tenant’s client is 404', async () => {
+    const mine = (await stored(a)).filter((grant) => grant.clientId === a.spaSp);
+    expect(mine.length).toBeGreaterThanOrEqual(2);
+    const seen: { clientId: string }[] = [];
+    let next: string | undefined = `/v1.0/servicePrincipals/${a.spaSp}/oauth2PermissionGrants?$top=1`;
+    while (next !== undefined) {
+      const page = await call(next, 'a');
+      expect(page.status).toBe(200);
+      expect(page.body['@odata.context']).toBe(`${server.url}/v1.0/$metadata#oauth2PermissionGrants`);
+      seen.push(...(page.body.value as { clientId: string }[]));
+      const link = page.body['@odata.nextLink'] as string | undefined;
+      if (link !== undefined)
+        expect(link).toContain(`/v1.0/servicePrincipals/${a.spaSp}/oauth2PermissionGrants?`);
+      next = link?.slice(server.url.length);
+    }
+    expect(seen.map((grant) => grant.clientId)).toEqual(mine.map(() => a.spaSp));
+    const filtered = await call(
+      `/v1.0/servicePrincipals/${a.spaSp}/oauth2PermissionGrants?$filter=${encodeURIComponent(`clientId eq '${a.webSp}'`)}`,
+      'a',
+    );
+    expect(filtered.body.value).toEqual([]);
+    expectGraphError(
+      await call(`/v1.0/servicePrincipals/${b.spaSp}/oauth2PermissionGrants`, 'a'),
+      404,
+      NOT_FOUND,
+    );
+    expectGraphError(
+      await call(`/v1.0/servicePrincipals/${a.spaSp}/oauth2PermissionGrants`, 'n'),
+      403,
+      DENIED,
+    );
+  });
+
   it.each([
     ['startswith', `startswith(clientId,'a')`, 'Request_UnsupportedQuery'],
     ['a property not filterable', `scope eq 'Files.Read'`, 'Request_UnsupportedQuery'],

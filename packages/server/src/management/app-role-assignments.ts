@@ -5,18 +5,12 @@ import type { Page } from '../directory/services/paging.js';
 import type { AppRoleAssignment } from '../directory/model.js';
 import { requireAllowed, type Caller } from './authentication.js';
 import { ManagementError } from './errors.js';
-import {
-  encodeSkipToken,
-  parseEntityQuery,
-  queryOf,
-  selected,
-  type CollectionQuery,
-  type EntityType,
-} from './odata.js';
+import { parseEntityQuery, queryOf, selected, type EntityType } from './odata.js';
 import {
   checkBody,
   collectionQueryOf,
   graphDateTime,
+  nextLinkOf,
   objectId,
   odataContext,
   orNotFound,
@@ -167,7 +161,7 @@ export function registerAppRoleAssignmentRoutes(
     return reply.send({
       '@odata.context': contextUrl(owner, query.select, false),
       value: described.map((assignment) => graphAppRoleAssignment(assignment, query.select)),
-      ...nextLink(context, request, query, found.next),
+      ...nextLinkOf(context, request, query, found.next),
     });
   };
 
@@ -267,17 +261,4 @@ export function registerAppRoleAssignmentRoutes(
       revoke(request, reply, (caller) => owner(caller, request.params.id)),
     );
   }
-}
-
-/** `@odata.nextLink` of a page after `next`: the request's path with its options and a `$skiptoken`. */
-function nextLink(
-  context: ServerContext,
-  request: FastifyRequest,
-  query: CollectionQuery,
-  next: string | undefined,
-): { readonly '@odata.nextLink'?: string } {
-  if (next === undefined) return {};
-  const path = request.url.split('?')[0] ?? '';
-  const options = new URLSearchParams([...query.carried, ['$skiptoken', encodeSkipToken(next)]]);
-  return { '@odata.nextLink': `${context.baseUrl()}${path}?${options.toString()}` };
 }

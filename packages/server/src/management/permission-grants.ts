@@ -1,21 +1,15 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import type { OAuth2PermissionGrant } from '../directory/model.js';
 import type { PermissionGrantFilter } from '../directory/services/grants.js';
 import { requireAllowed, type Caller } from './authentication.js';
 import { ManagementError } from './errors.js';
-import {
-  encodeSkipToken,
-  parseEntityQuery,
-  queryOf,
-  selected,
-  type EntityType,
-  type FilterClause,
-} from './odata.js';
-import { collectionBody } from './collection-queries.js';
+import { parseEntityQuery, queryOf, selected, type EntityType, type FilterClause } from './odata.js';
+import { servicePrincipalOfTenant } from './service-principals.js';
 import {
   checkBody,
   collectionQueryOf,
+  nextLinkOf,
   objectId,
   odataContext,
   onDirectoryError,
@@ -26,6 +20,7 @@ import {
 /** The resource paths under `/v1.0` this module answers (another method on them answers 405). */
 export const PERMISSION_GRANTS_PATHS: readonly RegExp[] = [
   /^\/v1\.0\/oauth2PermissionGrants$/,
+  /^\/v1\.0\/servicePrincipals\/[^/]+\/oauth2PermissionGrants$/,
   /^\/v1\.0\/oauth2PermissionGrants\/[^/]+$/,
 ];
 
@@ -122,7 +117,7 @@ function grantFilter(clauses: readonly FilterClause[]): PermissionGrantFilter | 
 /**
  * `GET|POST /v1.0/oauth2PermissionGrants` (`$filter` on `clientId`, `consentType`, `principalId`, `resourceId`)
  * and `GET|PATCH|DELETE /v1.0/oauth2PermissionGrants/{id}` (Graph v1.0 `oAuth2PermissionGrant`: delegated
- * consent), through `directory.grants`, limited to the caller's tenant. A grant created or changed here is used
+ * consent), and a client's grants, `GET /v1.0/servicePrincipals/{id}/oauth2PermissionGrants`, through `directory.grants`, limited to the caller's tenant. A grant created or changed here is used
  * by the next authorize and token requests on every node, without asking the user to consent again.
  *
  * @see https://learn.microsoft.com/graph/api/oauth2permissiongrant-list
@@ -130,6 +125,7 @@ function grantFilter(clauses: readonly FilterClause[]): PermissionGrantFilter | 
  * @see https://learn.microsoft.com/graph/api/oauth2permissiongrant-get
  * @see https://learn.microsoft.com/graph/api/oauth2permissiongrant-update
  * @see https://learn.microsoft.com/graph/api/oauth2permissiongrant-delete
+ * @see https://learn.microsoft.com/graph/api/serviceprincipal-list-oauth2permissiongrants
  */
 export function registerPermissionGrantRoutes(
   scope: FastifyInstance,
@@ -145,11 +141,21 @@ export function registerPermissionGrantRoutes(
     return orNotFound(context.directory.grants.getPermissionGrant(caller.tenantId, id), id);
   };
 
-  scope.get('/oauth2PermissionGrants', async (request, reply) => {
+  /** One page of grants: all of the tenant's, or those of one client service principal (`clientOf`). */
+  const list = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    clientOf?: (caller: Caller) => Promise<string>,
+  ) => {
     const caller = await authenticate(request);
     requireAllowed(caller, 'permissionGrants.read');
     const query = collectionQueryOf(request, PERMISSION_GRANT_TYPE);
-    const filter = grantFilter(query.filter);
+    const clientId = clientOf === undefined ? undefined : await clientOf(caller);
+    const clauses: readonly FilterClause[] = [
+      ...query.filter,
+      ...(clientId === undefined ? [] : [{ property: 'clientId', operator: 'eq' as const, value: clientId }]),
+    ];
+    const filter = grantFilter(clauses);
     const page =
       filter === 'none'
         ? { items: [], next: undefined }
@@ -159,16 +165,20 @@ export function registerPermissionGrantRoutes(
             ...(query.after === undefined ? {} : { after: query.after }),
             filter,
           });
-    return reply.send(
-      collectionBody(
-        context,
-        'oauth2PermissionGrants',
-        query,
-        { items: page.items, ...(page.next === undefined ? {} : { next: encodeSkipToken(page.next) }) },
-        (grant) => graphPermissionGrant(grant, query.select),
-      ),
-    );
-  });
+    return reply.send({
+      '@odata.context': contextUrl(query.select, false),
+      value: page.items.map((grant) => graphPermissionGrant(grant, query.select)),
+      ...nextLinkOf(context, request, query, page.next),
+    });
+  };
+
+  scope.get('/oauth2PermissionGrants', (request, reply) => list(request, reply));
+  scope.get<{ Params: { id: string } }>('/servicePrincipals/:id/oauth2PermissionGrants', (request, reply) =>
+    list(request, reply, async (caller) => {
+      const sp = await servicePrincipalOfTenant(context, caller.tenantId, { id: request.params.id });
+      return sp.id;
+    }),
+  );
 
   scope.post('/oauth2PermissionGrants', async (request, reply) => {
     const caller = await authenticate(request);

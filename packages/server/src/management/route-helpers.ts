@@ -4,6 +4,7 @@ import { DirectoryError, type DirectoryErrorCode } from '../directory/errors.js'
 import { GUID_PATTERN } from '../directory/identifiers.js';
 import { ManagementError } from './errors.js';
 import {
+  encodeSkipToken,
   parseCollectionQuery,
   queryHeadersOf,
   queryOf,
@@ -40,6 +41,22 @@ export function odataContext(
 ): string {
   const projection = select === undefined ? '' : `(${select.join(',')})`;
   return `${context.baseUrl()}/v1.0/$metadata#${path}${projection}${entity ? '/$entity' : ''}`;
+}
+
+/**
+ * `@odata.nextLink` of a page whose last item has the id `next`: the request's own path (a navigation such as
+ * `/servicePrincipals/{id}/appRoleAssignedTo`) with its query options and a `$skiptoken`; nothing on the last page.
+ */
+export function nextLinkOf(
+  context: ServerContext,
+  request: FastifyRequest,
+  query: CollectionQuery,
+  next: string | undefined,
+): { readonly '@odata.nextLink'?: string } {
+  if (next === undefined) return {};
+  const path = request.url.split('?')[0] ?? '';
+  const options = new URLSearchParams([...query.carried, ['$skiptoken', encodeSkipToken(next)]]);
+  return { '@odata.nextLink': `${context.baseUrl()}${path}?${options.toString()}` };
 }
 
 /**
