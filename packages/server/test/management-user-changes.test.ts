@@ -291,6 +291,18 @@ describe.each(dialects)('management API user changes on $name', ({ database }) =
         'Request_BadRequest',
         "The UPN 'x@elsewhere.example' must end in one of the tenant's verified domains.",
       );
+      for (const [prefix, shown] of [
+        ['two words', 'two words'],
+        ['x'.repeat(65), 'x'.repeat(65)],
+        ['nul\u0000byte', 'nul?byte'],
+      ]) {
+        expectGraphError(
+          await patch(`/v1.0/users/${user.id}`, token('a'), { userPrincipalName: `${prefix}@${a.domain}` }),
+          400,
+          'Request_BadRequest',
+          `The UPN '${shown}@${a.domain}' needs a prefix of at most 64 characters without spaces or control characters.`,
+        );
+      }
       const conflict = await patch(`/v1.0/users/${user.id}`, token('a'), {
         displayName: 'X',
         userPrincipalName: taken.userPrincipalName.toUpperCase(),

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { DirectoryError } from '../directory/errors.js';
 import { GLOBAL_ADMINISTRATOR, type User } from '../directory/model.js';
-import type { UserChange } from '../directory/services/users.js';
+import { hasControlCharacter, type UserChange } from '../directory/services/users.js';
 import { isAllowed, requireAllowed, type Caller } from './authentication.js';
 import { INSUFFICIENT_PRIVILEGES, ManagementError } from './errors.js';
 import { collectionBody, listUsers } from './collection-queries.js';
@@ -98,15 +98,6 @@ function usersContext(
 ): string {
   const projection = select === undefined ? '' : `(${select.join(',')})`;
   return `${context.baseUrl()}/v1.0/$metadata#users${projection}${entity ? '/$entity' : ''}`;
-}
-
-/** A C0 control character or DEL: never part of an id or UPN (PostgreSQL refuses NUL in text). */
-function hasControlCharacter(text: string): boolean {
-  for (let at = 0; at < text.length; at += 1) {
-    const code = text.charCodeAt(at);
-    if (code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
 }
 
 /** Largest `{id | userPrincipalName}` path segment, in characters. */

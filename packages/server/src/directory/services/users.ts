@@ -305,14 +305,20 @@ function checkPassword(password: string): void {
   if (password.length < 8) throw new DirectoryError('invalid', 'A password needs at least 8 characters.');
 }
 
+/** Largest local part (before `@`) of a UPN, in characters (Graph's limit). */
+const MAX_UPN_PREFIX_CHARS = 64;
+
 /**
- * A UPN in one of the tenant's verified domains, trimmed.
+ * A UPN in one of the tenant's verified domains, trimmed: `prefix@domain` with a prefix of at most 64 characters
+ * and no white space or control character.
  *
  * @throws DirectoryError `invalid` otherwise.
  */
 function checkUpn(tenant: Tenant, userPrincipalName: string): string {
   const upn = userPrincipalName.trim();
   const [local, domain, ...rest] = upn.split('@');
+  // Echoed in the refusal: control characters shown as '?', never sent back as they came.
+  const shown = Array.from(upn.slice(0, 256), (char) => (hasControlCharacter(char) ? '?' : char)).join('');
   if (
     local === undefined ||
     local === '' ||
@@ -321,10 +327,25 @@ function checkUpn(tenant: Tenant, userPrincipalName: string): string {
   ) {
     throw new DirectoryError(
       'invalid',
-      `The UPN '${upn.slice(0, 256)}' must end in one of the tenant's verified domains.`,
+      `The UPN '${shown}' must end in one of the tenant's verified domains.`,
+    );
+  }
+  if (local.length > MAX_UPN_PREFIX_CHARS || /\s/.test(local) || hasControlCharacter(local)) {
+    throw new DirectoryError(
+      'invalid',
+      `The UPN '${shown}' needs a prefix of at most ${MAX_UPN_PREFIX_CHARS} characters without spaces or control characters.`,
     );
   }
   return upn;
+}
+
+/** Whether `text` holds a C0 control character or DEL: never part of an id or UPN (PostgreSQL refuses NUL). */
+export function hasControlCharacter(text: string): boolean {
+  for (let at = 0; at < text.length; at += 1) {
+    const code = text.charCodeAt(at);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
 }
 
 /**
