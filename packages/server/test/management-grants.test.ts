@@ -7,6 +7,7 @@ import {
   type InteractiveScenario,
   type TestServer,
 } from '@tessera/testkit';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIRECTORY_APP_ID } from '../src/directory/builtin-directory-app.js';
 import {
@@ -243,6 +244,31 @@ describe.each(DIALECTS)('management API oauth2PermissionGrants on $name', ({ dat
       await call(`/v1.0/servicePrincipals/${a.spaSp}/oauth2PermissionGrants`, 'n'),
       403,
       DENIED,
+    );
+  });
+
+  it('migration 010 indexes assignments and grants for their keyset lists', async () => {
+    const db = server.directory.store.db;
+    const names =
+      database === 'sqlite'
+        ? (
+            await sql<{ name: string }>`select name from sqlite_master where type = 'index'`.execute(db)
+          ).rows.map((row) => row.name)
+        : (
+            await sql<{
+              name: string;
+            }>`select indexname as name from pg_indexes where schemaname = current_schema()`.execute(db)
+          ).rows.map((row) => row.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'app_role_assignments_tenant_id',
+        'app_role_assignments_principal_id',
+        'app_role_assignments_resource_id',
+        'oauth2_permission_grants_tenant_id',
+        'oauth2_permission_grants_client_id',
+        'oauth2_permission_grants_resource_id',
+        'oauth2_permission_grants_principal_id',
+      ]),
     );
   });
 
