@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { AuditLogRepository } from '../store/repositories/audit-logs.js';
 import type { SignInRecord } from './audit-records.js';
 
+/** A sign-in to record: {@link SignInLog.record} fills in `id` and `createdMs`. */
+export type NewSignIn = Omit<SignInRecord, 'id' | 'createdMs'>;
+
 /** How the sign-in log buffers, in records and milliseconds. */
 export interface SignInLogOptions {
   /** Records written per insert, and the buffer size that triggers a write at once; default 200. */
@@ -49,7 +52,7 @@ export class SignInLog {
   }
 
   /** Buffers one sign-in (never waits for storage); `id` and `createdMs` are filled in. */
-  record(record: Omit<SignInRecord, 'id' | 'createdMs'>): void {
+  record(record: NewSignIn): void {
     if (this.buffer.length >= this.maxBuffered) {
       this.droppedCount += 1;
       if (!this.reportedDrop) {
@@ -63,6 +66,19 @@ export class SignInLog {
     else if (this.timer === undefined) {
       this.timer = setTimeout(() => void this.flush(), this.flushIntervalMs);
       this.timer.unref();
+    }
+  }
+
+  /**
+   * Buffers the record `build` makes, if any. A failure to make it (a directory read that failed) goes to
+   * `onError`, never to the caller: recording a sign-in never fails the sign-in.
+   */
+  async recordFrom(build: () => Promise<NewSignIn | undefined>): Promise<void> {
+    try {
+      const record = await build();
+      if (record !== undefined) this.record(record);
+    } catch (error) {
+      this.onError(error, 'write failed');
     }
   }
 

@@ -6,6 +6,7 @@ import { grantFor } from '../grants/index.js';
 import { parseTokenParameters } from '../grants/parameters.js';
 import { asIdentityError, correlationIdOf } from '../http/errors.js';
 import { formFields } from '../http/form.js';
+import type { NewSignIn } from '../directory/audit-sign-ins.js';
 import { resolveTenantSegment, type ResolvedTenantSegment } from '../directory/tenant-segment.js';
 
 /**
@@ -39,10 +40,14 @@ export function registerTokenEndpoint(app: FastifyInstance, context: ServerConte
       });
     } catch (error) {
       const clientId = typeof fields.client_id === 'string' ? fields.client_id : undefined;
-      await recordTokenFailure(context, request, tenantSegment, clientId, error);
+      await context.directory.signIns.recordFrom(() =>
+        tokenFailure(context, request, tenantSegment, clientId, error),
+      );
       throw error;
     }
-    await recordTokenSignIn(context, request, response.access_token);
+    const accessToken = response.access_token;
+    // Only directory cache reads: the sign-in log is written later, in batches.
+    await context.directory.signIns.recordFrom(() => tokenSignIn(context, request, accessToken));
     return noStore(request, reply).send(response);
   });
   // RFC 9110 §15.5.6: a 405 names the allowed methods.
@@ -66,23 +71,23 @@ function noStore(request: FastifyRequest, reply: FastifyReply): FastifyReply {
 const TOKEN_CLIENT_APP = 'Mobile Apps and Desktop clients';
 
 /**
- * Buffers the sign-in of a token the endpoint issued (non-interactive), from the access token's own claims: the
+ * The sign-in of a token the endpoint issued (non-interactive), from the access token's own claims: the
  * user (or, app-only, no user), the client and the resource. Only cached directory reads; the sign-in log is
  * written later, in batches.
  */
-async function recordTokenSignIn(
+async function tokenSignIn(
   context: ServerContext,
   request: FastifyRequest,
   accessToken: string | undefined,
-): Promise<void> {
+): Promise<NewSignIn | undefined> {
   let claims: JWTPayload;
   try {
     claims = accessToken === undefined ? {} : decodeJwt(accessToken);
   } catch {
-    return;
+    return undefined;
   }
   const tenantId = typeof claims.tid === 'string' ? claims.tid : undefined;
-  if (tenantId === undefined) return;
+  if (tenantId === undefined) return undefined;
   const appId =
     typeof claims.appid === 'string' ? claims.appid : typeof claims.azp === 'string' ? claims.azp : null;
   const audience = typeof claims.aud === 'string' ? claims.aud : undefined;
@@ -91,7 +96,7 @@ async function recordTokenSignIn(
   const client = appId === null ? undefined : await context.cache.application(appId);
   const isUser = claims.idtyp !== 'app' && typeof claims.oid === 'string';
   const user = isUser ? await context.cache.user(String(claims.oid)) : undefined;
-  context.directory.signIns.record({
+  return {
     tenantId,
     userId: user?.id ?? null,
     userPrincipalName: user?.userPrincipalName ?? null,
@@ -106,27 +111,27 @@ async function recordTokenSignIn(
     resourceDisplayName: resource?.displayName ?? null,
     errorCode: 0,
     failureReason: null,
-  });
+  };
 }
 
 /**
- * Buffers a refused token request (non-interactive sign-in failure) with its AADSTS code, in the log of the
+ * A refused token request (non-interactive sign-in failure) with its AADSTS code, in the log of the
  * `{tenant}` segment's tenant, else of the client's home tenant; not recorded when neither is known. Server
  * errors are recorded with their catalogue code, never their detail.
  */
-async function recordTokenFailure(
+async function tokenFailure(
   context: ServerContext,
   request: FastifyRequest,
   segment: ResolvedTenantSegment,
   clientId: string | undefined,
   error: unknown,
-): Promise<void> {
+): Promise<NewSignIn | undefined> {
   const refusal = asIdentityError(error);
   const client =
     clientId === undefined ? undefined : await context.cache.application(clientId).catch(() => undefined);
   const tenantId = segment.kind === 'tenant' ? segment.tenant.id : client?.tenantId;
-  if (tenantId === undefined) return;
-  context.directory.signIns.record({
+  if (tenantId === undefined) return undefined;
+  return {
     tenantId,
     userId: null,
     userPrincipalName: null,
@@ -141,5 +146,5 @@ async function recordTokenFailure(
     resourceDisplayName: null,
     errorCode: refusal.code,
     failureReason: refusal.description,
-  });
+  };
 }

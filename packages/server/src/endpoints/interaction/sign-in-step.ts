@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { resolveTenantSegment } from '../../directory/tenant-segment.js';
 import type { IdentityError } from '@tessera/protocol';
+import type { NewSignIn } from '../../directory/audit-sign-ins.js';
 import type { Application, User } from '../../directory/model.js';
 import { asIdentityError, correlationIdOf } from '../../http/errors.js';
 import { startSession } from '../../sessions/browser-sessions.js';
@@ -37,11 +38,13 @@ export async function answerSignIn(
     });
   } catch (error) {
     const identityError = asIdentityError(error);
-    await recordPasswordSignIn(context, request, step, {
-      tenantId: segment?.kind === 'tenant' ? segment.tenant.id : undefined,
-      userName: answer.userName,
-      refusal: identityError,
-    });
+    await context.directory.signIns.recordFrom(() =>
+      passwordSignIn(context, request, step, {
+        tenantId: segment?.kind === 'tenant' ? segment.tenant.id : undefined,
+        userName: answer.userName,
+        refusal: identityError,
+      }),
+    );
     if (identityError.status >= 500) return sendErrorPage(request, reply, identityError);
     const requester = await target.requester(context, step.resume.state);
     if (requester === undefined) return sendErrorPage(request, reply, identityError);
@@ -56,7 +59,10 @@ export async function answerSignIn(
       },
     });
   }
-  await recordPasswordSignIn(context, request, step, { tenantId: user.tenantId, user });
+  const signedIn = user;
+  await context.directory.signIns.recordFrom(() =>
+    passwordSignIn(context, request, step, { tenantId: signedIn.tenantId, user: signedIn }),
+  );
   // The session's auth_time is this sign-in's, after the password was verified.
   const { session, browserHash } = await startSession(context, request, reply, {
     userId: user.id,
@@ -71,24 +77,24 @@ export async function answerSignIn(
 }
 
 /**
- * Buffers an interactive sign-in (Graph `signIn`, `isInteractive: true`, `clientAppUsed: Browser`): the user who
+ * An interactive sign-in (Graph `signIn`, `isInteractive: true`, `clientAppUsed: Browser`): the user who
  * signed in, or on a refusal the user name typed and the AADSTS code (in the log of the `{tenant}` segment's
  * tenant, else of the tenant whose user has that name; not recorded when there is none). The password is never
  * recorded.
  */
-async function recordPasswordSignIn(
+async function passwordSignIn(
   context: ServerContext,
   request: FastifyRequest,
   step: InteractionStep,
   outcome:
     | { readonly tenantId: string; readonly user: User }
     | { readonly tenantId: string | undefined; readonly userName: string; readonly refusal: IdentityError },
-): Promise<void> {
+): Promise<NewSignIn | undefined> {
   const appId = step.resume.state.client_id;
   const client =
     appId === undefined ? undefined : await context.cache.application(appId).catch(() => undefined);
   if ('user' in outcome) {
-    context.directory.signIns.record({
+    return {
       ...signInBase(request, appId, client),
       tenantId: outcome.tenantId,
       userId: outcome.user.id,
@@ -96,17 +102,16 @@ async function recordPasswordSignIn(
       userDisplayName: outcome.user.displayName,
       errorCode: 0,
       failureReason: null,
-    });
-    return;
+    };
   }
   const named = outcome.userName.trim().slice(0, 256);
   const known = named.includes('@')
     ? await context.store.users.findByUpn(named).catch(() => undefined)
     : undefined;
   const tenantId = outcome.tenantId ?? known?.tenantId;
-  if (tenantId === undefined) return;
+  if (tenantId === undefined) return undefined;
   const user = known?.tenantId === tenantId ? known : undefined;
-  context.directory.signIns.record({
+  return {
     ...signInBase(request, appId, client),
     tenantId,
     userId: user?.id ?? null,
@@ -114,7 +119,7 @@ async function recordPasswordSignIn(
     userDisplayName: user?.displayName ?? null,
     errorCode: outcome.refusal.code,
     failureReason: outcome.refusal.description,
-  });
+  };
 }
 
 function signInBase(request: FastifyRequest, appId: string | undefined, client: Application | undefined) {
