@@ -739,13 +739,16 @@ describe.each(dialects)('management API applications on $name', ({ database }) =
     });
 
     it.each([
-      ['not a certificate', () => Buffer.from('not a certificate').toString('base64'), /not a DER or PEM/],
+      [
+        'not a certificate',
+        () => Buffer.from('not a certificate').toString('base64'),
+        /^Not a usable X\.509 certificate: it is neither DER nor PEM\.$/,
+      ],
       [
         'an expired certificate',
         async () => derBase64((await createClientCertificate('RS256', { validDays: -1 })).certificatePem),
         /expired/,
       ],
-      ['a symmetric key type', () => 'AAAA', /not a DER or PEM|AsymmetricX509Cert/],
     ])('PATCH keyCredentials with %s: 400, nothing written', async (_label, key, message) => {
       const app = await create({ displayName: 'Badly keyed' });
       const answer = await call(`/v1.0/applications/${app.id as string}`, token('a'), {
@@ -754,6 +757,43 @@ describe.each(dialects)('management API applications on $name', ({ database }) =
       });
       expectRefusal(answer, 400, 'Request_BadRequest', message);
       expect((await read(app.id as string)).keyCredentials).toEqual([]);
+    });
+    it('PATCH keyCredentials with a symmetric key or an encryption key: 400, nothing written', async () => {
+      const app = await create({ displayName: 'Symmetric' });
+      const key = derBase64((await createClientCertificate()).certificatePem);
+      for (const entry of [
+        { type: 'Symmetric', usage: 'Verify', key },
+        { type: 'AsymmetricX509Cert', usage: 'Encrypt', key },
+      ]) {
+        const answer = await call(`/v1.0/applications/${app.id as string}`, token('a'), {
+          method: 'PATCH',
+          body: { keyCredentials: [entry] },
+        });
+        expectRefusal(
+          answer,
+          400,
+          'Request_BadRequest',
+          "A key credential must have type 'AsymmetricX509Cert' and usage 'Verify'.",
+        );
+      }
+      expect((await read(app.id as string)).keyCredentials).toEqual([]);
+    });
+
+    it('an EC P-256 certificate is accepted', async () => {
+      const app = await create({ displayName: 'Elliptic' });
+      const certificate = await createClientCertificate('ES256');
+      const answer = await call(`/v1.0/applications/${app.id as string}`, token('a'), {
+        method: 'PATCH',
+        body: {
+          keyCredentials: [
+            { type: 'AsymmetricX509Cert', usage: 'Verify', key: derBase64(certificate.certificatePem) },
+          ],
+        },
+      });
+      expect(answer.status).toBe(204);
+      expect((await read(app.id as string)).keyCredentials).toMatchObject([
+        { customKeyIdentifier: certificate.thumbprintHex.toUpperCase() },
+      ]);
     });
   });
 

@@ -125,7 +125,7 @@ export function registerAppCommands(program: Command, cli: CliContext): void {
           const { application, servicePrincipal } = await withDirectory(options, (d) =>
             d.applications.create(input),
           );
-          const { passwordCredentials: _p, keyCredentials: _k, ...shown } = application;
+          const { passwordCredentials: _p, keyCredentials: _k, createdAt: _c, ...shown } = application;
           print(
             options,
             { ...shown, servicePrincipalId: servicePrincipal.id },

@@ -64,7 +64,7 @@ export function certificateCredential(input: CertificateInput, notExpiredAt?: nu
     }
     pem = (der === undefined ? new X509Certificate(text) : new X509Certificate(der)).toString();
   } catch {
-    throw new DirectoryError('invalid', 'The key is not a DER or PEM X.509 certificate.');
+    throw new DirectoryError('invalid', 'Not a usable X.509 certificate: it is neither DER nor PEM.');
   }
   let parsed;
   try {
