@@ -1,8 +1,9 @@
 /**
  * The limit of the paging benchmark: the keyset query a `/v1.0/users?$top=100` page needs, straight through the
  * driver Tessera uses (better-sqlite3, or pg with one connection), on the same data, with nothing around it:
- * `SELECT <the page's columns> FROM users WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT 101`, the cursor of
- * the next page being the 100th row's id. Run pinned to the server core by run.mjs.
+ * `SELECT <the page's columns> FROM users WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT 101` (the columns
+ * Tessera's page query reads, profile columns included where the table has them), the cursor of the next page
+ * being the 100th row's id. Run pinned to the server core by run.mjs.
  *
  * With `httpPort` in the job it also serves the same pages over plain `node:http` (the limit of an HTTP API on
  * this query): `GET /v1.0/users?$top=N[&$skiptoken=…]` with `Authorization: Bearer`, the token's RS256/ES256
@@ -21,11 +22,17 @@ import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import pg from 'pg';
-import { USER_COLUMNS } from './seed.mjs';
+import { USER_COLUMNS, USER_PROFILE_COLUMNS } from './seed.mjs';
 
 const job = JSON.parse(process.argv[2]);
-const columns = USER_COLUMNS.join(', ');
 const limit = job.top + 1;
+let columns = USER_COLUMNS.join(', ');
+
+/** Adds the profile columns the `users` table has to the selected ones, as Tessera's page query reads them. */
+function selectProfileColumns(present) {
+  const profile = USER_PROFILE_COLUMNS.filter((column) => present.includes(column));
+  columns = [...USER_COLUMNS, ...profile].join(', ');
+}
 
 /**
  * `query(after, rows = top + 1)` → rows of one page (the first page has no `id >` condition, as Tessera's first
@@ -34,6 +41,7 @@ const limit = job.top + 1;
 async function openDriver() {
   if (job.dialect === 'sqlite') {
     const db = new Database(job.sqlitePath, { readonly: true });
+    selectProfileColumns(db.pragma('table_info(users)').map((column) => column.name));
     const first = db.prepare(`select ${columns} from users where tenant_id = ? order by id limit ?`);
     const next = db.prepare(
       `select ${columns} from users where tenant_id = ? and id > ? order by id limit ?`,
@@ -52,6 +60,10 @@ async function openDriver() {
   }
   const client = new pg.Client({ connectionString: job.postgresUrl });
   await client.connect();
+  const present = await client.query(
+    "select column_name from information_schema.columns where table_name = 'users' and table_schema = current_schema()",
+  );
+  selectProfileColumns(present.rows.map((row) => row.column_name));
   const first = `select ${columns} from users where tenant_id = $1 order by id limit $2`;
   const next = `select ${columns} from users where tenant_id = $1 and id > $2 order by id limit $3`;
   return {
@@ -89,13 +101,13 @@ function graphUser(row) {
   return {
     businessPhones: [],
     displayName: row.display_name,
-    givenName: null,
-    jobTitle: null,
-    mail: null,
+    givenName: row.given_name ?? null,
+    jobTitle: row.job_title ?? null,
+    mail: row.mail ?? null,
     mobilePhone: null,
     officeLocation: null,
     preferredLanguage: null,
-    surname: null,
+    surname: row.surname ?? null,
     userPrincipalName: row.user_principal_name,
     id: row.id,
   };
@@ -132,6 +144,8 @@ function serveHttp() {
       send(res, 500, { error: { code: 'generalException', message: String(error) } });
     }
   });
+  // Idle between passes for longer than Node's default 5 s: keep the connection, as Tessera does (72 s).
+  server.keepAliveTimeout = 120_000;
   return new Promise((resolve) => server.listen(job.httpPort, '127.0.0.1', resolve));
 }
 

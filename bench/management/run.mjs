@@ -119,6 +119,9 @@ function get(agent, base, path, token) {
  * than `expectedUsers`.
  */
 async function tesseraPass(tessera, token, settings, expectedUsers) {
+  // A fresh keep-alive connection per pass: one left idle during the other passes may have been closed.
+  tessera.agent?.destroy();
+  tessera.agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const agent = tessera.agent;
   const pageMs = [];
   let path = `/v1.0/users?$top=${settings.top}`;

@@ -17,7 +17,10 @@ import { runTesseraCli } from '../lib/tessera.mjs';
 export const DOMAIN = 'bench.test';
 export const GRAPH = 'https://graph.microsoft.com';
 
-/** The columns a `/v1.0/users` page reads, in the order the raw query selects them. */
+/**
+ * The columns a `/v1.0/users` page reads (`collection-queries.ts`), in the order the raw query selects them; the
+ * profile columns only where the table has them (migration 012).
+ */
 export const USER_COLUMNS = [
   'id',
   'tenant_id',
@@ -26,6 +29,7 @@ export const USER_COLUMNS = [
   'account_enabled',
   'directory_roles',
 ];
+export const USER_PROFILE_COLUMNS = ['mail_nickname', 'given_name', 'surname', 'job_title', 'mail'];
 
 /**
  * Tenant bench.test and a daemon app with a secret and Graph's `User.Read.All` app role granted (the CLI, on
