@@ -178,24 +178,23 @@ export function registerServicePrincipalRoutes(
   context: ServerContext,
   authenticate: (request: FastifyRequest) => Promise<Caller>,
 ): void {
-  /** The application of a service principal; undefined when it was deleted meanwhile. */
+  /**
+   * The application of a service principal, read through the directory cache (a page of service principals reads
+   * each application once per node until it changes); undefined when it was deleted meanwhile.
+   */
   const applicationOf = (sp: ServicePrincipal): Promise<Application | undefined> =>
-    onDirectoryError<Application | undefined>(
-      context.directory.applications.require(sp.appId),
-      'not_found',
-      () => undefined,
-    );
+    context.cache.application(sp.appId);
 
   scope.get('/servicePrincipals', async (request, reply) => {
     const caller = await authenticate(request);
     requireAllowed(caller, 'servicePrincipals.read');
     const query = collectionQueryOf(request, SERVICE_PRINCIPAL_ENTITY);
     const page = await listServicePrincipals(context.store, caller.tenantId, query);
-    const apps = new Map<string, Application | undefined>();
-    for (const sp of page.items) apps.set(sp.appId, apps.get(sp.appId) ?? (await applicationOf(sp)));
+    const apps = await Promise.all(page.items.map(applicationOf));
+    const appOf = new Map(page.items.map((sp, at) => [sp.id, apps[at]]));
     return reply.send(
       collectionBody(context, 'servicePrincipals', query, page, (sp) =>
-        graphServicePrincipal(sp, apps.get(sp.appId), query.select),
+        graphServicePrincipal(sp, appOf.get(sp.id), query.select),
       ),
     );
   });
