@@ -210,7 +210,18 @@ describe.each(DIALECTS)('management API service principals on $name', ({ databas
         BAD_REQUEST,
         "Invalid object identifier 'not-a-guid'.",
       );
-      expectGraphError(await call('/v1.0/servicePrincipals(appId=nope)', 'a'), 400, 'BadRequest');
+      expectGraphError(
+        await call('/v1.0/servicePrincipals(appId=nope)', 'a'),
+        400,
+        BAD_REQUEST,
+        "The alternate key must be written servicePrincipals(appId='{appId}').",
+      );
+      expectGraphError(
+        await call(`/v1.0/servicePrincipals(appId='${a.api.appId}')/appRoleAssignedTo`, 'a'),
+        400,
+        'BadRequest',
+        "Resource not found for the segment 'appRoleAssignedTo'.",
+      );
       expectGraphError(await call(`/v1.0/servicePrincipals(appId='x')`, 'a'), 400, BAD_REQUEST);
       expectGraphError(await call('/v1.0/servicePrincipals/%00', 'a'), 400, BAD_REQUEST);
     });

@@ -275,8 +275,15 @@ export function registerServicePrincipalRoutes(
   /** `servicePrincipals(appId='…')`: its key, or Graph's 400 for a malformed one. */
   const byAppId = (request: FastifyRequest<{ Params: { '*': string } }>): ServicePrincipalKey => {
     const key = parseAlternateKey(request.params['*'], 'appId');
-    if (key === undefined || key.rest !== '') {
-      const segment = `servicePrincipals(${request.params['*']}`.split('/')[0] ?? '';
+    if (key === undefined) {
+      throw new ManagementError(
+        'invalid',
+        "The alternate key must be written servicePrincipals(appId='{appId}').",
+      );
+    }
+    if (key.rest !== '') {
+      // Navigations under the alternate key are not routed: Graph's answer for a segment that names nothing.
+      const segment = key.rest.split('/')[1] ?? '';
       throw new ManagementError(
         'no_segment',
         `Resource not found for the segment '${segment.slice(0, 100)}'.`,
