@@ -116,7 +116,12 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
     b = await seedClientCredentialsScenario(server.directory);
     n = await seedClientCredentialsScenario(server.directory);
     i = await seedInteractiveScenario(server.directory);
-    for (const role of ['User.ReadWrite.All', 'Application.ReadWrite.All', 'AuditLog.Read.All']) {
+    for (const role of [
+      'User.ReadWrite.All',
+      'Application.ReadWrite.All',
+      'DelegatedPermissionGrant.ReadWrite.All',
+      'AuditLog.Read.All',
+    ]) {
       await server.directory.grants.grantAppRole({
         tenant: a.tenantId,
         clientAppId: a.daemon.appId,
@@ -279,6 +284,26 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
         'Update application',
         'not_found',
       ],
+      [
+        'an unknown service principal',
+        'DELETE',
+        `/v1.0/servicePrincipals/${randomUUID()}`,
+        undefined,
+        404,
+        'Request_ResourceNotFound',
+        'Remove service principal',
+        'not_found',
+      ],
+      [
+        'an unknown delegated permission grant',
+        'DELETE',
+        `/v1.0/oauth2PermissionGrants/${randomUUID()}`,
+        undefined,
+        404,
+        'Request_ResourceNotFound',
+        'Remove delegated permission grant',
+        'not_found',
+      ],
     ] as const)(
       'a write refused for %s is audited once as a failure and writes nothing',
       async (_label, method, path, body, status, code, activity, reason) => {
@@ -295,9 +320,15 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
           [activity, 'failure', reason],
         ]);
         expect(audits[0]?.initiatedBy.app?.appId).toBe(a.daemon.appId);
-        const id = /^\/v1\.0\/(?:users|applications)(?:\/|\(appId=')([0-9a-f-]{36})/.exec(path)?.[1];
-        const type = path.startsWith('/v1.0/users') ? 'User' : 'Application';
-        if (id !== undefined) expect(audits[0]?.targetResources[0]).toMatchObject({ id, type });
+        const [, collection = '', id] =
+          /^\/v1\.0\/(\w+)(?:(?:\/|\(appId=')([0-9a-f-]{36}))?/.exec(path) ?? [];
+        const type = {
+          users: 'User',
+          applications: 'Application',
+          servicePrincipals: 'ServicePrincipal',
+          oauth2PermissionGrants: 'OAuth2PermissionGrant',
+        }[collection];
+        expect(audits[0]?.targetResources[0]).toMatchObject(id === undefined ? { type } : { id, type });
         const after = await server.directory.users.list({ tenant: a.tenantId, top: 999 });
         expect(after.items).toEqual(before.items);
       },

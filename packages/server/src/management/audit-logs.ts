@@ -119,6 +119,7 @@ function route(
 export const WRITE_ROUTES: readonly WriteRoute[] = [
   route('POST', 'users', 'User', 'Add user', 'UserManagement', 'Add'),
   route('PATCH', `users/${SEGMENT}`, 'User', 'Update user', 'UserManagement', 'Update'),
+  route('PATCH', 'me', 'User', 'Update user', 'UserManagement', 'Update'),
   route('DELETE', `users/${SEGMENT}`, 'User', 'Delete user', 'UserManagement', 'Delete'),
   route('POST', 'applications', 'Application', 'Add application', 'ApplicationManagement', 'Add'),
   route('PATCH', APPLICATION, 'Application', 'Update application', 'ApplicationManagement', 'Update'),
