@@ -1,13 +1,19 @@
 import { X509Certificate, randomUUID } from 'node:crypto';
 import {
+  authorizationCodeFields,
+  authorizeUrl,
   createClientCertificate,
   endpointUrl,
   postForm,
   postgresAvailable,
   seedClientCredentialsScenario,
+  seedInteractiveScenario,
+  signInThrough,
   startTestServer,
+  TestBrowser,
   type ClientCertificate,
   type ClientCredentialsScenario,
+  type InteractiveScenario,
   type TestServer,
 } from '@tessera/testkit';
 import { SignJWT } from 'jose';
@@ -58,6 +64,8 @@ describe.each(dialects)('management API applications on $name', ({ database }) =
   let b: ClientCredentialsScenario;
   /** Tenant N: its daemon holds Application.Read.All only. */
   let n: ClientCredentialsScenario;
+  /** Tenant I: a plain user and a Global Administrator signing in through a web app. */
+  let i: InteractiveScenario;
   const tokens = new Map<string, string>();
   const token = (name: string) => tokens.get(name) ?? '';
 
@@ -78,6 +86,24 @@ describe.each(dialects)('management API applications on $name', ({ database }) =
     if (message !== undefined) expect((answer.body.error as { message: string }).message).toMatch(message);
   }
 
+  /** A delegated token of a user of tenant I for `scope`, signed in through its web app. */
+  async function userToken(userName: string, scope: string, forOrganization = false): Promise<string> {
+    const browser = new TestBrowser();
+    const redirect = await signInThrough(
+      browser,
+      authorizeUrl(server.url, i.tenantId, i.web, { scope: `openid ${scope}` }),
+      { userName, password: i.password, consentForOrganization: forOrganization },
+    );
+    const code = new URL(redirect.location ?? 'https://none.example/').searchParams.get('code');
+    expect(code).not.toBeNull();
+    const response = await postForm(
+      endpointUrl(server.url, i.tenantId, 'token'),
+      authorizationCodeFields({ ...i.web }, code ?? ''),
+    );
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { access_token: string }).access_token;
+  }
+
   async function create(body: Record<string, unknown>, as = 'a'): Promise<Record<string, unknown>> {
     const answer = await call('/v1.0/applications', token(as), { method: 'POST', body });
     expect(answer.status).toBe(201);
@@ -95,6 +121,7 @@ describe.each(dialects)('management API applications on $name', ({ database }) =
     a = await seedClientCredentialsScenario(server.directory);
     b = await seedClientCredentialsScenario(server.directory);
     n = await seedClientCredentialsScenario(server.directory);
+    i = await seedInteractiveScenario(server.directory);
     for (const [scenario, role] of [
       [a, 'Application.ReadWrite.All'],
       [b, 'Application.ReadWrite.All'],
@@ -333,6 +360,23 @@ describe.each(dialects)('management API applications on $name', ({ database }) =
       for (const app of seen) expect(Object.keys(app)).toEqual(['id', 'displayName']);
     });
 
+    it('$filter on displayName and identifierUris finds only the caller’s tenant', async () => {
+      const name = `Filtered ${randomUUID()}`;
+      const uri = `api://filtered-${randomUUID()}`;
+      const mine = await create({ displayName: name, identifierUris: [uri] });
+      await create({ displayName: name }, 'b');
+      const byName = await call(
+        `/v1.0/applications?$filter=${encodeURIComponent(`displayName eq '${name}'`)}&$select=id`,
+        token('a'),
+      );
+      expect(byName.body.value).toEqual([{ id: mine.id }]);
+      const byUri = await call(
+        `/v1.0/applications?$filter=${encodeURIComponent(`identifierUris/any(x:x eq '${uri}')`)}&$select=id`,
+        token('a'),
+      );
+      expect(byUri.body.value).toEqual([{ id: mine.id }]);
+    });
+
     it('GET by id and by applications(appId=…), with $select', async () => {
       const app = await create({ displayName: 'Keyed' });
       expect(await read(app.id as string)).toEqual(app);
@@ -552,6 +596,39 @@ describe.each(dialects)('management API applications on $name', ({ database }) =
         'Another object with the same value for property identifierUris already exists.',
       );
       expect(await read(app.id as string)).toEqual(before);
+    });
+  });
+
+  describe('one rule for the CLI and the API', () => {
+    it('the directory service’s update refuses removing an enabled role, as PATCH does', async () => {
+      const roleId = randomUUID();
+      const app = await create({
+        displayName: 'Ruled',
+        appRoles: [{ id: roleId, value: 'Ruled.All', allowedMemberTypes: ['Application'], isEnabled: true }],
+      });
+      await expect(
+        server.directory.applications.update(app.appId as string, () => ({ appRoles: [] })),
+      ).rejects.toMatchObject({ code: 'enabled_permission' });
+      await expect(
+        server.directory.applications.update(app.appId as string, (current) => ({
+          requiredResourceAccess: [
+            { resourceAppId: current.appId, resourceAccess: [{ id: randomUUID(), type: 'Role' }] },
+          ],
+        })),
+      ).rejects.toMatchObject({ code: 'invalid' });
+      expect((await read(app.id as string)).appRoles).toMatchObject([{ id: roleId, isEnabled: true }]);
+    });
+
+    it('the CLI’s registration makes a service principal, the API’s does not', async () => {
+      const viaCli = await server.directory.applications.create({
+        tenant: a.tenantId,
+        displayName: 'Via CLI',
+      });
+      expect(await server.directory.store.servicePrincipals.listByAppId(viaCli.application.appId)).toEqual([
+        viaCli.servicePrincipal,
+      ]);
+      const viaApi = await create({ displayName: 'Via API' });
+      expect(await server.directory.store.servicePrincipals.listByAppId(viaApi.appId as string)).toEqual([]);
     });
   });
 
@@ -939,6 +1016,32 @@ describe.each(dialects)('management API applications on $name', ({ database }) =
         await call(`/v1.0/applications/${app.id as string}`, token('a'), { method: 'PUT', body: {} }),
         405,
         'Request_BadRequest',
+      );
+    });
+  });
+
+  describe('delegated tokens', () => {
+    it('Application.ReadWrite.All consented for the organization: a plain user cannot register (403), an administrator can, in their own tenant', async () => {
+      const admin = await userToken(i.admin.userPrincipalName, `${GRAPH}/Application.ReadWrite.All`, true);
+      const alice = await userToken(i.user.userPrincipalName, `${GRAPH}/Application.ReadWrite.All`);
+      expectRefusal(
+        await call('/v1.0/applications', alice, { method: 'POST', body: { displayName: 'By Alice' } }),
+        403,
+        'Authorization_RequestDenied',
+        'Insufficient privileges to complete the operation.',
+      );
+      expectRefusal(await call('/v1.0/applications', alice), 403, 'Authorization_RequestDenied');
+      const created = await call('/v1.0/applications', admin, {
+        method: 'POST',
+        body: { displayName: 'By the administrator' },
+      });
+      expect(created.status).toBe(201);
+      const listed = await call('/v1.0/applications?$select=id,displayName', admin);
+      expect(listed.body.value).toContainEqual({ id: created.body.id, displayName: 'By the administrator' });
+      expectRefusal(
+        await call(`/v1.0/applications/${created.body.id as string}`, token('a')),
+        404,
+        'Request_ResourceNotFound',
       );
     });
   });
