@@ -1,18 +1,13 @@
-import {
-  seedClientCredentialsScenario,
-  startTestServer,
-  type ClientCredentialsScenario,
-  type TestServer,
-} from '@tessera/testkit';
+import { startTestServer, type ClientCredentialsScenario, type TestServer } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { builtinDirectoryApplication, DIRECTORY_APP_ID } from '../src/directory/builtin-directory-app.js';
 import {
   callApi,
   DIALECTS,
   expectGraphError,
-  GRAPH,
   graphAppToken,
   seedDirectoryClient,
+  seedScenarioWith,
   type Answer,
 } from './support/management-api.js';
 
@@ -50,44 +45,16 @@ describe.each(DIALECTS)('management API service principals on $name', ({ databas
   /** The built-in directory API's service principal in a tenant. */
   const graphSp = async (tenantId: string) =>
     server.directory.servicePrincipals.get(tenantId, { appId: DIRECTORY_APP_ID });
-  /** A new client-credentials scenario whose daemon holds `role` of the directory API. */
-  const scenarioWith = async (role: string) => {
-    const scenario = await seedClientCredentialsScenario(server.directory);
-    await server.directory.grants.grantAppRole({
-      tenant: scenario.tenantId,
-      clientAppId: scenario.daemon.appId,
-      resource: GRAPH,
-      role,
-    });
-    return scenario;
-  };
   const spCount = async (tenantId: string) =>
     (await server.directory.servicePrincipals.list({ tenant: tenantId, top: 999 })).items.length;
 
   beforeAll(async () => {
     server = await startTestServer({ database });
-    [a, b, r, n] = [
-      await seedClientCredentialsScenario(server.directory),
-      await seedClientCredentialsScenario(server.directory),
-      await seedClientCredentialsScenario(server.directory),
-      await seedClientCredentialsScenario(server.directory),
-    ];
-    for (const scenario of [a, b]) {
-      for (const role of ['Application.ReadWrite.All', 'AppRoleAssignment.ReadWrite.All']) {
-        await server.directory.grants.grantAppRole({
-          tenant: scenario.tenantId,
-          clientAppId: scenario.daemon.appId,
-          resource: GRAPH,
-          role,
-        });
-      }
-    }
-    await server.directory.grants.grantAppRole({
-      tenant: r.tenantId,
-      clientAppId: r.daemon.appId,
-      resource: GRAPH,
-      role: 'Application.Read.All',
-    });
+    const managers = ['Application.ReadWrite.All', 'AppRoleAssignment.ReadWrite.All'];
+    a = await seedScenarioWith(server, managers);
+    b = await seedScenarioWith(server, managers);
+    r = await seedScenarioWith(server, ['Application.Read.All']);
+    n = await seedScenarioWith(server, []);
     for (const [name, scenario] of [
       ['a', a],
       ['b', b],
@@ -486,7 +453,7 @@ describe.each(DIALECTS)('management API service principals on $name', ({ databas
     });
 
     it('an app token whose service principal was disabled or deleted since issuance: 401', async () => {
-      const c = await scenarioWith('Application.ReadWrite.All');
+      const c = await seedScenarioWith(server, ['Application.ReadWrite.All']);
       const { token: own } = await graphAppToken(server, c.tenantId, c.daemon);
       const self = `/v1.0/servicePrincipals/${c.daemon.servicePrincipalId}`;
       expect((await callApi(server, self, own)).status).toBe(200);
@@ -521,7 +488,7 @@ describe.each(DIALECTS)('management API service principals on $name', ({ databas
         ...(database === 'sqlite' ? { dataDir: server.dataDir } : { databaseUrl: server.databaseUrl ?? '' }),
       });
       try {
-        const c = await scenarioWith('Application.Read.All');
+        const c = await seedScenarioWith(server, ['Application.Read.All']);
         // Issued by the other node (its issuer), used there; the change is made through this node.
         const { token: own } = await graphAppToken(other, c.tenantId, c.daemon);
         const list = () => callApi(other, '/v1.0/servicePrincipals?$top=1', own);

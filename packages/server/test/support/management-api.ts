@@ -4,8 +4,10 @@ import {
   endpointUrl,
   postForm,
   postgresAvailable,
+  seedClientCredentialsScenario,
   signInThrough,
   TestBrowser,
+  type ClientCredentialsScenario,
   type InteractiveScenario,
   type TestServer,
 } from '@tessera/testkit';
@@ -146,4 +148,24 @@ export async function delegatedToken(
   );
   expect(response.status).toBe(200);
   return ((await response.json()) as { access_token: string }).access_token;
+}
+
+/**
+ * Seeds the client credentials scenario (a tenant, an API, a daemon) with the daemon granted `roles`,
+ * application permissions of the built-in directory API.
+ */
+export async function seedScenarioWith(
+  server: TestServer,
+  roles: readonly string[],
+): Promise<ClientCredentialsScenario> {
+  const scenario = await seedClientCredentialsScenario(server.directory);
+  for (const role of roles) {
+    await server.directory.grants.grantAppRole({
+      tenant: scenario.tenantId,
+      clientAppId: scenario.daemon.appId,
+      resource: GRAPH,
+      role,
+    });
+  }
+  return scenario;
 }
