@@ -336,10 +336,12 @@ export class GrantService {
 
   /**
    * Revokes an app role assignment (an application permission or a user's role): the principal's next tokens
-   * for the resource lack the role, on every node.
+   * for the resource lack the role, on every node. With `of`, only one held by that principal or granted on that
+   * resource service principal (as {@link getAppRoleAssignment}).
    *
-   * @throws DirectoryError `not_found` (tenant, or no such assignment in it).
+   * @throws DirectoryError `not_found` (tenant, or no such assignment in it, of `of`).
    * @see https://learn.microsoft.com/graph/api/serviceprincipal-delete-approleassignedto
+   * @see https://learn.microsoft.com/graph/api/user-delete-approleassignments
    */
   async removeAppRoleAssignment(
     tenant: string,
