@@ -112,6 +112,25 @@ function assignmentTargets(
   ];
 }
 
+/**
+ * The activity of a delete by `(tenant, id, …)`: the target as {@link AuditActivity.before} found it, else only its
+ * id.
+ */
+function deletion<A extends readonly [string, string, ...unknown[]]>(
+  activityDisplayName: string,
+  category: AuditCategory,
+  type: string,
+  find: (lookup: AuditLookup, id: string) => Promise<AuditTarget | undefined>,
+): AuditActivity<A, void> {
+  return {
+    activityDisplayName,
+    category,
+    operationType: 'Delete',
+    before: ([, id], lookup) => find(lookup, id),
+    subject: ({ args: [tenant, id], before }) => ({ tenant, targets: [before ?? target(type, id, null)] }),
+  };
+}
+
 /** An application registered (with its service principal, when one was made): its targets. */
 function registration(
   tenant: string,
@@ -446,16 +465,7 @@ export const AUDIT_ACTIVITIES: {
       operationType: 'Unassign',
       subject: ({ args: [tenant, id, role] }, lookup) => roleChange(lookup, tenant, id, role),
     },
-    delete: {
-      activityDisplayName: 'Delete user',
-      category: 'UserManagement',
-      operationType: 'Delete',
-      before: ([, id], lookup) => userTarget(lookup, id),
-      subject: ({ args: [tenant, id], before }) => ({
-        tenant,
-        targets: [before ?? target('User', id, null)],
-      }),
-    },
+    delete: deletion('Delete user', 'UserManagement', 'User', userTarget),
   },
   servicePrincipals: {
     create: {
@@ -487,16 +497,12 @@ export const AUDIT_ACTIVITIES: {
         ],
       }),
     },
-    delete: {
-      activityDisplayName: 'Remove service principal',
-      category: 'ApplicationManagement',
-      operationType: 'Delete',
-      before: ([, id], lookup) => servicePrincipalTarget(lookup, id),
-      subject: ({ args: [tenant, id], before }) => ({
-        tenant,
-        targets: [before ?? target('ServicePrincipal', id, null)],
-      }),
-    },
+    delete: deletion(
+      'Remove service principal',
+      'ApplicationManagement',
+      'ServicePrincipal',
+      servicePrincipalTarget,
+    ),
   },
   grants: {
     grantAppRole: {
