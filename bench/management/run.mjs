@@ -25,7 +25,9 @@
  *   raw query, raw HTTP) so that drift of the machine hits all alike. PostgreSQL itself is not pinned (it serves both alike).
  * - Reported per dialect: p50/p99 of the per-page latency (Tessera: request written → last byte read; raw: one
  *   query), pages per second (pages / pass wall time, every measured pass together), and Tessera / raw. Also
- *   the CPU the server process used per page. Written to bench/.results/management.json.
+ *   the CPU the server process used per page, and a warning when other processes took more than 5% of the server
+ *   core during a pass (PostgreSQL's own work on that core counts as other). Written to
+ *   bench/.results/management.json.
  *
  * Other knobs: BENCH_DIALECTS (sqlite,postgres), BENCH_USERS, BENCH_TOP (100), BENCH_TENANT_ID_INDEX=1 (adds an
  * index on users (tenant_id, id) after seeding, to measure what it changes), BENCH_PROFILE=1 (Tessera runs
@@ -41,7 +43,7 @@ import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, URLSearchParams } from 'node:url';
-import { cpuSeconds } from '../lib/cpu-time.mjs';
+import { coreBusySeconds, cpuSeconds } from '../lib/cpu-time.mjs';
 import {
   HOST,
   freePort,
@@ -128,6 +130,7 @@ async function tesseraPass(tessera, token, settings, expectedUsers) {
   let previous = '';
   let rows = 0;
   const cpuBefore = cpuSeconds(`/proc/${tessera.child.pid}/stat`);
+  const coreBefore = coreBusySeconds(settings.serverCpu);
   const started = performance.now();
   for (;;) {
     const response = await get(agent, tessera.base, path, token);
@@ -149,8 +152,9 @@ async function tesseraPass(tessera, token, settings, expectedUsers) {
   }
   const wallMs = performance.now() - started;
   const cpu = cpuSeconds(`/proc/${tessera.child.pid}/stat`) - cpuBefore;
+  const core = coreBusySeconds(settings.serverCpu) - coreBefore;
   if (rows !== expectedUsers) throw new Error(`paged ${rows} users, the table holds ${expectedUsers}`);
-  return { pageMs, wallMs, rows, serverCpuSeconds: cpu };
+  return { pageMs, wallMs, rows, serverCpuSeconds: cpu, otherCoreSeconds: Math.max(0, core - cpu) };
 }
 
 /** Starts raw-keyset.mjs pinned to the server core; `pass()` and `explain()` talk to it line by line. */
@@ -250,6 +254,8 @@ function summarise(passes) {
       ? {}
       : {
           serverCpuMsPerPage: (passes.reduce((sum, p) => sum + p.serverCpuSeconds, 0) * 1000) / pageMs.length,
+          // Share of the server core's time other processes took while this server was paged (disturbance).
+          otherCoreShare: passes.reduce((sum, p) => sum + p.otherCoreSeconds, 0) / (wallMs / 1000),
         }),
   };
 }
@@ -368,6 +374,15 @@ function printReport(results, settings) {
   }
   console.log(`\nPaging ${settings.users} users, $top=${settings.top}, ${settings.passes} passes of each:\n`);
   console.log(table(rows));
+  for (const result of results) {
+    const other = Math.max(result.tessera.otherCoreShare, result.rawHttp.otherCoreShare);
+    if (other > 0.05) {
+      console.log(
+        `Warning (${result.dialect}): other processes took up to ${percent(other)} of the server core while it ` +
+          'was paged; the figures are disturbed (the per-page CPU column is the one to compare).',
+      );
+    }
+  }
 }
 
 async function main() {
