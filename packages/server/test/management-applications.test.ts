@@ -1,16 +1,11 @@
 import { X509Certificate, randomUUID } from 'node:crypto';
 import {
-  authorizationCodeFields,
-  authorizeUrl,
   createClientCertificate,
   endpointUrl,
   postForm,
-  postgresAvailable,
   seedClientCredentialsScenario,
   seedInteractiveScenario,
-  signInThrough,
   startTestServer,
-  TestBrowser,
   type ClientCertificate,
   type ClientCredentialsScenario,
   type InteractiveScenario,
@@ -18,7 +13,16 @@ import {
 } from '@tessera/testkit';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callApi, expectGraphError, GRAPH, graphAppToken, type Answer } from './support/management-api.js';
+import {
+  callApi,
+  delegatedToken,
+  DIALECTS,
+  expectGraphError,
+  GRAPH,
+  graphAppToken,
+  seedScenarioWith,
+  type Answer,
+} from './support/management-api.js';
 
 // The management API's applications over HTTPS against a real server, on SQLite and PostgreSQL: CRUD by id and by
 // applications(appId='…'), PATCH's refusals writing nothing, credentials (addPassword, removePassword, addKey and
@@ -28,10 +32,6 @@ const DIRECTORY_APP_ID = '00000003-0000-0000-c000-000000000000';
 /** Graph's `User.Read` delegated scope and `User.Read.All` application permission on the directory API. */
 const USER_READ_SCOPE_ID = 'e1fe6dd8-ba31-4d61-89e7-88639da4683d';
 const USER_READ_ALL_ROLE_ID = 'df021288-bdef-4463-88db-98f22de89214';
-const dialects = [
-  { name: 'sqlite', database: 'sqlite' as const },
-  ...((await postgresAvailable()) ? [{ name: 'postgres', database: 'postgres' as const }] : []),
-];
 
 /** base64 DER of a PEM certificate (Graph's `keyCredential.key`). */
 function derBase64(pem: string): string {
@@ -56,7 +56,7 @@ async function proofFor(
     .sign(certificate.privateKey);
 }
 
-describe.each(dialects)('management API applications on $name', ({ database }) => {
+describe.each(DIALECTS)('management API applications on $name', ({ database }) => {
   let server: TestServer;
   /** Tenant A: its daemon holds Application.ReadWrite.All on the directory API. */
   let a: ClientCredentialsScenario;
@@ -86,23 +86,8 @@ describe.each(dialects)('management API applications on $name', ({ database }) =
     if (message !== undefined) expect((answer.body.error as { message: string }).message).toMatch(message);
   }
 
-  /** A delegated token of a user of tenant I for `scope`, signed in through its web app. */
-  async function userToken(userName: string, scope: string, forOrganization = false): Promise<string> {
-    const browser = new TestBrowser();
-    const redirect = await signInThrough(
-      browser,
-      authorizeUrl(server.url, i.tenantId, i.web, { scope: `openid ${scope}` }),
-      { userName, password: i.password, consentForOrganization: forOrganization },
-    );
-    const code = new URL(redirect.location ?? 'https://none.example/').searchParams.get('code');
-    expect(code).not.toBeNull();
-    const response = await postForm(
-      endpointUrl(server.url, i.tenantId, 'token'),
-      authorizationCodeFields({ ...i.web }, code ?? ''),
-    );
-    expect(response.status).toBe(200);
-    return ((await response.json()) as { access_token: string }).access_token;
-  }
+  const userToken = (userName: string, scope: string, forOrganization = false) =>
+    delegatedToken(server, i, userName, scope, forOrganization);
 
   async function create(body: Record<string, unknown>, as = 'a'): Promise<Record<string, unknown>> {
     const answer = await call('/v1.0/applications', token(as), { method: 'POST', body });
@@ -118,22 +103,10 @@ describe.each(dialects)('management API applications on $name', ({ database }) =
 
   beforeAll(async () => {
     server = await startTestServer({ database });
-    a = await seedClientCredentialsScenario(server.directory);
-    b = await seedClientCredentialsScenario(server.directory);
-    n = await seedClientCredentialsScenario(server.directory);
+    a = await seedScenarioWith(server, ['Application.ReadWrite.All']);
+    b = await seedScenarioWith(server, ['Application.ReadWrite.All']);
+    n = await seedScenarioWith(server, ['Application.Read.All']);
     i = await seedInteractiveScenario(server.directory);
-    for (const [scenario, role] of [
-      [a, 'Application.ReadWrite.All'],
-      [b, 'Application.ReadWrite.All'],
-      [n, 'Application.Read.All'],
-    ] as const) {
-      await server.directory.grants.grantAppRole({
-        tenant: scenario.tenantId,
-        clientAppId: scenario.daemon.appId,
-        resource: GRAPH,
-        role,
-      });
-    }
     await server.server.refresh();
     tokens.set('a', await appToken(a));
     tokens.set('b', await appToken(b));
