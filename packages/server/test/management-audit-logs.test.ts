@@ -655,7 +655,7 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
       expect(secondItems.map((x) => x.id)).not.toContain(firstItems[0]?.id);
     });
 
-    it('filters by time', async () => {
+    it('filters by time, result, activity and category', async () => {
       const future = await call(
         `/v1.0/auditLogs/directoryAudits?$filter=${encodeURIComponent('activityDateTime ge 2999-01-01T00:00:00Z')}`,
         token('a'),
@@ -673,6 +673,13 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
       const results = (all.body.value as GraphAudit[]).map((x) => x.result);
       expect(results.length).toBeGreaterThan(0);
       expect(new Set(results)).toEqual(new Set(['failure']));
+      const named = await call(
+        `/v1.0/auditLogs/directoryAudits?$filter=${encodeURIComponent("activityDisplayName eq 'Add user' and category eq 'UserManagement'")}`,
+        token('a'),
+      );
+      const names = (named.body.value as GraphAudit[]).map((x) => x.activityDisplayName);
+      expect(names.length).toBeGreaterThan(1);
+      expect(new Set(names)).toEqual(new Set(['Add user']));
     });
 
     it.each([

@@ -96,6 +96,10 @@ export interface AuditLogFilter {
   readonly appId?: string;
   /** Audits only: `result`. */
   readonly result?: 'success' | 'failure';
+  /** Audits only: `activityDisplayName`. */
+  readonly activityDisplayName?: string;
+  /** Audits only: `category`. */
+  readonly category?: string;
   /** Sign-ins only: `status/errorCode`. */
   readonly errorCode?: number;
 }

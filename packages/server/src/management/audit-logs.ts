@@ -349,6 +349,8 @@ type LogProperties = Readonly<
 const AUDIT_PROPERTIES: LogProperties = {
   activityDateTime: { ops: ['ge', 'le'], value: 'dateTime', key: 'fromMs' },
   result: { ops: ['eq'], value: 'string', key: 'result' },
+  activityDisplayName: { ops: ['eq'], value: 'string', key: 'activityDisplayName' },
+  category: { ops: ['eq'], value: 'string', key: 'category' },
   correlationId: { ops: ['eq'], value: 'string', key: 'correlationId' },
   'initiatedBy/user/id': { ops: ['eq'], value: 'string', key: 'userId' },
   'initiatedBy/app/appId': { ops: ['eq'], value: 'string', key: 'appId' },

@@ -28,6 +28,12 @@ export const auditLogsMigration: Migration = {
       .on('directory_audits')
       .columns(['tenant_id', 'activity_ms', 'id'])
       .execute();
+    // The retention purge deletes by time across tenants.
+    await db.schema
+      .createIndex('directory_audits_time')
+      .on('directory_audits')
+      .column('activity_ms')
+      .execute();
 
     await db.schema
       .createTable('sign_ins')
@@ -53,5 +59,6 @@ export const auditLogsMigration: Migration = {
       .on('sign_ins')
       .columns(['tenant_id', 'created_ms', 'id'])
       .execute();
+    await db.schema.createIndex('sign_ins_time').on('sign_ins').column('created_ms').execute();
   },
 };

@@ -75,6 +75,10 @@ export class AuditLogRepository {
     if (filter.userId !== undefined) query = query.where('initiator_user_id', '=', filter.userId);
     if (filter.appId !== undefined) query = query.where('initiator_app_id', '=', filter.appId);
     if (filter.result !== undefined) query = query.where('result', '=', filter.result);
+    if (filter.activityDisplayName !== undefined) {
+      query = query.where('activity_display_name', '=', filter.activityDisplayName);
+    }
+    if (filter.category !== undefined) query = query.where('category', '=', filter.category);
     if (after !== undefined) {
       query = query.where((eb) =>
         eb.or([
