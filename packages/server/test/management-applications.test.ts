@@ -118,6 +118,14 @@ describe.each(DIALECTS)('management API applications on $name', ({ database }) =
     it('registers an application in Graph’s shape (201, Location), with no service principal', async () => {
       const roleId = randomUUID();
       const scopeId = randomUUID();
+      const role = {
+        id: roleId,
+        value: 'Inventory.Write.All',
+        displayName: 'Write all inventory',
+        description: 'Writes all inventory.',
+        allowedMemberTypes: ['Application'],
+        isEnabled: true,
+      };
       const scope = {
         id: scopeId,
         value: 'Inventory.Read',
@@ -147,16 +155,7 @@ describe.each(DIALECTS)('management API applications on $name', ({ database }) =
             knownClientApplications: [a.daemon.appId],
             preAuthorizedApplications: [{ appId: a.daemon.appId, delegatedPermissionIds: [scopeId] }],
           },
-          appRoles: [
-            {
-              id: roleId,
-              value: 'Inventory.Write.All',
-              displayName: 'Write all inventory',
-              description: 'Writes all inventory.',
-              allowedMemberTypes: ['Application'],
-              isEnabled: true,
-            },
-          ],
+          appRoles: [role],
           requiredResourceAccess: [
             {
               resourceAppId: DIRECTORY_APP_ID,
@@ -198,17 +197,7 @@ describe.each(DIALECTS)('management API applications on $name', ({ database }) =
           preAuthorizedApplications: [{ appId: a.daemon.appId, delegatedPermissionIds: [scopeId] }],
           oauth2PermissionScopes: [scope],
         },
-        appRoles: [
-          {
-            id: roleId,
-            value: 'Inventory.Write.All',
-            displayName: 'Write all inventory',
-            description: 'Writes all inventory.',
-            allowedMemberTypes: ['Application'],
-            isEnabled: true,
-            origin: 'Application',
-          },
-        ],
+        appRoles: [{ ...role, origin: 'Application' }],
         requiredResourceAccess: [
           {
             resourceAppId: DIRECTORY_APP_ID,
