@@ -72,6 +72,7 @@ const NAVIGATIONS: readonly Navigation[] = [
   { parent: '/v1.0/users', name: 'appRoleAssignments' },
   { parent: '/v1.0/servicePrincipals', name: 'appRoleAssignments' },
   { parent: '/v1.0/servicePrincipals', name: 'appRoleAssignedTo' },
+  { parent: '/v1.0/servicePrincipals', name: 'oauth2PermissionGrants' },
   { parent: '/v1.0/applications', name: 'owners' },
 ];
 
