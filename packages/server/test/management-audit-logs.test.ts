@@ -680,6 +680,14 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
       const names = (named.body.value as GraphAudit[]).map((x) => x.activityDisplayName);
       expect(names.length).toBeGreaterThan(1);
       expect(new Set(names)).toEqual(new Set(['Add user']));
+      const credentials = await call(
+        `/v1.0/auditLogs/directoryAudits?$filter=${encodeURIComponent("activityDisplayName eq 'Update application – Certificates and secrets management' and result eq 'success'")}`,
+        token('a'),
+      );
+      expect(credentials.status).toBe(200);
+      expect((credentials.body.value as GraphAudit[]).map((x) => x.activityDisplayName)).toContain(
+        'Update application – Certificates and secrets management',
+      );
     });
 
     it.each([

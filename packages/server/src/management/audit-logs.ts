@@ -334,7 +334,10 @@ export function graphSignIn(record: SignInRecord): Record<string, unknown> {
   };
 }
 
-/** The `$filter` properties of one log, each with the operators and the value type it takes. */
+/**
+ * The `$filter` properties of one log, each with the operators and the value type it takes, and the filter field it
+ * fills (a `dateTime` fills `fromMs` for `ge`, `toMs` for `le`).
+ */
 type LogProperties = Readonly<
   Record<
     string,
@@ -367,6 +370,23 @@ const SIGN_IN_PROPERTIES: LogProperties = {
 const CLAUSE =
   /^([A-Za-z/]+) (eq|ne|ge|le|gt|lt) ('(?:[^']|'')*'|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,7})?)?(?:Z|[+-]\d{2}:\d{2})|-?\d{1,10})$/;
 
+/** `text` split at each ` and ` (any case) outside single-quoted literals. */
+function splitOutsideQuotes(text: string): string[] {
+  const clauses: string[] = [];
+  let quoted = false;
+  let start = 0;
+  for (let at = 0; at < text.length; at += 1) {
+    if (text[at] === "'") quoted = !quoted;
+    else if (!quoted && text.slice(at, at + 5).toLowerCase() === ' and ') {
+      clauses.push(text.slice(start, at));
+      start = at + 5;
+      at += 4;
+    }
+  }
+  clauses.push(text.slice(start));
+  return clauses;
+}
+
 /**
  * The `$filter` of a log request: clauses `property op value` joined by `and`.
  *
@@ -375,8 +395,8 @@ const CLAUSE =
  */
 export function parseLogFilter(text: string, properties: LogProperties): AuditLogFilter {
   const filter: Record<string, string | number> = {};
-  for (const clause of text.trim().split(/ and /i)) {
-    if (/ or |^not |\(/i.test(clause)) {
+  for (const clause of splitOutsideQuotes(text.trim())) {
+    if (/ or |^not |\(/i.test(clause.replace(/'(?:[^']|'')*'/g, "''"))) {
       throw new ManagementError(
         'unsupported_query',
         "Only clauses joined by 'and' are supported in this $filter.",
