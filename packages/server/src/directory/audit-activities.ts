@@ -203,6 +203,35 @@ function keyDescriptions(
   }));
 }
 
+/**
+ * A credential added to or removed from an application (Entra's one activity for both): the application, with the
+ * credential's `KeyDescription` as the new or the old value.
+ */
+function credentialActivity<A extends readonly unknown[], R>(
+  describe: (call: AuditedCall<A, R>) => {
+    readonly appId: string;
+    readonly keyType: 'Password' | 'AsymmetricX509Cert';
+    readonly added?: { readonly keyId: string; readonly displayName: string | null } | undefined;
+    readonly removedKeyId?: string;
+  },
+): AuditActivity<A, R> {
+  return {
+    activityDisplayName: CREDENTIALS_ACTIVITY,
+    category: 'ApplicationManagement',
+    operationType: 'Update',
+    subject: (call, lookup) => {
+      const { appId, keyType, added, removedKeyId } = describe(call);
+      return applicationTarget(lookup, appId, [
+        {
+          displayName: 'KeyDescription',
+          oldValue: removedKeyId === undefined ? null : keyDescription(removedKeyId, keyType, null),
+          newValue: added === undefined ? null : keyDescription(added.keyId, keyType, added.displayName),
+        },
+      ]);
+    },
+  };
+}
+
 /** An owner added to or removed from an application: the application and the user. */
 async function ownerChange(
   lookup: AuditLookup,
@@ -326,71 +355,31 @@ export const AUDIT_ACTIVITIES: {
     },
   },
   credentials: {
-    addPassword: {
-      activityDisplayName: CREDENTIALS_ACTIVITY,
-      category: 'ApplicationManagement',
-      operationType: 'Update',
-      subject: ({ args: [input], result }, lookup) =>
-        applicationTarget(lookup, input.appId, [
-          {
-            displayName: 'KeyDescription',
-            oldValue: null,
-            newValue:
-              result === undefined
-                ? null
-                : keyDescription(result.credential.keyId, 'Password', result.credential.displayName),
-          },
-        ]),
-    },
-    addCertificate: {
-      activityDisplayName: CREDENTIALS_ACTIVITY,
-      category: 'ApplicationManagement',
-      operationType: 'Update',
-      subject: ({ args: [input], result }, lookup) =>
-        applicationTarget(lookup, input.appId, [
-          {
-            displayName: 'KeyDescription',
-            oldValue: null,
-            newValue:
-              result === undefined
-                ? null
-                : keyDescription(result.keyId, 'AsymmetricX509Cert', result.displayName),
-          },
-        ]),
-    },
-    addKey: {
-      activityDisplayName: CREDENTIALS_ACTIVITY,
-      category: 'ApplicationManagement',
-      operationType: 'Update',
-      subject: ({ args: [appId], result }, lookup) =>
-        applicationTarget(lookup, appId, result === undefined ? [] : keyDescriptions([result])),
-    },
-    removePassword: {
-      activityDisplayName: CREDENTIALS_ACTIVITY,
-      category: 'ApplicationManagement',
-      operationType: 'Update',
-      subject: ({ args: [appId, keyId] }, lookup) =>
-        applicationTarget(lookup, appId, [
-          {
-            displayName: 'KeyDescription',
-            oldValue: keyDescription(keyId, 'Password', null),
-            newValue: null,
-          },
-        ]),
-    },
-    removeKey: {
-      activityDisplayName: CREDENTIALS_ACTIVITY,
-      category: 'ApplicationManagement',
-      operationType: 'Update',
-      subject: ({ args: [appId, keyId] }, lookup) =>
-        applicationTarget(lookup, appId, [
-          {
-            displayName: 'KeyDescription',
-            oldValue: keyDescription(keyId, 'AsymmetricX509Cert', null),
-            newValue: null,
-          },
-        ]),
-    },
+    addPassword: credentialActivity(({ args: [input], result }) => ({
+      appId: input.appId,
+      keyType: 'Password',
+      added: result?.credential,
+    })),
+    addCertificate: credentialActivity(({ args: [input], result }) => ({
+      appId: input.appId,
+      keyType: 'AsymmetricX509Cert',
+      added: result,
+    })),
+    addKey: credentialActivity(({ args: [appId], result }) => ({
+      appId,
+      keyType: 'AsymmetricX509Cert',
+      added: result,
+    })),
+    removePassword: credentialActivity(({ args: [appId, keyId] }) => ({
+      appId,
+      keyType: 'Password',
+      removedKeyId: keyId,
+    })),
+    removeKey: credentialActivity(({ args: [appId, keyId] }) => ({
+      appId,
+      keyType: 'AsymmetricX509Cert',
+      removedKeyId: keyId,
+    })),
   },
   users: {
     create: {
