@@ -896,6 +896,37 @@ describe.each(DIALECTS)('management API applications on $name', ({ database }) =
       expect((await call(path, token('a'))).body.value).toEqual([]);
     });
 
+    it('owners page with $top and @odata.nextLink, with $select', async () => {
+      const app = await create({ displayName: 'Many owners' });
+      const path = `/v1.0/applications/${app.id as string}/owners`;
+      const ids: string[] = [];
+      for (const name of ['one', 'two', 'three']) {
+        const user = await server.directory.users.create({
+          tenant: a.tenantId,
+          userPrincipalName: `${name}-${randomUUID().slice(0, 8)}@${a.domain}`,
+          password: 'Correct-Horse-9',
+          displayName: name,
+        });
+        ids.push(user.id);
+        await call(`${path}/$ref`, token('a'), {
+          method: 'POST',
+          body: { '@odata.id': `${GRAPH}/v1.0/directoryObjects/${user.id}` },
+        });
+      }
+      const first = await call(`${path}?$top=2&$select=id`, token('a'));
+      expect(first.body.value).toEqual(
+        [...ids]
+          .sort()
+          .slice(0, 2)
+          .map((id) => ({ '@odata.type': '#microsoft.graph.user', id })),
+      );
+      const next = first.body['@odata.nextLink'] as string;
+      expect(next.startsWith(`${server.url}${path}?`)).toBe(true);
+      const second = await call(next.slice(server.url.length), token('a'));
+      expect(second.body.value).toEqual([{ '@odata.type': '#microsoft.graph.user', id: [...ids].sort()[2] }]);
+      expect(second.body['@odata.nextLink']).toBeUndefined();
+    });
+
     it('a deleted user is no longer an owner', async () => {
       const app = await create({ displayName: 'Orphaned' });
       const owner = await server.directory.users.create({
