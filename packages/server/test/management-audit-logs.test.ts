@@ -478,6 +478,50 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
       expect(audits[0]?.correlationId).not.toBe('');
     });
 
+    it('a write through the API with a delegated token is audited as the signed-in user', async () => {
+      const browser = new TestBrowser();
+      const redirect = await signInThrough(
+        browser,
+        authorizeUrl(server.url, i.tenantId, i.web, { scope: `openid ${GRAPH}/User.ReadWrite.All` }),
+        { userName: i.admin.userPrincipalName, password: i.password, consentForOrganization: true },
+      );
+      const code = new URL(redirect.location ?? 'https://none.example/').searchParams.get('code') ?? '';
+      const redeemed = await postForm(
+        endpointUrl(server.url, i.tenantId, 'token'),
+        authorizationCodeFields({ ...i.web }, code),
+      );
+      expect(redeemed.status).toBe(200);
+      const { access_token: adminToken } = (await redeemed.json()) as { access_token: string };
+      const correlationId = randomUUID();
+      const changed = await call(`/v1.0/users/${i.user.id}`, adminToken, {
+        method: 'PATCH',
+        headers: { 'client-request-id': correlationId },
+        body: { jobTitle: 'Auditor' },
+      });
+      expect(changed.status).toBe(204);
+      const [audit] = await auditsOf(token('i'), correlationId);
+      expect(audit).toMatchObject({
+        activityDisplayName: 'Update user',
+        result: 'success',
+        initiatedBy: {
+          app: null,
+          user: {
+            id: i.admin.id,
+            userPrincipalName: i.admin.userPrincipalName,
+            ipAddress: expect.stringMatching(/127\.0\.0\.1|::1/) as unknown,
+          },
+        },
+        targetResources: [
+          {
+            id: i.user.id,
+            type: 'User',
+            userPrincipalName: i.user.userPrincipalName,
+            modifiedProperties: [{ displayName: 'jobTitle', oldValue: null, newValue: '"Auditor"' }],
+          },
+        ],
+      });
+    });
+
     it('a client secret added is audited by key id and name only, never the secret', async () => {
       const added = await server.directory.credentials.addPassword({
         appId: a.daemon.appId,
@@ -511,6 +555,7 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
 
   describe('sign-ins', () => {
     it('a successful and a failed password sign-in appear as interactive sign-ins with the AADSTS code', async () => {
+      const since = new Date().toISOString();
       const refused = new TestBrowser();
       const page = await signInThrough(
         refused,
@@ -542,7 +587,10 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
         authorizationCodeFields({ ...i.web }, code),
       );
       expect(redeemed.status).toBe(200);
-      const ofAdmin = await signInsOf(token('i'), `userId eq '${i.admin.id}' and status/errorCode eq 0`);
+      const ofAdmin = await signInsOf(
+        token('i'),
+        `userId eq '${i.admin.id}' and status/errorCode eq 0 and createdDateTime ge ${since}`,
+      );
       expect(ofAdmin.map((x) => [x.isInteractive, x.clientAppUsed])).toEqual([
         [false, 'Mobile Apps and Desktop clients'],
         [true, 'Browser'],

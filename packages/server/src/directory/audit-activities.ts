@@ -232,6 +232,14 @@ function credentialActivity<A extends readonly unknown[], R>(
   };
 }
 
+/** The changed properties of a user change but its password (which is never recorded). */
+function profileChanges(change: object): ModifiedProperty[] {
+  return changed(
+    change,
+    Object.keys(change).filter((name) => name !== 'password'),
+  );
+}
+
 /** An owner added to or removed from an application: the application and the user. */
 async function ownerChange(
   lookup: AuditLookup,
@@ -416,9 +424,7 @@ export const AUDIT_ACTIVITIES: {
     update: {
       // A change of the password only is Entra's password reset; the password itself is never recorded.
       activityDisplayName: ({ args: [, , change] }) =>
-        change.password !== undefined &&
-        change.displayName === undefined &&
-        change.accountEnabled === undefined
+        change.password !== undefined && profileChanges(change).length === 0
           ? 'Reset user password'
           : 'Update user',
       category: 'UserManagement',
@@ -426,7 +432,7 @@ export const AUDIT_ACTIVITIES: {
       subject: async ({ args: [tenant, id, change], result }, lookup) => {
         const found = result === undefined ? await userTarget(lookup, id) : undefined;
         const modifiedProperties = [
-          ...changed(change, ['displayName', 'accountEnabled']),
+          ...profileChanges(change),
           ...(change.password === undefined
             ? []
             : [{ displayName: 'PasswordProfile', oldValue: null, newValue: null }]),
