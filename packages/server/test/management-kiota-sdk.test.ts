@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { AllowedHostsValidator, BaseBearerTokenAuthenticationProvider } from '@microsoft/kiota-abstractions';
 import {
   createGraphServiceClient,
@@ -33,13 +35,17 @@ let scenario: ClientCredentialsScenario;
 let interactive: InteractiveScenario;
 const created: { id: string; displayName: string }[] = [];
 
-/** A Graph client whose every request carries the token `token()` gives, sent to Tessera only. */
+/**
+ * A Graph client whose requests carry the token `token()` gives, to Tessera's host only: Kiota's bearer provider
+ * sends whatever the access token provider returns, so the provider checks the host (as Kiota's Azure Identity
+ * provider does with its allowed hosts).
+ */
 function graphClient(token: () => Promise<string>): GraphServiceClient {
-  const host = new URL(server.url).host;
+  const allowed = new AllowedHostsValidator(new Set([new URL(server.url).hostname]));
   const adapter = new GraphRequestAdapter(
     new BaseBearerTokenAuthenticationProvider({
-      getAuthorizationToken: token,
-      getAllowedHostsValidator: () => new AllowedHostsValidator(new Set([host])),
+      getAuthorizationToken: async (url) => (allowed.isUrlHostValid(url ?? '') ? token() : ''),
+      getAllowedHostsValidator: () => allowed,
     }),
   );
   adapter.baseUrl = `${server.url}/v1.0`;
@@ -120,6 +126,29 @@ describe('the Kiota-based Microsoft Graph SDK (@microsoft/msgraph-sdk)', () => {
       displayName: interactive.user.displayName,
       userPrincipalName: interactive.user.userPrincipalName,
     });
+  });
+
+  it('sends no token to a host other than Tessera’s', async () => {
+    // Another host (127.0.0.1 is not Tessera's `localhost`), recording what it is sent.
+    const seen: (string | undefined)[] = [];
+    const other = createServer((request, response) => {
+      seen.push(request.headers.authorization);
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"value":[]}');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = other.address() as AddressInfo;
+      let asked = 0;
+      const client = graphClient(() => {
+        asked += 1;
+        return appToken();
+      });
+      const listed = await client.users.withUrl(`http://127.0.0.1:${port}/v1.0/users`).get();
+      expect(listed?.value).toEqual([]);
+      expect({ seen, asked }).toEqual({ seen: [undefined], asked: 0 });
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
   });
 
   it('a Graph error reaches the caller as the SDK’s ODataError with Graph’s code and status', async () => {
