@@ -56,6 +56,8 @@ describe('the interaction endpoint resumes the target its step names', () => {
       keys: { interaction: interactionKey },
       config: { sessionMaxLifetimeSeconds: 3600, sessionIdleTimeoutSeconds: 600 },
       cache: { tenant: () => Promise.resolve(undefined) },
+      // Sign-ins are recorded through the directory's sign-in log; this test does not read it.
+      directory: { signIns: { recordFrom: () => Promise.resolve() } },
       passwords: {
         verify: (input: { userName: string; password: string }) =>
           input.password === 'right'
