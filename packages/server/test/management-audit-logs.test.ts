@@ -28,6 +28,7 @@ import {
 import type { SignInRecord } from '../src/directory/audit-records.js';
 import { SignInLog } from '../src/directory/audit-sign-ins.js';
 import { Directory } from '../src/directory/directory.js';
+import { WRITE_ROUTES, writeRoutesRegistered } from '../src/management/audit-logs.js';
 import type { AuditLogRepository } from '../src/store/repositories/audit-logs.js';
 import { callApi, expectGraphError, GRAPH, graphAppToken, type Answer } from './support/management-api.js';
 
@@ -788,6 +789,24 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
       );
       const own: Answer = await call(`/v1.0/auditLogs/signIns/${signInOfA}`, token('a'));
       expect(own.status).toBe(200);
+    });
+  });
+
+  describe('write routes', () => {
+    it('every write route of the management API names the activity a refusal of it is audited as', () => {
+      const routes = writeRoutesRegistered();
+      expect(routes.length).toBeGreaterThan(10);
+      const guid = '00000000-0000-4000-8000-000000000001';
+      const unnamed = routes.filter((route) => {
+        const [method = '', pattern = ''] = route.split(' ');
+        // A sample path of the pattern: each parameter a GUID, `(appId=` keys quoted and closed as Graph sends them.
+        const path = pattern
+          .replace(/\(\*$/, `(appId='${guid}')`)
+          .replace(/\(appId=:\w+/, `(appId='${guid}')`)
+          .replaceAll(/:\w+/g, guid);
+        return !WRITE_ROUTES.some((write) => write.method === method && write.path.test(path));
+      });
+      expect(unnamed).toEqual([]);
     });
   });
 

@@ -232,6 +232,24 @@ export const WRITE_ROUTES: readonly WriteRoute[] = [
   ),
 ];
 
+/** `METHOD /v1.0/…pattern` of every write route registered in this process (see {@link noteWriteRoute}). */
+const registeredWriteRoutes = new Set<string>();
+
+/**
+ * Notes a route as the management API registers it, so a test can check that every write route has its entry in
+ * {@link WRITE_ROUTES}.
+ */
+export function noteWriteRoute(method: string | readonly string[], url: string): void {
+  for (const one of typeof method === 'string' ? [method] : method) {
+    if (['POST', 'PATCH', 'PUT', 'DELETE'].includes(one)) registeredWriteRoutes.add(`${one} ${url}`);
+  }
+}
+
+/** The write routes registered so far, as `METHOD /v1.0/…pattern` (Fastify's path syntax). */
+export function writeRoutesRegistered(): readonly string[] {
+  return [...registeredWriteRoutes];
+}
+
 /**
  * Audits a refused management write as a failure of the activity its route records ({@link WRITE_ROUTES}),
  * when no directory service recorded it already. Not audited: reads, 401s and requests whose caller cannot be

@@ -8,6 +8,7 @@ import {
   AUDIT_LOGS_PATHS,
   auditRefusal,
   authenticateForAudit,
+  noteWriteRoute,
   registerAuditLogRoutes,
   runManagementRequest,
 } from './audit-logs.js';
@@ -44,6 +45,7 @@ export function registerManagementApi(app: FastifyInstance, context: ServerConte
       const authenticate = (request: FastifyRequest) => authenticateForAudit(request, context);
       // Every route handler runs in the request's audit scope, whoever registers it.
       scope.addHook('onRoute', (route) => {
+        noteWriteRoute(route.method, route.url);
         const handler = route.handler;
         route.handler = function (this: FastifyInstance, request, reply) {
           return runManagementRequest(request, () => handler.call(this, request, reply));
