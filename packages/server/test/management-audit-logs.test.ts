@@ -842,6 +842,43 @@ describe.each(dialects)('audit logs on $name', ({ database }) => {
       });
       expect(signIns.items).toEqual([]);
     });
+
+    it('a flush of sign-ins purges old rows too (a node that only signs users in)', async () => {
+      const muchLater = Date.now() + 9 * 24 * 3600 * 1000;
+      const directory = new Directory(server.directory.store, undefined, {
+        auditRetentionDays: 2,
+        nowMs: () => muchLater,
+      });
+      directory.signIns.record({
+        tenantId: a.tenantId,
+        userId: null,
+        userPrincipalName: null,
+        userDisplayName: null,
+        appId: null,
+        appDisplayName: null,
+        ipAddress: null,
+        clientAppUsed: 'Browser',
+        correlationId: randomUUID(),
+        isInteractive: true,
+        resourceId: null,
+        resourceDisplayName: null,
+        errorCode: 0,
+        failureReason: null,
+      });
+      await directory.signIns.close();
+      const audits = await directory.audits.repository.listAudits({
+        tenantId: a.tenantId,
+        top: 5,
+        filter: {},
+      });
+      expect(audits.items).toEqual([]);
+      const signIns = await directory.audits.repository.listSignIns({
+        tenantId: a.tenantId,
+        top: 5,
+        filter: {},
+      });
+      expect(signIns.items.map((x) => x.createdMs)).toEqual([muchLater]);
+    });
   });
 });
 

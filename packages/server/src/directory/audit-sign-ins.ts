@@ -34,12 +34,16 @@ export class SignInLog {
   private readonly flushIntervalMs: number;
   private readonly maxBuffered: number;
 
-  /** @param nowMs the clock, Unix milliseconds. */
+  /**
+   * @param nowMs the clock, Unix milliseconds.
+   * @param afterWrite run after each flush that wrote (the retention purge).
+   */
   constructor(
     private readonly repository: AuditLogRepository,
     private readonly nowMs: () => number,
     private readonly onError: (error: unknown, what: 'dropped' | 'write failed') => void,
     options: SignInLogOptions = {},
+    private readonly afterWrite: () => Promise<void> = () => Promise.resolve(),
   ) {
     this.batchSize = options.batchSize ?? 200;
     this.flushIntervalMs = options.flushIntervalMs ?? 1000;
@@ -100,6 +104,7 @@ export class SignInLog {
   }
 
   private async writeBuffered(): Promise<void> {
+    if (this.buffer.length === 0) return;
     while (this.buffer.length > 0) {
       const batch = this.buffer.slice(0, this.batchSize);
       try {
@@ -119,5 +124,8 @@ export class SignInLog {
       this.reportedFailure = false;
       this.reportedDrop = false;
     }
+    await this.afterWrite().catch((error: unknown) => {
+      this.onError(error, 'write failed');
+    });
   }
 }

@@ -70,7 +70,7 @@ export class Directory {
     const nowMs = logs.nowMs ?? Date.now;
     const onLogError = logs.onLogError ?? (() => undefined);
     this.audits = new DirectoryAuditLog(store, repository, logs.auditRetentionDays ?? 30, nowMs, onLogError);
-    this.signIns = new SignInLog(repository, nowMs, onLogError, logs.signIns);
+    this.signIns = new SignInLog(repository, nowMs, onLogError, logs.signIns, () => this.audits.purgeIfDue());
     for (const name of DIRECTORY_SERVICE_NAMES) {
       auditService<DirectoryServices[typeof name]>(this[name], AUDIT_ACTIVITIES[name], this.audits);
     }
