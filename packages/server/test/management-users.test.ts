@@ -339,7 +339,11 @@ describe.each(dialects)('management API users on $name', ({ database }) => {
         "Could not find a property named 'password' on type 'microsoft.graph.user'.",
       ],
       ['$skiptoken=nope', 'Request_BadRequest', 'The $skiptoken is not valid.'],
-      ['$orderby=displayName,id', 'Request_UnsupportedQuery', 'Sorting on more than one property is not supported.'],
+      [
+        '$orderby=displayName,id',
+        'Request_UnsupportedQuery',
+        'Sorting on more than one property is not supported.',
+      ],
       ['$top=1&$top=2', 'Request_BadRequest', "The query option '$top' was specified more than once."],
       [
         `$filter=${encodeURIComponent("displayName eq 'x")}`,
