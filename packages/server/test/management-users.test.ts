@@ -3,7 +3,6 @@ import {
   authorizeUrl,
   endpointUrl,
   postForm,
-  postgresAvailable,
   seedClientCredentialsScenario,
   seedInteractiveScenario,
   signInThrough,
@@ -14,16 +13,13 @@ import {
   type TestServer,
 } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callApi, DIALECTS, GRAPH, type Answer } from './support/management-api.js';
 
 // The management API's users, me and organization over HTTPS against a real server, on SQLite and PostgreSQL:
 // app-only tokens with and without Graph's application permissions, delegated tokens of a plain user and an
 // administrator, paging with @odata.nextLink, $select, $filter, Graph's error bodies, and tenant isolation.
 
-const GRAPH = 'https://graph.microsoft.com';
-const dialects = [
-  { name: 'sqlite', database: 'sqlite' as const },
-  ...((await postgresAvailable()) ? [{ name: 'postgres', database: 'postgres' as const }] : []),
-];
+const dialects = DIALECTS;
 
 /** Graph's default user properties, Tessera's values (what it does not keep is null). */
 function defaultUser(user: { id: string; displayName: string; userPrincipalName: string }) {
@@ -40,12 +36,6 @@ function defaultUser(user: { id: string; displayName: string; userPrincipalName:
     userPrincipalName: user.userPrincipalName,
     id: user.id,
   };
-}
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly body: Record<string, unknown>;
 }
 
 describe.each(dialects)('management API users on $name', ({ database }) => {
@@ -90,29 +80,11 @@ describe.each(dialects)('management API users on $name', ({ database }) => {
     return ((await response.json()) as { access_token: string }).access_token;
   }
 
-  async function call(
+  const call = (
     path: string,
     token: string | undefined,
     init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
-  ): Promise<Answer> {
-    const response = await fetch(`${server.url}${path}`, {
-      method: init.method ?? 'GET',
-      headers: {
-        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-        ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...init.headers,
-      },
-      ...(init.body === undefined
-        ? {}
-        : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
-    });
-    const text = await response.text();
-    return {
-      status: response.status,
-      headers: response.headers,
-      body: JSON.parse(text) as Record<string, unknown>,
-    };
-  }
+  ): Promise<Answer> => callApi(server, path, token, init);
 
   /** Graph's error body for an answer: its code and message, innerError from the answer's own ids. */
   function expectGraphError(answer: Answer, status: number, code: string, message: string): void {
