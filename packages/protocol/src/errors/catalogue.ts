@@ -70,6 +70,12 @@ export const errorCatalogue = {
     name: 'AuthenticationFailed',
     description: 'Client assertion audience claim does not match Realm issuer. {reason}',
   },
+  50013: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'InvalidAssertion',
+    description: 'Assertion is invalid. {reason}',
+  },
   50053: {
     error: 'invalid_grant',
     status: 429,
@@ -182,6 +188,20 @@ export const errorCatalogue = {
     name: 'InvalidResourceServicePrincipalNotFound',
     description:
       'The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.',
+  },
+  500131: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'AssertionAudienceDoesNotMatch',
+    description:
+      "Assertion audience does not match the Client app presenting the assertion. The audience in the assertion was '{tokenAudience}' and the expected audience is '{expectedAudience}' or one of the Application Uris of this application. The downstream client must request a token for the expected audience (the application that made the OBO request) and this application should use that token as the assertion.",
+  },
+  500133: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'TokenNotWithinValidTimeRange',
+    description:
+      'Assertion is not within its valid time range. Ensure that the access token is not expired before using it for user assertion, or request a new token.',
   },
   501481: {
     error: 'invalid_grant',

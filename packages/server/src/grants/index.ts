@@ -1,6 +1,7 @@
 import { authorizationCodeGrant } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import type { GrantDescriptor } from './grant.js';
+import { onBehalfOfGrant } from './on-behalf-of.js';
 import { refreshTokenGrant } from './refresh-token.js';
 
 /**
@@ -11,6 +12,7 @@ export const grants: readonly GrantDescriptor[] = [
   authorizationCodeGrant,
   refreshTokenGrant,
   clientCredentialsGrant,
+  onBehalfOfGrant,
 ];
 
 const byGrantType: ReadonlyMap<string, GrantDescriptor> = new Map(grants.map((g) => [g.grantType, g]));
