@@ -8,8 +8,7 @@
  * - adapters, each its own entry so that this one loads no web framework (not even its types):
  *   `@tessera/resource/node-http` (`createNodeAuthenticator`), `@tessera/resource/express` (`createExpressAuth`),
  *   `@tessera/resource/fastify` (`tesseraAuth`); {@link authenticateBearer} is what they share;
- * - acquisition: {@link createTokenAcquirer} (client credentials; On-Behalf-Of with a bounded cache, which Tessera's
- *   server does not grant yet).
+ * - acquisition: {@link createTokenAcquirer} (client credentials; On-Behalf-Of with a bounded cache).
  *
  * @see docs/resource.md
  */

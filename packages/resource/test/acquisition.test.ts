@@ -138,7 +138,7 @@ describe('OboTokenCache', () => {
   });
 });
 
-// Until the server implements On-Behalf-Of, the acquirer's own caching is exercised against a stand-in authority
+// The acquirer's own caching (concurrent sharing, keys) is exercised against a stand-in authority
 // over HTTPS (the shared test certificate): discovery plus a token endpoint that answers the jwt-bearer grant
 // with a fresh token each time, so every network call is visible. Unmodified MSAL talks to it.
 describe('acquireTokenOnBehalfOf caching (stand-in authority)', () => {

@@ -56,8 +56,8 @@ export interface TokenAcquirer {
    * `requested_token_use=on_behalf_of`). Cached by `sha256(incomingToken)` + scopes until 5 minutes before
    * expiry; concurrent identical requests share one call to the authority.
    *
-   * Tessera's server has no On-Behalf-Of grant yet: against a Tessera authority this always fails with
-   * `unsupported_grant_type` / 70003 (not cached).
+   * Against a Tessera authority: the token must be addressed to this API and the scopes consented for it, else
+   * `invalid_grant` with 50013 / 500131 / 500133 (assertion) or 65001 (`consent_required`); failures are not cached.
    *
    * @throws TokenAcquisitionError; for `interaction_required` its `claims` / `toClaimsChallenge()` carry the
    *   challenge to pass back to the caller.
