@@ -496,6 +496,22 @@ export const errorCatalogue = {
     description: 'The sign-in page did not offer this choice. Go back to the application and sign in again.',
     tesseraOwn: true,
   },
+  9100040: {
+    error: 'access_denied',
+    status: 403,
+    name: 'AdminConsentNotAdministrator',
+    description:
+      'Only an administrator of the organization can grant these permissions for it. Sign in with an administrator account, or ask an administrator to grant them. Nothing was granted.',
+    tesseraOwn: true,
+  },
+  9100041: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'AdminConsentNotForConsumers',
+    description:
+      "Admin consent is granted for an organization: use the organization's tenant, 'organizations' or 'common', not 'consumers'.",
+    tesseraOwn: true,
+  },
   9100060: {
     error: 'invalid_request',
     status: 400,
