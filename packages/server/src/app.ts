@@ -5,6 +5,7 @@ import { IdentityError } from '@tessera/protocol';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { ServerContext } from './context.js';
+import { registerAdminConsentEndpoint } from './endpoints/admin-consent/index.js';
 import { registerAuthorizationEndpoint } from './endpoints/authorize/index.js';
 import { registerDiscoveryEndpoints } from './endpoints/discovery.js';
 import { registerIntrospectionEndpoint } from './endpoints/introspection.js';
@@ -140,6 +141,7 @@ export function buildHttpApp(context: ServerContext, options: HttpAppOptions): F
   registerDiscoveryEndpoints(app, context);
   registerTokenEndpoint(app, context);
   registerAuthorizationEndpoint(app, context);
+  registerAdminConsentEndpoint(app, context);
   registerInteractionEndpoint(app, context, resumeTargets);
   registerUserinfoEndpoint(app, context);
   registerEndSessionEndpoints(app, context);

@@ -70,7 +70,7 @@ describe('the interaction endpoint resumes the target its step names', () => {
     await app.register(formbody);
     await app.register(cookie);
     app.decorate('errorCodePrefix', 'TSS');
-    registerInteractionEndpoint(app, context, { authorize: target });
+    registerInteractionEndpoint(app, context, { authorize: target, adminconsent: target });
     await app.ready();
     csrfToken = csrfTokenFor(
       { cookies: { tessera_csrf: CSRF_COOKIE } } as unknown as FastifyRequest,

@@ -135,11 +135,15 @@ export class TestBrowser {
     return this.request(url, { method: 'GET' });
   }
 
-  /** POSTs a form. */
-  post(url: string, fields: Readonly<Record<string, string>>): Promise<BrowserResponse> {
+  /** POSTs a form, with `headers` besides its content type (e.g. the `Origin` a browser sends). */
+  post(
+    url: string,
+    fields: Readonly<Record<string, string>>,
+    headers: Readonly<Record<string, string>> = {},
+  ): Promise<BrowserResponse> {
     return this.request(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(fields).toString(),
     });
   }
@@ -156,13 +160,14 @@ export class TestBrowser {
 
   /**
    * Submits the form of `page` that contains `match` (default the first), with its hidden fields plus `fields`.
-   * Relative actions resolve against `base`.
+   * Relative actions resolve against `base`; `headers` are sent with the POST.
    */
   submit(
     base: string,
     page: BrowserResponse,
     fields: Readonly<Record<string, string>>,
     match?: string,
+    headers: Readonly<Record<string, string>> = {},
   ): Promise<BrowserResponse> {
     const forms = [...page.body.matchAll(/<form method="post" action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)];
     const form = forms.find((f) => match === undefined || f[2]?.includes(match) === true);
@@ -174,7 +179,7 @@ export class TestBrowser {
     for (const input of (form[2] ?? '').matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) {
       hidden[decodeHtml(input[1] ?? '')] = decodeHtml(input[2] ?? '');
     }
-    return this.post(new URL(decodeHtml(form[1] ?? ''), base).toString(), { ...hidden, ...fields });
+    return this.post(new URL(decodeHtml(form[1] ?? ''), base).toString(), { ...hidden, ...fields }, headers);
   }
 
   private async request(url: string, init: RequestInit): Promise<BrowserResponse> {

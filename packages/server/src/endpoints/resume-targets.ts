@@ -1,4 +1,5 @@
 import type { ResumeTargets } from './interaction/resume-target.js';
+import { adminConsentResumeTarget } from './admin-consent/index.js';
 import { authorizeResumeTarget } from './authorize/resume.js';
 
 /**
@@ -8,4 +9,5 @@ import { authorizeResumeTarget } from './authorize/resume.js';
  */
 export const resumeTargets: ResumeTargets = {
   authorize: authorizeResumeTarget,
+  adminconsent: adminConsentResumeTarget,
 };

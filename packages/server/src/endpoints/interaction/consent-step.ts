@@ -50,7 +50,7 @@ export async function recordConsentDecision(
 }
 
 /** The audit actor of a consent: the user (the IP address is the request's, from the audit scope). */
-function consentActor(user: User): AuditActor {
+export function consentActor(user: User): AuditActor {
   return {
     user: {
       id: user.id,

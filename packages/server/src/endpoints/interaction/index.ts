@@ -4,6 +4,7 @@ import type { ServerContext } from '../../context.js';
 import { runInAuditScope } from '../../directory/audit-context.js';
 import { asIdentityError, correlationIdOf } from '../../http/errors.js';
 import { csrfTokenValid } from '../../sessions/cookies.js';
+import { tokenHash } from '../../tokens/opaque-tokens.js';
 import { sendErrorPage } from './error-page.js';
 import { acceptAnswer, loadInteractionStep, type InteractionStep } from './interaction-state.js';
 import type { ResumeTargets } from './resume-target.js';
@@ -16,7 +17,9 @@ import { answerSignIn } from './sign-in-step.js';
  * and accepts only an answer that page offered (9100022 otherwise), each refusal on the error page. Then runs the
  * step the page offered: a password sign-in on the sign-in page (a new session and a new cookie, against
  * fixation), an account the picker offered or "use another account" on the picker, a consent decision on the
- * consent page; and hands the result to the step's resume target, which continues the suspended request.
+ * consent page; and hands the result to the step's resume target, which continues the suspended request. An
+ * admin consent decision also needs this server's own `Origin` (9100013 otherwise) and is taken once: its step
+ * is consumed, so a replayed or concurrent second answer gets 9100014.
  *
  * @param targets the registry of resume targets, one per name in `RESUME_TARGET_NAMES`.
  */
@@ -84,6 +87,12 @@ async function interact(
     case 'consent':
     case 'decline':
       if (step.sessionId === undefined) return sendErrorPage(request, reply, new IdentityError(9100014));
+      if (step.resume.target === 'adminconsent') {
+        // An organization-wide grant: only from a form of this site, and only once per page shown.
+        if (!sameOrigin(context, request)) return sendErrorPage(request, reply, new IdentityError(9100013));
+        if (!(await context.signIn.interactionSteps.consume(tokenHash(form.interaction ?? ''))))
+          return sendErrorPage(request, reply, new IdentityError(9100014));
+      }
       return target.resume(context, request, reply, {
         ...resume,
         result: {
@@ -95,4 +104,13 @@ async function interact(
         },
       });
   }
+}
+
+/**
+ * Whether the request's `Origin` header (Fetch Standard §3.1; browsers send it with every form POST) is this
+ * server's own origin. A missing or `null` origin is not.
+ */
+function sameOrigin(context: ServerContext, request: FastifyRequest): boolean {
+  const origin = request.headers.origin;
+  return origin !== undefined && origin === new URL(context.baseUrl()).origin;
 }

@@ -5,10 +5,11 @@ import type { AppBadge } from '../../ui/pages.js';
 /**
  * The requests an interaction can continue once the user has answered its pages. Each name is stored with every
  * step (`interaction_steps.resume_target`), so a step can only ever resume the kind of request that started it.
- * `authorize` continues an authorization request (RFC 6749 §3.1); the admin consent endpoint and MFA step-up
- * add their names here and their {@link ResumeTarget} to the registry the interaction endpoint is given.
+ * `authorize` continues an authorization request (RFC 6749 §3.1), `adminconsent` an admin consent request
+ * (`/{tenant}/adminconsent`); MFA step-up adds its name here and its {@link ResumeTarget} to the registry the
+ * interaction endpoint is given.
  */
-export const RESUME_TARGET_NAMES = ['authorize'] as const;
+export const RESUME_TARGET_NAMES = ['authorize', 'adminconsent'] as const;
 
 /** One of {@link RESUME_TARGET_NAMES}. */
 export type ResumeTargetName = (typeof RESUME_TARGET_NAMES)[number];

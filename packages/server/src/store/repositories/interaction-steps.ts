@@ -70,6 +70,18 @@ export class InteractionStepRepository {
     return row === undefined ? undefined : fromRow(row);
   }
 
+  /**
+   * Deletes the step of a handle hash and says whether this call deleted it: of two requests answering the same
+   * page, only one gets true (a decision that must be taken once, such as admin consent).
+   */
+  async consume(handleHash: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('interaction_steps')
+      .where('handle_hash', '=', handleHash)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  }
+
   /** Deletes interaction steps that expired at or before `now` (Unix seconds); returns how many. */
   async purge(now: number): Promise<number> {
     const result = await this.db
