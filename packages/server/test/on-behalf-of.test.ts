@@ -1,7 +1,10 @@
 import {
   authorizeUrl,
+  postgresAvailable,
   seedInteractiveScenario,
+  signClientAssertion,
   signInThrough,
+  startTestServer,
   TestBrowser,
   startInteractiveServer,
   type InteractiveScenario,
@@ -87,7 +90,7 @@ describe('On-Behalf-Of: issuing', () => {
     );
     expect(status).toBe(200);
     expect(body.refresh_token).toEqual(expect.any(String));
-    expect(body.scope).toBe(`${filesRead()} offline_access`);
+    expect(body.scope).toBe(filesRead());
     const refreshed = await postToken(server, s.tenantId, {
       grant_type: 'refresh_token',
       client_id: obo.mid.appId,
@@ -217,6 +220,69 @@ describe('On-Behalf-Of: issuing', () => {
     const { status, body } = await postToken(server, s.tenantId, oboFields(client, token, filesRead()));
     expect(status).toBe(200);
     expect(decodeJwt(String(body.access_token))).toMatchObject({ oid: s.user.id, scp: 'Files.Read' });
+  });
+});
+
+describe("On-Behalf-Of: seed 001's raw requests", () => {
+  /** The seed's body, as written (`+` for the space, `:` and `/` unencoded in `scope`), host aside. */
+  async function raw(credential: string): Promise<{ status: number; body: Record<string, unknown> }> {
+    const body =
+      `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` +
+      `&client_id=${obo.mid.appId}` +
+      credential +
+      `&assertion=${assertion}` +
+      `&scope=${s.api.identifierUri}/Files.Read+offline_access` +
+      `&requested_token_use=on_behalf_of`;
+    const response = await fetch(`${server.url}/${s.tenantId}/oauth2/v2.0/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  function expectSeedShape(answer: { status: number; body: Record<string, unknown> }, acr: string): void {
+    expect(answer.status).toBe(200);
+    expect(Object.keys(answer.body).sort()).toEqual([
+      'access_token',
+      'expires_in',
+      'ext_expires_in',
+      'refresh_token',
+      'scope',
+      'token_type',
+    ]);
+    expect(answer.body).toMatchObject({
+      token_type: 'Bearer',
+      scope: filesRead(),
+      expires_in: expect.any(Number),
+      ext_expires_in: expect.any(Number),
+    });
+    expect(decodeJwt(String(answer.body.access_token))).toMatchObject({
+      oid: s.user.id,
+      azp: obo.mid.appId,
+      azpacr: acr,
+      scp: 'Files.Read',
+    });
+  }
+
+  it('first case: a shared secret', async () => {
+    expectSeedShape(await raw(`&client_secret=${encodeURIComponent(obo.mid.secret)}`), '1');
+  });
+
+  it('second case: a certificate (client_assertion)', async () => {
+    const clientAssertion = await signClientAssertion({
+      clientId: obo.mid.appId,
+      audience: `${server.url}/${s.tenantId}/oauth2/v2.0/token`,
+      key: obo.mid.certificate.privateKey,
+      header: { 'x5t#S256': obo.mid.certificate.x5tS256 },
+    });
+    expectSeedShape(
+      await raw(
+        `&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer` +
+          `&client_assertion=${clientAssertion}`,
+      ),
+      '2',
+    );
   });
 });
 
@@ -395,5 +461,56 @@ describe('On-Behalf-Of: refusals', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+const pgAvailable = await postgresAvailable();
+
+describe.skipIf(!pgAvailable)('On-Behalf-Of on PostgreSQL', () => {
+  let pg: TestServer;
+  let ps: InteractiveScenario;
+  let pobo: OnBehalfOfScenario;
+
+  beforeAll(async () => {
+    pg = await startTestServer({ database: 'postgres' });
+    ps = await seedInteractiveScenario(pg.directory);
+    pobo = await seedOnBehalfOf(pg, ps);
+  });
+  afterAll(() => pg.close());
+
+  it('issues for the user with offline_access, the refresh token redeems, missing consent is 65001', async () => {
+    const incoming = await spaAccessToken(pg, ps, `${pobo.mid.identifierUri}/access_as_user`);
+    const files = `${ps.api.identifierUri}/Files.Read`;
+    const issued = await postToken(pg, ps.tenantId, oboFields(pobo.mid, incoming, `${files} offline_access`));
+    expect(issued.status).toBe(200);
+    expect(decodeJwt(String(issued.body.access_token))).toMatchObject({ oid: ps.user.id, scp: 'Files.Read' });
+    const refreshed = await postToken(pg, ps.tenantId, {
+      grant_type: 'refresh_token',
+      client_id: pobo.mid.appId,
+      client_secret: pobo.mid.secret,
+      refresh_token: String(issued.body.refresh_token),
+    });
+    expect(refreshed.status).toBe(200);
+    const refused = await postToken(
+      pg,
+      ps.tenantId,
+      oboFields(pobo.mid, incoming, `${ps.api.identifierUri}/Files.Admin`),
+    );
+    expect({ status: refused.status, codes: refused.body.error_codes, sub: refused.body.suberror }).toEqual({
+      status: 400,
+      codes: [65001],
+      sub: 'consent_required',
+    });
+  });
+
+  it("refuses another tenant's token with 50013", async () => {
+    const other = await seedInteractiveScenario(pg.directory);
+    const foreign = await spaAccessToken(pg, other, `${other.api.identifierUri}/Files.Read`);
+    const { status, body } = await postToken(
+      pg,
+      ps.tenantId,
+      oboFields(pobo.mid, foreign, `${ps.api.identifierUri}/Files.Read`),
+    );
+    expect({ status, codes: body.error_codes }).toEqual({ status: 400, codes: [50013] });
   });
 });

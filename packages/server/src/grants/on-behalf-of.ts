@@ -7,6 +7,7 @@ import { isAudienceOf } from '../directory/identifiers.js';
 import type { AuthorizedGrant } from '../directory/model.js';
 import type { AuthenticationEvent } from '../sessions/authentication-event.js';
 import { newFamilyId } from '../tokens/opaque-tokens.js';
+import { responseScope } from '../tokens/user-tokens.js';
 import { verifyOwnAccessToken, type OwnTokenRefusal } from '../tokens/verify-own-token.js';
 import type { GrantDescriptor, TokenRequest } from './grant.js';
 import { refreshTokenFor, userTokenResponse, type IssuedRefreshToken } from './user-token-response.js';
@@ -31,6 +32,8 @@ const ON_BEHALF_OF = 'on_behalf_of';
  * - `offline_access` adds a refresh token of a new family, owned by the middle tier and tied to this grant (not
  *   to a browser session); without it, the access token carries the assertion's `grant_id`, so revoking the
  *   original grant also revokes what was issued on behalf of it.
+ * - The response's `scope` names the resource's scopes only, qualified as the client named the resource (no OIDC
+ *   scopes), as Entra's On-Behalf-Of responses do.
  *
  * @throws IdentityError 900144 (no `requested_token_use`, `assertion` or `scope`), 70000 (another
  *   `requested_token_use`), client authentication errors (7000218 for a client without a credential), 500133
@@ -140,7 +143,7 @@ export const onBehalfOfGrant: GrantDescriptor = {
       });
       refreshToken = { token: minted.token, expiresAt };
     }
-    return userTokenResponse(context, {
+    const response = await userTokenResponse(context, {
       client: client.application,
       clientAuthenticationLevel: client.clientAuthenticationLevel,
       user,
@@ -150,6 +153,9 @@ export const onBehalfOfGrant: GrantDescriptor = {
       refreshToken,
       grantId,
     });
+    // As Entra answers On-Behalf-Of: `scope` names the downstream resource's scopes only, resource-qualified.
+    response.scope = responseScope(issued.requestedIdentifier, issued.scopes, []);
+    return response;
   },
 };
 
