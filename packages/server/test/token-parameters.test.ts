@@ -123,11 +123,12 @@ describe('token request parameters, parsed through the grant descriptor', () => 
     expect(outcome(fields, grant)).toEqual(expected);
   });
 
-  it('registers the RFC 6749 grants, in discovery order, none letting a parameter repeat', () => {
+  it('registers the RFC 6749 grants and On-Behalf-Of, in discovery order, none letting a parameter repeat', () => {
     expect(grants.map((g) => [g.grantType, g.allowRepeated])).toEqual([
       ['authorization_code', []],
       ['refresh_token', []],
       ['client_credentials', []],
+      ['urn:ietf:params:oauth:grant-type:jwt-bearer', []],
     ]);
     expect(grantFor('urn:ietf:params:oauth:grant-type:token-exchange')).toBeUndefined();
   });
