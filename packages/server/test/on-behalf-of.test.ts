@@ -38,6 +38,14 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
+describe('On-Behalf-Of: discovery', () => {
+  it('grant_types_supported lists the jwt-bearer grant', async () => {
+    const response = await fetch(`${server.url}/${s.tenantId}/v2.0/.well-known/openid-configuration`);
+    const metadata = (await response.json()) as { grant_types_supported: string[] };
+    expect(metadata.grant_types_supported).toContain('urn:ietf:params:oauth:grant-type:jwt-bearer');
+  });
+});
+
 describe('On-Behalf-Of: issuing', () => {
   it("the seed's request (secret) gets the seed's response shape, for the user, with the consented scope", async () => {
     const { status, body } = await postToken(server, s.tenantId, oboFields(obo.mid, assertion, filesRead()));
