@@ -210,6 +210,37 @@ describe('On-Behalf-Of: issuing', () => {
     });
   });
 
+  it('a v1 assertion, addressed to the middle tier by its App ID URI, is accepted', async () => {
+    const d = server.directory;
+    const v1Uri = `api://${s.domain}/mid-v1`;
+    const v1 = await d.applications.create({
+      tenant: s.tenantId,
+      displayName: 'Middle Tier v1',
+      identifierUris: [v1Uri],
+      scopes: ['user_impersonation'],
+    });
+    const secret = await d.credentials.addPassword({ appId: v1.application.appId });
+    await d.grants.createPermissionGrant({
+      tenant: s.tenantId,
+      clientId: v1.servicePrincipal.id,
+      resourceId: obo.filesServicePrincipalId,
+      consentType: 'AllPrincipals',
+      scope: 'Files.Read',
+    });
+    const incoming = await spaAccessToken(server, s, `${v1Uri}/user_impersonation`);
+    expect(decodeJwt(incoming)).toMatchObject({ aud: v1Uri, ver: '1.0' });
+    const client = { appId: v1.application.appId, secret: secret.secretText };
+    const { status, body } = await postToken(server, s.tenantId, oboFields(client, incoming, filesRead()));
+    expect(status).toBe(200);
+    expect(decodeJwt(String(body.access_token))).toMatchObject({
+      aud: s.api.appId,
+      azp: v1.application.appId,
+      oid: s.user.id,
+      scp: 'Files.Read',
+      ver: '2.0',
+    });
+  });
+
   it('combined consent (the API lists the SPA in knownClientApplications) covers the API’s own OBO', async () => {
     const d = server.directory;
     const knownUri = `api://${s.domain}/known`;
