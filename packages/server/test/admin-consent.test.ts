@@ -1,62 +1,20 @@
-import { postgresAvailable, seedInteractiveScenario, startTestServer, TestBrowser } from '@tessera/testkit';
+import {
+  cliEnvironment,
+  postgresAvailable,
+  runTesseraCli,
+  seedInteractiveScenario,
+  startTestServer,
+  TestBrowser,
+} from '@tessera/testkit';
 import type { BrowserResponse, InteractiveScenario, TestServer } from '@tessera/testkit';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DAEMON_REDIRECT, seedDaemon, type DaemonScenario } from './support/admin-consent-daemon.js';
 
 // The admin consent endpoint (`/{tenant}/adminconsent`, `/{tenant}/v2.0/adminconsent`): a tenant administrator
 // grants a multi-tenant daemon its application permissions and delegated scopes for the whole organization. Every
 // refusal is checked at the HTTP level with its exact status and code, and with what it did not grant.
 const postgresUp = await postgresAvailable();
-
-const DAEMON_REDIRECT = 'https://daemon.example/permissions';
-
-/** A multi-tenant API with an application permission and a delegated scope, and a daemon asking for both. */
-interface DaemonScenario {
-  readonly apiAppId: string;
-  readonly apiUri: string;
-  readonly daemonAppId: string;
-  readonly daemonSecret: string;
-}
-
-async function seedDaemon(server: TestServer, home: InteractiveScenario): Promise<DaemonScenario> {
-  const directory = server.directory;
-  const apiUri = `api://${home.domain}/inventory`;
-  const api = await directory.applications.create({
-    tenant: home.tenantId,
-    displayName: 'Inventory API',
-    identifierUris: [apiUri],
-    appRoles: ['Inventory.Read.All'],
-    scopes: ['Inventory.Read'],
-    signInAudience: 'AzureADMultipleOrgs',
-    requestedAccessTokenVersion: 2,
-  });
-  const role = api.application.appRoles.find((r) => r.value === 'Inventory.Read.All');
-  const scope = api.application.api.oauth2PermissionScopes.find((s) => s.value === 'Inventory.Read');
-  const daemon = await directory.applications.create({
-    tenant: home.tenantId,
-    displayName: 'Inventory Daemon',
-    signInAudience: 'AzureADMultipleOrgs',
-    redirectUris: { web: [DAEMON_REDIRECT] },
-  });
-  await directory.applications.update(daemon.application.appId, () => ({
-    requiredResourceAccess: [
-      {
-        resourceAppId: api.application.appId,
-        resourceAccess: [
-          { id: role?.id ?? '', type: 'Role' as const },
-          { id: scope?.id ?? '', type: 'Scope' as const },
-        ],
-      },
-    ],
-  }));
-  const secret = await directory.credentials.addPassword({ appId: daemon.application.appId });
-  return {
-    apiAppId: api.application.appId,
-    apiUri,
-    daemonAppId: daemon.application.appId,
-    daemonSecret: secret.secretText,
-  };
-}
 
 describe.each([
   ['SQLite', 'sqlite', true],
@@ -343,6 +301,94 @@ describe.each([
       const answer = await attacker.submit(server.url, consent, { action: 'consent' }, undefined, origin());
       expectErrorPage(answer, 403, 9100013);
       expect(await grantsIn(org.tenantId)).toEqual({ roles: 0, grants: [] });
+    },
+  );
+});
+
+describe('app create declares what admin consent grants (CLI)', () => {
+  let server: TestServer;
+  let home: InteractiveScenario;
+  let d: DaemonScenario;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    home = await seedInteractiveScenario(server.directory);
+    d = await seedDaemon(server, home);
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  const cli = (args: readonly string[]) =>
+    runTesseraCli([...args, '--data', server.dataDir, '--json'], { env: cliEnvironment() });
+
+  it('--required-role RESOURCE=VALUE and --admin-scope VALUE, through the directory service', async () => {
+    const result = await cli([
+      'app',
+      'create',
+      '--tenant',
+      home.tenantId,
+      '--name',
+      'CLI Daemon',
+      '--multi-tenant',
+      '--redirect-uri',
+      'web=https://cli-daemon.example/permissions',
+      '--required-role',
+      `${d.apiUri}=Inventory.Read.All`,
+      '--required-scope',
+      `${d.apiUri}=Inventory.Read`,
+      '--admin-scope',
+      'Reports.Admin',
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const created = JSON.parse(result.stdout) as {
+      appId: string;
+      requiredResourceAccess: { resourceAppId: string; resourceAccess: { id: string; type: string }[] }[];
+      api: { oauth2PermissionScopes: { value: string; type: string }[] };
+    };
+    const api = await server.directory.applications.get(home.tenantId, { appId: d.apiAppId });
+    const role = api.appRoles.find((r) => r.value === 'Inventory.Read.All');
+    const scope = api.api.oauth2PermissionScopes.find((x) => x.value === 'Inventory.Read');
+    expect(created.requiredResourceAccess).toEqual([
+      {
+        resourceAppId: d.apiAppId,
+        resourceAccess: [
+          { id: role?.id, type: 'Role' },
+          { id: scope?.id, type: 'Scope' },
+        ],
+      },
+    ]);
+    expect(created.api.oauth2PermissionScopes.map((x) => [x.value, x.type])).toEqual([
+      ['Reports.Admin', 'Admin'],
+    ]);
+  });
+
+  it.each([
+    [
+      'an app role the resource does not have',
+      'Inventory.Write.All',
+      'not_found',
+      "The resource 'Inventory API' has no app role 'Inventory.Write.All'.",
+    ],
+  ] as const)(
+    '--required-role with %s: exit 1, %s, nothing registered',
+    async (_case, value, code, message) => {
+      const result = await cli([
+        'app',
+        'create',
+        '--tenant',
+        home.tenantId,
+        '--name',
+        'Bad Daemon',
+        '--required-role',
+        `${d.apiUri}=${value}`,
+      ]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({ error: { code, message } });
+      const listed = await server.directory.applications.list({ tenant: home.tenantId, top: 999 });
+      expect(listed.items.map((a) => a.displayName)).not.toContain('Bad Daemon');
     },
   );
 });

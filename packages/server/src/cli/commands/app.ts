@@ -61,6 +61,18 @@ export function registerAppCommands(program: Command, cli: CliContext): void {
       keyValue('RESOURCE=SCOPE'),
       [],
     )
+    .option(
+      '--required-role <resource=value>',
+      'application permission the app requires (requiredResourceAccess Role, granted by admin consent; repeatable)',
+      keyValue('RESOURCE=VALUE'),
+      [],
+    )
+    .option(
+      '--admin-scope <value>',
+      'delegated scope it exposes that only an administrator can consent to (type Admin; repeatable)',
+      collect,
+      [],
+    )
     .addOption(
       new Option('--token-version <version>', 'access token version for this resource').choices(['1', '2']),
     )
@@ -87,6 +99,8 @@ export function registerAppCommands(program: Command, cli: CliContext): void {
             knownClient: string[];
             preAuthorize: { key: string; value: string }[];
             requiredScope: { key: string; value: string }[];
+            requiredRole: { key: string; value: string }[];
+            adminScope: string[];
             tokenVersion?: '1' | '2';
             tokenAlg?: SigningAlgorithm;
           },
@@ -102,6 +116,7 @@ export function registerAppCommands(program: Command, cli: CliContext): void {
             appRoles: options.appRole,
             userRoles: options.userRole,
             scopes: options.scope,
+            adminScopes: options.adminScope,
             redirectUris: { web: redirects('web'), spa: redirects('spa'), publicClient: redirects('public') },
             signInAudience: options.multiTenant === true ? 'AzureADMultipleOrgs' : 'AzureADMyOrg',
             requestedAccessTokenVersion:
@@ -120,6 +135,10 @@ export function registerAppCommands(program: Command, cli: CliContext): void {
             requiredScopes: grouped(options.requiredScope).map((g) => ({
               resource: g.key,
               scopes: g.values,
+            })),
+            requiredRoles: grouped(options.requiredRole).map((g) => ({
+              resource: g.key,
+              roles: g.values,
             })),
           };
           const { application, servicePrincipal } = await withDirectory(options, (d) =>

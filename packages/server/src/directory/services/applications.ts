@@ -71,6 +71,14 @@ export interface CreateApplicationInput {
   }[];
   /** `requiredResourceAccess` delegated permissions: resource `appId` or App ID URI, and scope values. */
   readonly requiredScopes?: readonly { readonly resource: string; readonly scopes: readonly string[] }[];
+  /**
+   * `requiredResourceAccess` application permissions (`Role` entries): resource `appId` or App ID URI, and values
+   * of its app roles that may be granted to applications — what admin consent grants and `/.default` of the client
+   * credentials grant means.
+   */
+  readonly requiredRoles?: readonly { readonly resource: string; readonly roles: readonly string[] }[];
+  /** Delegated scopes of type `Admin` (only an administrator can consent to them), by value. */
+  readonly adminScopes?: readonly string[];
 }
 
 /**
@@ -200,10 +208,15 @@ export class ApplicationService {
       ],
       isEnabled: true,
     }));
-    const scopes = uniqueValues(input.scopes ?? [], 'scope').map((value): PermissionScope => ({
+    const adminScopes = input.adminScopes ?? [];
+    const scopeValues = [
+      ...(input.scopes ?? []),
+      ...adminScopes.filter((v) => !(input.scopes ?? []).includes(v)),
+    ];
+    const scopes = uniqueValues(scopeValues, 'scope').map((value): PermissionScope => ({
       id: randomUUID(),
       value,
-      type: 'User',
+      type: adminScopes.includes(value) ? 'Admin' : 'User',
       adminConsentDisplayName: value,
       adminConsentDescription: value,
       userConsentDisplayName: value,
@@ -230,7 +243,10 @@ export class ApplicationService {
         return scope.id;
       }),
     }));
-    const requiredResourceAccess = await this.requiredScopeAccess(input.requiredScopes ?? []);
+    const requiredResourceAccess = await this.requiredScopeAccess(
+      input.requiredScopes ?? [],
+      input.requiredRoles ?? [],
+    );
     const application: Application = {
       ...emptyApplicationDefinition,
       id: randomUUID(),
@@ -489,8 +505,35 @@ export class ApplicationService {
   /** `requiredResourceAccess` entries for delegated scopes named by value, grouped per resource. */
   private async requiredScopeAccess(
     wanted: readonly { readonly resource: string; readonly scopes: readonly string[] }[],
+    wantedRoles: readonly { readonly resource: string; readonly roles: readonly string[] }[] = [],
   ): Promise<RequiredResourceAccess[]> {
     const result: RequiredResourceAccess[] = [];
+    const add = (resourceAppId: string, entries: readonly { id: string; type: 'Scope' | 'Role' }[]) => {
+      const existing = result.find((r) => r.resourceAppId === resourceAppId);
+      const access = [...(existing?.resourceAccess ?? [])];
+      for (const entry of entries) if (!access.some((a) => a.id === entry.id)) access.push(entry);
+      if (existing === undefined) result.push({ resourceAppId, resourceAccess: access });
+      else result[result.indexOf(existing)] = { resourceAppId, resourceAccess: access };
+    };
+    for (const { resource: named, roles } of wantedRoles) {
+      const resourceAppId = await resolveResourceAppId(this.store, named);
+      if (resourceAppId === undefined)
+        throw new DirectoryError('not_found', `Resource '${named}' not found.`);
+      const resource = await this.require(resourceAppId);
+      const entries = roles.map((value) => {
+        const role = resource.appRoles.find((r) => r.value === value && r.isEnabled);
+        if (role === undefined) {
+          throw new DirectoryError(
+            'not_found',
+            `The resource '${resource.displayName}' has no app role '${value}'.`,
+          );
+        }
+        if (!role.allowedMemberTypes.includes('Application'))
+          throw new DirectoryError('invalid', `The app role '${value}' cannot be granted to applications.`);
+        return { id: role.id, type: 'Role' as const };
+      });
+      add(resource.appId, entries);
+    }
     for (const { resource: named, scopes } of wanted) {
       const resourceAppId = await resolveResourceAppId(this.store, named);
       if (resourceAppId === undefined)
