@@ -10,6 +10,8 @@ export const GrantType = {
   authorizationCode: 'authorization_code',
   refreshToken: 'refresh_token',
   jwtBearer: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+  /** RFC 8693 §2.1. */
+  tokenExchange: 'urn:ietf:params:oauth:grant-type:token-exchange',
 } as const;
 export type GrantType = (typeof GrantType)[keyof typeof GrantType];
 
@@ -31,7 +33,12 @@ export interface TokenResponse {
   id_token?: string;
   /** base64url JSON `{"uid": oid, "utid": tid}`, when the client sent `client_info=1`. */
   client_info?: string;
+  /** RFC 8693 §2.2.1: the type of the issued token; token exchange responses only. */
+  issued_token_type?: string;
 }
+
+/** RFC 8693 §3: the token type of an access token, the only one token exchange accepts and issues. */
+export const TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
 
 /** `response_type` values of the authorization endpoint (OAuth 2.0 Multiple Response Types §5). */
 export const RESPONSE_TYPES = ['code', 'token', 'id_token', 'id_token token', 'code id_token'] as const;

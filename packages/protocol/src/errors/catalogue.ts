@@ -20,6 +20,8 @@ export type OAuthErrorName =
   | 'unsupported_grant_type'
   | 'invalid_scope'
   | 'invalid_resource'
+  /** RFC 8693 §2.2.2, RFC 8707 §2: the targets (`audience`, `resource`) cannot be served together. */
+  | 'invalid_target'
   | 'invalid_tenant'
   | 'temporarily_unavailable'
   | 'server_error'
@@ -533,6 +535,22 @@ export const errorCatalogue = {
     status: 405,
     name: 'MethodNotAllowed',
     description: 'The endpoint {path} does not accept the {method} method; use {allowed}.',
+    tesseraOwn: true,
+  },
+  9100070: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'UnsupportedTokenType',
+    description:
+      "The value '{value}' of the '{name}' parameter is not supported. Only 'urn:ietf:params:oauth:token-type:access_token' is.",
+    tesseraOwn: true,
+  },
+  9100071: {
+    error: 'invalid_target',
+    status: 400,
+    name: 'InvalidTarget',
+    description:
+      'The requested audience and resource values {targets} do not name one resource of the tenant. Token exchange issues a token for exactly one resource.',
     tesseraOwn: true,
   },
   9100500: {
