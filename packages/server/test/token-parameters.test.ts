@@ -123,13 +123,14 @@ describe('token request parameters, parsed through the grant descriptor', () => 
     expect(outcome(fields, grant)).toEqual(expected);
   });
 
-  it('registers the RFC 6749 grants and On-Behalf-Of, in discovery order, none letting a parameter repeat', () => {
+  it('registers the RFC 6749 grants, On-Behalf-Of and token exchange, in discovery order; only RFC 8693 targets repeat', () => {
     expect(grants.map((g) => [g.grantType, g.allowRepeated])).toEqual([
       ['authorization_code', []],
       ['refresh_token', []],
       ['client_credentials', []],
       ['urn:ietf:params:oauth:grant-type:jwt-bearer', []],
+      ['urn:ietf:params:oauth:grant-type:token-exchange', ['audience', 'resource']],
     ]);
-    expect(grantFor('urn:ietf:params:oauth:grant-type:token-exchange')).toBeUndefined();
+    expect(grantFor('urn:ietf:params:oauth:grant-type:token-exchange')).toBeDefined();
   });
 });

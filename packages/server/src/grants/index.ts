@@ -3,6 +3,7 @@ import { clientCredentialsGrant } from './client-credentials.js';
 import type { GrantDescriptor } from './grant.js';
 import { onBehalfOfGrant } from './on-behalf-of.js';
 import { refreshTokenGrant } from './refresh-token.js';
+import { tokenExchangeGrant } from './token-exchange.js';
 
 /**
  * Every grant the token endpoint serves, in the order discovery lists them (`grant_types_supported`). Register new
@@ -13,6 +14,7 @@ export const grants: readonly GrantDescriptor[] = [
   refreshTokenGrant,
   clientCredentialsGrant,
   onBehalfOfGrant,
+  tokenExchangeGrant,
 ];
 
 const byGrantType: ReadonlyMap<string, GrantDescriptor> = new Map(grants.map((g) => [g.grantType, g]));

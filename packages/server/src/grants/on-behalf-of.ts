@@ -1,16 +1,8 @@
 import { GrantType, IdentityError, type TokenResponse } from '@tessera/protocol';
-import type { JWTPayload } from 'jose';
 import { authenticateClient } from '../client-auth/authenticate-client.js';
 import type { ServerContext } from '../context.js';
-import { missingConsent, resolveScopes } from '../directory/consent.js';
-import { isAudienceOf } from '../directory/identifiers.js';
-import type { AuthorizedGrant } from '../directory/model.js';
-import type { AuthenticationEvent } from '../sessions/authentication-event.js';
-import { newFamilyId } from '../tokens/opaque-tokens.js';
-import { responseScope } from '../tokens/user-tokens.js';
-import { verifyOwnAccessToken, type OwnTokenRefusal } from '../tokens/verify-own-token.js';
+import { consentedDelegatedGrant, issueDelegatedToken, verifyDelegatedUserToken } from './delegation.js';
 import type { GrantDescriptor, TokenRequest } from './grant.js';
-import { refreshTokenFor, userTokenResponse, type IssuedRefreshToken } from './user-token-response.js';
 
 /** The only `requested_token_use` of the jwt-bearer grant this server serves. */
 const ON_BEHALF_OF = 'on_behalf_of';
@@ -25,7 +17,7 @@ const ON_BEHALF_OF = 'on_behalf_of';
  *   tenant, addressed to the client (`aud` its appId or one of its App ID URIs, v1 or v2), and about a user.
  * - The result is about the same user (`oid`, `tid`, `amr`, `name`, `preferred_username` or `upn` by the
  *   downstream resource's token version) and carries only the scopes the consent engine
- *   ({@link missingConsent}) finds consented for the client on the resource: the user's own grant, an
+ *   (`consentedDelegatedGrant` of `delegation.ts`, shared with token exchange) finds consented for the client on the resource: the user's own grant, an
  *   `AllPrincipals` grant (combined consent through `knownClientApplications` records one for the middle tier), or
  *   the resource's `preAuthorizedApplications`. `{resource}/.default` stands for the client's static permissions
  *   on the resource. The OIDC scopes are not consent-checked here: the user's sign-in already granted them.
@@ -62,128 +54,8 @@ export const onBehalfOfGrant: GrantDescriptor = {
     if (scope === undefined || scope.trim() === '') throw new IdentityError(900144, { name: 'scope' });
 
     const client = await authenticateClient(context, request);
-    const tenantId = client.tenant.id;
-    const verified = await verifyOwnAccessToken(
-      context.keyRing(),
-      context.baseUrl(),
-      assertion,
-      context.config.clockSkewSeconds,
-      { tenantId, revocations: context.revocations },
-    );
-    if (!verified.ok) throw assertionRefusal(verified.reason);
-    const claims = verified.claims;
-    if (claims.idtyp !== 'user' || typeof claims.oid !== 'string') {
-      throw new IdentityError(50013, {
-        reason: 'The assertion is an app-only token: it represents no user.',
-      });
-    }
-    if (!isAudienceOf(client.application, claims.aud)) {
-      throw new IdentityError(500131, {
-        tokenAudience: String(claims.aud).slice(0, 256),
-        expectedAudience: client.application.appId,
-      });
-    }
-    const user = await context.cache.user(claims.oid);
-    if (user === undefined || user.tenantId !== tenantId) {
-      throw new IdentityError(50013, { reason: 'The user of the assertion does not exist.' });
-    }
-    if (!user.accountEnabled) throw new IdentityError(50057);
-
-    const { resource, grant } = await resolveScopes(context.cache, client.application, scope, tenantId);
-    const needs = await missingConsent(context.cache, {
-      tenantId,
-      userId: user.id,
-      client: client.application,
-      resource,
-      grant: { ...grant, oidcScopes: [] },
-    });
-    const missing = needs.flatMap((need) => need.scopes);
-    if (missing.length > 0 || grant.scopes.length === 0) {
-      throw new IdentityError(
-        65001,
-        { clientId: client.application.appId },
-        {
-          error: 'invalid_grant',
-          suberror: 'consent_required',
-          detail: missing.length > 0 ? `missing ${missing.join(' ')}` : 'no scope of the resource consented',
-        },
-      );
-    }
-
-    const now = context.now();
-    const authentication: AuthenticationEvent = {
-      userId: user.id,
-      tenantId,
-      authTime: typeof claims.iat === 'number' ? claims.iat : now,
-      amr: amrOf(claims),
-      clientId: client.application.appId,
-      platform: 'web',
-    };
-    const issued: AuthorizedGrant = grant;
-    let refreshToken: IssuedRefreshToken | undefined;
-    let grantId = typeof claims.grant_id === 'string' ? claims.grant_id : newFamilyId();
-    if (issued.oidcScopes.includes('offline_access')) {
-      grantId = newFamilyId();
-      const expiresAt = now + context.config.refreshTokenLifetimeSeconds;
-      const minted = refreshTokenFor(context, {
-        familyId: grantId,
-        generation: 0,
-        userId: user.id,
-        tenantId,
-      });
-      await context.signIn.refreshFamilies.insert({
-        familyId: grantId,
-        tokenHash: minted.hash,
-        generation: 0,
-        authentication,
-        grant: issued,
-        clientInfo: params.client_info === '1',
-        createdAt: now,
-        expiresAt,
-      });
-      refreshToken = { token: minted.token, expiresAt };
-    }
-    const response = await userTokenResponse(context, {
-      client: client.application,
-      clientAuthenticationLevel: client.clientAuthenticationLevel,
-      user,
-      grant: issued,
-      authentication,
-      clientInfo: params.client_info === '1',
-      refreshToken,
-      grantId,
-    });
-    // As Entra answers On-Behalf-Of: `scope` names the downstream resource's scopes only, resource-qualified.
-    response.scope = responseScope(issued.requestedIdentifier, issued.scopes, []);
-    return response;
+    const delegated = await verifyDelegatedUserToken(context, client, assertion, 'assertion');
+    const grant = await consentedDelegatedGrant(context, client, delegated.user, scope);
+    return issueDelegatedToken(context, { client, delegated, grant, clientInfo: params.client_info === '1' });
   },
 };
-
-/** The refusal of an assertion this server does not accept, by why. */
-function assertionRefusal(reason: OwnTokenRefusal): IdentityError {
-  switch (reason) {
-    case 'expired':
-    case 'not_yet_valid':
-      return new IdentityError(500133, {}, { detail: reason });
-    case 'wrong_tenant':
-      return new IdentityError(50013, { reason: 'The assertion was issued in another tenant.' });
-    case 'revoked':
-      return new IdentityError(50013, { reason: 'The assertion has been revoked.' });
-    case 'not_access_token':
-      return new IdentityError(50013, {
-        reason: 'The assertion is not an access token (an ID token cannot be used).',
-      });
-    default:
-      return new IdentityError(
-        50013,
-        { reason: 'The assertion is not a token this server issued, or its signature is invalid.' },
-        { detail: reason },
-      );
-  }
-}
-
-/** The assertion's `amr` (RFC 8176), strings only; `pwd` when it carries none. */
-function amrOf(claims: JWTPayload): string[] {
-  const amr = Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [];
-  return amr.length > 0 ? amr : ['pwd'];
-}

@@ -3,7 +3,7 @@ import type { ServerContext } from '../context.js';
 import type { Application, AuthorizedGrant, User } from '../directory/model.js';
 import type { AuthenticationEvent } from '../sessions/authentication-event.js';
 import { loginHintFor } from '../sessions/login-hint.js';
-import { issueAccessToken, type ClientAuthenticationLevel } from '../tokens/access-token.js';
+import { issueAccessToken, type ActorClaim, type ClientAuthenticationLevel } from '../tokens/access-token.js';
 import { mintRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
 import { clientInfoOf, issueIdToken, responseScope } from '../tokens/user-tokens.js';
 import { userAppRoles } from '../tokens/user-roles.js';
@@ -46,6 +46,8 @@ export async function userTokenResponse(
     refreshToken?: IssuedRefreshToken | undefined;
     /** The grant (refresh token family id) the tokens are issued from; the access token's `grant_id`. */
     grantId: string;
+    /** The access token's `act` claim (RFC 8693 §4.1): the party acting for the user (token exchange). */
+    act?: ActorClaim | undefined;
   },
 ): Promise<TokenResponse> {
   const resource = await context.cache.application(input.grant.resourceAppId);
@@ -76,6 +78,7 @@ export async function userTokenResponse(
       pairwiseKey: context.keys.pairwise,
       grantId: input.grantId,
     },
+    act: input.act,
   });
   const response: TokenResponse = {
     token_type: 'Bearer',
