@@ -151,6 +151,26 @@ describe.each([
     },
   );
 
+  it.skipIf(!available)(
+    "Origin null with Sec-Fetch-Site same-origin (Chromium's form POST from a no-referrer page) is this site",
+    async () => {
+      const org = await customer();
+      const browser = new TestBrowser();
+      const consent = await signIn(
+        browser,
+        adminConsentUrl(org.tenantId),
+        org.admin.userPrincipalName,
+        org.password,
+      );
+      const back = await browser.submit(server.url, consent, { action: 'consent' }, undefined, {
+        origin: 'null',
+        'sec-fetch-site': 'same-origin',
+      });
+      expect(back.status).toBe(302);
+      expect((await daemonToken(org.tenantId)).roles).toEqual(['Inventory.Read.All']);
+    },
+  );
+
   it.skipIf(!available)('common and organizations resolve to the admin tenant after sign-in', async () => {
     for (const segment of ['common', 'organizations']) {
       const org = await customer();
@@ -261,6 +281,20 @@ describe.each([
     ['a cross-origin POST', 403, 9100013, {}, () => ({ origin: 'https://evil.example' })],
     ['a POST without Origin', 403, 9100013, {}, () => ({})],
     ['an Origin of null', 403, 9100013, {}, () => ({ origin: 'null' })],
+    [
+      'an Origin of null from another site',
+      403,
+      9100013,
+      {},
+      () => ({ origin: 'null', 'sec-fetch-site': 'cross-site' }),
+    ],
+    [
+      'a same-origin Sec-Fetch-Site without Origin',
+      403,
+      9100013,
+      {},
+      () => ({ 'sec-fetch-site': 'same-origin' }),
+    ],
   ] as const)(
     '%s on the consent decision: %i %i, nothing granted',
     async (_case, status, code, fields, headers) => {

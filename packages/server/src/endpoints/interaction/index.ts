@@ -107,10 +107,13 @@ async function interact(
 }
 
 /**
- * Whether the request's `Origin` header (Fetch Standard §3.1; browsers send it with every form POST) is this
- * server's own origin. A missing or `null` origin is not.
+ * Whether a form POST comes from a page of this server: its `Origin` header (Fetch Standard §3.1; browsers send it
+ * with every form POST) is this server's own origin — or, as Chromium sends it from these pages, whose
+ * `Referrer-Policy` is `no-referrer`, `Origin: null` together with `Sec-Fetch-Site: same-origin` (Fetch Metadata,
+ * a header no page can set). A missing origin, another origin, or `null` from anywhere else is not.
  */
 function sameOrigin(context: ServerContext, request: FastifyRequest): boolean {
   const origin = request.headers.origin;
-  return origin !== undefined && origin === new URL(context.baseUrl()).origin;
+  if (origin === new URL(context.baseUrl()).origin) return true;
+  return origin === 'null' && request.headers['sec-fetch-site'] === 'same-origin';
 }
