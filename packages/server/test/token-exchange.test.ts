@@ -320,6 +320,13 @@ describe('token exchange: refusals', () => {
       code: 9100071,
     },
     {
+      name: 'a resource-qualified scope of another resource than the audience',
+      fields: sameToken(() => ({ scope: `${obo.mid.identifierUri}/access_as_user` })),
+      status: 400,
+      error: 'invalid_target',
+      code: 9100071,
+    },
+    {
       name: 'an audience that names no resource',
       fields: sameToken(() => ({ audience: 'api://nowhere.example/none' })),
       status: 400,

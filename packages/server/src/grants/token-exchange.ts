@@ -24,7 +24,8 @@ const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
  * - The target is named by `audience` (appId or App ID URI) and/or `resource` (App ID URI), each repeatable (§2.1);
  *   every value must name the same resource of the tenant, otherwise `invalid_target` (§2.2.2). `scope` values
  *   without a resource are qualified with the target; with no `scope`, the target's `/.default` is meant (the
- *   client's static permissions). Without a target, `scope` names the resource as in On-Behalf-Of.
+ *   client's static permissions). Without a target, `scope` names the resource as in On-Behalf-Of. A resource-qualified `scope` value of another resource than the
+ *   target is `invalid_target` too.
  * - The access token carries `act` (§4.1): the actor (the `actor_token`'s `sub` and `iss` when one is given, a
  *   token the client obtained itself; otherwise the client, `sub` = its appId), with the subject token's own `act`
  *   nested inside it on a chain (A → B → C).
@@ -72,7 +73,8 @@ export const tokenExchangeGrant: GrantDescriptor = {
 
     const client = await authenticateClient(context, request);
     const target = await oneTarget(context, targets);
-    const scope = target === undefined ? scopeParameter : qualifiedScope(target, scopeParameter);
+    const scope =
+      target === undefined ? scopeParameter : await qualifiedScope(context, target, scopeParameter, targets);
     const delegated = await verifyDelegatedUserToken(context, client, subjectToken, 'subject_token');
     const actor =
       actorToken !== undefined && actorToken !== ''
@@ -99,14 +101,19 @@ function requireAccessTokenType(value: string | undefined, name: string): void {
     throw new IdentityError(9100070, { name, value: value.slice(0, 256) });
 }
 
+/** The one resource the `audience` / `resource` values name: the first value's spelling and the resource's appId. */
+interface Target {
+  readonly identifier: string;
+  readonly appId: string;
+}
+
 /**
- * The one resource the `audience` / `resource` values name, spelled as the first value names it; undefined without
- * targets.
+ * The one resource the `audience` / `resource` values name; undefined without targets.
  *
  * @throws IdentityError 9100071 `invalid_target` when a value names no resource of the tenant or two name different
  *   ones (RFC 8693 §2.2.2).
  */
-async function oneTarget(context: ServerContext, targets: readonly string[]): Promise<string | undefined> {
+async function oneTarget(context: ServerContext, targets: readonly string[]): Promise<Target | undefined> {
   let appId: string | undefined;
   for (const target of targets) {
     const named = await context.cache.resourceAppId(target);
@@ -115,19 +122,36 @@ async function oneTarget(context: ServerContext, targets: readonly string[]): Pr
     }
     appId = named;
   }
-  return targets[0];
+  const identifier = targets[0];
+  return identifier === undefined || appId === undefined ? undefined : { identifier, appId };
 }
 
 /**
- * `scope` with every value that names no resource qualified with `target` (OIDC scopes kept as they are); the
+ * `scope` with every value that names no resource qualified with the target (OIDC scopes kept as they are); the
  * target's `/.default` when `scope` names no resource scope.
+ *
+ * @throws IdentityError 9100071 `invalid_target` when a qualified value names another resource than the target.
  */
-function qualifiedScope(target: string, scope: string): string {
+async function qualifiedScope(
+  context: ServerContext,
+  target: Target,
+  scope: string,
+  targets: readonly string[],
+): Promise<string> {
   const values = scope.split(' ').filter((v) => v !== '');
-  const qualified = values.map((v) =>
-    v.includes('/') || OIDC_SCOPES.has(v.toLowerCase()) ? v : `${target}/${v}`,
-  );
-  if (!values.some((v) => !OIDC_SCOPES.has(v.toLowerCase()))) qualified.push(`${target}/.default`);
+  const qualified: string[] = [];
+  for (const value of values) {
+    if (OIDC_SCOPES.has(value.toLowerCase())) qualified.push(value);
+    else if (!value.includes('/')) qualified.push(`${target.identifier}/${value}`);
+    else {
+      const named = await context.cache.resourceAppId(value.slice(0, value.lastIndexOf('/')));
+      if (named !== undefined && named !== target.appId) {
+        throw new IdentityError(9100071, { targets: [...targets, value].join(' ').slice(0, 512) });
+      }
+      qualified.push(value);
+    }
+  }
+  if (!values.some((v) => !OIDC_SCOPES.has(v.toLowerCase()))) qualified.push(`${target.identifier}/.default`);
   return qualified.join(' ');
 }
 
