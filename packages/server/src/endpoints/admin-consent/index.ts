@@ -151,20 +151,23 @@ async function needsOf(context: ServerContext, client: Application): Promise<Adm
 }
 
 /**
- * The consent page's items: per resource its app roles (worded by their display name and description) and its
- * delegated scopes (worded for administrators), all marked as needing an administrator.
+ * The consent page's items: per resource its app roles (worded by their display name and description, shown as
+ * the page shows a scope: the page's copy of the resource lists them beside its scopes) and its delegated scopes
+ * (worded for administrators), all marked as needing an administrator.
  */
 function promptItemsOf(needs: readonly AdminConsentNeed[]): ConsentPromptItem[] {
   return needs.map(({ resource, roles, scopes }) => {
     const roleScopes = resource.appRoles
       .filter((r) => roles.includes(r.value))
       .map((r): PermissionScope => ({
-        ...(resource.api.oauth2PermissionScopes[0] as PermissionScope),
         id: r.id,
         value: r.value,
         type: 'Admin',
         adminConsentDisplayName: r.displayName,
         adminConsentDescription: r.description,
+        userConsentDisplayName: r.displayName,
+        userConsentDescription: r.description,
+        isEnabled: true,
       }));
     const shown = {
       ...resource,
