@@ -594,6 +594,31 @@ export const AUDIT_ACTIVITIES: {
         return { tenant: input.tenantId, targets };
       },
     },
+    grantAdminConsent: {
+      activityDisplayName: 'Consent to application',
+      category: 'ApplicationManagement',
+      operationType: 'Assign',
+      // The client's service principal, with the app roles and scopes consented to per resource.
+      subject: async ({ args: [tenant, clientAppId, consent], result }, lookup) => {
+        const sp =
+          result?.servicePrincipal ?? (await lookup.store.servicePrincipals.find(tenant, clientAppId));
+        const permissions = [
+          ...consent.appRoles.map((r) => ({ ResourceAppId: r.resourceAppId, Roles: r.roles.join(' ') })),
+          ...consent.scopes.map((s) => ({ ResourceAppId: s.resourceAppId, Scope: s.scopes.join(' ') })),
+        ];
+        return {
+          tenant,
+          targets: [
+            target('ServicePrincipal', sp?.id ?? null, sp?.displayName ?? null, {
+              modifiedProperties: added({
+                'ConsentContext.IsAdminConsent': true,
+                'ConsentAction.Permissions': permissions,
+              }),
+            }),
+          ],
+        };
+      },
+    },
     createPermissionGrant: {
       activityDisplayName: 'Add delegated permission grant',
       category: 'ApplicationManagement',

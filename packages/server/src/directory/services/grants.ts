@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DirectoryStore } from '../../store/directory-store.js';
+import { isUniqueViolation } from '../../store/database.js';
 import { DirectoryError, writeOrConflict } from '../errors.js';
 import type {
   AppRole,
@@ -156,6 +157,133 @@ export class GrantService {
         );
       }
     });
+  }
+
+  /**
+   * A tenant administrator's consent for the whole organization (the `/adminconsent` endpoint), in **one**
+   * transaction: the service principals the client and each resource need in the tenant (when missing), each app
+   * role (application permission) assigned to the client's service principal, and each resource's delegated
+   * scopes merged into one `AllPrincipals` grant. Every role and scope is checked before anything is written, so
+   * a refusal (a role or an application removed meanwhile) leaves nothing written. Granting again changes
+   * nothing and succeeds. The write evicts what it changed from every node's directory cache (this node at once,
+   * the others within one poll interval). Two approvals at once: the loser of an insert tries again (up to three
+   * attempts), then finds what the winner wrote.
+   *
+   * @param consent.appRoles app role values by resource `appId` (roles that allow member type `Application`).
+   * @param consent.scopes delegated scope values by resource `appId`.
+   * @returns the client's service principal and the app role assignments it holds from this consent.
+   * @throws DirectoryError `not_found` (tenant, client or resource application, enabled app role, delegated
+   *   scope) or `invalid` (a role that cannot be granted to applications).
+   * @see https://learn.microsoft.com/entra/identity-platform/v2-admin-consent
+   */
+  async grantAdminConsent(
+    tenant: string,
+    clientAppId: string,
+    consent: {
+      readonly appRoles: readonly { readonly resourceAppId: string; readonly roles: readonly string[] }[];
+      readonly scopes: readonly { readonly resourceAppId: string; readonly scopes: readonly string[] }[];
+    },
+  ): Promise<{ servicePrincipal: ServicePrincipal; appRoleAssignments: AppRoleAssignment[] }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.grantAdminConsentOnce(tenant, clientAppId, consent);
+      } catch (error) {
+        if (attempt >= 3 || !isUniqueViolation(error)) throw error;
+      }
+    }
+  }
+
+  private async grantAdminConsentOnce(
+    tenantName: string,
+    clientAppId: string,
+    consent: Parameters<GrantService['grantAdminConsent']>[2],
+  ): Promise<{ servicePrincipal: ServicePrincipal; appRoleAssignments: AppRoleAssignment[] }> {
+    const tenant = await this.tenants.require(tenantName);
+    const now = this.nowSeconds();
+    // Everything is read and checked before the write: on SQLite a read outside the open transaction would wait
+    // for it forever, and a refusal must leave nothing written.
+    const sps = new Map<string, { sp: ServicePrincipal; missing: boolean }>();
+    const spOf = async (appId: string): Promise<ServicePrincipal> => {
+      const app = await this.applications.require(appId);
+      const known = sps.get(app.appId);
+      if (known !== undefined) return known.sp;
+      const existing = await this.store.servicePrincipals.find(tenant.id, app.appId);
+      const sp = existing ?? servicePrincipalFor(app, tenant.id);
+      sps.set(app.appId, { sp, missing: existing === undefined });
+      return sp;
+    };
+    const clientSp = await spOf(clientAppId);
+    const assignments: { assignment: AppRoleAssignment; stored: boolean }[] = [];
+    for (const { resourceAppId, roles } of consent.appRoles) {
+      if (roles.length === 0) continue;
+      const resourceSp = await spOf(resourceAppId);
+      for (const role of roles) {
+        const { appRole } = await this.assignableAppRole(resourceSp.appId, role, 'Application');
+        const existing = await this.store.appRoleAssignments.find(clientSp.id, resourceSp.id, appRole.id);
+        const twice = assignments.some(
+          (a) => a.assignment.appRoleId === appRole.id && a.assignment.resourceId === resourceSp.id,
+        );
+        if (twice) continue;
+        assignments.push({
+          assignment: existing ?? {
+            id: randomUUID(),
+            tenantId: tenant.id,
+            principalId: clientSp.id,
+            principalType: 'ServicePrincipal',
+            resourceId: resourceSp.id,
+            appRoleId: appRole.id,
+            createdAt: now,
+          },
+          stored: existing !== undefined,
+        });
+      }
+    }
+    const grants: { resourceSp: ServicePrincipal; scopes: string[] }[] = [];
+    for (const { resourceAppId, scopes } of consent.scopes) {
+      if (scopes.length === 0) continue;
+      const resourceSp = await spOf(resourceAppId);
+      const published = (await this.publishedScopes(resourceSp, scopes.join(' '))).split(' ');
+      const granted = (await this.store.permissionGrants.listBetween(clientSp.id, resourceSp.id)).find(
+        (g) => g.consentType === 'AllPrincipals',
+      );
+      const held = new Set(granted?.scope.split(' ') ?? []);
+      if (published.some((value) => !held.has(value))) grants.push({ resourceSp, scopes: published });
+    }
+    const pending = [...sps.values()].filter((s) => s.missing);
+    const unstored = assignments.filter((a) => !a.stored);
+    if (pending.length > 0 || unstored.length > 0 || grants.length > 0) {
+      await this.store.write(async (trx) => {
+        for (const { sp } of pending) await this.store.servicePrincipals.insert(trx, sp, now);
+        for (const { assignment } of unstored) await this.store.appRoleAssignments.insert(trx, assignment);
+        for (const { resourceSp, scopes } of grants) {
+          await this.store.permissionGrants.merge(
+            trx,
+            {
+              id: randomUUID(),
+              tenantId: tenant.id,
+              clientId: clientSp.id,
+              consentType: 'AllPrincipals',
+              principalId: null,
+              resourceId: resourceSp.id,
+              scopes,
+            },
+            now,
+          );
+        }
+      });
+    }
+    const held: AppRoleAssignment[] = [];
+    for (const { assignment } of assignments) {
+      // An identical assignment written meanwhile was left as it was (no conflict): answer the stored one.
+      held.push(
+        (await this.store.appRoleAssignments.find(
+          assignment.principalId,
+          assignment.resourceId,
+          assignment.appRoleId,
+        )) ?? assignment,
+      );
+    }
+    return { servicePrincipal: clientSp, appRoleAssignments: held };
   }
 
   /** Stores the assignment of `appRole` on `resourceSp` to a principal, or answers the one already stored. */

@@ -2,7 +2,6 @@ import { IdentityError } from '@tessera/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { runAsAuditActor } from '../../directory/audit-context.js';
-import { DirectoryError } from '../../directory/errors.js';
 import {
   GLOBAL_ADMINISTRATOR,
   type Application,
@@ -14,7 +13,7 @@ import { resolveTenantSegment } from '../../directory/tenant-segment.js';
 import { asIdentityError } from '../../http/errors.js';
 import { listBrowserSessions } from '../../sessions/browser-sessions.js';
 import { requesterOf } from '../authorize/requester.js';
-import { consentActor, recordConsentDecision } from '../interaction/consent-step.js';
+import { consentActor } from '../interaction/consent-step.js';
 import { sendErrorPage } from '../interaction/error-page.js';
 import { singleValuedParameters } from '../interaction/request-parameters.js';
 import type { ResumeTarget } from '../interaction/resume-target.js';
@@ -181,9 +180,12 @@ function promptItemsOf(needs: readonly AdminConsentNeed[]): ConsentPromptItem[] 
 }
 
 /**
- * Grants what the page showed, as the administrator (audited as theirs): the service principals of the app and of
- * each resource with app roles (when missing), each app role to the app's service principal, and the delegated
- * scopes as `AllPrincipals` grants. Granting again is idempotent.
+ * Grants what the page showed, as the administrator (audited as theirs, "Consent to application"), in one write
+ * (`grants.grantAdminConsent`): the service principals of the app and of each resource (when missing), each app
+ * role to the app's service principal, and the delegated scopes as `AllPrincipals` grants. A refusal leaves
+ * nothing written; granting again is idempotent.
+ *
+ * @throws DirectoryError `not_found` for a role, scope or application removed while the page was shown (a 5xx).
  */
 async function grantAdminConsent(
   context: ServerContext,
@@ -191,30 +193,16 @@ async function grantAdminConsent(
   client: Application,
   needs: readonly AdminConsentNeed[],
 ): Promise<void> {
-  await runAsAuditActor(consentActor(admin), async () => {
-    const withRoles = needs.filter((n) => n.roles.length > 0);
-    for (const appId of new Set([client.appId, ...withRoles.map((n) => n.resource.appId)])) {
-      try {
-        await context.directory.servicePrincipals.create(admin.tenantId, appId);
-      } catch (error) {
-        if (!(error instanceof DirectoryError && error.code === 'conflict')) throw error;
-      }
-    }
-    for (const need of withRoles) {
-      for (const role of need.roles) {
-        await context.directory.grants.grantAppRole({
-          tenant: admin.tenantId,
-          clientAppId: client.appId,
-          resource: need.resource.appId,
-          role,
-        });
-      }
-    }
-  });
-  const delegated = needs
-    .filter((n) => n.scopes.length > 0)
-    .map((n) => ({ client, resource: n.resource, scopes: n.scopes }));
-  if (delegated.length > 0) await recordConsentDecision(context, admin, delegated, true);
+  await runAsAuditActor(consentActor(admin), () =>
+    context.directory.grants.grantAdminConsent(admin.tenantId, client.appId, {
+      appRoles: needs
+        .filter((n) => n.roles.length > 0)
+        .map((n) => ({ resourceAppId: n.resource.appId, roles: n.roles })),
+      scopes: needs
+        .filter((n) => n.scopes.length > 0)
+        .map((n) => ({ resourceAppId: n.resource.appId, scopes: n.scopes })),
+    }),
+  );
 }
 
 /** A 302 to the registered redirect URI with `fields` in its query. */
