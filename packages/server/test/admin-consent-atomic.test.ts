@@ -1,5 +1,6 @@
 import { postgresAvailable, seedInteractiveScenario, startTestServer } from '@tessera/testkit';
 import type { InteractiveScenario, TestServer } from '@tessera/testkit';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DirectoryError } from '../src/directory/errors.js';
 import { seedDaemon, type DaemonScenario } from './support/admin-consent-daemon.js';
@@ -62,6 +63,45 @@ describe.each([
     expect(await principalsIn(customer.tenantId)).toEqual([undefined, undefined, undefined]);
     expect(await server.directory.store.version()).toBe(before);
   });
+
+  it.skipIf(!available)(
+    'a write refused by the database at its last step (the grant) leaves nothing written',
+    async () => {
+      const customer = await seedInteractiveScenario(server.directory);
+      const db = server.directory.store.db;
+      // A real refusal of the last insert of the transaction, after the service principals and assignments.
+      if (database === 'sqlite') {
+        await sql`CREATE TRIGGER refuse_grants BEFORE INSERT ON oauth2_permission_grants
+          BEGIN SELECT RAISE(ABORT, 'grants refused'); END`.execute(db);
+      } else {
+        await sql`CREATE FUNCTION refuse_grants() RETURNS trigger LANGUAGE plpgsql
+          AS $$ BEGIN RAISE EXCEPTION 'grants refused'; END $$`.execute(db);
+        await sql`CREATE TRIGGER refuse_grants BEFORE INSERT ON oauth2_permission_grants
+          FOR EACH ROW EXECUTE FUNCTION refuse_grants()`.execute(db);
+      }
+      const before = await server.directory.store.version();
+      try {
+        const refusal = await server.directory.grants
+          .grantAdminConsent(customer.tenantId, d.daemonAppId, consentOf('Orders.Read.All'))
+          .catch((error: unknown) => error);
+        expect(String(refusal)).toContain('grants refused');
+      } finally {
+        if (database === 'sqlite') await sql`DROP TRIGGER refuse_grants`.execute(db);
+        else {
+          await sql`DROP TRIGGER refuse_grants ON oauth2_permission_grants`.execute(db);
+          await sql`DROP FUNCTION refuse_grants()`.execute(db);
+        }
+      }
+      expect(await principalsIn(customer.tenantId)).toEqual([undefined, undefined, undefined]);
+      const assignments = await db
+        .selectFrom('app_role_assignments')
+        .select('id')
+        .where('tenant_id', '=', customer.tenantId)
+        .execute();
+      expect(assignments).toEqual([]);
+      expect(await server.directory.store.version()).toBe(before);
+    },
+  );
 
   it.skipIf(!available)('a role that cannot be granted to applications leaves nothing written', async () => {
     const customer = await seedInteractiveScenario(server.directory);
