@@ -217,7 +217,7 @@ describe.each([
       await loadInteractionStep(context.signIn.interactionSteps, handle, 'csrf-2', NOW + 1),
     ).toBeUndefined();
 
-    await sql`update interaction_steps set resume_target = ${'adminconsent'}`.execute(db);
+    await sql`update interaction_steps set resume_target = ${'no-such-target'}`.execute(db);
     expect(
       await loadInteractionStep(context.signIn.interactionSteps, handle, 'csrf-1', NOW + 1),
     ).toBeUndefined();
