@@ -4,20 +4,21 @@ import {
   seedInteractiveScenario,
   signClientAssertion,
   signInThrough,
-  startTestServer,
   TestBrowser,
   startInteractiveServer,
   type InteractiveScenario,
   type TestServer,
 } from '@tessera/testkit';
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   oboFields,
   postToken,
   seedOnBehalfOf,
   spaAccessToken,
   type OnBehalfOfScenario,
+  startOnBehalfOfServer,
+  withClockAhead,
 } from './support/on-behalf-of.js';
 
 // The On-Behalf-Of grant over HTTP: the SPA signs Alice in for the middle tier, the middle tier trades her token
@@ -489,17 +490,14 @@ describe('On-Behalf-Of: refusals', () => {
 
   it('refuses an expired assertion with 500133', async () => {
     const token = await spaAccessToken(server, s, `${obo.mid.identifierUri}/access_as_user`);
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 2 * 3600 * 1000 });
-    try {
-      const { status, body } = await postToken(server, s.tenantId, oboFields(obo.mid, token, filesRead()));
-      expect({ status, error: body.error, error_codes: body.error_codes }).toEqual({
-        status: 400,
-        error: 'invalid_grant',
-        error_codes: [500133],
-      });
-    } finally {
-      vi.useRealTimers();
-    }
+    const { status, body } = await withClockAhead(2 * 3600 * 1000, () =>
+      postToken(server, s.tenantId, oboFields(obo.mid, token, filesRead())),
+    );
+    expect({ status, error: body.error, error_codes: body.error_codes }).toEqual({
+      status: 400,
+      error: 'invalid_grant',
+      error_codes: [500133],
+    });
   });
 });
 
@@ -511,9 +509,7 @@ describe.skipIf(!pgAvailable)('On-Behalf-Of on PostgreSQL', () => {
   let pobo: OnBehalfOfScenario;
 
   beforeAll(async () => {
-    pg = await startTestServer({ database: 'postgres' });
-    ps = await seedInteractiveScenario(pg.directory);
-    pobo = await seedOnBehalfOf(pg, ps);
+    ({ server: pg, s: ps, obo: pobo } = await startOnBehalfOfServer('postgres'));
   });
   afterAll(() => pg.close());
 

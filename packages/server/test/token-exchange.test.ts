@@ -4,18 +4,19 @@ import {
   seedInteractiveScenario,
   signInThrough,
   startInteractiveServer,
-  startTestServer,
   TestBrowser,
   type InteractiveScenario,
   type TestServer,
 } from '@tessera/testkit';
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   postToken,
   seedOnBehalfOf,
   spaAccessToken,
   type OnBehalfOfScenario,
+  startOnBehalfOfServer,
+  withClockAhead,
 } from './support/on-behalf-of.js';
 
 // RFC 8693 token exchange over HTTP: the middle tier trades Alice's token for one to a downstream API, with the
@@ -451,17 +452,14 @@ describe('token exchange: refusals', () => {
 
   it('refuses an expired subject token with 500133', async () => {
     const token = await spaAccessToken(server, s, `${obo.mid.identifierUri}/access_as_user`);
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 2 * 3600 * 1000 });
-    try {
-      const { status, body } = await exchange(server, s.tenantId, exchangeFields(obo.mid, token));
-      expect({ status, error: body.error, error_codes: body.error_codes }).toEqual({
-        status: 400,
-        error: 'invalid_grant',
-        error_codes: [500133],
-      });
-    } finally {
-      vi.useRealTimers();
-    }
+    const { status, body } = await withClockAhead(2 * 3600 * 1000, () =>
+      exchange(server, s.tenantId, exchangeFields(obo.mid, token)),
+    );
+    expect({ status, error: body.error, error_codes: body.error_codes }).toEqual({
+      status: 400,
+      error: 'invalid_grant',
+      error_codes: [500133],
+    });
   });
 });
 
@@ -473,9 +471,7 @@ describe.skipIf(!pgAvailable)('token exchange on PostgreSQL', () => {
   let pobo: OnBehalfOfScenario;
 
   beforeAll(async () => {
-    pg = await startTestServer({ database: 'postgres' });
-    ps = await seedInteractiveScenario(pg.directory);
-    pobo = await seedOnBehalfOf(pg, ps);
+    ({ server: pg, s: ps, obo: pobo } = await startOnBehalfOfServer('postgres'));
   });
   afterAll(() => pg.close());
 

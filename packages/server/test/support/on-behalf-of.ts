@@ -7,8 +7,11 @@ import {
   TestBrowser,
   type ClientCertificate,
   type InteractiveScenario,
+  seedInteractiveScenario,
+  startTestServer,
   type TestServer,
 } from '@tessera/testkit';
+import { vi } from 'vitest';
 
 /** A confidential middle-tier API of the On-Behalf-Of scenario. */
 export interface MiddleTier {
@@ -119,4 +122,30 @@ export async function postToken(
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await postForm(`${server.url}/${tenant}/oauth2/v2.0/token`, fields);
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** A server on `database` with the interactive scenario and {@link OnBehalfOfScenario} seeded in its tenant. */
+export async function startOnBehalfOfServer(
+  database: 'sqlite' | 'postgres',
+): Promise<{
+  readonly server: TestServer;
+  readonly s: InteractiveScenario;
+  readonly obo: OnBehalfOfScenario;
+}> {
+  const server = await startTestServer({ database });
+  const s = await seedInteractiveScenario(server.directory);
+  return { server, s, obo: await seedOnBehalfOf(server, s) };
+}
+
+/**
+ * Runs `act` with `Date` moved `aheadMs` milliseconds into the future (tokens issued before look expired), then
+ * puts the real clock back.
+ */
+export async function withClockAhead<T>(aheadMs: number, act: () => Promise<T>): Promise<T> {
+  vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + aheadMs });
+  try {
+    return await act();
+  } finally {
+    vi.useRealTimers();
+  }
 }
