@@ -125,9 +125,7 @@ export async function postToken(
 }
 
 /** A server on `database` with the interactive scenario and {@link OnBehalfOfScenario} seeded in its tenant. */
-export async function startOnBehalfOfServer(
-  database: 'sqlite' | 'postgres',
-): Promise<{
+export async function startOnBehalfOfServer(database: 'sqlite' | 'postgres'): Promise<{
   readonly server: TestServer;
   readonly s: InteractiveScenario;
   readonly obo: OnBehalfOfScenario;
