@@ -20,7 +20,7 @@ export const CLIENT_ASSERTION_TYPE_JWT_BEARER = 'urn:ietf:params:oauth:client-as
 
 /** Successful token response (RFC 6749 §5.1) as the Microsoft identity platform sends it. */
 export interface TokenResponse {
-  token_type: 'Bearer';
+  token_type: 'Bearer' | 'DPoP';
   /** Seconds until the access token expires. */
   expires_in: number;
   /** Seconds; equal to `expires_in` (Microsoft clients read it). */

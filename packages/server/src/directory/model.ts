@@ -198,6 +198,10 @@ export const DIRECTORY_ROLES = [
   'Privileged Role Administrator',
   'Reports Reader',
   'Security Reader',
+  'Security Administrator',
+  'Conditional Access Administrator',
+  'Authentication Administrator',
+  'Privileged Authentication Administrator',
 ] as const;
 
 /** A directory role's display name: one of {@link DIRECTORY_ROLES}. */

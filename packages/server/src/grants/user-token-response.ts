@@ -7,6 +7,7 @@ import { issueAccessToken, type ActorClaim, type ClientAuthenticationLevel } fro
 import { mintRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
 import { clientInfoOf, issueIdToken, responseScope } from '../tokens/user-tokens.js';
 import { userAppRoles } from '../tokens/user-roles.js';
+import { checkConditionalAccess } from './conditional-access.js';
 
 /** A refresh token to hand out with the response. */
 export interface IssuedRefreshToken {
@@ -30,7 +31,10 @@ export function refreshTokenFor(
  * `openid` was granted (on refresh too, as MSAL needs), the refresh token when one was issued, and `client_info`
  * when asked.
  *
- * @throws IdentityError 500011 when the resource no longer exists.
+ * Conditional access is checked first ({@link checkConditionalAccess}): a policy the user's authentication does not
+ * satisfy refuses the grant before anything is signed.
+ *
+ * @throws IdentityError 500011 when the resource no longer exists, and those of {@link checkConditionalAccess}.
  */
 export async function userTokenResponse(
   context: ServerContext,
@@ -48,12 +52,23 @@ export async function userTokenResponse(
     grantId: string;
     /** The access token's `act` claim (RFC 8693 §4.1): the party acting for the user (token exchange). */
     act?: ActorClaim | undefined;
+    /**
+     * RFC 9449: thumbprint of the DPoP key the request proved; the access token carries `cnf.jkt` and the response
+     * says `token_type: DPoP`. Absent for bearer tokens.
+     */
+    dpopJkt?: string | undefined;
   },
 ): Promise<TokenResponse> {
   const resource = await context.cache.application(input.grant.resourceAppId);
   if (resource === undefined) {
     throw new IdentityError(500011, { resource: input.grant.resourceAppId, tenant: input.user.tenantId });
   }
+  await checkConditionalAccess(context, {
+    client: input.client,
+    resource,
+    user: input.user,
+    authentication: input.authentication,
+  });
   const now = context.now();
   const lifetimeSeconds = context.config.accessTokenLifetimeSeconds;
   const common = {
@@ -75,13 +90,15 @@ export async function userTokenResponse(
       scopes: input.grant.scopes,
       roles: await userAppRoles(context.cache, input.user, resource),
       amr: input.authentication.amr,
+      acrs: input.authentication.acrs,
       pairwiseKey: context.keys.pairwise,
       grantId: input.grantId,
     },
     act: input.act,
+    dpopJkt: input.dpopJkt,
   });
   const response: TokenResponse = {
-    token_type: 'Bearer',
+    token_type: input.dpopJkt === undefined ? 'Bearer' : 'DPoP',
     scope: responseScope(input.grant.requestedIdentifier, input.grant.scopes, input.grant.oidcScopes),
     expires_in: lifetimeSeconds,
     ext_expires_in: lifetimeSeconds,

@@ -5,6 +5,14 @@ import { asManagementError, ManagementError, sendGraphError } from './errors.js'
 import { APP_ROLE_ASSIGNMENTS_PATHS, registerAppRoleAssignmentRoutes } from './app-role-assignments.js';
 import { APPLICATIONS_PATHS, registerApplicationRoutes } from './applications.js';
 import {
+  AUTHENTICATION_METHODS_PATHS,
+  registerAuthenticationMethodRoutes,
+} from './authentication-methods.js';
+import {
+  CONDITIONAL_ACCESS_POLICIES_PATHS,
+  registerConditionalAccessPolicyRoutes,
+} from './conditional-access-policies.js';
+import {
   AUDIT_LOGS_PATHS,
   auditRefusal,
   authenticateForAudit,
@@ -29,6 +37,8 @@ const RESOURCE_PATHS: readonly RegExp[] = [
   ...APP_ROLE_ASSIGNMENTS_PATHS,
   ...PERMISSION_GRANTS_PATHS,
   ...AUDIT_LOGS_PATHS,
+  ...CONDITIONAL_ACCESS_POLICIES_PATHS,
+  ...AUTHENTICATION_METHODS_PATHS,
 ];
 
 /**
@@ -86,6 +96,8 @@ export function registerManagementApi(app: FastifyInstance, context: ServerConte
       registerAppRoleAssignmentRoutes(scope, context, authenticate);
       registerPermissionGrantRoutes(scope, context, authenticate);
       registerAuditLogRoutes(scope, context, authenticate);
+      registerConditionalAccessPolicyRoutes(scope, context, authenticate);
+      registerAuthenticationMethodRoutes(scope, context, authenticate);
       done();
     },
     { prefix: '/v1.0' },

@@ -15,6 +15,15 @@ export const REPORTS_READER = 'Reports Reader';
 /** Graph's Security Reader directory role (reads the audit and sign-in logs). */
 export const SECURITY_READER = 'Security Reader';
 
+/** Graph's Security Administrator directory role (manages security policies, conditional access included). */
+export const SECURITY_ADMINISTRATOR = 'Security Administrator';
+/** Graph's Conditional Access Administrator directory role (manages conditional access policies). */
+export const CONDITIONAL_ACCESS_ADMINISTRATOR = 'Conditional Access Administrator';
+/** Graph's Authentication Administrator directory role (manages non-administrators' authentication methods). */
+export const AUTHENTICATION_ADMINISTRATOR = 'Authentication Administrator';
+/** Graph's Privileged Authentication Administrator directory role (manages everyone's authentication methods). */
+export const PRIVILEGED_AUTHENTICATION_ADMINISTRATOR = 'Privileged Authentication Administrator';
+
 /** What a token needs for one management operation. */
 export interface OperationPermission {
   /** Delegated scopes (`scp`), any one of them. Empty: no delegated access at all. */
@@ -153,6 +162,56 @@ export const OPERATION_PERMISSIONS = {
     delegatedScopes: ['AuditLog.Read.All'],
     directoryRoles: [GLOBAL_ADMINISTRATOR, GLOBAL_READER, REPORTS_READER, SECURITY_READER],
     appRoles: ['AuditLog.Read.All'],
+  },
+  /** `GET /identity/conditionalAccess/policies`, `GET …/policies/{id}`. */
+  'conditionalAccessPolicies.read': {
+    delegatedScopes: ['Policy.Read.All', 'Policy.ReadWrite.ConditionalAccess'],
+    directoryRoles: [
+      GLOBAL_ADMINISTRATOR,
+      CONDITIONAL_ACCESS_ADMINISTRATOR,
+      SECURITY_ADMINISTRATOR,
+      SECURITY_READER,
+      GLOBAL_READER,
+    ],
+    appRoles: ['Policy.Read.All', 'Policy.ReadWrite.ConditionalAccess'],
+  },
+  /** `POST|PATCH|DELETE /identity/conditionalAccess/policies…`. */
+  'conditionalAccessPolicies.write': {
+    delegatedScopes: ['Policy.ReadWrite.ConditionalAccess'],
+    directoryRoles: [GLOBAL_ADMINISTRATOR, CONDITIONAL_ACCESS_ADMINISTRATOR, SECURITY_ADMINISTRATOR],
+    appRoles: ['Policy.ReadWrite.ConditionalAccess'],
+  },
+  /** `GET /me/authentication/…`: the signed-in user's own authentication methods. */
+  'authenticationMethods.readOwn': {
+    delegatedScopes: ['UserAuthenticationMethod.Read', 'UserAuthenticationMethod.ReadWrite'],
+    directoryRoles: [],
+    appRoles: [],
+  },
+  /** `DELETE /me/authentication/…`: remove one of the signed-in user's own methods. */
+  'authenticationMethods.writeOwn': {
+    delegatedScopes: ['UserAuthenticationMethod.ReadWrite'],
+    directoryRoles: [],
+    appRoles: [],
+  },
+  /** `GET /users/{id}/authentication/…` of another user. */
+  'authenticationMethods.read': {
+    delegatedScopes: ['UserAuthenticationMethod.Read.All', 'UserAuthenticationMethod.ReadWrite.All'],
+    directoryRoles: [
+      GLOBAL_ADMINISTRATOR,
+      AUTHENTICATION_ADMINISTRATOR,
+      PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+    ],
+    appRoles: ['UserAuthenticationMethod.Read.All', 'UserAuthenticationMethod.ReadWrite.All'],
+  },
+  /** `DELETE /users/{id}/authentication/…` of another user (an administrator resets a lost authenticator). */
+  'authenticationMethods.write': {
+    delegatedScopes: ['UserAuthenticationMethod.ReadWrite.All'],
+    directoryRoles: [
+      GLOBAL_ADMINISTRATOR,
+      AUTHENTICATION_ADMINISTRATOR,
+      PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+    ],
+    appRoles: ['UserAuthenticationMethod.ReadWrite.All'],
   },
 } as const satisfies Record<string, OperationPermission>;
 

@@ -25,6 +25,9 @@ import { grantIndexesMigration } from './migrations/010-grant-indexes.js';
 import { auditLogsMigration } from './migrations/011-audit-logs.js';
 import { userProfileMigration } from './migrations/012-user-profile.js';
 import { collectionIndexesMigration } from './migrations/013-collection-indexes.js';
+import { conditionalAccessPoliciesMigration } from './migrations/014-conditional-access-policies.js';
+import { authenticationMethodsMigration } from './migrations/015-authentication-methods.js';
+import { dpopBindingMigration } from './migrations/016-dpop-binding.js';
 import type { Database } from './schema.js';
 
 /** Where the store lives: an embedded SQLite file, or a PostgreSQL server. */
@@ -46,6 +49,9 @@ const migrations: Record<string, Migration> = {
   '011-audit-logs': auditLogsMigration,
   '012-user-profile': userProfileMigration,
   '013-collection-indexes': collectionIndexesMigration,
+  '014-conditional-access-policies': conditionalAccessPoliciesMigration,
+  '015-authentication-methods': authenticationMethodsMigration,
+  '016-dpop-binding': dpopBindingMigration,
 };
 
 const migrationProvider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

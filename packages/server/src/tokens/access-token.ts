@@ -40,6 +40,11 @@ export type AccessTokenSubject =
       readonly roles: readonly string[];
       /** RFC 8176 methods of the user's authentication, e.g. `["pwd"]`. */
       readonly amr: readonly string[];
+      /**
+       * Conditional access authentication context ids the authentication satisfied (`acrs`, e.g. `["c1"]`);
+       * omitted from the token when empty.
+       */
+      readonly acrs?: readonly string[] | undefined;
       /** Key of the pairwise `sub` (OIDC Core §8.1). */
       readonly pairwiseKey: Buffer;
       /**
@@ -66,6 +71,11 @@ export interface AccessTokenInput {
   readonly subject: AccessTokenSubject;
   /** RFC 8693 §4.1: the actor, for tokens issued by delegation; omitted from the token when absent. */
   readonly act?: ActorClaim | undefined;
+  /**
+   * RFC 9449 §6.1: the JWK SHA-256 thumbprint (RFC 7638, base64url) of the DPoP key the token is bound to, as
+   * `cnf.jkt`; omitted when the token is a plain bearer token.
+   */
+  readonly dpopJkt?: string | undefined;
   /** Unix seconds. */
   readonly now: number;
   /** Seconds. */
@@ -123,6 +133,8 @@ export async function issueAccessToken(input: AccessTokenInput): Promise<string>
     ...(v2 ? { jti: uti, client_id: client.appId } : {}),
     ...(user?.grantId === undefined ? {} : { grant_id: user.grantId }),
     ...(input.act === undefined ? {} : { act: input.act }),
+    ...(user?.acrs === undefined || user.acrs.length === 0 ? {} : { acrs: [...user.acrs] }),
+    ...(input.dpopJkt === undefined ? {} : { cnf: { jkt: input.dpopJkt } }),
   };
   const key = input.keyRing.signingKey(resource.accessTokenSigningAlgorithm);
   return signJwt(key, v2 ? 'at+jwt' : 'JWT', claims);
