@@ -19,6 +19,8 @@ export default defineConfig({
       entry('@tessera/hub', 'hub/src/index.ts'),
       entry('@tessera/server', 'server/src/index.ts'),
       entry('@tessera/testkit', 'testkit/src/index.ts'),
+      entry('@tessera/spa', 'spa/src/index.ts'),
+      entry('@tessera/spa/react', 'spa/src/react/index.ts'),
     ],
   },
   test: {
