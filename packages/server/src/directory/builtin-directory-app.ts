@@ -85,6 +85,22 @@ export const builtinDirectoryApplication: Application = {
       'Organization.ReadWrite.All',
       'Read and write organization information',
     ),
+    role('246dd0d5-5bd0-4def-940b-0421030a5b68', 'Policy.Read.All', 'Read your organization’s policies'),
+    role(
+      '01c0a623-fc9b-48e9-b794-0756f8e8f067',
+      'Policy.ReadWrite.ConditionalAccess',
+      'Read and write your organization’s conditional access policies',
+    ),
+    role(
+      '38d9df27-64da-44fd-b7c5-a6fbac20248f',
+      'UserAuthenticationMethod.Read.All',
+      'Read all users’ authentication methods',
+    ),
+    role(
+      '50483e42-d915-4231-9639-7fdb7fd190e5',
+      'UserAuthenticationMethod.ReadWrite.All',
+      'Read and write all users’ authentication methods',
+    ),
   ],
   api: {
     ...emptyApplicationDefinition.api,
@@ -146,6 +162,42 @@ export const builtinDirectoryApplication: Application = {
         'Read organization information',
       ),
       scope('b4e74841-8e56-480b-be8b-910348b18b4c', 'User.ReadWrite', 'User', 'Read and update your profile'),
+      scope(
+        '572fea84-0151-49b2-9301-11cb16974376',
+        'Policy.Read.All',
+        'Admin',
+        'Read your organization’s policies',
+      ),
+      scope(
+        'ad902697-1014-4ef5-81ef-2b4301988e8c',
+        'Policy.ReadWrite.ConditionalAccess',
+        'Admin',
+        'Read and write your organization’s conditional access policies',
+      ),
+      scope(
+        '1f6b61c5-2f65-4135-9c9f-31c0f8d32b52',
+        'UserAuthenticationMethod.Read',
+        'Admin',
+        'Read your authentication methods',
+      ),
+      scope(
+        '48971fc1-70d7-4245-af77-0beb29b53ee2',
+        'UserAuthenticationMethod.ReadWrite',
+        'Admin',
+        'Read and write your authentication methods',
+      ),
+      scope(
+        'aec28ec7-4d02-4e8c-b864-50163aea77eb',
+        'UserAuthenticationMethod.Read.All',
+        'Admin',
+        'Read all users’ authentication methods',
+      ),
+      scope(
+        'b7887744-6746-4312-813d-72daeaee7e2d',
+        'UserAuthenticationMethod.ReadWrite.All',
+        'Admin',
+        'Read and write all users’ authentication methods',
+      ),
     ],
   },
 };
