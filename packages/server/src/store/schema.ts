@@ -5,7 +5,7 @@
  * sub-objects that are never queried by their contents are JSON text. Secrets, tokens and codes are stored only as
  * SHA-256 hashes; private keys only encrypted.
  */
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 export interface TenantTable {
   id: string;
@@ -131,6 +131,14 @@ export interface SigningKeyTable {
   activates_at: number | null;
 }
 
+/** A DPoP proof `jti` already used (RFC 9449 §11.1). */
+export interface DpopProofJtiTable {
+  /** Hex SHA-256 of `{jkt}:{jti}`. */
+  id: string;
+  /** Unix seconds after which the proof is too old to be accepted anyway. */
+  expires_at: number;
+}
+
 export interface ClientAssertionJtiTable {
   /** `{client_id}:{jti}`. */
   id: string;
@@ -236,6 +244,8 @@ export interface AuthorizationCodeTable {
   nonce: string | null;
   auth_time: number;
   amr: string;
+  /** JSON array of authentication context ids satisfied (`acrs`, migration 015); null: none. */
+  acrs: ColumnType<string | null, string | null | undefined, string | null>;
   /** 1 when the client sent `client_info=1`. */
   client_info: number;
   /** The refresh token family a redemption creates; revoked on replay. */
@@ -243,6 +253,8 @@ export interface AuthorizationCodeTable {
   expires_at: number;
   redeemed_at: number | null;
   created_at: number;
+  /** RFC 9449 §10: the DPoP key (`dpop_jkt`, RFC 7638 thumbprint) the code is bound to, or null (migration 016). */
+  dpop_jkt: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** A refresh token family: one row, rotated in place (RFC 9700 §4.14.2). */
@@ -260,12 +272,16 @@ export interface RefreshTokenTable {
   grant: string;
   auth_time: number;
   amr: string;
+  /** JSON array of authentication context ids satisfied (`acrs`, migration 015); null: none. */
+  acrs: ColumnType<string | null, string | null | undefined, string | null>;
   client_info: number;
   created_at: number;
   last_used_at: number;
   /** Sliding (web/public) or fixed (spa) expiry, Unix seconds. */
   expires_at: number;
   revoked_at: number | null;
+  /** RFC 9449 §5: the DPoP key (RFC 7638 thumbprint) the family is bound to, or null: not bound (migration 016). */
+  dpop_jkt: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** A revoked grant (`g:{grant id}`) or access token (`u:{uti}`). */
@@ -354,6 +370,22 @@ export interface SignInTable {
   failure_reason: string | null;
 }
 
+/**
+ * A software OATH authenticator (TOTP, RFC 6238) of a user (Graph `softwareOathAuthenticationMethod`, migration
+ * 015): at most one per user.
+ */
+export interface SoftwareOathMethodTable {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  /** `v1.{iv}.{tag}.{ciphertext}` (base64url), AES-256-GCM over the Base32 secret, keyed from the master key. */
+  secret_encrypted: string;
+  created_at: number;
+  last_used_at: number | null;
+  /** The last accepted RFC 6238 time step (replay guard); 0 before the first. */
+  last_time_step: Generated<number>;
+}
+
 export interface Database {
   tenants: TenantTable;
   tenant_domains: TenantDomainTable;
@@ -369,6 +401,7 @@ export interface Database {
   sign_in_attempts: SignInAttemptTable;
   signing_keys: SigningKeyTable;
   client_assertion_jtis: ClientAssertionJtiTable;
+  dpop_proof_jtis: DpopProofJtiTable;
   directory_state: DirectoryStateTable;
   directory_changes: DirectoryChangeTable;
   oauth2_permission_grants: OAuth2PermissionGrantTable;
@@ -380,6 +413,7 @@ export interface Database {
   revocation_state: RevocationStateTable;
   directory_audits: DirectoryAuditTable;
   sign_ins: SignInTable;
+  software_oath_methods: SoftwareOathMethodTable;
   /** Placeholder so `Generated` stays referenced for later tables with serial ids. */
   _unused?: { id: Generated<number> };
 }

@@ -2,7 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { AuthorizedGrant } from '../../directory/model.js';
 import type { AuthenticationEvent } from '../../sessions/authentication-event.js';
 import type { Database } from '../schema.js';
-import { authenticationFromRow } from './authentication-columns.js';
+import { acrsColumn, authenticationFromRow } from './authentication-columns.js';
 
 /** An authorization code as stored (the code itself only as a hash). */
 export interface StoredAuthorizationCode {
@@ -52,6 +52,7 @@ export class AuthorizationCodeRepository {
         nonce: code.nonce,
         auth_time: code.authentication.authTime,
         amr: JSON.stringify(code.authentication.amr),
+        acrs: acrsColumn(code.authentication),
         client_info: code.clientInfo ? 1 : 0,
         family_id: code.familyId,
         expires_at: code.expiresAt,

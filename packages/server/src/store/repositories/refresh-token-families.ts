@@ -2,7 +2,7 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { AuthorizedGrant } from '../../directory/model.js';
 import type { AuthenticationEvent } from '../../sessions/authentication-event.js';
 import type { Database, RefreshTokenTable } from '../schema.js';
-import { authenticationFromRow } from './authentication-columns.js';
+import { acrsColumn, authenticationFromRow } from './authentication-columns.js';
 import type { Redemption } from './authorization-codes.js';
 import { grantRevocationId, type TokenRevocationRepository } from './token-revocations.js';
 
@@ -48,6 +48,7 @@ export class RefreshTokenFamilyRepository {
         grant: JSON.stringify(family.grant),
         auth_time: family.authentication.authTime,
         amr: JSON.stringify(family.authentication.amr),
+        acrs: acrsColumn(family.authentication),
         client_info: family.clientInfo ? 1 : 0,
         created_at: family.createdAt,
         last_used_at: family.createdAt,
