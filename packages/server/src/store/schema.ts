@@ -386,6 +386,25 @@ export interface SoftwareOathMethodTable {
   last_time_step: Generated<number>;
 }
 
+/**
+ * A conditional access policy of a tenant (Graph `conditionalAccessPolicy`, migration 014). `conditions` and
+ * `grant_controls` are JSON in Graph's shape; role conditions hold role template ids.
+ */
+export interface ConditionalAccessPolicyTable {
+  id: string;
+  tenant_id: string;
+  display_name: string;
+  /** `enabled`, `disabled` or `enabledForReportingButNotEnforced`. */
+  state: string;
+  /** JSON: `ConditionalAccessConditions` (users, applications, clientAppTypes). */
+  conditions: string;
+  /** JSON: `ConditionalAccessGrantControls` (operator, builtInControls). */
+  grant_controls: string;
+  created_at: number;
+  /** Unix seconds of the last change; null until changed. */
+  modified_at: number | null;
+}
+
 export interface Database {
   tenants: TenantTable;
   tenant_domains: TenantDomainTable;
@@ -413,6 +432,7 @@ export interface Database {
   revocation_state: RevocationStateTable;
   directory_audits: DirectoryAuditTable;
   sign_ins: SignInTable;
+  conditional_access_policies: ConditionalAccessPolicyTable;
   software_oath_methods: SoftwareOathMethodTable;
   /** Placeholder so `Generated` stays referenced for later tables with serial ids. */
   _unused?: { id: Generated<number> };
