@@ -102,6 +102,20 @@ export const errorCatalogue = {
     error: 'invalid_grant',
     status: 400,
     name: 'InvalidUserNameOrPassword',
+  50076: {
+    error: 'interaction_required',
+    status: 400,
+    name: 'UserStrongAuthClientAuthNRequired',
+    description:
+      "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '{resource}'. Retry with a new authorize request for the resource.",
+  },
+  50079: {
+    error: 'interaction_required',
+    status: 400,
+    name: 'UserStrongAuthEnrollmentRequired',
+    description:
+      "Due to a configuration change made by your administrator, or because you moved to a new location, you must enroll in multi-factor authentication to access '{resource}'.",
+  },
     description: 'Error validating credentials due to invalid username or password.',
   },
   50147: {

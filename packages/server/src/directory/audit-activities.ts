@@ -66,6 +66,7 @@ export const DIRECTORY_SERVICE_NAMES = [
   'users',
   'servicePrincipals',
   'grants',
+  'conditionalAccessPolicies',
 ] as const satisfies readonly (keyof Directory)[];
 
 /** The services `Directory` composes, by property name. */
@@ -658,6 +659,47 @@ export const AUDIT_ACTIVITIES: {
       subject: ({ args: [tenant, id] }) => ({ tenant, targets: [target('OAuth2PermissionGrant', id, null)] }),
     },
   },
+  conditionalAccessPolicies: {
+    create: {
+      activityDisplayName: 'Add conditional access policy',
+      category: 'Policy',
+      operationType: 'Add',
+      subject: ({ args: [tenant, input], result }) => ({
+        tenant,
+        targets: [
+          target('Policy', result?.id ?? null, result?.displayName ?? input.displayName ?? null, {
+            modifiedProperties: changed(result ?? input, [
+              'displayName',
+              'state',
+              'conditions',
+              'grantControls',
+            ]),
+          }),
+        ],
+      }),
+    },
+    update: {
+      activityDisplayName: 'Update conditional access policy',
+      category: 'Policy',
+      operationType: 'Update',
+      subject: ({ args: [tenant, id, change], result }) => ({
+        tenant,
+        targets: [
+          target('Policy', result?.id ?? id, result?.displayName ?? null, {
+            modifiedProperties: changed(change, ['displayName', 'state', 'conditions', 'grantControls']),
+          }),
+        ],
+      }),
+    },
+    delete: deletion('Delete conditional access policy', 'Policy', 'Policy', async (lookup, id) => {
+      const policy = await lookup.store.db
+        .selectFrom('conditional_access_policies')
+        .select(['id', 'display_name'])
+        .where('id', '=', id.toLowerCase())
+        .executeTakeFirst();
+      return policy === undefined ? undefined : target('Policy', policy.id, policy.display_name);
+    }),
+  },
 };
 
 /**
@@ -682,4 +724,5 @@ export const DIRECTORY_READS: {
     'getPermissionGrant',
     'describeAppRoleAssignments',
   ],
+  conditionalAccessPolicies: ['get', 'list'],
 };

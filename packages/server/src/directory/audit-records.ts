@@ -24,7 +24,7 @@ export interface AuditTarget {
 
 /** Graph `directoryAudit` `category` values Tessera records. */
 export type AuditCategory =
-  'ApplicationManagement' | 'UserManagement' | 'RoleManagement' | 'DirectoryManagement';
+  'ApplicationManagement' | 'UserManagement' | 'RoleManagement' | 'DirectoryManagement' | 'Policy';
 
 /** Graph `directoryAudit` `operationType` values. */
 export type AuditOperationType = 'Add' | 'Update' | 'Delete' | 'Assign' | 'Unassign';

@@ -1,3 +1,4 @@
+import { roleTemplateIdsOf, type ConditionalAccessPolicy } from './conditional-access-policy.js';
 import type { DirectoryCache } from './directory-cache.js';
 import type { User } from './model.js';
 
@@ -24,23 +25,74 @@ export interface ConditionalAccessOutcome {
   readonly requiredControls: readonly ConditionalAccessControl[];
   /** The requested authentication contexts that some applying policy covers (a satisfied token's `acrs`). */
   readonly authenticationContexts: readonly string[];
+  /**
+   * Ids of the report-only policies (`enabledForReportingButNotEnforced`) that would have applied: never
+   * enforced, only reported.
+   */
+  readonly reportOnlyPolicyIds?: readonly string[];
 }
 
 /**
  * Evaluates the user's tenant's conditional access policies for a token request: a policy applies when it is
- * `enabled` (report-only policies are only recorded), its user conditions include the user (ids, directory roles,
- * `All`) and do not exclude them, and its application conditions include the resource (`All` or its appId) or an
- * authentication context the request asks for.
- *
- * Not yet evaluating: no policy store is wired in (issue 11 item 4); every request is unconditioned.
+ * `enabled` (report-only policies are only reported, in {@link ConditionalAccessOutcome.reportOnlyPolicyIds}), its
+ * user conditions include the user (`All`, the user's id, or a directory role the user holds, by template id) and
+ * do not exclude them (excluded ids and roles win over included ones), and its application conditions include the
+ * resource (`All` or its appId) and do not exclude it, or name an authentication context the request asks for.
+ * `None` includes nobody and nothing. Reads the tenant's policies from the directory cache (no I/O once warm).
  *
  * @see https://learn.microsoft.com/graph/api/resources/conditionalaccesspolicy
+ * @see https://learn.microsoft.com/entra/identity/conditional-access/concept-conditional-access-users-groups
  */
 export async function evaluateConditionalAccess(
-  _cache: DirectoryCache,
-  _subject: ConditionalAccessSubject,
+  cache: DirectoryCache,
+  subject: ConditionalAccessSubject,
 ): Promise<ConditionalAccessOutcome> {
-  return Promise.resolve({ policyIds: [], requiredControls: [], authenticationContexts: [] });
+  const policies = await cache.conditionalAccessPolicies(subject.user.tenantId);
+  const policyIds: string[] = [];
+  const reportOnlyPolicyIds: string[] = [];
+  const required = new Set<ConditionalAccessControl>();
+  const contexts = new Set<string>();
+  if (policies.length === 0)
+    return { policyIds, requiredControls: [], authenticationContexts: [], reportOnlyPolicyIds };
+  const roles = roleTemplateIdsOf(subject.user.directoryRoles);
+  const resourceAppId = subject.resourceAppId.toLowerCase();
+  for (const policy of policies) {
+    if (policy.state === 'disabled') continue;
+    if (!includesUser(policy, subject.user.id.toLowerCase(), roles)) continue;
+    const covered = policy.conditions.applications.includeAuthenticationContextClassReferences.filter((acr) =>
+      subject.authenticationContexts.includes(acr),
+    );
+    if (!includesApplication(policy, resourceAppId) && covered.length === 0) continue;
+    if (policy.state === 'enabledForReportingButNotEnforced') {
+      reportOnlyPolicyIds.push(policy.id);
+      continue;
+    }
+    policyIds.push(policy.id);
+    for (const control of policy.grantControls.builtInControls) required.add(control);
+    for (const acr of covered) contexts.add(acr);
+  }
+  return {
+    policyIds,
+    requiredControls: [...required],
+    authenticationContexts: subject.authenticationContexts.filter((acr) => contexts.has(acr)),
+    reportOnlyPolicyIds,
+  };
+}
+
+function includesUser(policy: ConditionalAccessPolicy, userId: string, roles: readonly string[]): boolean {
+  const { includeUsers, excludeUsers, includeRoles, excludeRoles } = policy.conditions.users;
+  if (excludeUsers.includes(userId) || excludeRoles.some((role) => roles.includes(role))) return false;
+  return (
+    includeUsers.includes('All') ||
+    includeUsers.includes(userId) ||
+    includeRoles.some((role) => roles.includes(role))
+  );
+}
+
+function includesApplication(policy: ConditionalAccessPolicy, appId: string): boolean {
+  const { includeApplications, excludeApplications } = policy.conditions.applications;
+  if (excludeApplications.includes(appId)) return false;
+  return includeApplications.includes('All') || includeApplications.includes(appId);
 }
 
 /** Whether an authentication's RFC 8176 `amr` meets the required grant controls (`mfa` ⇐ `amr` has `mfa`). */

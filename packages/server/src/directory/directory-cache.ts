@@ -1,6 +1,8 @@
 import type { DirectoryStore } from '../store/directory-store.js';
+import { ConditionalAccessPolicyRepository } from '../store/repositories/conditional-access-policies.js';
 import type { DirectoryChange, DirectoryChanges } from '../store/repositories/directory-changes.js';
 import { DIRECTORY_APP_ID, builtinDirectoryApplication } from './builtin-directory-app.js';
+import type { ConditionalAccessPolicy } from './conditional-access-policy.js';
 import { GUID_PATTERN } from './identifiers.js';
 import type { Application, OAuth2PermissionGrant, ServicePrincipal, Tenant, User } from './model.js';
 
@@ -70,9 +72,12 @@ export class DirectoryCache {
   private readonly users = new Memo<User | undefined>();
   private spaOriginSet: Promise<ReadonlySet<string>> | undefined;
   private readonly grants = new Memo<readonly OAuth2PermissionGrant[]>();
+  private readonly policies = new Memo<readonly ConditionalAccessPolicy[]>();
+  private readonly policyRepository: ConditionalAccessPolicyRepository;
 
   /** Reads through `store`, and evicts what each write through `store` changed once it committed. */
   constructor(private readonly store: DirectoryStore) {
+    this.policyRepository = new ConditionalAccessPolicyRepository(store.db);
     store.onWritten((changes) => {
       this.evict(changes);
     });
@@ -134,6 +139,12 @@ export class DirectoryCache {
     );
   }
 
+  /** Every conditional access policy of a tenant (by tenant id), whatever its state. */
+  conditionalAccessPolicies(tenantId: string): Promise<readonly ConditionalAccessPolicy[]> {
+    const key = tenantId.toLowerCase();
+    return this.policies.get(key, () => this.policyRepository.listByTenant(key));
+  }
+
   /** Origins of all `spa` redirect URIs (CORS preflight allow-list). */
   spaOrigins(): Promise<ReadonlySet<string>> {
     this.spaOriginSet ??= this.store.applications.listSpaOrigins().then((list) => new Set(list));
@@ -160,6 +171,7 @@ export class DirectoryCache {
     this.resourceAppIds.clear();
     this.servicePrincipals.clear();
     this.assignedRoles.clear();
+    this.policies.clear();
   }
 
   private evictOne({ entityType, entityId }: DirectoryChange): void {
@@ -185,6 +197,9 @@ export class DirectoryCache {
         return;
       case 'oauth2PermissionGrant':
         this.grants.deleteWhere((_grants, key) => key.startsWith(`${entityId}|`), false);
+        return;
+      case 'conditionalAccessPolicy':
+        this.policies.delete(id);
         return;
       case 'signingKey':
         // Not cached here: the key ring reloads (see `createTesseraServer`).

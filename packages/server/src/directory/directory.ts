@@ -4,6 +4,7 @@ import { AUDIT_ACTIVITIES, DIRECTORY_SERVICE_NAMES, type DirectoryServices } fro
 import { auditService, DirectoryAuditLog } from './audit-log.js';
 import { SignInLog, type SignInLogOptions } from './audit-sign-ins.js';
 import { ApplicationService } from './services/applications.js';
+import { ConditionalAccessPolicyService } from './services/conditional-access-policies.js';
 import { CredentialService } from './services/credentials.js';
 import { GrantService } from './services/grants.js';
 import { ServicePrincipalService } from './services/service-principals.js';
@@ -18,6 +19,11 @@ export {
   type NewPassword,
 } from './services/credentials.js';
 export { GrantService, type ConsentItem } from './services/grants.js';
+export {
+  ConditionalAccessPolicyService,
+  MAX_POLICIES_PER_TENANT,
+  type ConditionalAccessPolicyChange,
+} from './services/conditional-access-policies.js';
 export { ServicePrincipalService } from './services/service-principals.js';
 export type { Page, PageRequest, TenantPageRequest } from './services/paging.js';
 export { TenantService } from './services/tenants.js';
@@ -39,7 +45,7 @@ export interface DirectoryLogOptions {
  * The directory's write side and uncached reads, one service per aggregate, validated and stored through
  * {@link DirectoryStore}: `tenants`, `applications` (registrations), `credentials` (secrets and certificates),
  * `servicePrincipals` (applications' instances in tenants), `users`, and `grants` (app role assignments and
- * delegated consent). The CLI, the demo seed, sign-in (consent) and the management API call these; the token
+ * delegated consent), and `conditionalAccessPolicies` (the tenant's conditional access policies). The CLI, the demo seed, sign-in (consent) and the management API call these; the token
  * endpoint reads through `DirectoryCache`.
  */
 export class Directory {
@@ -49,6 +55,7 @@ export class Directory {
   readonly users: UserService;
   readonly servicePrincipals: ServicePrincipalService;
   readonly grants: GrantService;
+  readonly conditionalAccessPolicies: ConditionalAccessPolicyService;
   /** The directory audit log: every write of the services above is recorded here (`audit-activities.ts`). */
   readonly audits: DirectoryAuditLog;
   /** The sign-in log, buffered (sign-in and the token endpoint never wait for it). */
@@ -66,6 +73,7 @@ export class Directory {
     this.servicePrincipals = new ServicePrincipalService(store, nowSeconds, this.tenants, this.applications);
     this.users = new UserService(store, nowSeconds, this.tenants);
     this.grants = new GrantService(store, nowSeconds, this.tenants, this.applications);
+    this.conditionalAccessPolicies = new ConditionalAccessPolicyService(store, nowSeconds, this.tenants);
     const repository = new AuditLogRepository(store.db);
     const nowMs = logs.nowMs ?? Date.now;
     const onLogError = logs.onLogError ?? (() => undefined);

@@ -1,6 +1,9 @@
+import { IdentityError } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
+import { evaluateConditionalAccess, meetsControls } from '../directory/conditional-access.js';
 import type { Application, User } from '../directory/model.js';
 import type { AuthenticationEvent } from '../sessions/authentication-event.js';
+import { isMfaRegistered } from '../users/authentication-methods.js';
 
 /** What {@link checkConditionalAccess} looks at: who gets a token for which resource, authenticated how. */
 export interface ConditionalAccessRequest {
@@ -11,16 +14,54 @@ export interface ConditionalAccessRequest {
 }
 
 /**
- * Enforces the tenant's conditional access policies on a token issued without an interactive page (refresh,
- * On-Behalf-Of, token exchange, code redemption): when an enabled policy applies to the user and the resource and
- * its grant controls (`mfa`) are not met by the authentication event's `amr`, the grant is refused with
- * `interaction_required` and a claims challenge the client passes to `/authorize` as `claims=`.
+ * The `suberror` of a conditional access refusal: MSAL's `basic_action` (the condition is resolved by the user
+ * during an interactive sign-in: the second factor, or registering one, at `/authorize`). MSAL makes any
+ * `interaction_required` an `InteractionRequiredAuthError`; the suberror tells what the user will be asked.
  *
- * Not yet enforcing: no policy engine is wired in (issue 11 item 4).
+ * @see https://learn.microsoft.com/dotnet/api/microsoft.identity.client.uirequiredexceptionclassification
+ */
+export const CONDITIONAL_ACCESS_SUBERROR = 'basic_action';
+
+/**
+ * The claims challenge of a refusal (OIDC Core §5.5 `claims` request syntax, as Entra sends it): the access token
+ * must satisfy the policies `policyIds` (`polids`, essential). The client passes it to `/authorize` as `claims=`.
+ *
+ * @see https://learn.microsoft.com/entra/identity-platform/claims-challenge
+ */
+export function policyClaimsChallenge(policyIds: readonly string[]): string {
+  return JSON.stringify({ access_token: { polids: { essential: true, values: [...policyIds] } } });
+}
+
+/**
+ * Enforces the tenant's conditional access policies on a token issued without an interactive page (refresh,
+ * On-Behalf-Of, token exchange, code redemption): when an enabled policy applies to the user and the resource
+ * ({@link evaluateConditionalAccess}) and its grant controls (`mfa`) are not met by the authentication event's
+ * `amr`, the grant is refused with `interaction_required` and a claims challenge naming the policies
+ * ({@link policyClaimsChallenge}) that the client passes to `/authorize` as `claims=`. Report-only and disabled
+ * policies never refuse. Reads the directory cache only (no I/O once warm) unless a policy refuses.
+ *
+ * @throws IdentityError 50076 (the user has a second factor: sign in with it) or 50079 (none registered: register
+ *   one), `interaction_required`, `suberror` {@link CONDITIONAL_ACCESS_SUBERROR}, `claims` the challenge.
+ * @see https://learn.microsoft.com/entra/identity-platform/v2-oauth2-on-behalf-of-flow (error response example)
  */
 export async function checkConditionalAccess(
-  _context: ServerContext,
-  _request: ConditionalAccessRequest,
+  context: ServerContext,
+  request: ConditionalAccessRequest,
 ): Promise<void> {
-  await Promise.resolve();
+  const outcome = await evaluateConditionalAccess(context.cache, {
+    user: request.user,
+    resourceAppId: request.resource.appId,
+    authenticationContexts: [],
+  });
+  if (meetsControls(request.authentication.amr, outcome.requiredControls)) return;
+  const registered = await isMfaRegistered(context, request.user.id);
+  throw new IdentityError(
+    registered ? 50076 : 50079,
+    { resource: request.resource.appId },
+    {
+      suberror: CONDITIONAL_ACCESS_SUBERROR,
+      claims: policyClaimsChallenge(outcome.policyIds),
+      detail: `policies ${outcome.policyIds.join(' ')} require ${outcome.requiredControls.join(' ')}; amr ${request.authentication.amr.join(' ')}`,
+    },
+  );
 }

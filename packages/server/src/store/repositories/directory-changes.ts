@@ -13,7 +13,9 @@ export type DirectoryEntityType =
   | 'user'
   | 'appRoleAssignment'
   | 'oauth2PermissionGrant'
-  | 'signingKey';
+  | 'signingKey'
+  /** A tenant's conditional access policies; the id is the tenant's. */
+  | 'conditionalAccessPolicy';
 
 /** One changed entity. */
 export interface DirectoryChange {
