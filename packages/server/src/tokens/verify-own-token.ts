@@ -59,7 +59,9 @@ export type OwnTokenVerifier = (
 
 /**
  * Verifies a JWT this server issued (access or ID token): signature by a published key (RS256 / ES256 only), `iss`
- * the v1 or v2 issuer of its own `tid`, lifetime with `clockSkewSeconds` tolerance, then the optional checks.
+ * the v1 or v2 issuer of its own `tid`, lifetime with `clockSkewSeconds` tolerance, then the optional checks. A token
+ * whose signature verified is remembered (per key ring, at most {@link MAX_CACHED_VERIFIED_TOKENS}), so presenting
+ * it again skips the signature check; its lifetime, tenant and revocations are checked again on every call.
  *
  * @see RFC 7519 §7.2, RFC 7515 §5.2
  */
@@ -117,6 +119,39 @@ function localKeySet(keys: readonly JWK[]): ReturnType<typeof createLocalJWKSet>
   return set;
 }
 
+/** A JWT whose signature and issuer were verified: its claims and its header's `typ`. */
+interface VerifiedJwt {
+  readonly payload: JWTPayload;
+  readonly typ: string | undefined;
+  /** The public base URL its issuer was checked against. */
+  readonly base: string;
+}
+
+/** Most verified tokens remembered per published key list (the oldest is forgotten first). */
+export const MAX_CACHED_VERIFIED_TOKENS = 4096;
+
+/**
+ * Tokens already verified, per published key list (one per key ring): the whole token string → its verified
+ * claims. A client presents the same bearer token on every request for up to an hour (a Graph client paging a
+ * collection, a middle tier trading one user's token for On-Behalf-Of), so the signature is checked once, not per
+ * request. Only tokens whose signature verified are kept; a new key ring (a key retired from the published set)
+ * starts an empty cache, so a token is never accepted under a key this server no longer publishes. Lifetime
+ * (`exp`, `nbf` with the caller's clock skew) is checked again on every use, and tenant and revocations are checked
+ * after the cache as before.
+ */
+const verifiedTokens = new WeakMap<readonly JWK[], Map<string, VerifiedJwt>>();
+
+/** The lifetime refusal of verified claims at `nowSeconds`, as jose's `jwtVerify` decides it (RFC 7519 §4.1.4–5). */
+function lifetimeRefusal(
+  payload: JWTPayload,
+  nowSeconds: number,
+  clockSkewSeconds: number,
+): OwnTokenRefusal | undefined {
+  if (typeof payload.nbf === 'number' && payload.nbf > nowSeconds + clockSkewSeconds) return 'not_yet_valid';
+  if (typeof payload.exp === 'number' && payload.exp <= nowSeconds - clockSkewSeconds) return 'expired';
+  return undefined;
+}
+
 async function verifyOwnJwt(
   keyRing: Pick<KeyRing, 'publishedKeys'>,
   base: string,
@@ -127,6 +162,14 @@ async function verifyOwnJwt(
   | { readonly ok: false; readonly reason: OwnTokenRefusal }
 > {
   if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: 'malformed' };
+  let cache = verifiedTokens.get(keyRing.publishedKeys);
+  const cached = cache?.get(token);
+  if (cached !== undefined && cached.base === base) {
+    const refusal = lifetimeRefusal(cached.payload, Math.floor(Date.now() / 1000), clockSkewSeconds);
+    if (refusal === undefined) return { ok: true, payload: cached.payload, typ: cached.typ };
+    if (refusal === 'expired') cache?.delete(token);
+    return { ok: false, reason: refusal };
+  }
   let tid: unknown;
   try {
     tid = decodeJwt(token).tid;
@@ -134,16 +177,27 @@ async function verifyOwnJwt(
     return { ok: false, reason: 'malformed' };
   }
   if (typeof tid !== 'string') return { ok: false, reason: 'malformed' };
+  let verified: VerifiedJwt;
   try {
     const { payload, protectedHeader } = await jwtVerify(token, localKeySet(keyRing.publishedKeys), {
       issuer: [issuerV2(base, tid), issuerV1(base, tid)],
       algorithms: ['RS256', 'ES256'],
       clockTolerance: clockSkewSeconds,
     });
-    return { ok: true, payload, typ: protectedHeader.typ };
+    verified = { payload: Object.freeze(payload), typ: protectedHeader.typ, base };
   } catch (error) {
     return { ok: false, reason: refusalOf(error) };
   }
+  if (cache === undefined) {
+    cache = new Map();
+    verifiedTokens.set(keyRing.publishedKeys, cache);
+  }
+  if (cache.size >= MAX_CACHED_VERIFIED_TOKENS) {
+    const oldest = cache.keys().next();
+    if (oldest.done !== true) cache.delete(oldest.value);
+  }
+  cache.set(token, verified);
+  return { ok: true, payload: verified.payload, typ: verified.typ };
 }
 
 /** The refusal a jose verification error stands for. */
