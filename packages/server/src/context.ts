@@ -6,6 +6,7 @@ import type { KeyRing } from './keys/key-ring.js';
 import type { DirectoryStore } from './store/directory-store.js';
 import type { SignInStore } from './store/sign-in-store.js';
 import type { RevocationList } from './tokens/revocations.js';
+import type { AuthenticationMethods } from './users/authentication-methods.js';
 import type { PasswordSignIn } from './users/password-sign-in.js';
 
 /**
@@ -25,6 +26,8 @@ export interface ServerContext {
   /** Keys derived from the master key. */
   readonly keys: DerivedKeys;
   readonly passwords: PasswordSignIn;
+  /** Users' second factor (TOTP authenticators). */
+  readonly authenticationMethods: AuthenticationMethods;
   /** The current key ring (replaced when keys rotate). */
   keyRing(): KeyRing;
   /** Public base URL, e.g. `https://localhost:8443` (no trailing slash). */

@@ -17,8 +17,11 @@ import { databaseTarget, openStore } from './store/open-store.js';
 import type { Database } from './store/schema.js';
 import { SignInStore } from './store/sign-in-store.js';
 import { RevocationList } from './tokens/revocations.js';
+import { AuthenticationMethods } from './users/authentication-methods.js';
 import { PasswordSignIn } from './users/password-sign-in.js';
 import { DatabaseSignInThrottle, RedisSignInThrottle } from './users/sign-in-throttle.js';
+import { authenticationMethodKey } from './users/totp-secrets.js';
+import { SoftwareOathMethodRepository } from './store/repositories/software-oath-methods.js';
 import { ensureDevTls } from './tls/dev-tls.js';
 
 /** A running (or ready to run) Tessera server. */
@@ -131,6 +134,12 @@ async function assembleServer(
     passwords: new PasswordSignIn(store, throttle, {
       maxFailuresPerAccount: config.signInMaxFailuresPerAccount,
       maxFailuresPerIp: config.signInMaxFailuresPerIp,
+    }),
+    authenticationMethods: new AuthenticationMethods({
+      methods: new SoftwareOathMethodRepository(db),
+      key: authenticationMethodKey(masterKey.key),
+      throttle,
+      maxFailures: config.signInMaxFailuresPerAccount,
     }),
     keyRing: () => keyRing,
     baseUrl: () => {

@@ -205,6 +205,13 @@ export const errorCatalogue = {
     description:
       'The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.',
   },
+  500121: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'AuthenticationFailedDuringStrongAuthenticationRequest',
+    description:
+      'Authentication failed during strong authentication request: the verification code is not correct. Enter the current code from your authenticator app.',
+  },
   500131: {
     error: 'invalid_grant',
     status: 400,
@@ -565,6 +572,14 @@ export const errorCatalogue = {
     name: 'InvalidTarget',
     description:
       'The requested audience and resource values {targets} do not name one resource of the tenant. Token exchange issues a token for exactly one resource.',
+    tesseraOwn: true,
+  },
+  9100090: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'OathCodeReused',
+    description:
+      'This verification code was already used. Wait for the next code in your authenticator app and enter that one.',
     tesseraOwn: true,
   },
   9100500: {
