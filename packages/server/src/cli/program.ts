@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerAppCommands } from './commands/app.js';
 import { registerKeysCommands } from './commands/keys.js';
+import { registerPolicyCommands } from './commands/policy.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerTenantCommands } from './commands/tenant.js';
 import { registerUserCommands } from './commands/user.js';
@@ -13,7 +14,7 @@ export type { CliIo } from './context.js';
 
 /**
  * The `tessera` command line: `serve`, `tenant create`, `app create | add-password | add-cert | grant`,
- * `user create`, `keys rotate`. Every command takes `--json` for machine-readable output and `--data DIR`.
+ * `user create`, `keys rotate`, `policy create | list | show | delete | enable | disable`. Every command takes `--json` for machine-readable output and `--data DIR`.
  * Directory commands write to the same database as a running server, which picks the change up within
  * `directoryPollIntervalMs`.
  *
@@ -42,5 +43,6 @@ export function buildCli(io: CliIo): Command {
   registerAppCommands(program, cli);
   registerUserCommands(program, cli);
   registerKeysCommands(program, cli);
+  registerPolicyCommands(program, cli);
   return program;
 }

@@ -89,6 +89,7 @@ interface WriteRoute extends RefusedActivity {
 }
 
 const SEGMENT = '([^/]+)';
+const POLICIES = 'identity/conditionalAccess/policies';
 const APPLICATION = `(?:applications/${SEGMENT}|applications\\(appId='?([^/')]*)'?\\))`;
 const SERVICE_PRINCIPAL = `(?:servicePrincipals/${SEGMENT}|servicePrincipals\\(appId='?([^/')]*)'?\\))`;
 const CREDENTIALS = 'Update application – Certificates and secrets management';
@@ -230,6 +231,9 @@ export const WRITE_ROUTES: readonly WriteRoute[] = [
     'ApplicationManagement',
     'Unassign',
   ),
+  route('POST', POLICIES, 'Policy', 'Add conditional access policy', 'Policy', 'Add'),
+  route('PATCH', `${POLICIES}/${SEGMENT}`, 'Policy', 'Update conditional access policy', 'Policy', 'Update'),
+  route('DELETE', `${POLICIES}/${SEGMENT}`, 'Policy', 'Delete conditional access policy', 'Policy', 'Delete'),
 ];
 
 /** `METHOD /v1.0/…pattern` of every write route registered in this process (see {@link noteWriteRoute}). */
