@@ -13,6 +13,7 @@ const layers = [
   ['endpoints', ['endpoints']],
   ['management', ['management']],
   ['grants', ['grants']],
+  ['dpop', ['dpop']],
   ['client-auth', ['client-auth']],
   ['sessions', ['sessions']],
   ['users', ['users']],
@@ -39,6 +40,7 @@ const everyLayer = layers.map(([type]) => type);
 const endpointImports = [
   'interactions',
   'grants',
+  'dpop',
   'client-auth',
   'sessions',
   'users',
@@ -57,7 +59,9 @@ const mayImport = {
   // The management API (/v1.0) is an endpoint too: the same imports.
   management: endpointImports,
   interactions: ['sessions', 'users', 'tokens', 'directory', 'keys', 'store', 'ui', 'http', 'config'],
-  grants: ['client-auth', 'sessions', 'users', 'tokens', 'directory', 'keys', 'store', 'config'],
+  grants: ['client-auth', 'dpop', 'sessions', 'users', 'tokens', 'directory', 'keys', 'store', 'config'],
+  // RFC 9449 proof checking: jose, the proof jti store and the nonce key.
+  dpop: ['keys', 'store', 'config'],
   'client-auth': ['tokens', 'directory', 'keys', 'store', 'config'],
   sessions: ['users', 'tokens', 'directory', 'keys', 'store', 'config'],
   users: ['directory', 'keys', 'store', 'config'],

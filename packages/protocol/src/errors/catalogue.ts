@@ -30,7 +30,11 @@ export type OAuthErrorName =
   | 'login_required'
   | 'consent_required'
   | 'interaction_required'
-  | 'invalid_token';
+  | 'invalid_token'
+  /** RFC 9449 §5: the DPoP proof of a token request is invalid. */
+  | 'invalid_dpop_proof'
+  /** RFC 9449 §8: the authorization server requires a server-provided nonce in the DPoP proof. */
+  | 'use_dpop_nonce';
 
 /** One catalogue entry. */
 export interface ErrorDefinition {
@@ -572,6 +576,52 @@ export const errorCatalogue = {
     name: 'InvalidTarget',
     description:
       'The requested audience and resource values {targets} do not name one resource of the tenant. Token exchange issues a token for exactly one resource.',
+    tesseraOwn: true,
+  },
+  9100300: {
+    error: 'invalid_dpop_proof',
+    status: 400,
+    name: 'InvalidDpopProof',
+    description: 'The DPoP proof is not valid: {reason}',
+    tesseraOwn: true,
+  },
+  9100301: {
+    error: 'invalid_dpop_proof',
+    status: 400,
+    name: 'DpopProofReplayed',
+    description:
+      'The DPoP proof was already used (its jti was seen before). Sign a new proof, with a new jti, for every request.',
+    tesseraOwn: true,
+  },
+  9100302: {
+    error: 'use_dpop_nonce',
+    status: 400,
+    name: 'UseDpopNonce',
+    description:
+      'The authorization server requires a nonce in the DPoP proof: sign a new proof with the nonce of the DPoP-Nonce response header. {reason}',
+    tesseraOwn: true,
+  },
+  9100303: {
+    error: 'invalid_request',
+    status: 400,
+    name: 'DpopProofRequired',
+    description:
+      "The application '{clientId}' requires DPoP: every token request must carry a DPoP proof header (RFC 9449).",
+    tesseraOwn: true,
+  },
+  9100304: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'DpopBoundGrantWithoutProof',
+    description:
+      'The {grant} is bound to a DPoP key: the request must carry a DPoP proof signed with that key.',
+    tesseraOwn: true,
+  },
+  9100305: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'DpopBoundGrantOtherKey',
+    description: 'The {grant} is bound to another DPoP key than the one that signed the proof.',
     tesseraOwn: true,
   },
   9100090: {

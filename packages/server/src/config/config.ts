@@ -143,6 +143,33 @@ export const configOptions = {
     description:
       'Refuse a client assertion whose `jti` was seen before (RFC 7523 §3). Off by default because MSAL reuses one assertion until it expires; costs one database write per assertion.',
   },
+  dpopProofWindowSeconds: {
+    env: 'TESSERA_DPOP_PROOF_WINDOW_SECONDS',
+    schema: z.coerce.number().int().min(5).max(600),
+    default: 300,
+    unit: 'seconds',
+    title: 'DPoP proof time window',
+    description:
+      "How far a DPoP proof's `iat` may lie before or after the server's clock (RFC 9449 §4.3, §11.1). Each proof `jti` is remembered (in the database, shared by every node) until its `iat` plus this window, after which the proof is refused as too old anyway.",
+  },
+  dpopNonceRequired: {
+    env: 'TESSERA_DPOP_NONCE_REQUIRED',
+    schema: booleanFromText,
+    default: false,
+    unit: 'boolean',
+    title: 'Require DPoP server nonces',
+    description:
+      "Require a server-provided nonce in every DPoP proof at the token endpoint (RFC 9449 §8): a proof without a current one is refused with `use_dpop_nonce` and a `DPoP-Nonce` header, and every token response carries a fresh `DPoP-Nonce`. Nonces are stateless (an HMAC of a time slot with a key derived from the master key), so any node accepts another's.",
+  },
+  dpopNonceLifetimeSeconds: {
+    env: 'TESSERA_DPOP_NONCE_LIFETIME_SECONDS',
+    schema: z.coerce.number().int().min(30).max(3600),
+    default: 300,
+    unit: 'seconds',
+    title: 'DPoP nonce time slot',
+    description:
+      'Length of the time slot a DPoP nonce is made for; a nonce is accepted in its slot and the next one, so it lives between one and two slots.',
+  },
   directoryPollIntervalMs: {
     env: 'TESSERA_DIRECTORY_POLL_INTERVAL_MS',
     schema: z.coerce.number().int().min(50).max(60_000),

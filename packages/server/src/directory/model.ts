@@ -81,6 +81,11 @@ export interface ApplicationDefinition {
   readonly publicClient: { readonly redirectUris: readonly string[] };
   /** Tessera extension: the JWS algorithm of access tokens issued *for* this app as a resource. */
   readonly accessTokenSigningAlgorithm: TokenSigningAlgorithm;
+  /**
+   * Tessera extension, after RFC 9449 §5.2's client metadata: when true, every token request of this app (as a
+   * client) must carry a DPoP proof, so all its access tokens are DPoP-bound. Absent: false.
+   */
+  readonly dpopBoundAccessTokens?: boolean;
 }
 
 /** A client secret as listed (Graph `passwordCredential`); the secret itself is never stored. */

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
+import { DPOP_SIGNING_ALGORITHMS } from '../dpop/proof.js';
 import { grants } from '../grants/index.js';
 import { issuerV2, jwksUri, tokenEndpoint } from '../tokens/issuer.js';
 import { resolveTenantSegment } from '../directory/tenant-segment.js';
@@ -56,6 +57,8 @@ export function registerDiscoveryEndpoints(app: FastifyInstance, context: Server
           'private_key_jwt',
         ],
         token_endpoint_auth_signing_alg_values_supported: ['RS256', 'PS256', 'ES256'],
+        // RFC 9449 §5.1: the algorithms DPoP proofs may be signed with.
+        dpop_signing_alg_values_supported: DPOP_SIGNING_ALGORITHMS,
         // The token endpoint's grants, and the implicit grant the authorization endpoint serves (RFC 6749 §4.2).
         grant_types_supported: [...grants.map((grant) => grant.grantType), 'implicit'],
         response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token', 'token'],

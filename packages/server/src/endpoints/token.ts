@@ -2,6 +2,7 @@ import { IdentityError } from '@tessera/protocol';
 import { decodeJwt, type JWTPayload } from 'jose';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
+import { dpopNonceHeader, tokenRequestProof } from '../dpop/token-request.js';
 import { grantFor } from '../grants/index.js';
 import { parseTokenParameters } from '../grants/parameters.js';
 import { asIdentityError, correlationIdOf } from '../http/errors.js';
@@ -15,12 +16,18 @@ import { resolveTenantSegment, type ResolvedTenantSegment } from '../directory/t
  * registered grant. Unknown parameters are ignored (MSAL sends many). Responses carry `Cache-Control: no-store`
  * and echo `client-request-id`.
  *
+ * A `DPoP` header is verified before the grant runs ({@link tokenRequestProof}) and handed to it; with
+ * `dpopNonceRequired` every response, success or error, carries a fresh `DPoP-Nonce` (RFC 9449 §8, §8.2).
+ *
  * @throws IdentityError 9100007 (not a form), 9100004 (repeated parameter), 900144 (no `grant_type`),
- *   70003 (unsupported grant), 900561 (not POST), and the grant's errors.
- * @see RFC 6749 §3.2, §5.1, §5.2
+ *   70003 (unsupported grant), 900561 (not POST), 9100300 / 9100301 / 9100302 (DPoP proof), and the grant's
+ *   errors.
+ * @see RFC 6749 §3.2, §5.1, §5.2; RFC 9449 §5, §8
  */
 export function registerTokenEndpoint(app: FastifyInstance, context: ServerContext): void {
   app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/token', async (request, reply) => {
+    const nonce = dpopNonceHeader(context);
+    if (nonce !== undefined) void reply.header('dpop-nonce', nonce);
     const fields = formFields(request);
     const grantType = fields.grant_type;
     const grant = typeof grantType === 'string' ? grantFor(grantType) : undefined;
@@ -31,12 +38,14 @@ export function registerTokenEndpoint(app: FastifyInstance, context: ServerConte
       if (typeof grantType !== 'string' || grantType === '')
         throw new IdentityError(900144, { name: 'grant_type' });
       if (grant === undefined) throw new IdentityError(70003, { grantType: grantType.slice(0, 128) });
+      const dpop = await tokenRequestProof(context, request.raw.headersDistinct.dpop, request.url);
       response = await grant.handle(context, {
         params,
         repeatedParams,
         authorization: request.headers.authorization,
         tenantSegment,
         origin: request.headers.origin,
+        dpop,
       });
     } catch (error) {
       const clientId = typeof fields.client_id === 'string' ? fields.client_id : undefined;

@@ -6,7 +6,7 @@ import { isRegisteredSpaOrigin } from '../directory/redirect-uris.js';
 import { grantRevocationId } from '../store/repositories/token-revocations.js';
 import { tokenHash } from '../tokens/opaque-tokens.js';
 import { identifyClient } from './client-identity.js';
-import type { GrantDescriptor, TokenRequest } from './grant.js';
+import { assertDpopRequirement, type GrantDescriptor, type TokenRequest } from './grant.js';
 import { refreshTokenFor, userTokenResponse } from './user-token-response.js';
 
 /** A PKCE `code_verifier` (RFC 7636 §4.1): 43–128 of `A-Z a-z 0-9 - . _ ~`. */
@@ -24,8 +24,12 @@ const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
  * @throws IdentityError 900144 (missing `code` / `redirect_uri` / `code_verifier`), 70000 (unknown code, other
  *   client, another tenant's endpoint, redirect URI differs), 54005 (replayed), 70008 (expired), 9100020
  *   (malformed PKCE verifier), 501481 (PKCE mismatch), 9002327 / 9002326 / 9100019 (origin), 7000218 (web code
- *   without client credentials), 50057 (user disabled).
- * @see RFC 6749 §4.1.3, RFC 7636 §4.1 and §4.6, RFC 9700 §4.2.4
+ *   without client credentials), 50057 (user disabled), 9100303 (the app requires DPoP and no proof came),
+ *   9100304 / 9100305 (a code bound by `dpop_jkt` redeemed without a proof / with another key's).
+ *
+ * With a DPoP proof (verified by the endpoint) the access token is bound to its key (`cnf.jkt`, `token_type:
+ * DPoP`), and so is the refresh token family of a public or spa client (RFC 9449 §5).
+ * @see RFC 6749 §4.1.3, RFC 7636 §4.1 and §4.6, RFC 9700 §4.2.4, RFC 9449 §5 and §10
  */
 export const authorizationCodeGrant: GrantDescriptor = {
   grantType: GrantType.authorizationCode,
@@ -36,6 +40,7 @@ export const authorizationCodeGrant: GrantDescriptor = {
     const code = params.code;
     if (code === undefined || code === '') throw new IdentityError(900144, { name: 'code' });
     const client = await identifyClient(context, request);
+    assertDpopRequirement(client.application, request);
     const now = context.now();
     if (code.length > 256)
       throw new IdentityError(70000, { name: 'code', reason: 'The code is unknown or expired.' });
@@ -91,8 +96,19 @@ export const authorizationCodeGrant: GrantDescriptor = {
       // RFC 9700 §4.8.2: a verifier for a code requested without a challenge is a downgrade attempt.
       throw new IdentityError(501481);
     }
+    if (stored.dpopJkt !== undefined) {
+      // RFC 9449 §10.1: a code requested with `dpop_jkt` is redeemed only with a proof by that key.
+      if (request.dpop === undefined) throw new IdentityError(9100304, { grant: 'authorization code' });
+      if (request.dpop.jkt !== stored.dpopJkt) {
+        throw new IdentityError(9100305, { grant: 'authorization code' });
+      }
+    }
     const user = await context.cache.user(stored.authentication.userId);
     if (user?.accountEnabled !== true) throw new IdentityError(50057);
+    // RFC 9449 §5: refresh tokens of public clients (spa included) are bound to the proof's key; a confidential
+    // client's are not (they are already bound to its credentials), its access tokens are.
+    const familyJkt =
+      platform === 'spa' || client.clientAuthenticationLevel === '0' ? request.dpop?.jkt : undefined;
 
     let refreshToken;
     if (stored.grant.oidcScopes.includes('offline_access')) {
@@ -116,6 +132,7 @@ export const authorizationCodeGrant: GrantDescriptor = {
         clientInfo: stored.clientInfo || params.client_info === '1',
         createdAt: now,
         expiresAt,
+        dpopJkt: familyJkt,
       });
       // A replay that raced this redemption may have revoked the grant before the family row existed (its UPDATE
       // then matched nothing): look once, now that the row is there, and hand out nothing.
@@ -139,6 +156,7 @@ export const authorizationCodeGrant: GrantDescriptor = {
       clientInfo: stored.clientInfo || params.client_info === '1',
       refreshToken,
       grantId: stored.familyId,
+      dpopJkt: request.dpop?.jkt,
     });
   },
 };

@@ -10,7 +10,7 @@ import { authenticateClient } from '../client-auth/authenticate-client.js';
 import type { ServerContext } from '../context.js';
 import type { Application } from '../directory/model.js';
 import { issueAccessToken } from '../tokens/access-token.js';
-import type { GrantDescriptor, TokenRequest } from './grant.js';
+import { assertDpopRequirement, type GrantDescriptor, type TokenRequest } from './grant.js';
 
 /**
  * The client credentials grant: a confidential client gets an app-only access token for one resource, carrying the
@@ -19,8 +19,11 @@ import type { GrantDescriptor, TokenRequest } from './grant.js';
  * `scope` must be exactly one `{App ID URI or appId}/.default`.
  *
  * @throws IdentityError 900144 (no `scope`), 70011 (several scopes), 1002012 (no `/.default`), 500011 (resource
- *   unknown or absent from the tenant), and client authentication errors.
- * @see RFC 6749 §4.4, docs/endpoints.md (`grant_type=client_credentials`)
+ *   unknown or absent from the tenant), 9100303 (the app requires DPoP and no proof came), and client
+ *   authentication errors.
+ *
+ * With a DPoP proof the access token is bound to its key (`cnf.jkt`, `token_type: DPoP`, RFC 9449 §5).
+ * @see RFC 6749 §4.4, RFC 9449 §5, docs/endpoints.md (`grant_type=client_credentials`)
  */
 export const clientCredentialsGrant: GrantDescriptor = {
   grantType: GrantType.clientCredentials,
@@ -28,6 +31,7 @@ export const clientCredentialsGrant: GrantDescriptor = {
   allowRepeated: [],
   async handle(context: ServerContext, request: TokenRequest): Promise<TokenResponse> {
     const client = await authenticateClient(context, request);
+    assertDpopRequirement(client.application, request);
     const scope = request.params.scope;
     if (scope === undefined || scope.trim() === '') throw new IdentityError(900144, { name: 'scope' });
     const scopes = parseScope(scope);
@@ -61,9 +65,10 @@ export const clientCredentialsGrant: GrantDescriptor = {
       subject: { kind: 'app', servicePrincipal: client.servicePrincipal, roles },
       now,
       lifetimeSeconds,
+      dpopJkt: request.dpop?.jkt,
     });
     return {
-      token_type: 'Bearer',
+      token_type: request.dpop === undefined ? 'Bearer' : 'DPoP',
       expires_in: lifetimeSeconds,
       ext_expires_in: lifetimeSeconds,
       access_token: accessToken,

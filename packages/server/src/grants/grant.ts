@@ -1,6 +1,8 @@
-import type { TokenResponse } from '@tessera/protocol';
+import { IdentityError, type TokenResponse } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
+import type { Application } from '../directory/model.js';
 import type { ResolvedTenantSegment } from '../directory/tenant-segment.js';
+import type { VerifiedDpopProof } from '../dpop/proof.js';
 
 /**
  * A token request after parsing through its grant's descriptor: the parameters the grant declares and the
@@ -21,6 +23,25 @@ export interface TokenRequest {
   readonly tenantSegment: ResolvedTenantSegment;
   /** The `Origin` header: present on browsers' cross-origin requests (spa code redemption). */
   readonly origin: string | undefined;
+  /**
+   * The request's DPoP proof (RFC 9449 §5), already verified by the endpoint (signature, `htm` / `htu`, `iat`,
+   * nonce, single use); absent without a `DPoP` header. Grants that issue DPoP-bound tokens bind them to its
+   * `jkt`.
+   */
+  readonly dpop?: VerifiedDpopProof | undefined;
+}
+
+/**
+ * Refuses a token request without a DPoP proof from an application that requires DPoP (the Tessera property
+ * `dpopBoundAccessTokens`, after RFC 9449 §5.2's client metadata of that name: "the authorization server MUST
+ * reject token requests from this client that do not contain the DPoP header").
+ *
+ * @throws IdentityError 9100303 (`invalid_request`).
+ */
+export function assertDpopRequirement(application: Application, request: TokenRequest): void {
+  if (application.dpopBoundAccessTokens === true && request.dpop === undefined) {
+    throw new IdentityError(9100303, { clientId: application.appId });
+  }
 }
 
 /**

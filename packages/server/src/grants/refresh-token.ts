@@ -6,7 +6,7 @@ import type { Application, AuthorizedGrant } from '../directory/model.js';
 import { isRegisteredSpaOrigin, spaOriginsOf } from '../directory/redirect-uris.js';
 import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
 import { identifyClient } from './client-identity.js';
-import type { GrantDescriptor, TokenRequest } from './grant.js';
+import { assertDpopRequirement, type GrantDescriptor, type TokenRequest } from './grant.js';
 import { refreshTokenFor, userTokenResponse } from './user-token-response.js';
 
 /**
@@ -22,8 +22,15 @@ import { refreshTokenFor, userTokenResponse } from './user-token-response.js';
  *   endpoint, reused), 70008 (expired / revoked), 7000218 (a web client's token without client credentials),
  *   700084 (spa token past its fixed life), 9002327 (spa token without `Origin`), 9002326 (another token
  *   cross-origin), 9100019 (an origin not registered for the app), 65001 `invalid_grant` with `suberror:
- *   consent_required` (scope not consented), 50057 (user disabled), and scope errors.
- * @see RFC 6749 §6, RFC 9700 §4.14.2
+ *   consent_required` (scope not consented), 50057 (user disabled), 9100303 (the app requires DPoP and no proof
+ *   came), 9100304 / 9100305 (a DPoP-bound family without a proof / with another key's proof: nothing consumed,
+ *   nothing revoked), and scope errors.
+ *
+ * With a DPoP proof the access token is bound to its key (`cnf.jkt`, `token_type: DPoP`); a family bound at
+ * redemption (public and spa clients, RFC 9449 §5) rotates only with a proof by its key, checked in the rotation
+ * statement itself. Confidential clients' families are not bound: each refresh may bind its access token to
+ * whatever key proves it.
+ * @see RFC 6749 §6, RFC 9700 §4.14.2, RFC 9449 §5
  */
 export const refreshTokenGrant: GrantDescriptor = {
   grantType: GrantType.refreshToken,
@@ -35,6 +42,7 @@ export const refreshTokenGrant: GrantDescriptor = {
     if (presented === undefined || presented === '')
       throw new IdentityError(900144, { name: 'refresh_token' });
     const client = await identifyClient(context, request);
+    assertDpopRequirement(client.application, request);
     checkOrigin(client.application, request.origin);
     const claims = openRefreshToken(context.keys.refreshToken, presented);
     if (claims === undefined) {
@@ -96,6 +104,7 @@ export const refreshTokenGrant: GrantDescriptor = {
       now,
       client.clientAuthenticationLevel === '0',
       request.origin !== undefined,
+      request.dpop?.jkt,
     );
     if (rotated.kind !== 'ok')
       throw await explainFailedRotation(
@@ -106,6 +115,7 @@ export const refreshTokenGrant: GrantDescriptor = {
         now,
         client.clientAuthenticationLevel === '0',
         request.origin,
+        request.dpop?.jkt,
       );
     const family = rotated.value;
     const grant: AuthorizedGrant =
@@ -124,6 +134,7 @@ export const refreshTokenGrant: GrantDescriptor = {
       clientInfo: family.clientInfo || params.client_info === '1',
       refreshToken: { token: next.token, expiresAt: family.expiresAt },
       grantId: family.familyId,
+      dpopJkt: request.dpop?.jkt,
     });
   },
 };
@@ -137,6 +148,7 @@ async function explainFailedRotation(
   now: number,
   unauthenticatedClient: boolean,
   origin: string | undefined,
+  dpopJkt: string | undefined,
 ): Promise<IdentityError> {
   const family = await context.signIn.refreshFamilies.find(familyId);
   if (family === undefined) {
@@ -164,6 +176,15 @@ async function explainFailedRotation(
           { suberror: 'bad_token' },
         )
       : new IdentityError(70008, {}, { suberror: 'bad_token' });
+  }
+  // RFC 9449 §5: before reuse detection, so that someone without the key (a thief of an older token included)
+  // can neither redeem nor revoke: the family stays as it is. A rotated token presented with the right key still
+  // revokes it below.
+  if (family.dpopJkt !== undefined && dpopJkt === undefined) {
+    return new IdentityError(9100304, { grant: 'refresh token' });
+  }
+  if (family.dpopJkt !== undefined && dpopJkt !== family.dpopJkt) {
+    return new IdentityError(9100305, { grant: 'refresh token' });
   }
   if (generation === family.generation && platform === 'spa' && origin === undefined) {
     return new IdentityError(9002327);

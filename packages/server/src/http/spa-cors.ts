@@ -8,8 +8,8 @@ const PREFLIGHT_MAX_AGE_SECONDS = 600;
 /** Request headers a preflight may ask for: header names and commas, nothing else is echoed. */
 const REQUEST_HEADERS = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(?:\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$/;
 
-/** Response headers a spa may read besides the CORS-safelisted ones. */
-const EXPOSED_HEADERS = 'client-request-id, www-authenticate';
+/** Response headers a spa may read besides the CORS-safelisted ones (`dpop-nonce`: RFC 9449 §8). */
+const EXPOSED_HEADERS = 'client-request-id, www-authenticate, dpop-nonce';
 
 /** An endpoint a single-page app calls cross-origin, and how to tell which client calls it. */
 interface SpaEndpoint {

@@ -8,6 +8,8 @@ export interface DerivedKeys {
   readonly refreshToken: Buffer;
   /** HMAC-SHA256 key of pairwise subject identifiers (`sub`). */
   readonly pairwise: Buffer;
+  /** HMAC-SHA256 key of stateless DPoP nonces (RFC 9449 §8). */
+  readonly dpopNonce: Buffer;
 }
 
 /**
@@ -21,5 +23,6 @@ export function deriveKeys(masterKey: Buffer): DerivedKeys {
     interaction: derive('interaction'),
     refreshToken: derive('refresh-token'),
     pairwise: derive('pairwise'),
+    dpopNonce: derive('dpop-nonce'),
   };
 }

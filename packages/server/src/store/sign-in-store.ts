@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { AuthorizationCodeRepository } from './repositories/authorization-codes.js';
+import { DpopProofJtiRepository } from './repositories/dpop-proof-jtis.js';
 import { InteractionStepRepository } from './repositories/interaction-steps.js';
 import { RefreshTokenFamilyRepository } from './repositories/refresh-token-families.js';
 import { SignInAttemptRepository } from './repositories/sign-in-attempts.js';
@@ -25,6 +26,8 @@ export class SignInStore {
   readonly codes: AuthorizationCodeRepository;
   readonly refreshFamilies: RefreshTokenFamilyRepository;
   readonly revocations: TokenRevocationRepository;
+  /** DPoP proof `jti`s already used (RFC 9449 §11.1). */
+  readonly dpopProofJtis: DpopProofJtiRepository;
 
   constructor(private readonly db: Kysely<Database>) {
     this.sessions = new SsoSessionRepository(db);
@@ -33,6 +36,7 @@ export class SignInStore {
     this.codes = new AuthorizationCodeRepository(db);
     this.revocations = new TokenRevocationRepository(db);
     this.refreshFamilies = new RefreshTokenFamilyRepository(db, this.revocations);
+    this.dpopProofJtis = new DpopProofJtiRepository(db);
   }
 
   /**

@@ -328,6 +328,7 @@ function definitionOf(app: Application): ApplicationDefinition {
     spa: app.spa,
     publicClient: app.publicClient,
     accessTokenSigningAlgorithm: app.accessTokenSigningAlgorithm,
+    ...(app.dpopBoundAccessTokens === true ? { dpopBoundAccessTokens: true } : {}),
   };
 }
 

@@ -18,6 +18,11 @@ export interface StoredAuthorizationCode {
   readonly familyId: string;
   /** Unix seconds. */
   readonly expiresAt: number;
+  /**
+   * RFC 9449 §10: the `dpop_jkt` of the authorization request (RFC 7638 thumbprint): the code is redeemed only
+   * with a DPoP proof by that key. Undefined when not bound.
+   */
+  readonly dpopJkt?: string | undefined;
 }
 
 /** Outcome of redeeming a code or rotating a refresh token. */
@@ -58,6 +63,7 @@ export class AuthorizationCodeRepository {
         expires_at: code.expiresAt,
         redeemed_at: null,
         created_at: createdAt,
+        dpop_jkt: code.dpopJkt ?? null,
       })
       .execute();
   }
@@ -97,6 +103,7 @@ export class AuthorizationCodeRepository {
         clientInfo: row.client_info === 1,
         familyId: row.family_id,
         expiresAt: row.expires_at,
+        ...(row.dpop_jkt === null ? {} : { dpopJkt: row.dpop_jkt }),
       },
     };
   }

@@ -19,6 +19,11 @@ export interface RefreshTokenFamily {
   readonly createdAt: number;
   /** Unix seconds. */
   readonly expiresAt: number;
+  /**
+   * RFC 9449 §5: the RFC 7638 thumbprint of the DPoP key every token of the family is bound to (public and spa
+   * clients that redeemed with a proof); undefined when not bound.
+   */
+  readonly dpopJkt?: string | undefined;
 }
 
 /**
@@ -54,6 +59,7 @@ export class RefreshTokenFamilyRepository {
         last_used_at: family.createdAt,
         expires_at: family.expiresAt,
         revoked_at: null,
+        dpop_jkt: family.dpopJkt ?? null,
       })
       .execute();
   }
@@ -68,6 +74,8 @@ export class RefreshTokenFamilyRepository {
    * @param crossOrigin when given, whether the request came cross-origin (an `Origin` header): then only `spa`
    *   families rotate cross-origin and only they do (Entra 9002327 / 9002326), checked in the same statement so a
    *   refused request never consumes the token.
+   * @param dpopJkt the thumbprint of the request's DPoP proof key, if any: a family bound to a key rotates only with
+   *   a proof by that key (RFC 9449 §5), in the same statement, so a request without it consumes nothing.
    */
   async rotate(
     familyId: string,
@@ -77,6 +85,7 @@ export class RefreshTokenFamilyRepository {
     now: number,
     unauthenticatedClient = false,
     crossOrigin?: boolean,
+    dpopJkt?: string,
   ): Promise<Redemption<RefreshTokenFamily>> {
     const row = await this.db
       .updateTable('refresh_tokens')
@@ -100,6 +109,11 @@ export class RefreshTokenFamilyRepository {
       .where('expires_at', '>', now)
       .$if(unauthenticatedClient, (qb) => qb.where('platform', '!=', 'web'))
       .$if(crossOrigin !== undefined, (qb) => qb.where('platform', crossOrigin === true ? '=' : '!=', 'spa'))
+      .where((eb) =>
+        dpopJkt === undefined
+          ? eb('dpop_jkt', 'is', null)
+          : eb.or([eb('dpop_jkt', 'is', null), eb('dpop_jkt', '=', dpopJkt)]),
+      )
       .returningAll()
       .executeTakeFirst();
     if (row === undefined) return { kind: 'unknown' };
@@ -161,5 +175,6 @@ function fromRow(row: Selectable<RefreshTokenTable>): RefreshTokenFamily {
     clientInfo: row.client_info === 1,
     createdAt: row.created_at,
     expiresAt: row.expires_at,
+    ...(row.dpop_jkt === null ? {} : { dpopJkt: row.dpop_jkt }),
   };
 }
