@@ -72,6 +72,7 @@ const DEFAULT_USER_PROPERTIES = [
  * `[]`). `mailNickname` only when selected, as in Graph.
  */
 export function graphUser(user: User, select: readonly string[] | undefined): Record<string, unknown> {
+  if (select === undefined) return defaultGraphUser(user);
   const all: Record<string, unknown> = {
     id: user.id,
     accountEnabled: user.accountEnabled,
@@ -87,8 +88,67 @@ export function graphUser(user: User, select: readonly string[] | undefined): Re
     surname: user.surname ?? null,
     userPrincipalName: user.userPrincipalName,
   };
-  return selected(all, select ?? DEFAULT_USER_PROPERTIES);
+  return selected(all, select);
 }
+
+/** A user in Graph's JSON without `$select`: {@link DEFAULT_USER_PROPERTIES}, built directly (no projection). */
+function defaultGraphUser(user: User): DefaultGraphUser {
+  return {
+    businessPhones: [],
+    displayName: user.displayName,
+    givenName: user.givenName ?? null,
+    jobTitle: user.jobTitle ?? null,
+    mail: user.mail ?? null,
+    mobilePhone: null,
+    officeLocation: null,
+    preferredLanguage: null,
+    surname: user.surname ?? null,
+    userPrincipalName: user.userPrincipalName,
+    id: user.id,
+  };
+}
+
+/** {@link defaultGraphUser}'s shape: Graph's default user properties, in Graph's order. */
+type DefaultGraphUser = Record<(typeof DEFAULT_USER_PROPERTIES)[number], unknown>;
+
+const NULLABLE_STRING = { type: ['string', 'null'] } as const;
+
+/**
+ * The JSON schema of a page of users without `$select` (`@odata.context`, `@odata.count`, `value` of
+ * {@link defaultGraphUser}, `@odata.nextLink`, in that order): Fastify compiles it once into a serializer
+ * (fast-json-stringify) that writes the same JSON as `JSON.stringify` of the body, in less time.
+ */
+const DEFAULT_USERS_PAGE_SCHEMA = {
+  type: 'object',
+  properties: {
+    '@odata.context': { type: 'string' },
+    '@odata.count': { type: 'integer' },
+    value: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          businessPhones: { type: 'array', items: { type: 'string' } },
+          displayName: { type: 'string' },
+          givenName: NULLABLE_STRING,
+          jobTitle: NULLABLE_STRING,
+          mail: NULLABLE_STRING,
+          mobilePhone: NULLABLE_STRING,
+          officeLocation: NULLABLE_STRING,
+          preferredLanguage: NULLABLE_STRING,
+          surname: NULLABLE_STRING,
+          userPrincipalName: { type: 'string' },
+          id: { type: 'string' },
+        },
+        required: [...DEFAULT_USER_PROPERTIES],
+        additionalProperties: false,
+      },
+    },
+    '@odata.nextLink': { type: 'string' },
+  },
+  // No `required` here: fast-json-stringify writes required properties first, which would move `@odata.count`.
+  additionalProperties: false,
+} as const;
 
 /** `@odata.context` of users: `{base}/v1.0/$metadata#users[(select)][/$entity]`. */
 function usersContext(
@@ -339,7 +399,16 @@ export function registerUserRoutes(
     requireAllowed(caller, 'users.read');
     const query = parseCollectionQuery(queryOf(request.url), USER_TYPE, queryHeadersOf(request.headers));
     const page = await listUsers(context.store, caller.tenantId, query);
-    return reply.send(collectionBody(context, 'users', query, page, (user) => graphUser(user, query.select)));
+    if (query.select !== undefined) {
+      return reply.send(
+        collectionBody(context, 'users', query, page, (user) => graphUser(user, query.select)),
+      );
+    }
+    // Without `$select` every page has the one shape of DEFAULT_USERS_PAGE_SCHEMA: its compiled serializer.
+    return reply
+      .type('application/json; charset=utf-8')
+      .serializer(reply.compileSerializationSchema(DEFAULT_USERS_PAGE_SCHEMA))
+      .send(collectionBody(context, 'users', query, page, defaultGraphUser));
   });
 
   scope.get<{ Params: { key: string } }>('/users/:key', async (request, reply) => {
