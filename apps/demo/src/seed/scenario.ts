@@ -332,18 +332,25 @@ export async function seedScenario(
     });
     note(`${TODO_MODERATOR} for ${alice.userPrincipalName}`);
   }
-  for (const [clientAppId, resourceAppId, scope, what] of [
-    [spaAppId, todoApiAppId, ACCESS_AS_USER, 'the Todo SPA'],
-    [todoApiAppId, DIRECTORY_APP_ID, USER_READ, 'the Todo API (On-Behalf-Of)'],
+  // On-Behalf-Of requests name the OIDC scopes beside User.Read (MSAL adds `openid profile offline_access`), and
+  // the directory API publishes them as its own delegated scopes: the consent covers them, as Entra's does.
+  for (const [clientAppId, resourceAppId, scopes, what] of [
+    [spaAppId, todoApiAppId, [ACCESS_AS_USER], 'the Todo SPA'],
+    [
+      todoApiAppId,
+      DIRECTORY_APP_ID,
+      ['openid', 'profile', 'offline_access', USER_READ],
+      'the Todo API (On-Behalf-Of)',
+    ],
   ] as const) {
-    if (await hasOrganizationConsent(directory, contoso.id, clientAppId, resourceAppId, scope)) continue;
+    if (await hasOrganizationConsent(directory, contoso.id, clientAppId, resourceAppId, scopes)) continue;
     await directory.grants.recordConsent({
       tenantId: contoso.id,
       userId: contosoAdmin.id,
       forOrganization: true,
-      items: [{ clientAppId, resourceAppId, scopes: [scope] }],
+      items: [{ clientAppId, resourceAppId, scopes }],
     });
-    note(`admin consent to ${scope} for ${what} in contoso`);
+    note(`admin consent to ${scopes.join(' ')} for ${what} in contoso`);
   }
   if (created.length > 0 || updated.length > 0) save();
   return { scenario: { ...draft, version: 1 } as DemoScenario, created, updated };
@@ -421,7 +428,7 @@ async function hasOrganizationConsent(
   tenant: string,
   clientAppId: string,
   resourceAppId: string,
-  scope: string,
+  scopes: readonly string[],
 ): Promise<boolean> {
   const client = await servicePrincipalId(directory, tenant, clientAppId);
   const resource = await servicePrincipalId(directory, tenant, resourceAppId);
@@ -429,6 +436,8 @@ async function hasOrganizationConsent(
   const page = await directory.grants.listPermissionGrantsOf({ tenant, clientId: client, top: 999 });
   return page.items.some(
     (g) =>
-      g.resourceId === resource && g.consentType === 'AllPrincipals' && g.scope.split(' ').includes(scope),
+      g.resourceId === resource &&
+      g.consentType === 'AllPrincipals' &&
+      scopes.every((scope) => g.scope.split(' ').includes(scope)),
   );
 }

@@ -81,6 +81,8 @@ export async function createTodoApi(options: TodoApiOptions): Promise<TodoApi> {
   const app = Fastify({
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
+    // Refuse unknown body properties rather than drop them silently (Fastify's default is `removeAdditional`).
+    ajv: { customOptions: { removeAdditional: false } },
     ...(options.https === undefined ? {} : { https: { key: options.https.key, cert: options.https.cert } }),
   }) as unknown as FastifyInstance;
   const acquirers = new Map<string, TokenAcquirer>();
