@@ -247,3 +247,48 @@ ${items}
 ${all}`,
   );
 }
+
+/** The secret an authenticator app is being set up with (the second-factor page of an enrolment). */
+export interface AuthenticatorSetup {
+  /** The QR code of the `otpauth://` URI, a `data:` URL. */
+  readonly qrCodeDataUrl: string;
+  /** The Base32 secret, for apps that cannot scan (shown in groups of four). */
+  readonly secret: string;
+  readonly otpauthUri: string;
+}
+
+/**
+ * The second-factor page: "Enter the code from your authenticator app", or — not enrolled — "Set up your
+ * authenticator app" with the QR code and the secret in text, then the first code.
+ */
+export function mfaPage(input: {
+  form: FormContext;
+  app: AppBadge;
+  userPrincipalName: string;
+  setup?: AuthenticatorSetup | undefined;
+  error?: string | undefined;
+}): string {
+  const described = input.error === undefined ? '' : ' aria-describedby="form-error"';
+  const setup = input.setup;
+  const title = setup === undefined ? 'Enter your verification code' : 'Set up your authenticator app';
+  const intro =
+    setup === undefined
+      ? `<p>Signed in as <strong>${escapeHtml(input.userPrincipalName)}</strong>. Your organization requires a second verification. Enter the code from your authenticator app.</p>`
+      : `<p>Signed in as <strong>${escapeHtml(input.userPrincipalName)}</strong>. Your organization requires a second verification. Scan this QR code with an authenticator app (Microsoft Authenticator, Google Authenticator, 1Password, …), then enter the code it shows.</p>
+<img class="qr" src="${escapeHtml(setup.qrCodeDataUrl)}" alt="QR code to add Tessera to your authenticator app" width="200" height="200">
+<p>Can't scan it? Enter this key in the app instead:</p>
+<p class="secret" id="totp-secret" data-otpauth-uri="${escapeHtml(setup.otpauthUri)}">${escapeHtml(setup.secret.replace(/(.{4})(?=.)/g, '$1 '))}</p>`;
+  return layout(
+    title,
+    `<h1>${escapeHtml(title)}</h1>
+${appBadge(input.app)}
+${intro}
+${alert(input.error)}
+${formStart(input.form)}
+${hidden('action', 'verify_code')}
+<label for="otc">Enter the code from your authenticator app</label>
+<input id="otc" name="otc" type="text" inputmode="numeric" pattern="[0-9 ]{6,7}" maxlength="7" autocomplete="one-time-code" required autofocus${described}>
+<div class="actions"><button class="primary" type="submit">Verify</button></div>
+</form>`,
+  );
+}

@@ -44,6 +44,8 @@ button{font:inherit;font-weight:600;padding:10px 18px;border-radius:8px;border:1
 .code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.8125rem;color:var(--muted);word-break:break-all}
 footer{margin-top:20px;font-size:.8125rem;color:var(--muted)}
 .hidden-frames{position:absolute;width:0;height:0;border:0;visibility:hidden}
+.qr{display:block;width:200px;height:200px;margin:0 auto 12px;image-rendering:pixelated}
+.secret{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.95rem;letter-spacing:.08em;text-align:center;word-break:break-all;color:var(--ink);margin:0 0 16px}
 `;
 
 /** `sha256-…` of the stylesheet, for cache validation. */

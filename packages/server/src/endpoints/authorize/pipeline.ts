@@ -11,7 +11,9 @@ import { issuerV2 } from '../../tokens/issuer.js';
 import { recordConsentDecision } from '../interaction/consent-step.js';
 import { sendErrorPage } from '../interaction/error-page.js';
 import { showInteractionStep, type InteractionPrompt } from '../interaction/show-step.js';
+import { checkClaims } from './check-claims.js';
 import { checkClient } from './check-client.js';
+import { checkConditionalAccess } from './check-conditional-access.js';
 import { checkConsent } from './check-consent.js';
 import { checkPkce } from './check-pkce.js';
 import { checkPrompt } from './check-prompt.js';
@@ -35,8 +37,9 @@ export interface Continuation {
 
 /**
  * Runs an authorization request (RFC 6749 §3.1, OIDC Core §3.1.2) through its named steps — check client, check
- * redirect URI, check response type and mode, check PKCE, check prompt, resolve scopes, select account, apply the
- * consent decision, check consent, respond — each in its own module. When a step needs the user, the request is
+ * redirect URI, check response type and mode, check PKCE, check prompt, check claims, resolve scopes, select
+ * account, check conditional access (the second factor), apply the consent decision, check consent, respond —
+ * each in its own module. When a step needs the user, the request is
  * suspended in an interaction (resume target `authorize`, state: the request's parameters) and the step's page is
  * shown; the interaction runs this again with what the user did ({@link Continuation}).
  *
@@ -70,11 +73,14 @@ export async function authorize(
     checkResponseType(ctx);
     checkPkce(ctx);
     checkPrompt(ctx);
+    checkClaims(ctx);
     // Scope syntax and resources are checked before any page, so a bad request never asks for a password.
     await resolveScopes(context.cache, ctx.client as Application, params.scope, tenantSegment.segment);
     const sessions = await listBrowserSessions(context, request, { browserHash: continuation.browserHash });
     const selected = await selectAccount(context, ctx, sessions);
     if (selected !== undefined) return await show(context, request, reply, ctx, selected, tenant);
+    const secondFactor = await checkConditionalAccess(context, ctx);
+    if (secondFactor !== undefined) return await show(context, request, reply, ctx, secondFactor, tenant);
     const consent = await applyConsentDecision(context, ctx, continuation.consent);
     if (consent !== undefined) return await show(context, request, reply, ctx, consent, tenant);
     return await show(context, request, reply, ctx, await respond(context, ctx), tenant);
@@ -123,14 +129,35 @@ async function show(
     tenant,
     resume: { target: 'authorize', state: ctx.params },
     requester: await requesterOf(context, client, ctx.params),
-    prompt: promptOf(ctx, outcome),
+    prompt:
+      outcome.kind === 'mfa' ? await mfaPromptOf(context, ctx, outcome.registered) : promptOf(ctx, outcome),
   });
+}
+
+/**
+ * The second-factor page of the selected session: a code, or — not enrolled — a new authenticator to set up, whose
+ * secret only the page's step keeps until a correct code.
+ */
+async function mfaPromptOf(
+  context: ServerContext,
+  ctx: AuthorizationContext,
+  registered: boolean,
+): Promise<InteractionPrompt> {
+  const { session, user } = ctx;
+  if (session === undefined || user === undefined) throw new Error('selectAccount must run first');
+  return {
+    step: 'mfa',
+    sessionId: session.id,
+    sessionFresh: ctx.interactionSessionFresh === true && ctx.interactionSessionId === session.id,
+    userPrincipalName: user.userPrincipalName,
+    enrolment: registered ? undefined : await context.authenticationMethods.startEnrolment(user),
+  };
 }
 
 /** The interaction page of an outcome that needs the user. */
 function promptOf(
   ctx: AuthorizationContext,
-  outcome: Exclude<AuthorizationOutcome, { kind: 'respond' }>,
+  outcome: Exclude<AuthorizationOutcome, { kind: 'respond' } | { kind: 'mfa' }>,
 ): InteractionPrompt {
   switch (outcome.kind) {
     case 'sign-in':

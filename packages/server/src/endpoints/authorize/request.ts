@@ -1,5 +1,6 @@
 import type { ResponseMode, ResponseType } from '@tessera/protocol';
 import type { ConsentNeed } from '../../directory/consent.js';
+import type { AccessTokenClaimsRequest } from './check-claims.js';
 import type { Application, AuthorizedGrant, User } from '../../directory/model.js';
 import type { RedirectPlatform } from '../../sessions/authentication-event.js';
 import type { SsoSession } from '../../sessions/sso-session.js';
@@ -52,6 +53,13 @@ export interface AuthorizationContext {
   user?: User;
   grant?: AuthorizedGrant;
   consentNeeds?: readonly ConsentNeed[];
+  /** The `claims` parameter's access token requests (`polids`, `acrs`), once `checkClaims` parsed it. */
+  claimsRequest?: AccessTokenClaimsRequest;
+  /**
+   * Authentication context ids the session's authentication satisfies for this request (the tokens' `acrs`), set
+   * by `checkConditionalAccess`.
+   */
+  acrs?: readonly string[];
 }
 
 /** What the pipeline decided: a response to the client, or a page the user must see first. */
@@ -63,4 +71,6 @@ export type AuthorizationOutcome =
     }
   | { readonly kind: 'sign-in' }
   | { readonly kind: 'select-account'; readonly sessions: readonly SsoSession[] }
-  | { readonly kind: 'consent' };
+  | { readonly kind: 'consent' }
+  /** A second factor is required: its page (`registered`: enter a code; else set up an authenticator first). */
+  | { readonly kind: 'mfa'; readonly registered: boolean };

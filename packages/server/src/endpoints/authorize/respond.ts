@@ -39,6 +39,7 @@ export async function respond(
     platform: target.platform,
     authTime: session.authTime,
     amr: session.amr,
+    ...(ctx.acrs === undefined || ctx.acrs.length === 0 ? {} : { acrs: ctx.acrs }),
   };
   const parts = responseType.split(' ');
   const fields: Record<string, string> = {};
@@ -83,6 +84,7 @@ export async function respond(
         scopes: grant.scopes,
         roles: await userAppRoles(context.cache, user, resource),
         amr: authentication.amr,
+        acrs: authentication.acrs,
         pairwiseKey: context.keys.pairwise,
       },
     });

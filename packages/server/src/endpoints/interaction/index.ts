@@ -9,6 +9,7 @@ import { sendErrorPage } from './error-page.js';
 import { acceptAnswer, loadInteractionStep, type InteractionStep } from './interaction-state.js';
 import type { ResumeTargets } from './resume-target.js';
 import { singleValuedParameters } from './request-parameters.js';
+import { answerMfa } from './mfa-step.js';
 import { answerSignIn } from './sign-in-step.js';
 
 /**
@@ -19,7 +20,8 @@ import { answerSignIn } from './sign-in-step.js';
  * fixation), an account the picker offered or "use another account" on the picker, a consent decision on the
  * consent page; and hands the result to the step's resume target, which continues the suspended request. An
  * admin consent decision also needs this server's own `Origin` (9100013 otherwise) and is taken once: its step
- * is consumed, so a replayed or concurrent second answer gets 9100014.
+ * is consumed, so a replayed or concurrent second answer gets 9100014. A second-factor code (the `mfa` page) also
+ * needs this server's own `Origin`, and upgrades the page's session (`answerMfa`).
  *
  * @param targets the registry of resume targets, one per name in `RESUME_TARGET_NAMES`.
  */
@@ -103,6 +105,10 @@ async function interact(
           forOrganization: answer.forOrganization,
         },
       });
+    case 'verify_code':
+      // A second factor upgrades a session: only from a form of this site.
+      if (!sameOrigin(context, request)) return sendErrorPage(request, reply, new IdentityError(9100013));
+      return answerMfa(context, request, reply, step, answer.code, target);
   }
 }
 

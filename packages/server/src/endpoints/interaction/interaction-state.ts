@@ -6,21 +6,28 @@ import { randomToken, tokenHash } from '../../tokens/opaque-tokens.js';
 import { isResumeTargetName, type InteractionResume } from './resume-target.js';
 
 /** The pages of an interaction. */
-export type InteractionStepKind = 'sign-in' | 'select-account' | 'consent';
+export type InteractionStepKind = 'sign-in' | 'select-account' | 'consent' | 'mfa';
 
 /** The form actions of the pages (`action` field). */
-export type InteractionAction = 'signin' | 'select' | 'use_another' | 'consent' | 'decline';
+export type InteractionAction = 'signin' | 'select' | 'use_another' | 'consent' | 'decline' | 'verify_code';
 
 /**
  * The actions each page offers. The sign-in page — whatever the reason it is shown (no session, `prompt=login`,
  * an elapsed `max_age`, another account) — accepts only a password sign-in; `select` and `use_another` only the
- * account picker; consent decisions only the consent page.
+ * account picker; consent decisions only the consent page; a verification code only the second-factor page.
  */
 export const STEP_ACTIONS: Readonly<Record<InteractionStepKind, readonly InteractionAction[]>> = {
   'sign-in': ['signin'],
   'select-account': ['select', 'use_another'],
   consent: ['consent', 'decline'],
+  mfa: ['verify_code'],
 };
+
+/**
+ * The `choices` key under which the second-factor page of an enrolment keeps the new authenticator's secret,
+ * sealed for the user (`sealTotpSecret`), until a correct code stores it as a method.
+ */
+export const TOTP_ENROLMENT_CHOICE = 'totp_enrolment';
 
 /** Fields every interaction form carries. */
 const COMMON_FIELDS: ReadonlySet<string> = new Set(['interaction', 'csrf_token', 'action']);
@@ -32,6 +39,7 @@ const ACTION_FIELDS: Readonly<Record<InteractionAction, ReadonlySet<string>>> = 
   use_another: new Set(),
   consent: new Set(['consent_organization']),
   decline: new Set(['consent_organization']),
+  verify_code: new Set(['otc']),
 };
 
 /**
@@ -58,7 +66,8 @@ export type InteractionAnswer =
   | { readonly action: 'signin'; readonly userName: string; readonly password: string }
   | { readonly action: 'select'; readonly sessionId: string }
   | { readonly action: 'use_another' }
-  | { readonly action: 'consent' | 'decline'; readonly forOrganization: boolean };
+  | { readonly action: 'consent' | 'decline'; readonly forOrganization: boolean }
+  | { readonly action: 'verify_code'; readonly code: string };
 
 /**
  * Stores a page's step and returns the handle its form carries (256 random bits; stored as SHA-256), bound to
@@ -157,5 +166,9 @@ export function acceptAnswer(
         return undefined;
       return { action, forOrganization: organization === 'true' };
     }
+    case 'verify_code':
+      // The page's step names the session and, for an enrolment, the sealed secret: the form only the code.
+      if (step.sessionId === undefined) return undefined;
+      return { action, code: (form.otc ?? '').slice(0, 32) };
   }
 }

@@ -4,9 +4,15 @@ import type { Application } from '../../directory/model.js';
 import { csrfTokenFor } from '../../sessions/cookies.js';
 import type { SsoSession } from '../../sessions/sso-session.js';
 import { randomToken } from '../../tokens/opaque-tokens.js';
-import { accountPickerPage, consentPage, signInPage, type FormContext } from '../../ui/pages.js';
+import type { TotpEnrolment } from '../../users/authentication-methods.js';
+import { accountPickerPage, consentPage, mfaPage, signInPage, type FormContext } from '../../ui/pages.js';
 import { sendPage } from '../../ui/security-headers.js';
-import { STEP_ACTIONS, saveInteractionStep, type InteractionStep } from './interaction-state.js';
+import {
+  STEP_ACTIONS,
+  TOTP_ENROLMENT_CHOICE,
+  saveInteractionStep,
+  type InteractionStep,
+} from './interaction-state.js';
 import type { InteractionRequester, InteractionResume } from './resume-target.js';
 
 /** Scopes of one resource the consent page asks for (what the consent engine found missing). */
@@ -37,6 +43,18 @@ export type InteractionPrompt =
       readonly items: readonly ConsentPromptItem[];
       /** An administrator may consent on behalf of the organization (`AllPrincipals`). */
       readonly canConsentForOrganization: boolean;
+    }
+  | {
+      readonly step: 'mfa';
+      /** The SSO session the second factor upgrades. */
+      readonly sessionId: string;
+      /** True when that session was signed in during this interaction (fresh authentication). */
+      readonly sessionFresh: boolean;
+      readonly userPrincipalName: string;
+      /** Not enrolled yet: the authenticator to set up (its sealed secret stays with the step). */
+      readonly enrolment?: TotpEnrolment | undefined;
+      /** A refused code: its safe description and HTTP status (the page is sent with that status). */
+      readonly error?: { readonly message: string; readonly status: number } | undefined;
     };
 
 /** One page of an interaction to show. */
@@ -68,9 +86,14 @@ export async function showInteractionStep(
     resume: page.resume,
     step: prompt.step,
     actions: STEP_ACTIONS[prompt.step],
-    choices: Object.fromEntries(accounts.map((a) => [a.sessionRef, a.sessionId])),
-    sessionId: prompt.step === 'consent' ? prompt.sessionId : undefined,
-    sessionFresh: prompt.step === 'consent' && prompt.sessionFresh,
+    choices:
+      prompt.step === 'mfa'
+        ? prompt.enrolment === undefined
+          ? {}
+          : { [TOTP_ENROLMENT_CHOICE]: prompt.enrolment.sealedSecret }
+        : Object.fromEntries(accounts.map((a) => [a.sessionRef, a.sessionId])),
+    sessionId: prompt.step === 'consent' || prompt.step === 'mfa' ? prompt.sessionId : undefined,
+    sessionFresh: (prompt.step === 'consent' || prompt.step === 'mfa') && prompt.sessionFresh,
     organizationConsent: prompt.step === 'consent' && prompt.canConsentForOrganization,
   };
   const csrfToken = csrfTokenFor(request, reply, context.keys.interaction);
@@ -101,6 +124,19 @@ export async function showInteractionStep(
           userPrincipalName: prompt.userPrincipalName,
           items: consentItemsOf(prompt.items),
           canConsentForOrganization: prompt.canConsentForOrganization,
+        }),
+        options,
+      );
+    case 'mfa':
+      return sendPage(
+        reply,
+        prompt.error?.status ?? 200,
+        mfaPage({
+          form,
+          app,
+          userPrincipalName: prompt.userPrincipalName,
+          setup: prompt.enrolment,
+          error: prompt.error?.message,
         }),
         options,
       );
