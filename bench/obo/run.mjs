@@ -11,19 +11,25 @@
  *   (scope access_as_user, v2.0 tokens, a secret, Files.Read as its required permission, the web client as its
  *   known client so that the user's consent is combined consent) granted Data.Read.All, and a user.
  * - The assertion is a real user access token for the middle tier: the user signs in to the web client through
- *   the authorization code flow (PKCE, consent accepted), and the code is redeemed with the web client's secret.
- * - Both requests are checked once (200, a JWT that verifies against the tenant's JWKS; On-Behalf-Of: the user's
+ *   the authorization code flow (PKCE, consent accepted, offline_access), and the code is redeemed with the web
+ *   client's secret. BENCH_FRESH_ASSERTIONS (5000) more, all different, come from redeeming the refresh token again
+ *   and again.
+ * - Three targets: On-Behalf-Of with a new assertion on every request (the fresh ones in turn: more than Tessera
+ *   remembers verified tokens, 4096, so every request verifies its assertion's signature: the grant's full
+ *   cost, and the target's), On-Behalf-Of with the same assertion on every request (its verification remembered
+ *   after the first), and client credentials.
+ * - Every grant is checked once (200, a JWT that verifies against the tenant's JWKS; On-Behalf-Of: the user's
  *   `oid` and `scp` Files.Read; client credentials: `roles` Data.Read.All), then BENCH_PASSES (3) passes each give
  *   both BENCH_WARMUP_SECONDS (2) of warm-up, discarded, and BENCH_DURATION_SECONDS (6) of measurement in
- *   round-robin slices of BENCH_SLICE_SECONDS (2). BENCH_CONNECTIONS (16) keep-alive connections, one fixed body.
+ *   round-robin slices of BENCH_SLICE_SECONDS (2). BENCH_CONNECTIONS (16) keep-alive connections.
  *   Any non-2xx response, socket error, timeout or non-token body fails the run (exit code 1).
  * - Reported per pass and over all passes: tokens/s, tokens per server CPU second, p50/p99 latency, CPU shares;
- *   the ratio On-Behalf-Of / client credentials of every pass, their median, and the overall ratio against the
- *   target, and the ratio per server CPU second (what to trust when other processes took the server core: they
- *   slow one grant's slices more than the other's). Written to bench/.results/obo.json. Other load on the server
+ *   the ratio of each On-Behalf-Of variant / client credentials of every pass, their median, and the overall
+ *   ratio against the target, and the ratio per server CPU second (what to trust when other processes took the
+ *   server core: they slow one grant's slices more than the other's). Written to bench/.results/obo.json. Other load on the server
  *   core or an unsaturated server core is reported as a warning: the figures are then not trustworthy.
  *
- * Other knobs: BENCH_VERBOSE=1 (prints both tokens' claims), BENCH_PROFILE=1 (Tessera runs with --cpu-prof; the
+ * Other knobs: BENCH_VERBOSE=1 (prints the tokens' claims), BENCH_PROFILE=1 (Tessera runs with --cpu-prof; the
  * profile goes to bench/.results/profiles/ and is summarised), BENCH_TESSERA_CLI (another build's cli/main.js).
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -62,9 +68,12 @@ const PASSWORD = 'Correct-Horse-Battery-9';
 const TARGET_RATIO = 0.8;
 
 const GRANTS = [
-  { name: 'obo', label: 'On-Behalf-Of (jwt-bearer)' },
+  { name: 'obo_fresh', label: 'On-Behalf-Of, a new assertion each' },
+  { name: 'obo', label: 'On-Behalf-Of, one assertion' },
   { name: 'client_credentials', label: 'client credentials' },
 ];
+/** The On-Behalf-Of variants, each compared with client credentials. */
+const OBO_GRANTS = GRANTS.filter(({ name }) => name !== 'client_credentials');
 
 function readSettings() {
   return {
@@ -73,6 +82,9 @@ function readSettings() {
     warmupSeconds: intSetting('BENCH_WARMUP_SECONDS', 2, 1, 120),
     connections: intSetting('BENCH_CONNECTIONS', 16, 1, 256),
     sliceSeconds: intSetting('BENCH_SLICE_SECONDS', 2, 1, 60),
+    // More than Tessera remembers verified tokens (MAX_CACHED_VERIFIED_TOKENS, 4096), so that, sent in turn,
+    // every one of them is verified afresh.
+    freshAssertions: intSetting('BENCH_FRESH_ASSERTIONS', 5000, 1, 100_000),
     serverCpu: intSetting('BENCH_SERVER_CPU', 0, 0, 1023),
     loadCpu: intSetting('BENCH_LOAD_CPU', 1, 0, 1023),
     verbose: process.env.BENCH_VERBOSE === '1',
@@ -153,7 +165,7 @@ async function userAccessToken(tessera, seed) {
     client_id: seed.web.appId,
     response_type: 'code',
     redirect_uri: REDIRECT_URI,
-    scope: `openid ${MID}/access_as_user`,
+    scope: `openid offline_access ${MID}/access_as_user`,
     code_challenge: challenge,
     code_challenge_method: 'S256',
   };
@@ -176,23 +188,65 @@ async function userAccessToken(tessera, seed) {
       code_verifier: verifier,
     }),
   );
-  if (typeof json.access_token !== 'string')
+  if (typeof json.access_token !== 'string' || typeof json.refresh_token !== 'string')
     throw new Error(`code redemption: HTTP ${status} ${JSON.stringify(json).slice(0, 300)}`);
-  return json.access_token;
+  return { accessToken: json.access_token, refreshToken: json.refresh_token };
 }
 
-/** The two fixed request bodies: On-Behalf-Of and client credentials of the middle tier. */
-function bodies(seed, assertion) {
-  const client = { client_id: seed.mid.appId, client_secret: seed.mid.secret };
+/**
+ * `count` more user access tokens for the middle tier, each a different token (its own `uti`), as the web client
+ * gets them: by redeeming the refresh token (rotated on every redemption) again and again.
+ */
+async function freshAccessTokens(tessera, seed, refreshToken, count) {
+  const tokens = [];
+  let current = refreshToken;
+  while (tokens.length < count) {
+    const { status, json } = await postToken(
+      tessera,
+      form({
+        grant_type: 'refresh_token',
+        client_id: seed.web.appId,
+        client_secret: seed.web.secret,
+        refresh_token: current,
+        scope: `openid offline_access ${MID}/access_as_user`,
+      }),
+    );
+    if (typeof json.access_token !== 'string' || typeof json.refresh_token !== 'string')
+      throw new Error(`refresh: HTTP ${status} ${JSON.stringify(json).slice(0, 300)}`);
+    tokens.push(json.access_token);
+    current = json.refresh_token;
+  }
+  return tokens;
+}
+
+/** The On-Behalf-Of request body of the middle tier for `assertion`. */
+function oboBody(seed, assertion) {
+  return form({
+    grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+    client_id: seed.mid.appId,
+    client_secret: seed.mid.secret,
+    assertion,
+    scope: `${API}/${SCOPE}`,
+    requested_token_use: 'on_behalf_of',
+  });
+}
+
+/**
+ * The request bodies by grant: On-Behalf-Of with one assertion, On-Behalf-Of with each of the fresh assertions
+ * in turn (their first one here; all of them in `freshBodies`), client credentials of the middle tier.
+ */
+function bodies(seed, assertion, freshAssertions) {
+  const freshBodies = freshAssertions.map((fresh) => oboBody(seed, fresh));
   return {
-    obo: form({
-      grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-      ...client,
-      assertion,
-      scope: `${API}/${SCOPE}`,
-      requested_token_use: 'on_behalf_of',
+    obo: oboBody(seed, assertion),
+    obo_fresh: freshBodies[0],
+    client_credentials: form({
+      grant_type: 'client_credentials',
+      client_id: seed.mid.appId,
+      client_secret: seed.mid.secret,
+      scope: `${API}/.default`,
     }),
-    client_credentials: form({ grant_type: 'client_credentials', ...client, scope: `${API}/.default` }),
+    freshBodies,
   };
 }
 
@@ -213,9 +267,11 @@ async function verifyGrants(tessera, requestBodies, assertionClaims) {
     const { payload } = await jwtVerify(json.access_token, jwks);
     samples[name] = payload;
   }
-  const obo = samples.obo;
-  if (obo.oid !== assertionClaims.oid || obo.scp !== SCOPE)
-    throw new Error(`On-Behalf-Of token: oid ${obo.oid}, scp ${obo.scp}`);
+  for (const { name } of OBO_GRANTS) {
+    const obo = samples[name];
+    if (obo.oid !== assertionClaims.oid || obo.scp !== SCOPE)
+      throw new Error(`On-Behalf-Of token (${name}): oid ${obo.oid}, scp ${obo.scp}`);
+  }
   const roles = samples.client_credentials.roles;
   if (!Array.isArray(roles) || !roles.includes(ROLE))
     throw new Error(`client credentials token: roles ${JSON.stringify(roles)}`);
@@ -363,15 +419,21 @@ async function main() {
   const passes = [];
   let samples;
   try {
-    const assertion = await userAccessToken(tessera, seed);
+    const { accessToken: assertion, refreshToken } = await userAccessToken(tessera, seed);
     const assertionClaims = decodeJwt(assertion);
-    const requestBodies = bodies(seed, assertion);
+    const fresh = await freshAccessTokens(tessera, seed, refreshToken, settings.freshAssertions);
+    if (new Set(fresh).size !== fresh.length || fresh.includes(assertion))
+      throw new Error('the fresh assertions are not all different');
+    const requestBodies = bodies(seed, assertion, fresh);
+    const bodiesFile = join(dataDir, 'obo-fresh-bodies.json');
+    writeFileSync(bodiesFile, JSON.stringify(requestBodies.freshBodies));
     samples = await verifyGrants(tessera, requestBodies, assertionClaims);
     if (settings.verbose) console.log(JSON.stringify({ assertion: assertionClaims, ...samples }, null, 2));
     console.log(
       `Tessera on CPU ${settings.serverCpu}, load generator on CPU ${settings.loadCpu}; ${settings.passes} ` +
         `passes, each ${settings.warmupSeconds} s warm-up and ${settings.durationSeconds} s measured per grant ` +
-        `in ${settings.sliceSeconds} s slices, ${settings.connections} connections.`,
+        `in ${settings.sliceSeconds} s slices, ${settings.connections} connections; ` +
+        `${settings.freshAssertions} different assertions sent in turn for "a new assertion each".`,
     );
     for (let pass = 0; pass < settings.passes; pass += 1) {
       const results = await runLoad(cleanup, settings, {
@@ -379,6 +441,7 @@ async function main() {
           name,
           url: tessera.tokenUrl,
           body: requestBodies[name],
+          ...(name === 'obo_fresh' ? { bodiesFile } : {}),
           serverPid: tessera.child.pid,
         })),
         connections: settings.connections,
@@ -388,8 +451,11 @@ async function main() {
         serverCpu: settings.serverCpu,
       });
       passes.push(results);
-      const ratio = results.obo.tokensPerSecond / results.client_credentials.tokensPerSecond;
-      console.log(`\nPass ${pass + 1}: On-Behalf-Of / client credentials ${percent(ratio)}`);
+      const ratios = OBO_GRANTS.map(
+        ({ name, label }) =>
+          `${label} ${percent(results[name].tokensPerSecond / results.client_credentials.tokensPerSecond)}`,
+      );
+      console.log(`\nPass ${pass + 1}, of client credentials tokens/s: ${ratios.join('; ')}`);
       console.log(formatTable(results));
     }
   } finally {
@@ -397,17 +463,25 @@ async function main() {
   }
 
   const overall = Object.fromEntries(GRANTS.map(({ name }) => [name, combine(passes.map((p) => p[name]))]));
-  const passRatios = passes.map((p) => p.obo.tokensPerSecond / p.client_credentials.tokensPerSecond);
-  const ratio = overall.obo.tokensPerSecond / overall.client_credentials.tokensPerSecond;
-  const cpuRatio = overall.obo.tokensPerCpuSecond / overall.client_credentials.tokensPerCpuSecond;
-  const pass = ratio >= TARGET_RATIO;
   const verdict = (value) => `${percent(value)} ${value >= TARGET_RATIO ? 'PASS' : 'FAIL'}`;
   console.log(`\nAll ${passes.length} passes`);
   console.log(formatTable(overall));
+  const ratios = {};
+  for (const { name, label } of OBO_GRANTS) {
+    const perPass = passes.map((p) => p[name].tokensPerSecond / p.client_credentials.tokensPerSecond);
+    const value = overall[name].tokensPerSecond / overall.client_credentials.tokensPerSecond;
+    const perCpuSecond = overall[name].tokensPerCpuSecond / overall.client_credentials.tokensPerCpuSecond;
+    ratios[name] = { value, perPass, median: median(perPass), perCpuSecond, pass: value >= TARGET_RATIO };
+    console.log(
+      `${label} / client credentials (target >= ${percent(TARGET_RATIO)}): tokens/s ${verdict(value)} ` +
+        `(per pass ${perPass.map(percent).join(', ')}; median ${percent(median(perPass))}); ` +
+        `per server CPU second ${verdict(perCpuSecond)}`,
+    );
+  }
   console.log(
-    `On-Behalf-Of / client credentials (target >= ${percent(TARGET_RATIO)}): tokens/s ${verdict(ratio)} ` +
-      `(per pass ${passRatios.map(percent).join(', ')}; median ${percent(median(passRatios))}); ` +
-      `per server CPU second ${verdict(cpuRatio)}`,
+    'The target is the first line: every request verifies its assertion (one RS256 check), as the grant costs ' +
+      'when each request brings another user token. The second is the same user token traded again and again ' +
+      '(its verification remembered).',
   );
   const { date, node, cores, cpuModel } = environment;
   console.log(`${date}, Node ${node}, ${cores} x ${cpuModel}`);
@@ -419,7 +493,7 @@ async function main() {
     target: { oboOverClientCredentials: TARGET_RATIO },
     passes,
     overall,
-    ratio: { value: ratio, perPass: passRatios, median: median(passRatios), perCpuSecond: cpuRatio, pass },
+    ratio: ratios,
     sampleTokens: samples,
   };
   writeFileSync(join(resultsDir, 'obo.json'), `${JSON.stringify(output, null, 2)}\n`);

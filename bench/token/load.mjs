@@ -14,6 +14,7 @@
  *
  * Input: the JSON job in argv[2] (see `runLoad` in run.mjs). Output: one JSON line on stdout, results by server.
  */
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { cpuSnapshot } from '../lib/cpu-time.mjs';
 
@@ -61,6 +62,14 @@ function attack(target, durationSeconds, latencies) {
       // Counted as a mismatch when a 2xx response is not a token response.
       verifyBody: (body) => body.includes('"access_token":"ey'),
     };
+    // `target.bodiesFile` (optional): a JSON array of bodies, sent in turn (the next one on every request) instead
+    // of one fixed body.
+    if (typeof target.bodiesFile === 'string') {
+      target.bodies ??= JSON.parse(readFileSync(target.bodiesFile, 'utf8'));
+      target.next ??= 0;
+      const next = () => target.bodies[target.next++ % target.bodies.length];
+      options.requests = [{ setupRequest: (request) => ({ ...request, body: next() }) }];
+    }
     const tracker = autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
     tracker.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
       if (statusCode >= 200 && statusCode < 300) latencies.record(responseTimeMs);
