@@ -981,6 +981,7 @@ describe('audit coverage', () => {
     users: 'UserService',
     servicePrincipals: 'ServicePrincipalService',
     grants: 'GrantService',
+    conditionalAccessPolicies: 'ConditionalAccessPolicyService',
   } as const;
 
   it.each(DIRECTORY_SERVICE_NAMES)(

@@ -1,7 +1,7 @@
 import { IdentityError } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
 import { evaluateConditionalAccess, meetsControls } from '../directory/conditional-access.js';
-import type { Application, User } from '../directory/model.js';
+import type { Application, AuthorizedGrant, User } from '../directory/model.js';
 import type { AuthenticationEvent } from '../sessions/authentication-event.js';
 import { isMfaRegistered } from '../users/authentication-methods.js';
 
@@ -64,4 +64,35 @@ export async function checkConditionalAccess(
       detail: `policies ${outcome.policyIds.join(' ')} require ${outcome.requiredControls.join(' ')}; amr ${request.authentication.amr.join(' ')}`,
     },
   );
+}
+
+/**
+ * {@link checkConditionalAccess} for a refresh token, before its family rotates, so that a refusal consumes
+ * nothing: the client keeps its refresh token and can use it once the user satisfied the policy (or it was lifted).
+ * Without any policy in the user's tenant this reads nothing; otherwise it reads the family's authentication (one
+ * read by primary key). A family that is not the client's, or gone, is left for the rotation to refuse.
+ *
+ * @param input.requested the grant the request's `scope` asks for; undefined: the family's own.
+ * @throws IdentityError as {@link checkConditionalAccess}.
+ */
+export async function checkConditionalAccessBeforeRotation(
+  context: ServerContext,
+  input: {
+    readonly client: Application;
+    readonly user: User;
+    readonly familyId: string;
+    readonly requested: AuthorizedGrant | undefined;
+  },
+): Promise<void> {
+  if ((await context.cache.conditionalAccessPolicies(input.user.tenantId)).length === 0) return;
+  const family = await context.signIn.refreshFamilies.find(input.familyId);
+  if (family === undefined || family.authentication.clientId !== input.client.appId) return;
+  const resource = await context.cache.application((input.requested ?? family.grant).resourceAppId);
+  if (resource === undefined) return;
+  await checkConditionalAccess(context, {
+    client: input.client,
+    resource,
+    user: input.user,
+    authentication: family.authentication,
+  });
 }

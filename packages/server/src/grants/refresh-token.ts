@@ -6,6 +6,7 @@ import type { Application, AuthorizedGrant } from '../directory/model.js';
 import { isRegisteredSpaOrigin, spaOriginsOf } from '../directory/redirect-uris.js';
 import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
 import { identifyClient } from './client-identity.js';
+import { checkConditionalAccessBeforeRotation } from './conditional-access.js';
 import { assertDpopRequirement, type GrantDescriptor, type TokenRequest } from './grant.js';
 import { refreshTokenFor, userTokenResponse } from './user-token-response.js';
 
@@ -89,6 +90,13 @@ export const refreshTokenGrant: GrantDescriptor = {
       }
       requested = grant;
     }
+    // Checked before rotating too: a conditional access refusal consumes nothing.
+    await checkConditionalAccessBeforeRotation(context, {
+      client: client.application,
+      user,
+      familyId: claims.familyId,
+      requested,
+    });
 
     const now = context.now();
     const next = refreshTokenFor(context, { ...claims, generation: claims.generation + 1 });
