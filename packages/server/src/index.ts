@@ -38,3 +38,7 @@ export {
   type ThrottleReservation,
   type RedisThrottleClient,
 } from './users/sign-in-throttle.js';
+export { AuthenticationMethods, type SoftwareOathMethod } from './users/authentication-methods.js';
+export { SoftwareOathMethodRepository } from './store/repositories/software-oath-methods.js';
+export { authenticationMethodKey } from './users/totp-secrets.js';
+export { totpCode } from './users/totp.js';
