@@ -12,7 +12,8 @@ import pretty from 'pino-pretty';
 import { ReportDaemon } from './daemon/report-daemon.js';
 import { FlowLog } from './flows/flow-log.js';
 import { DemoOutput } from './output.js';
-import { seedScenario } from './seed/scenario.js';
+import { recordTotp, seedScenario } from './seed/scenario.js';
+import { seedStepUp } from './seed/step-up.js';
 import { DemoSettingsError, readDemoSettings, type DemoSettings } from './settings.js';
 import { createTodoApi, type TodoApi } from './todo-api/todo-api.js';
 import { TodoStore } from './todo-api/todo-store.js';
@@ -99,10 +100,15 @@ async function start(): Promise<void> {
     const server: TesseraServer = await createTesseraServer(settings.server, { logger: logger(settings) });
     stops.push(() => server.close());
     const identity = await server.listen();
-    const seed = await seedScenario(server.directory, server.store, settings.server.dataDir, {
+    const seeded = await seedScenario(server.directory, server.store, settings.server.dataDir, {
       web: urls.web,
     });
-    const { scenario } = seed;
+    const stepUp = await seedStepUp(server, seeded.scenario);
+    const scenario =
+      stepUp.totp !== undefined && seeded.scenario.totp === undefined
+        ? recordTotp(settings.server.dataDir, stepUp.totp)
+        : seeded.scenario;
+    const seed = { ...seeded, scenario, created: [...seeded.created, ...stepUp.created] };
     // The seed wrote through this process's directory: the caches read it now rather than at the next poll.
     await server.refresh();
 

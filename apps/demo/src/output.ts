@@ -3,6 +3,9 @@ import type { SeedReport } from './seed/scenario.js';
 import type { OutputMode } from './settings.js';
 import type { DemoUrls } from './web/web-site.js';
 
+/** The one-line command that prints the current TOTP code of the demo's authenticator (from the repository root). */
+export const TOTP_CODE_COMMAND = 'node apps/demo/dist/totp-code.js';
+
 /** What the demo prints once every part is listening. */
 export interface ReadyInfo {
   readonly urls: DemoUrls;
@@ -45,6 +48,7 @@ export class DemoOutput {
           spa: scenario.spa,
           daemon: { appId: scenario.daemon.appId },
         },
+        totp: scenario.totp === undefined ? null : { ...scenario.totp, codeCommand: TOTP_CODE_COMMAND },
       });
       return;
     }
@@ -61,6 +65,14 @@ export class DemoOutput {
       ...scenario.users.map(
         (u) => `    ${u.userPrincipalName.padEnd(width)}  ${u.password.padEnd(22)}  ${u.role}`,
       ),
+      ...(scenario.totp === undefined
+        ? []
+        : [
+            '',
+            `  ${scenario.totp.userPrincipalName} has a TOTP authenticator (the export asks for it):`,
+            `    secret ${scenario.totp.secret} (add it to an authenticator app), or print the current code with`,
+            `    ${TOTP_CODE_COMMAND}`,
+          ]),
       '',
       created.length === 0
         ? `  Data directory ${info.dataDir}: everything was already seeded; nothing created.`

@@ -68,6 +68,17 @@ export interface DemoScenario {
     readonly certificateFile: string;
     readonly privateKeyFile: string;
   };
+  /** Alice's authenticator, once registered (the step-up seed). */
+  readonly totp?: TotpEnrolment;
+}
+
+/** A user's TOTP authenticator (RFC 6238), as the demo prints it. */
+export interface TotpEnrolment {
+  readonly userPrincipalName: string;
+  /** Base32 secret to type into an authenticator app (development only). */
+  readonly secret: string;
+  /** The `otpauth://` URI an authenticator app scans. */
+  readonly otpauthUri: string;
 }
 
 /** What a start of the demo did to the directory. */
@@ -153,7 +164,7 @@ export async function seedScenario(
 ): Promise<SeedReport> {
   const dir = join(dataDir, 'demo');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = join(dir, 'scenario.json');
+  const file = scenarioFile(dataDir);
   const draft: Draft = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Draft) : { users: [] };
   const created: string[] = [];
   const updated: string[] = [];
@@ -354,6 +365,20 @@ export async function seedScenario(
   }
   if (created.length > 0 || updated.length > 0) save();
   return { scenario: { ...draft, version: 1 } as DemoScenario, created, updated };
+}
+
+/** The path of the scenario record of a data directory. */
+export function scenarioFile(dataDir: string): string {
+  return join(dataDir, 'demo', 'scenario.json');
+}
+
+/** Records Alice's authenticator in the scenario record, so later starts print it again. */
+export function recordTotp(dataDir: string, totp: TotpEnrolment): DemoScenario {
+  const file = scenarioFile(dataDir);
+  const scenario = { ...(JSON.parse(readFileSync(file, 'utf8')) as DemoScenario), totp };
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(scenario, null, 2)}\n`, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+  return scenario;
 }
 
 async function keptApplication(
