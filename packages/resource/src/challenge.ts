@@ -12,6 +12,13 @@ export interface ChallengeOptions {
    * `insufficient_claims` (Microsoft's format), e.g. `https://host/{tenant}/oauth2/v2.0/authorize`. Default none.
    */
   readonly authorizationUri?: string;
+  /**
+   * Set by adapters with `dpop` options: the proof algorithms, sent as the `DPoP` challenge's `algs` (RFC 9449
+   * §7.1). Undefined: no DPoP challenge.
+   */
+  readonly dpopAlgorithms?: readonly string[];
+  /** Set by adapters whose `dpop.required` is true: no `Bearer` challenge is offered. */
+  readonly dpopRequired?: boolean;
 }
 
 /** An error response, ready for any HTTP framework. */
@@ -53,6 +60,25 @@ export function assertChallengeOptions(options: ChallengeOptions): void {
  * @see RFC 6750 §3, §3.1; RFC 7235 §4.1
  */
 export function bearerChallenge(error: BearerTokenError, options: ChallengeOptions = {}): string {
+  return challengeOf('Bearer', error, options);
+}
+
+/**
+ * The `WWW-Authenticate` value for a refusal, in the scheme the request used (RFC 9449 §7.1): `DPoP` with `algs`
+ * for DPoP requests and for APIs that require DPoP, else `Bearer` ({@link bearerChallenge}); an API that accepts
+ * both adds `DPoP algs="…"` after a `Bearer` challenge, so clients learn that DPoP is available (RFC 7235 §4.1
+ * allows several challenges).
+ *
+ * @example DPoP realm="", error="invalid_dpop_proof", error_description="…", algs="ES256 RS256"
+ */
+export function authenticateChallenge(error: BearerTokenError, options: ChallengeOptions = {}): string {
+  const algs = options.dpopAlgorithms;
+  if (algs === undefined) return bearerChallenge(error, options);
+  if (error.scheme === 'DPoP' || options.dpopRequired === true) return challengeOf('DPoP', error, options);
+  return `${bearerChallenge(error, options)}, DPoP algs="${algs.join(' ')}"`;
+}
+
+function challengeOf(scheme: 'Bearer' | 'DPoP', error: BearerTokenError, options: ChallengeOptions): string {
   const attributes: [string, string | undefined][] = [['realm', options.realm ?? '']];
   if (error.error !== undefined) {
     if (error.code === 'insufficient_claims')
@@ -61,7 +87,8 @@ export function bearerChallenge(error: BearerTokenError, options: ChallengeOptio
     if (error.scope !== undefined) attributes.push(['scope', error.scope]);
     if (error.claims !== undefined) attributes.push(['claims', error.claims]);
   }
-  return `Bearer ${attributes
+  if (scheme === 'DPoP') attributes.push(['algs', options.dpopAlgorithms?.join(' ')]);
+  return `${scheme} ${attributes
     .filter((entry): entry is [string, string] => entry[1] !== undefined && QUOTABLE.test(entry[1]))
     .map(([name, value]) => `${name}="${value}"`)
     .join(', ')}`;
@@ -78,7 +105,7 @@ export function bearerErrorResponse(
   options: ChallengeOptions = {},
 ): BearerErrorResponse {
   const headers: Record<string, string> = { 'cache-control': 'no-store' };
-  if (error.status !== 503) headers['www-authenticate'] = bearerChallenge(error, options);
+  if (error.status !== 503) headers['www-authenticate'] = authenticateChallenge(error, options);
   return {
     status: error.status,
     headers,

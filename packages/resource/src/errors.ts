@@ -19,7 +19,9 @@ export type BearerErrorName =
   | 'invalid_token'
   | 'insufficient_scope'
   | 'insufficient_claims'
-  | 'temporarily_unavailable';
+  | 'temporarily_unavailable'
+  /** RFC 9449 §7.1: the DPoP proof of a request is missing or invalid. */
+  | 'invalid_dpop_proof';
 
 /** One catalogue entry. */
 export interface BearerErrorDefinition {
@@ -28,7 +30,10 @@ export interface BearerErrorDefinition {
    * RFC 6750 §3.1 says the challenge SHOULD NOT include an error code.
    */
   readonly error: BearerErrorName | undefined;
-  /** HTTP status: 400 `invalid_request`, 401 `invalid_token` / no credentials, 403 `insufficient_scope`. */
+  /**
+   * HTTP status: 400 `invalid_request`, 401 `invalid_token` / `invalid_dpop_proof` / no credentials, 403
+   * `insufficient_scope`.
+   */
   readonly status: 400 | 401 | 403 | 503;
   /**
    * Safe text for `error_description`. Only the characters RFC 6750 §3 allows in that attribute
@@ -172,6 +177,42 @@ export const bearerErrorCatalogue = {
     description: 'The access token does not meet the authentication requirements of this operation.',
     when: 'Step-up: the token lacks the required authentication context (`acrs`); the challenge carries `claims`.',
   },
+  dpop_proof_invalid: {
+    error: 'invalid_dpop_proof',
+    status: 401,
+    description: 'The DPoP proof is not valid.',
+    when: '`Authorization: DPoP` without exactly one `DPoP` header, or a proof failing a check of RFC 9449 §4.3 (`typ`, `alg`, public `jwk`, signature, `htm`, `htu`, `iat` window, `ath`); the description names the check.',
+  },
+  dpop_proof_replayed: {
+    error: 'invalid_dpop_proof',
+    status: 401,
+    description: 'The DPoP proof was already used. Sign a new proof for every request.',
+    when: 'A proof whose `jti` (for its key) the replay cache has seen within `proofWindowSeconds` (RFC 9449 §11.1).',
+  },
+  dpop_key_mismatch: {
+    error: 'invalid_token',
+    status: 401,
+    description: 'The access token is bound to another key than the one that signed the DPoP proof.',
+    when: "The token's `cnf.jkt` is not the RFC 7638 thumbprint of the proof's `jwk` (a stolen token with the thief's own proof).",
+  },
+  dpop_token_not_bound: {
+    error: 'invalid_token',
+    status: 401,
+    description: 'The access token is not DPoP-bound: send it with the Bearer scheme.',
+    when: '`Authorization: DPoP` with a token that has no `cnf.jkt`.',
+  },
+  dpop_bound_token_as_bearer: {
+    error: 'invalid_token',
+    status: 401,
+    description: 'The access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof.',
+    when: '`Authorization: Bearer` with a token that has `cnf.jkt` (RFC 9449 §7.2), whatever the `dpop` options.',
+  },
+  dpop_required: {
+    error: 'invalid_token',
+    status: 401,
+    description: 'This API accepts only DPoP-bound access tokens sent with the DPoP scheme.',
+    when: '`Authorization: Bearer` while `dpop.required` is true.',
+  },
 } as const satisfies Record<string, BearerErrorDefinition>;
 
 /** Every stable failure code; switch on it rather than on descriptions. */
@@ -189,6 +230,11 @@ export interface BearerTokenErrorOptions {
   readonly scope?: string;
   /** Base64 claims challenge for `insufficient_claims` (the challenge's `claims` attribute). */
   readonly claims?: string;
+  /**
+   * The authentication scheme of the refused request, which the challenge answers in: `DPoP` for `Authorization:
+   * DPoP` (RFC 9449 §7.1). Default: `DPoP` for the `dpop_proof_*` codes, else `Bearer`.
+   */
+  readonly scheme?: 'Bearer' | 'DPoP';
 }
 
 /**
@@ -208,6 +254,8 @@ export class BearerTokenError extends Error {
   readonly scope: string | undefined;
   readonly claims: string | undefined;
   readonly detail: string | undefined;
+  /** The scheme the challenge answers in (RFC 6750 `Bearer` or RFC 9449 `DPoP`). */
+  readonly scheme: 'Bearer' | 'DPoP';
 
   constructor(code: BearerErrorCode, options: BearerTokenErrorOptions = {}) {
     const definition: BearerErrorDefinition = bearerErrorCatalogue[code];
@@ -223,5 +271,6 @@ export class BearerTokenError extends Error {
     this.scope = options.scope;
     this.claims = options.claims;
     this.detail = options.detail;
+    this.scheme = options.scheme ?? (code.startsWith('dpop_proof_') ? 'DPoP' : 'Bearer');
   }
 }

@@ -29,6 +29,7 @@ export {
   type AccessTokenVersion,
 } from './claims.js';
 export {
+  authenticateChallenge,
   bearerChallenge,
   bearerErrorResponse,
   isBearerTokenError,
@@ -49,7 +50,23 @@ export {
   requireAuthenticationContext,
 } from './authorization/step-up.js';
 export { authorize, assertRequirement, type AuthRequirement } from './authorization/requirement.js';
-export { authenticateBearer, bearerTokenOf } from './adapters/bearer.js';
+export {
+  authenticateBearer,
+  authenticateRequest,
+  bearerTokenOf,
+  credentialsOf,
+  type ResourceRequest,
+} from './adapters/bearer.js';
+export {
+  accessTokenHash,
+  createDpopVerifier,
+  DEFAULT_DPOP_ALGORITHMS,
+  MemoryDpopReplayCache,
+  type DpopOptions,
+  type DpopReplayCache,
+  type DpopRequest,
+  type DpopVerifier,
+} from './validation/dpop.js';
 export {
   createTokenAcquirer,
   type AcquiredToken,

@@ -45,6 +45,7 @@ describe('the error catalogue', () => {
       invalid_token: 401,
       insufficient_scope: 403,
       insufficient_claims: 401,
+      invalid_dpop_proof: 401,
     };
     for (const code of codes) {
       const { error, status } = bearerErrorCatalogue[code];

@@ -3,8 +3,9 @@ import { assertRequirement, type AuthRequirement } from '../authorization/requir
 import { assertChallengeOptions, bearerErrorResponse, type ChallengeOptions } from '../challenge.js';
 import type { AccessTokenClaims } from '../claims.js';
 import { BearerTokenError } from '../errors.js';
+import { createDpopVerifier, type DpopOptions } from '../validation/dpop.js';
 import type { TokenValidator } from '../validation/validator.js';
-import { authenticateBearer } from './bearer.js';
+import { authenticateRequest, dpopHeaderValues } from './bearer.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -16,6 +17,8 @@ declare module 'express-serve-static-core' {
 /** Options of {@link createExpressAuth}. */
 export interface ExpressAuthOptions extends ChallengeOptions {
   readonly validator: TokenValidator;
+  /** Accept DPoP-bound tokens with `Authorization: DPoP` and a proof (RFC 9449 §7). Default: Bearer only. */
+  readonly dpop?: DpopOptions;
 }
 
 /**
@@ -35,11 +38,26 @@ export function createExpressAuth(
 ): (requirement?: AuthRequirement) => RequestHandler {
   assertChallengeOptions(options);
   const { validator } = options;
-  const challenge: ChallengeOptions = { realm: options.realm, authorizationUri: options.authorizationUri };
+  const dpop = options.dpop === undefined ? undefined : createDpopVerifier(options.dpop);
+  const challenge: ChallengeOptions = {
+    realm: options.realm,
+    authorizationUri: options.authorizationUri,
+    ...(dpop === undefined ? {} : { dpopAlgorithms: dpop.algorithms, dpopRequired: dpop.required }),
+  };
   return (requirement = {}) => {
     assertRequirement(requirement);
     return (request: Request, response: Response, next: NextFunction) => {
-      authenticateBearer(validator, request.headers.authorization, requirement).then(
+      authenticateRequest(
+        validator,
+        {
+          authorization: request.headers.authorization,
+          dpop: dpopHeaderValues(request),
+          method: request.method,
+          url: `${dpop?.publicUrl ?? `${request.protocol}://${request.get('host') ?? 'localhost'}`}${request.originalUrl}`,
+        },
+        requirement,
+        dpop,
+      ).then(
         (claims) => {
           request.auth = claims;
           next();

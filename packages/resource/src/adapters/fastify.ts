@@ -4,8 +4,9 @@ import { assertRequirement, type AuthRequirement } from '../authorization/requir
 import { assertChallengeOptions, bearerErrorResponse, type ChallengeOptions } from '../challenge.js';
 import type { AccessTokenClaims } from '../claims.js';
 import { BearerTokenError } from '../errors.js';
+import { createDpopVerifier, type DpopOptions } from '../validation/dpop.js';
 import type { TokenValidator } from '../validation/validator.js';
-import { authenticateBearer } from './bearer.js';
+import { authenticateRequest, dpopHeaderValues } from './bearer.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,12 +30,19 @@ export interface FastifyAuthOptions extends ChallengeOptions {
    * access token unless it opts out with `config: { auth: false }` (secure by default).
    */
   readonly defaultRequirement?: AuthRequirement | false;
+  /** Accept DPoP-bound tokens with `Authorization: DPoP` and a proof (RFC 9449 §7). Default: Bearer only. */
+  readonly dpop?: DpopOptions;
 }
 
 const plugin: FastifyPluginAsync<FastifyAuthOptions> = (fastify: FastifyInstance, options) => {
   assertChallengeOptions(options);
   const { validator } = options;
-  const challenge: ChallengeOptions = { realm: options.realm, authorizationUri: options.authorizationUri };
+  const dpop = options.dpop === undefined ? undefined : createDpopVerifier(options.dpop);
+  const challenge: ChallengeOptions = {
+    realm: options.realm,
+    authorizationUri: options.authorizationUri,
+    ...(dpop === undefined ? {} : { dpopAlgorithms: dpop.algorithms, dpopRequired: dpop.required }),
+  };
   const defaultRequirement = options.defaultRequirement ?? {};
   if (defaultRequirement !== false) assertRequirement(defaultRequirement);
 
@@ -49,7 +57,17 @@ const plugin: FastifyPluginAsync<FastifyAuthOptions> = (fastify: FastifyInstance
     const requirement = request.routeOptions.config.auth ?? defaultRequirement;
     if (requirement === false) return;
     try {
-      request.auth = await authenticateBearer(validator, request.headers.authorization, requirement);
+      request.auth = await authenticateRequest(
+        validator,
+        {
+          authorization: request.headers.authorization,
+          dpop: dpopHeaderValues(request.raw),
+          method: request.method,
+          url: `${dpop?.publicUrl ?? `${request.protocol}://${request.host}`}${request.url}`,
+        },
+        requirement,
+        dpop,
+      );
     } catch (error) {
       if (!(error instanceof BearerTokenError)) throw error;
       const answer = bearerErrorResponse(error, challenge);

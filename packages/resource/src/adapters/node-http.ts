@@ -3,12 +3,15 @@ import { assertRequirement, type AuthRequirement } from '../authorization/requir
 import { assertChallengeOptions, bearerErrorResponse, type ChallengeOptions } from '../challenge.js';
 import type { AccessTokenClaims } from '../claims.js';
 import { BearerTokenError } from '../errors.js';
+import { createDpopVerifier, type DpopOptions } from '../validation/dpop.js';
 import type { TokenValidator } from '../validation/validator.js';
-import { authenticateBearer } from './bearer.js';
+import { authenticateRequest, dpopHeaderValues } from './bearer.js';
 
 /** Options of {@link createNodeAuthenticator}. */
 export interface NodeAuthenticatorOptions extends ChallengeOptions {
   readonly validator: TokenValidator;
+  /** Accept DPoP-bound tokens with `Authorization: DPoP` and a proof (RFC 9449 §7). Default: Bearer only. */
+  readonly dpop?: DpopOptions;
 }
 
 /** A handler that runs only for authenticated, authorized requests. */
@@ -48,7 +51,15 @@ export interface NodeAuthenticator {
 export function createNodeAuthenticator(options: NodeAuthenticatorOptions): NodeAuthenticator {
   assertChallengeOptions(options);
   const { validator } = options;
-  const challenge: ChallengeOptions = { realm: options.realm, authorizationUri: options.authorizationUri };
+  const dpop = options.dpop === undefined ? undefined : createDpopVerifier(options.dpop);
+  const challenge: ChallengeOptions = {
+    realm: options.realm,
+    authorizationUri: options.authorizationUri,
+    ...(dpop === undefined ? {} : { dpopAlgorithms: dpop.algorithms, dpopRequired: dpop.required }),
+  };
+  const base = (request: IncomingMessage): string =>
+    dpop?.publicUrl ??
+    `${'encrypted' in request.socket && request.socket.encrypted ? 'https' : 'http'}://${request.headers.host ?? 'localhost'}`;
 
   const authenticate = async (
     request: IncomingMessage,
@@ -56,7 +67,17 @@ export function createNodeAuthenticator(options: NodeAuthenticatorOptions): Node
     requirement?: AuthRequirement,
   ): Promise<AccessTokenClaims | undefined> => {
     try {
-      return await authenticateBearer(validator, request.headers.authorization, requirement);
+      return await authenticateRequest(
+        validator,
+        {
+          authorization: request.headers.authorization,
+          dpop: dpopHeaderValues(request),
+          method: request.method ?? 'GET',
+          url: `${base(request)}${request.url ?? '/'}`,
+        },
+        requirement,
+        dpop,
+      );
     } catch (error) {
       if (error instanceof BearerTokenError) {
         const answer = bearerErrorResponse(error, challenge);
