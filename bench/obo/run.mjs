@@ -29,7 +29,8 @@
  *   server core: they slow one grant's slices more than the other's). Written to bench/.results/obo.json. Other load on the server
  *   core or an unsaturated server core is reported as a warning: the figures are then not trustworthy.
  *
- * Other knobs: BENCH_VERBOSE=1 (prints the tokens' claims), BENCH_PROFILE=1 (Tessera runs with --cpu-prof; the
+ * Other knobs: BENCH_GRANTS (obo_fresh,obo,client_credentials: a subset, e.g. one grant to profile it alone),
+ * BENCH_VERBOSE=1 (prints the tokens' claims), BENCH_PROFILE=1 (Tessera runs with --cpu-prof; the
  * profile goes to bench/.results/profiles/ and is summarised), BENCH_TESSERA_CLI (another build's cli/main.js).
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -49,7 +50,7 @@ import {
   waitUntilListening,
 } from '../lib/processes.mjs';
 import { fixed, percent, table } from '../lib/report.mjs';
-import { intSetting, pinSelf, preflight } from '../lib/settings.mjs';
+import { intSetting, listSetting, pinSelf, preflight } from '../lib/settings.mjs';
 import { runTesseraCli, tesseraCli, tesseraEnvironment } from '../lib/tessera.mjs';
 import { summariseProfile } from '../token/profile-summary.mjs';
 
@@ -67,13 +68,20 @@ const PASSWORD = 'Correct-Horse-Battery-9';
 /** On-Behalf-Of / client credentials, at least. */
 const TARGET_RATIO = 0.8;
 
-const GRANTS = [
+const ALL_GRANTS = [
   { name: 'obo_fresh', label: 'On-Behalf-Of, a new assertion each' },
   { name: 'obo', label: 'On-Behalf-Of, one assertion' },
   { name: 'client_credentials', label: 'client credentials' },
 ];
+/** The grants measured: BENCH_GRANTS (all by default; one alone gives a profile of that grant only). */
+const GRANTS = listSetting(
+  'BENCH_GRANTS',
+  ALL_GRANTS.map(({ name }) => name),
+).map((name) => ALL_GRANTS.find((grant) => grant.name === name));
 /** The On-Behalf-Of variants, each compared with client credentials. */
-const OBO_GRANTS = GRANTS.filter(({ name }) => name !== 'client_credentials');
+const OBO_GRANTS = GRANTS.some(({ name }) => name === 'client_credentials')
+  ? GRANTS.filter(({ name }) => name !== 'client_credentials')
+  : [];
 
 function readSettings() {
   return {
@@ -267,14 +275,15 @@ async function verifyGrants(tessera, requestBodies, assertionClaims) {
     const { payload } = await jwtVerify(json.access_token, jwks);
     samples[name] = payload;
   }
-  for (const { name } of OBO_GRANTS) {
-    const obo = samples[name];
-    if (obo.oid !== assertionClaims.oid || obo.scp !== SCOPE)
-      throw new Error(`On-Behalf-Of token (${name}): oid ${obo.oid}, scp ${obo.scp}`);
+  for (const { name } of GRANTS) {
+    const token = samples[name];
+    if (name === 'client_credentials') {
+      if (!Array.isArray(token.roles) || !token.roles.includes(ROLE))
+        throw new Error(`client credentials token: roles ${JSON.stringify(token.roles)}`);
+    } else if (token.oid !== assertionClaims.oid || token.scp !== SCOPE) {
+      throw new Error(`On-Behalf-Of token (${name}): oid ${token.oid}, scp ${token.scp}`);
+    }
   }
-  const roles = samples.client_credentials.roles;
-  if (!Array.isArray(roles) || !roles.includes(ROLE))
-    throw new Error(`client credentials token: roles ${JSON.stringify(roles)}`);
   return samples;
 }
 
@@ -421,7 +430,9 @@ async function main() {
   try {
     const { accessToken: assertion, refreshToken } = await userAccessToken(tessera, seed);
     const assertionClaims = decodeJwt(assertion);
-    const fresh = await freshAccessTokens(tessera, seed, refreshToken, settings.freshAssertions);
+    const fresh = GRANTS.some(({ name }) => name === 'obo_fresh')
+      ? await freshAccessTokens(tessera, seed, refreshToken, settings.freshAssertions)
+      : [];
     if (new Set(fresh).size !== fresh.length || fresh.includes(assertion))
       throw new Error('the fresh assertions are not all different');
     const requestBodies = bodies(seed, assertion, fresh);
