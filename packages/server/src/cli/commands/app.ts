@@ -1,4 +1,7 @@
-/** `tessera app create | add-password | add-cert | grant`: app registrations and their grants (docs/cli.md). */
+/**
+ * `tessera app create | update | add-password | add-cert | grant`: app registrations and their grants
+ * (docs/cli.md).
+ */
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DirectoryError, type CreateApplicationInput, type Directory } from '../../directory/directory.js';
@@ -82,6 +85,7 @@ export function registerAppCommands(program: Command, cli: CliContext): void {
         'ES256',
       ]),
     )
+    .option('--require-dpop', 'every token request of this client must carry a DPoP proof (RFC 9449)')
     .action(
       run(
         async (
@@ -103,6 +107,7 @@ export function registerAppCommands(program: Command, cli: CliContext): void {
             adminScope: string[];
             tokenVersion?: '1' | '2';
             tokenAlg?: SigningAlgorithm;
+            requireDpop?: boolean;
           },
         ) => {
           const redirects = (platform: string) =>
@@ -141,9 +146,14 @@ export function registerAppCommands(program: Command, cli: CliContext): void {
               roles: g.values,
             })),
           };
-          const { application, servicePrincipal } = await withDirectory(options, (d) =>
-            d.applications.create(input),
-          );
+          const { application, servicePrincipal } = await withDirectory(options, async (d) => {
+            const created = await d.applications.create(input);
+            if (options.requireDpop !== true) return created;
+            const required = await d.applications.update(created.application.appId, () => ({
+              dpopBoundAccessTokens: true,
+            }));
+            return { ...created, application: required };
+          });
           const { passwordCredentials: _p, keyCredentials: _k, createdAt: _c, ...shown } = application;
           print(
             options,
@@ -155,6 +165,28 @@ export function registerAppCommands(program: Command, cli: CliContext): void {
           );
         },
       ),
+    );
+
+  withCommon(app.command('update').description("change an application's Tessera settings"))
+    .requiredOption('--tenant <tenant>', 'home tenant id or domain')
+    .requiredOption('--app <appId>', 'application (client) id')
+    .option('--require-dpop', 'every token request of this client must carry a DPoP proof (RFC 9449)')
+    .option('--no-require-dpop', 'token requests of this client may come without a DPoP proof')
+    .action(
+      run(async (options: GlobalOptions & { tenant: string; app: string; requireDpop?: boolean }) => {
+        const { requireDpop } = options;
+        if (requireDpop === undefined)
+          throw new CliError('Nothing to change: give --require-dpop or --no-require-dpop.');
+        const application = await withDirectory(options, async (d) => {
+          await d.applications.get(options.tenant, { appId: options.app });
+          return d.applications.update(options.app, () => ({ dpopBoundAccessTokens: requireDpop }));
+        });
+        print(
+          options,
+          { appId: application.appId, dpopBoundAccessTokens: application.dpopBoundAccessTokens === true },
+          `${application.displayName}: DPoP ${application.dpopBoundAccessTokens === true ? 'required' : 'not required'}`,
+        );
+      }),
     );
 
   withCommon(app.command('add-password').description('add a client secret (shown once)'))
