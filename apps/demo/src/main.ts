@@ -1,168 +1,60 @@
 /**
- * The demo's entry point (`npm start`): the identity server, the Todo API with its team hub, the report daemon
- * and the demo web site, in one process, seeded idempotently, until Ctrl-C. See docs/demo.md.
+ * The demo's entry point (`npm start`, or `node apps/demo/dist/main.js`). See docs/demo.md.
+ *
+ * Node reads `NODE_EXTRA_CA_CERTS` only when a process starts, and the demo's own clients (MSAL Node in the Todo
+ * API and the report daemon, `fetch` in the resource library) call the identity server over HTTPS with the
+ * development certificate (`tls: dev`). So unless the variable already names the data directory's development
+ * CA, this launcher makes sure the CA exists (`prepare-tls.js`, only when it is missing or expires within 30 days),
+ * runs the demo as a child process that trusts it, forwards SIGINT and SIGTERM, and exits with the child's code.
+ * It loads nothing but Node's built-ins, so it costs little memory while the demo runs.
  */
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { ConfigError, REDACTED_LOG_PATHS, createTesseraServer, type TesseraServer } from '@tessera/server';
-import { createTokenValidator } from '@tessera/resource';
-import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
-import { ReportDaemon } from './daemon/report-daemon.js';
-import { FlowLog } from './flows/flow-log.js';
-import { DemoOutput } from './output.js';
-import { recordTotp, seedScenario } from './seed/scenario.js';
-import { seedStepUp } from './seed/step-up.js';
-import { DemoSettingsError, readDemoSettings, type DemoSettings } from './settings.js';
-import { createTodoApi, type TodoApi } from './todo-api/todo-api.js';
-import { TodoStore } from './todo-api/todo-store.js';
-import { demoTls, relaunchTrusting } from './trust.js';
-import { createWebSite } from './web/web-site.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-/** Milliseconds the shutdown may take before the process exits anyway. */
-const SHUTDOWN_TIMEOUT_MS = 10_000;
+/** Renew the CA before it is this close to expiring, in ms (the identity server renews it then too). */
+const RENEW_BEFORE_MS = 30 * 86_400_000;
 
-/** A free TCP port on `host` (for a setting of 0: the port must be known before the apps are registered). */
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => {
-        resolve(port);
-      });
+/** An environment variable's value, empty counting as unset (as the identity server's configuration reads it). */
+function setting(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function usable(caFile: string): boolean {
+  if (!existsSync(caFile)) return false;
+  return Date.parse(new X509Certificate(readFileSync(caFile)).validTo) - Date.now() > RENEW_BEFORE_MS;
+}
+
+// The same defaults as the identity server's `dataDir` (`./data`) and `tls` (`dev`).
+const dataDir = resolve(setting('TESSERA_DATA_DIR') ?? './data');
+const caFile = join(dataDir, 'tls', 'ca.pem');
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+if ((setting('TESSERA_TLS') ?? 'dev') !== 'dev' || process.env.NODE_EXTRA_CA_CERTS === caFile) {
+  await import('./demo.js');
+} else {
+  if (!usable(caFile)) {
+    const prepared = spawnSync(process.execPath, [...process.execArgv, here('./prepare-tls.js')], {
+      stdio: 'inherit',
     });
+    if (prepared.status !== 0) process.exit(prepared.status ?? 1);
+  }
+  const child = spawn(process.execPath, [...process.execArgv, here('./demo.js'), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile },
+  });
+  // A terminal's Ctrl-C reaches the child too; the child treats a second signal as the same request.
+  const forward = (signal: NodeJS.Signals) => {
+    child.kill(signal);
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  child.on('exit', (code, signal) => {
+    process.exitCode = code ?? (signal === 'SIGINT' ? 130 : 143);
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
   });
 }
-
-function logger(settings: DemoSettings): Logger {
-  const options = {
-    level: settings.server.logLevel,
-    redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
-  };
-  if (settings.output === 'json') return pino(options);
-  return pino(options, pretty({ sync: true, colorize: process.stdout.isTTY, ignore: 'pid,hostname' }));
-}
-
-async function start(): Promise<void> {
-  const startedAt = performance.timeOrigin;
-  let settings: DemoSettings;
-  try {
-    settings = readDemoSettings();
-  } catch (error) {
-    if (error instanceof DemoSettingsError || error instanceof ConfigError) {
-      new DemoOutput(process.stdout.isTTY ? 'pretty' : 'json').failed(error.message);
-      process.exitCode = 2;
-      return;
-    }
-    throw error;
-  }
-  const output = new DemoOutput(settings.output);
-  const tls = await demoTls(settings.server);
-  if (relaunchTrusting(tls.caFile)) return;
-  const https =
-    tls.keyFile === undefined || tls.certFile === undefined
-      ? undefined
-      : { key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) };
-  const scheme = https === undefined ? 'http' : 'https';
-  const host = settings.server.host;
-  const apiPort = settings.apiPort === 0 ? await freePort(host) : settings.apiPort;
-  const webPort = settings.webPort === 0 ? await freePort(host) : settings.webPort;
-  const urls = {
-    api: `${scheme}://localhost:${apiPort}`,
-    web: `${scheme}://localhost:${webPort}`,
-  };
-
-  const stops: (() => Promise<void>)[] = [];
-  let stopping: Promise<void> | undefined;
-  const stop = () => {
-    stopping ??= (async () => {
-      const force = setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT_MS);
-      force.unref();
-      for (const part of stops.reverse()) {
-        try {
-          await part();
-        } catch {
-          // Shutting down: the other parts still get their turn.
-        }
-      }
-      output.stopped();
-    })();
-    return stopping;
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
-
-  try {
-    const server: TesseraServer = await createTesseraServer(settings.server, { logger: logger(settings) });
-    stops.push(() => server.close());
-    const identity = await server.listen();
-    const seeded = await seedScenario(server.directory, server.store, settings.server.dataDir, {
-      web: urls.web,
-    });
-    const stepUp = await seedStepUp(server, seeded.scenario);
-    const scenario =
-      stepUp.totp !== undefined && seeded.scenario.totp === undefined
-        ? recordTotp(settings.server.dataDir, stepUp.totp)
-        : seeded.scenario;
-    const seed = { ...seeded, scenario, created: [...seeded.created, ...stepUp.created] };
-    // The seed wrote through this process's directory: the caches read it now rather than at the next poll.
-    await server.refresh();
-
-    const flows = new FlowLog();
-    flows.subscribe((event) => {
-      output.flow(event);
-    });
-    const validator = createTokenValidator({
-      authority: `${identity}/organizations`,
-      audience: [scenario.todoApi.appId, scenario.todoApi.identifierUri],
-      allowedTenants: [scenario.contoso.id, scenario.fabrikam.id],
-    });
-    const todos = await TodoStore.open(join(settings.server.dataDir, 'demo', 'todos.db'));
-    stops.push(() => todos.close());
-    const api: TodoApi = await createTodoApi({
-      scenario,
-      identityUrl: identity,
-      webOrigin: urls.web,
-      validator,
-      todos,
-      flows,
-      https,
-    });
-    stops.push(() => api.close());
-    await api.app.listen({ host, port: apiPort });
-
-    const daemon = new ReportDaemon({
-      scenario,
-      identityUrl: identity,
-      apiUrl: urls.api,
-      flows,
-      intervalSeconds: settings.reportIntervalSeconds,
-    });
-    stops.push(() => {
-      daemon.stop();
-      return Promise.resolve();
-    });
-    const web = createWebSite({ scenario, urls: { ...urls, identity }, flows, daemon, https });
-    stops.push(() => web.close());
-    await web.listen({ host, port: webPort });
-
-    output.ready({
-      urls: { identity, ...urls },
-      seed,
-      caFile: tls.caFile,
-      dataDir: settings.server.dataDir,
-      startupMs: Math.round(Date.now() - startedAt),
-    });
-    daemon.start();
-  } catch (error) {
-    output.failed(error instanceof Error ? error.message : String(error));
-    process.exitCode = 1;
-    await stop();
-  }
-}
-
-await start();
