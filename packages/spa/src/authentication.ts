@@ -1,10 +1,10 @@
 import {
   IndexedDbDPoPStore,
   OidcClient,
-  RefreshState,
   User,
   UserManager,
   WebStorageStateStore,
+  type RefreshState,
   type UserManagerSettings,
 } from 'oidc-client-ts';
 import {
@@ -144,6 +144,8 @@ export class Authentication {
   private refreshing: Promise<unknown> = Promise.resolve();
   /** Set when another tab signed out: a later `login_required` is the session's end, not blocked cookies. */
   private sessionEnded = false;
+  /** Set while a sign-out navigates away: a route guard reacting to the removed user must not start a sign-in. */
+  private signingOut = false;
 
   constructor(options: AuthenticationOptions) {
     if (
@@ -236,6 +238,7 @@ export class Authentication {
    * endpoint. Resolves as the page navigates away.
    */
   async signIn(options: SignInOptions = {}): Promise<void> {
+    if (this.signingOut) return;
     await this.clearStaleState();
     const returnUrl = sameOriginReturnUrl(
       options.returnUrl ?? `${location.pathname}${location.search}${location.hash}`,
@@ -334,10 +337,16 @@ export class Authentication {
     this.channel?.postMessage({ type: 'signed-out' });
     this.resourceTokens.clear();
     const returnUrl = sameOriginReturnUrl(options.returnUrl ?? '/', this.origin);
-    await this.manager.signoutRedirect({
-      state: { returnUrl } satisfies RoundTripState,
-      redirectMethod: 'assign',
-    });
+    this.signingOut = true;
+    try {
+      await this.manager.signoutRedirect({
+        state: { returnUrl } satisfies RoundTripState,
+        redirectMethod: 'assign',
+      });
+    } catch (cause) {
+      this.signingOut = false;
+      throw toAuthenticationError(cause, 'authorization_error');
+    }
   }
 
   /**
@@ -573,17 +582,20 @@ export class Authentication {
         'A token for another resource needs a refresh token: ask for offline_access.',
       );
     }
+    // oidc-client-ts declares `RefreshState` but does not export the class at run time: an object of its shape is
+    // what `useRefreshToken` reads.
+    /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment */
+    const state: RefreshState = {
+      refresh_token: user.refresh_token,
+      ...(user.id_token === undefined ? {} : { id_token: user.id_token }),
+      session_state: user.session_state,
+      scope: this.scopeOf(scopes),
+      profile: user.profile,
+    };
+    /* eslint-enable @typescript-eslint/no-unsafe-class-instance-assignment */
     let response;
     try {
-      response = await this.client.useRefreshToken({
-        state: new RefreshState({
-          refresh_token: user.refresh_token,
-          ...(user.id_token === undefined ? {} : { id_token: user.id_token }),
-          session_state: user.session_state,
-          scope: this.scopeOf(scopes),
-          profile: user.profile,
-        }),
-      });
+      response = await this.client.useRefreshToken({ state });
     } catch (cause) {
       throw toAuthenticationError(cause, 'token_error');
     }
