@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { statSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfidentialClientApplication } from '@azure/msal-node';
 import { HttpTransportType, HubConnectionBuilder, LogLevel, type HubConnection } from '@microsoft/signalr';
 import { decodeJwt } from 'jose';
@@ -17,6 +19,8 @@ import {
 // The demo as `npm start` runs it: the built entry point in its own process, on a fresh data directory, driven
 // only from outside (HTTP, the official SignalR client, MSAL Node), then restarted on the same data directory.
 
+/** The command the demo prints for the current TOTP code. */
+const TOTP_CODE = fileURLToPath(new URL('../dist/totp-code.js', import.meta.url));
 /** Milliseconds a start of the demo may take on a busy machine. */
 const START_TIMEOUT_MS = 120_000;
 const CLAIMS_C1 = Buffer.from('{"access_token":{"acrs":{"essential":true,"value":"c1"}}}').toString('base64');
@@ -29,6 +33,14 @@ describe('the demo, started on a fresh data directory', () => {
   let bob: string;
   let daemonToken: string;
   const hubs: HubConnection[] = [];
+
+  /** Alice's current TOTP code, as the command the demo prints gives it. */
+  function totpCodeNow(): string {
+    const run = spawnSync(process.execPath, [TOTP_CODE], {
+      env: { ...process.env, TESSERA_DATA_DIR: dataDir },
+    });
+    return /^(\d{6}) /.exec(run.stdout.toString())?.[1] ?? `no code: ${run.stderr.toString()}`;
+  }
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'tessera-demo-'));
@@ -223,6 +235,38 @@ describe('the demo, started on a fresh data directory', () => {
       `Bearer realm="todo-api", error="insufficient_claims", error_description="${String(answer.body?.error_description)}", claims="${CLAIMS_C1}"`,
     );
     await demo.waitForFlow((f) => f.flow === 'step_up' && f.outcome === 'refused');
+  });
+
+  it("prints Alice's authenticator, and the one-line command prints its current code", () => {
+    expect(demo.ready.totp).toMatchObject({
+      userPrincipalName: 'alice@contoso.test',
+      codeCommand: 'node apps/demo/dist/totp-code.js',
+    });
+    expect(demo.ready.totp?.otpauthUri).toMatch(
+      /^otpauth:\/\/totp\/Tessera:alice%40contoso\.test\?secret=[A-Z2-7]+/,
+    );
+    expect(totpCodeNow()).toMatch(/^\d{6}$/);
+    const bobs = spawnSync(process.execPath, [TOTP_CODE, 'bob@contoso.test'], {
+      env: { ...process.env, TESSERA_DATA_DIR: dataDir },
+    });
+    expect(bobs.status).toBe(1);
+    expect(bobs.stderr.toString()).toBe('bob@contoso.test has no authenticator registered by the demo.\n');
+  });
+
+  it('Alice answers the claims challenge with her TOTP code: the new token carries acrs c1 and the export succeeds', async () => {
+    const challenge = await callApi(demo, '/todos/export', alice, { method: 'POST' });
+    const claims = /claims="([^"]+)"/.exec(challenge.headers.get('www-authenticate') ?? '')?.[1] ?? '';
+    const stepped = await spaSignIn(demo, 'alice@contoso.test', {
+      claims: Buffer.from(claims, 'base64').toString('utf8'),
+      secondFactor: () => Promise.resolve(totpCodeNow()),
+    });
+    const token = decodeJwt(stepped.access_token);
+    expect(token.acrs).toEqual(['c1']);
+    expect(token.amr).toEqual(expect.arrayContaining(['mfa']));
+    const exported = await callApi(demo, '/todos/export', stepped.access_token, { method: 'POST' });
+    expect(exported.status).toBe(200);
+    expect(exported.headers.get('content-disposition')).toBe('attachment; filename="todos.json"');
+    await demo.waitForFlow((f) => f.flow === 'step_up' && f.outcome === 'ok');
   });
 
   /** A SignalR connection to the team hub over WebSockets, with `token`. */

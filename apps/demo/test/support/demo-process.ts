@@ -32,6 +32,12 @@ export interface ReadyLine {
     readonly spa: { readonly appId: string };
     readonly daemon: { readonly appId: string };
   };
+  readonly totp: {
+    readonly userPrincipalName: string;
+    readonly secret: string;
+    readonly otpauthUri: string;
+    readonly codeCommand: string;
+  } | null;
 }
 
 /** A `flow` line of the demo's JSON output. */
@@ -202,24 +208,34 @@ export function spaScopes(ready: ReadyLine): string {
 export async function spaSignIn(
   demo: DemoProcess,
   upn: string,
+  options: {
+    /** The `claims` request parameter (OIDC Core §5.5), e.g. a claims challenge of the Todo API. */
+    readonly claims?: string;
+    /** The code typed on the second-factor page, when the identity server shows it. */
+    readonly secondFactor?: () => Promise<string>;
+  } = {},
 ): Promise<{ access_token: string; id_token: string; refresh_token?: string }> {
   const { ready } = demo;
   const pkce = createPkcePair();
   const redirectUri = `${ready.urls.web}/authentication/login-callback`;
-  const page = await signInThrough(
-    new TestBrowser(),
-    authorizeUrl(
-      ready.urls.identity,
-      ready.tenants.contoso.id,
-      { appId: ready.apps.spa.appId, redirectUri },
-      {
-        scope: spaScopes(ready),
-        code_challenge: pkce.challenge,
-        code_challenge_method: 'S256',
-      },
-    ),
-    { userName: upn, password: demo.password(upn) },
+  const browser = new TestBrowser();
+  const url = authorizeUrl(
+    ready.urls.identity,
+    ready.tenants.contoso.id,
+    { appId: ready.apps.spa.appId, redirectUri },
+    {
+      scope: spaScopes(ready),
+      code_challenge: pkce.challenge,
+      code_challenge_method: 'S256',
+      ...(options.claims === undefined ? {} : { claims: options.claims }),
+    },
   );
+  let page = await signInThrough(browser, url, { userName: upn, password: demo.password(upn) });
+  if (page.status === 200 && page.body.includes('name="otc"') && options.secondFactor !== undefined) {
+    page = await browser.submit(url, page, { otc: await options.secondFactor() }, undefined, {
+      origin: new URL(ready.urls.identity).origin,
+    });
+  }
   const code = new URL(page.location ?? 'https://invalid/').searchParams.get('code');
   if (code === null) throw new Error(`no code: ${page.status} ${page.location ?? page.body.slice(0, 300)}`);
   const response = await postForm(
