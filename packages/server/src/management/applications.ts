@@ -60,6 +60,8 @@ const DEFAULT_APPLICATION_PROPERTIES = [
   'verifiedPublisher',
   'web',
   'spa',
+  // Tessera's own property (no Graph counterpart): see docs/management-api.md.
+  'tesseraDpopBoundAccessTokens',
 ] as const;
 
 /** A `passwordCredential` in Graph's JSON; `secretText` only in `addPassword`'s answer. */
@@ -181,6 +183,8 @@ export function graphApplication(
       redirectUriSettings: app.web.redirectUris.map((uri) => ({ uri, index: null })),
     },
     spa: { redirectUris: app.spa.redirectUris },
+    // Tessera extension, RFC 9449 §5.2 `dpop_bound_access_tokens`: token requests must carry a DPoP proof.
+    tesseraDpopBoundAccessTokens: app.dpopBoundAccessTokens === true,
   };
   return selected(all, select ?? DEFAULT_APPLICATION_PROPERTIES);
 }
@@ -283,6 +287,7 @@ const APPLICATION_BODY: Readonly<Record<string, Shape>> = {
     },
   },
   keyCredentials: { array: KEY_CREDENTIAL },
+  tesseraDpopBoundAccessTokens: 'boolean',
 };
 
 /** Properties of Graph's `application` no client sets. */
@@ -424,6 +429,9 @@ function changeOf(body: Json): ApplicationChange {
         }),
     ...(body.spa === undefined ? {} : { spa: redirects(body.spa) }),
     ...(body.publicClient === undefined ? {} : { publicClient: redirects(body.publicClient) }),
+    ...(body.tesseraDpopBoundAccessTokens === undefined
+      ? {}
+      : { dpopBoundAccessTokens: body.tesseraDpopBoundAccessTokens as boolean }),
     ...(web === undefined
       ? {}
       : {

@@ -102,6 +102,8 @@ export interface ApplicationChange {
   };
   readonly spa?: { readonly redirectUris: readonly string[] };
   readonly publicClient?: { readonly redirectUris: readonly string[] };
+  /** Tessera extension (RFC 9449 §5.2): every token request of the app must carry a DPoP proof. */
+  readonly dpopBoundAccessTokens?: boolean;
 }
 
 /** An application by object id (`{ id }`) or `appId` (`{ appId }`, Graph's `applications(appId='…')`). */
@@ -160,6 +162,9 @@ export function applyApplicationChange(current: Application, change: Application
       : { requiredResourceAccess: replaced.requiredResourceAccess }),
     ...(replaced.spa === undefined ? {} : { spa: replaced.spa }),
     ...(replaced.publicClient === undefined ? {} : { publicClient: replaced.publicClient }),
+    ...(replaced.dpopBoundAccessTokens === undefined
+      ? {}
+      : { dpopBoundAccessTokens: replaced.dpopBoundAccessTokens }),
     api: api === undefined ? current.api : { ...current.api, ...api },
     web:
       web === undefined
