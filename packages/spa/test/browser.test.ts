@@ -581,8 +581,6 @@ describe.skipIf(!available)(
     });
 
     describe('attacks on the callback', () => {
-      let victimSeen: Seen[] = [];
-      let victimPage: Page | undefined;
       /**
        * Starts a sign-in and returns the callback URL the server sent the browser to, which the app holds
        * unprocessed (fixtures/app: localStorage `spa.hold`).
