@@ -291,6 +291,65 @@ describe('the second factor at /authorize', () => {
     expect(decodeJwt((await redeem(new URL(other.location ?? ''))).access_token ?? '').acrs).toEqual(['c1']);
   });
 
+  it('the sign-in log records each second-factor attempt with its result; the code itself never', async () => {
+    const upn = await newUser();
+    const browser = new TestBrowser();
+    const url = authorize();
+    const setup = await passwordStep(browser, url, upn);
+    const right = await codeAt(secretOf(setup));
+    const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, '0');
+    const again = await browser.submit(url, setup, { otc: wrong }, undefined, origin());
+    await finish(browser, url, await browser.submit(url, again, { otc: right }, undefined, origin()));
+    await server.directory.signIns.flush();
+    const user = await server.directory.store.users.findByUpn(upn);
+    const rows = await server.directory.store.db
+      .selectFrom('sign_ins')
+      .selectAll()
+      .where('user_id', '=', user?.id ?? '')
+      .orderBy('created_ms')
+      .execute();
+    // The password, the wrong code, the right code (then the token endpoint's redemption, not interactive).
+    const interactive = rows.filter((row) => row.is_interactive === 1);
+    expect(interactive.map((row) => [row.error_code, row.failure_reason])).toEqual([
+      [0, null],
+      [
+        500121,
+        'Second factor (OATH verification code): Authentication failed during strong authentication request: the verification code is not correct. Enter the current code from your authenticator app.',
+      ],
+      [0, null],
+    ]);
+    expect(interactive.every((row) => row.app_id === s.web.appId && row.client_app_used === 'Browser')).toBe(
+      true,
+    );
+    expect(JSON.stringify(rows)).not.toContain(right);
+  });
+
+  it('after the limit of wrong codes the user gets the lockout page (50053), even with the right code', async () => {
+    const upn = await newUser();
+    const browser = new TestBrowser();
+    const url = authorize();
+    let page = await passwordStep(browser, url, upn);
+    const secret = secretOf(page);
+    const right = await codeAt(secret);
+    const wrong = String((Number(right) + 7) % 1_000_000).padStart(6, '0');
+    for (let attempt = 0; attempt < 4; attempt++) {
+      page = await browser.submit(url, page, { otc: wrong }, undefined, origin());
+      expect(page.status).toBe(400);
+    }
+    const locked = await browser.submit(url, page, { otc: right }, undefined, origin());
+    expect(locked.status).toBe(429);
+    expect(locked.body).toContain('temporarily locked');
+    expect(locked.body).toContain('50053');
+    expect(locked.body).not.toContain('name="otc"');
+    const user = await server.directory.store.users.findByUpn(upn);
+    const rows = await server.directory.store.db
+      .selectFrom('software_oath_methods')
+      .select('id')
+      .where('user_id', '=', user?.id ?? '')
+      .execute();
+    expect(rows).toEqual([]);
+  });
+
   it.each([
     ['not JSON', '{"access_token":', "'claims' must be a JSON object."],
     ['an array', '[]', "'claims' must be a JSON object."],
