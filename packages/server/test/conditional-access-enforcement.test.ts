@@ -6,6 +6,7 @@ import {
   endpointUrl,
   postForm,
   signInThrough,
+  startTestServer,
   TestBrowser,
   type InteractiveScenario,
   type TestServer,
@@ -15,6 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   oboFields,
   postToken,
+  spaAccessToken,
   startOnBehalfOfServer,
   type OnBehalfOfScenario,
 } from './support/on-behalf-of.js';
@@ -24,6 +26,16 @@ import { DIALECTS } from './support/management-api.js';
 // refresh token grant and On-Behalf-Of answer interaction_required with Entra's codes and a claims challenge
 // (seed 001), and unmodified MSAL and @azure/identity surface it. Tokens with `mfa` in `amr` are made by seeding
 // the SSO session's or the refresh token family's methods directly in the store (the step-up page is elsewhere).
+
+/** What `probe` resolves to once it is defined, polling every 100 ms for at most 10 s. */
+async function eventually<T>(probe: () => Promise<T | undefined>): Promise<T | undefined> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return undefined;
+}
 
 describe.each(DIALECTS)('conditional access at the token endpoint on $name', ({ database }) => {
   let server: TestServer;
@@ -250,6 +262,33 @@ describe.each(DIALECTS)('conditional access at the token endpoint on $name', ({ 
     const { status, body } = await refresh(refreshToken);
     expect(status).toBe(200);
     expect(decodeJwt(String(body.access_token)).amr).toEqual(['pwd', 'mfa', 'otp']);
+  });
+
+  it('another node on the same database enforces a new policy, and its removal, at its next directory poll', async () => {
+    const b = await startTestServer({
+      database,
+      ...(database === 'sqlite' ? { dataDir: server.dataDir } : { databaseUrl: server.databaseUrl ?? '' }),
+    });
+    try {
+      // Node B's own token (its issuer is its own base URL).
+      const assertion = await spaAccessToken(b, s, `${obo.mid.identifierUri}/access_as_user`);
+      const onB = () =>
+        postForm(endpointUrl(b.url, s.tenantId, 'token'), oboFields(obo.mid, assertion, filesRead()));
+      // Warm node B's cache of the tenant's (no) policies.
+      const warm = await onB();
+      expect(warm.status).toBe(200);
+      const id = await requireMfaForFiles();
+      const refused = await eventually(async () => {
+        const response = await onB();
+        return response.status === 400 ? ((await response.json()) as Record<string, unknown>) : undefined;
+      });
+      expect(refused).toMatchObject({ error_codes: [50079], claims: challenge(id) });
+      await server.directory.conditionalAccessPolicies.delete(s.tenantId, id);
+      policyIds = [];
+      expect(await eventually(async () => ((await onB()).status === 200 ? true : undefined))).toBe(true);
+    } finally {
+      await b.close();
+    }
   });
 
   it('unmodified @azure/msal-node acquireTokenOnBehalfOf surfaces InteractionRequiredAuthError with the challenge', async () => {
