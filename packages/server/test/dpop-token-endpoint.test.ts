@@ -198,6 +198,35 @@ describe('DPoP at the token endpoint (RFC 9449 §5)', () => {
     ).toEqual([70008]);
   });
 
+  it('a code requested with dpop_jkt (§10) is redeemed only with a proof by that key', async () => {
+    const key = await proofKey();
+    const unproved = await nativeCode({ dpop_jkt: key.jkt });
+    expect(await readErrorResponse(await redeemNative(unproved.code, unproved.verifier))).toEqual(
+      expectedErrorResponse(
+        400,
+        'invalid_grant',
+        9100304,
+        'The authorization code is bound to a DPoP key: the request must carry a DPoP proof signed with that key.',
+      ),
+    );
+    const other = await nativeCode({ dpop_jkt: key.jkt });
+    const thief = await proofKey();
+    expect(
+      await readErrorResponse(await redeemNative(other.code, other.verifier, { dpop: await proof(thief) })),
+    ).toEqual(
+      expectedErrorResponse(
+        400,
+        'invalid_grant',
+        9100305,
+        'The authorization code is bound to another DPoP key than the one that signed the proof.',
+      ),
+    );
+    const bound = await nativeCode({ dpop_jkt: key.jkt });
+    const redeemed = await redeemNative(bound.code, bound.verifier, { dpop: await proof(key) });
+    expect(redeemed.status).toBe(200);
+    expect(((await redeemed.json()) as Record<string, string>).token_type).toBe('DPoP');
+  });
+
   it('a public client without a proof gets bearer tokens and an unbound refresh token', async () => {
     const { code, verifier } = await nativeCode();
     const body = (await (await redeemNative(code, verifier)).json()) as Record<string, string>;

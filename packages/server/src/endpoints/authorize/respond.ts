@@ -58,6 +58,8 @@ export async function respond(
         clientInfo: ctx.params.client_info === '1',
         familyId: newFamilyId(),
         expiresAt: now + context.config.authorizationCodeLifetimeSeconds,
+        // RFC 9449 §10: the code is redeemed only with a DPoP proof by this key (a malformed value never matches).
+        ...(ctx.params.dpop_jkt === undefined ? {} : { dpopJkt: ctx.params.dpop_jkt.slice(0, 128) }),
       },
       now,
     );
