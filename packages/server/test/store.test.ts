@@ -156,6 +156,9 @@ describe.each(dialects)('store on $name', (dialect) => {
       '011-audit-logs',
       '012-user-profile',
       '013-collection-indexes',
+      '014-conditional-access-policies',
+      '015-authentication-methods',
+      '016-dpop-binding',
     ]);
     expect(await countRows('tenants')).toBe(tenantsBefore);
     expect(await countRows('directory_state')).toBe(1);
