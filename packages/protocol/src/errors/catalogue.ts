@@ -102,10 +102,6 @@ export const errorCatalogue = {
     description:
       'Session information is not sufficient for single-sign-on. The user is not signed in, and the request asked for no interaction (prompt=none).',
   },
-  50126: {
-    error: 'invalid_grant',
-    status: 400,
-    name: 'InvalidUserNameOrPassword',
   50076: {
     error: 'interaction_required',
     status: 400,
@@ -120,6 +116,10 @@ export const errorCatalogue = {
     description:
       "Due to a configuration change made by your administrator, or because you moved to a new location, you must enroll in multi-factor authentication to access '{resource}'.",
   },
+  50126: {
+    error: 'invalid_grant',
+    status: 400,
+    name: 'InvalidUserNameOrPassword',
     description: 'Error validating credentials due to invalid username or password.',
   },
   50147: {
