@@ -612,7 +612,15 @@ export class Authentication {
   async authorizationHeaders(token: string, url: string, method: string): Promise<Record<string, string>> {
     if (this.options.dpop !== true) return { authorization: `Bearer ${token}` };
     const user = await this.manager.getUser();
-    const proof = user === null ? undefined : await this.manager.dpopProof(url, user, method);
+    // The proof's `ath` is the hash of the token it goes with, which may be another resource's than the user's.
+    const proof =
+      user === null
+        ? undefined
+        : await this.manager.dpopProof(
+            url,
+            new User({ access_token: token, token_type: 'DPoP', profile: user.profile }),
+            method,
+          );
     return proof === undefined
       ? { authorization: `Bearer ${token}` }
       : { authorization: `DPoP ${token}`, dpop: proof };
