@@ -7,7 +7,7 @@
  *   {@link requireAcl}, step-up claims challenges;
  * - adapters, each its own entry so that this one loads no web framework (not even its types):
  *   `@tessera/resource/node-http` (`createNodeAuthenticator`), `@tessera/resource/express` (`createExpressAuth`),
- *   `@tessera/resource/fastify` (`tesseraAuth`); {@link authenticateBearer} is what they share;
+ *   `@tessera/resource/fastify` (`tesseraAuth`); {@link authenticateRequest} is what they share (Bearer and DPoP);
  * - acquisition: {@link createTokenAcquirer} (client credentials; On-Behalf-Of with a bounded cache).
  *
  * @see docs/resource.md

@@ -30,7 +30,8 @@ export function bearerTokenOf(authorization: string | readonly string[] | undefi
 }
 
 /**
- * What every adapter does: read the bearer token, validate it, apply the route's requirement.
+ * Bearer only (RFC 6750): read the bearer token, validate it, refuse it when it is DPoP-bound (RFC 9449 §7.2),
+ * apply the route's requirement. The adapters use {@link authenticateRequest}, which accepts DPoP too.
  *
  * @returns the validated claims.
  * @throws BearerTokenError for every refusal; other errors only from a requirement's custom `check`.
@@ -41,6 +42,8 @@ export async function authenticateBearer(
   requirement: AuthRequirement | undefined,
 ): Promise<AccessTokenClaims> {
   const claims = await validator.validate(bearerTokenOf(authorization));
+  // RFC 9449 §7.2: a DPoP-bound token is never a bearer token.
+  if (boundKeyOf(claims) !== undefined) throw new BearerTokenError('dpop_bound_token_as_bearer');
   if (requirement !== undefined) await authorize(claims, requirement);
   return claims;
 }
