@@ -186,6 +186,21 @@ describe.each(DIALECTS)('conditional access at the token endpoint on $name', ({ 
     expectRefusal(await postToken(server, s.tenantId, oboFields(obo.mid, assertion, filesRead())), 50076, id);
   });
 
+  it('RFC 8693 token exchange without mfa: refused the same way', async () => {
+    const subjectToken = await aliceTokenForMid();
+    const id = await requireMfaForFiles();
+    const answer = await postToken(server, s.tenantId, {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      client_id: obo.mid.appId,
+      client_secret: obo.mid.secret,
+      subject_token: subjectToken,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      audience: s.api.identifierUri,
+      scope: 'Files.Read',
+    });
+    expectRefusal(answer, 50079, id);
+  });
+
   it('On-Behalf-Of with mfa in the assertion’s amr passes and keeps amr', async () => {
     await requireMfaForFiles();
     const assertion = await aliceTokenForMid(['pwd', 'mfa', 'otp']);
