@@ -18,6 +18,7 @@ import { DemoSettingsError, readDemoSettings, type DemoSettings } from './settin
 import { createTodoApi, type TodoApi } from './todo-api/todo-api.js';
 import { TodoStore } from './todo-api/todo-store.js';
 import { demoTls } from './trust.js';
+import { ensureSpaBuilt } from './web/spa-build.js';
 import { createWebSite } from './web/web-site.js';
 
 /** Milliseconds the shutdown may take before the process exits anyway. */
@@ -145,7 +146,8 @@ async function start(): Promise<void> {
       daemon.stop();
       return Promise.resolve();
     });
-    const web = createWebSite({ scenario, urls: { ...urls, identity }, flows, daemon, https });
+    const spaDir = await ensureSpaBuilt();
+    const web = createWebSite({ scenario, urls: { ...urls, identity }, flows, daemon, https, spaDir });
     stops.push(() => web.close());
     await web.listen({ host, port: webPort });
 

@@ -347,6 +347,7 @@ export async function seedScenario(
   // the directory API publishes them as its own delegated scopes: the consent covers them, as Entra's does.
   for (const [clientAppId, resourceAppId, scopes, what] of [
     [spaAppId, todoApiAppId, [ACCESS_AS_USER], 'the Todo SPA'],
+    [spaAppId, DIRECTORY_APP_ID, ['openid', 'profile', 'offline_access'], 'the Todo SPA (sign-in)'],
     [
       todoApiAppId,
       DIRECTORY_APP_ID,

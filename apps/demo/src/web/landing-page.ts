@@ -64,8 +64,8 @@ export const SECURITY_RULES: readonly { readonly rule: string; readonly shown: s
   },
 ];
 
-/** The landing page's HTML. */
-export function landingPage(): string {
+/** The landing page's HTML; `spaBuilt`: link to the Todo SPA at `/`. */
+export function landingPage(spaBuilt: boolean): string {
   const rules = SECURITY_RULES.map(
     (r) => `<li><strong>${escapeHtml(r.rule)}.</strong> ${escapeHtml(r.shown)}</li>`,
   ).join('\n        ');
@@ -81,9 +81,10 @@ export function landingPage(): string {
   <body>
     <header>
       <h1>Tessera demo</h1>
-      <p>An identity server, a Todo API with a team chat hub, a report daemon and (soon) a Todo SPA, all on this
+      <p>An identity server, a Todo API with a team chat hub, a report daemon and a Todo SPA, all on this
         machine. Each step below appears as it happens: which grant, which token, its decoded claims, and the
         security rule it shows.</p>
+      ${spaBuilt ? '<p><a href="/">Open the Todo SPA</a> (sign in as alice or bob; try the export and the team chat).</p>' : ''}
     </header>
     <main>
       <section aria-labelledby="parts">
@@ -137,7 +138,7 @@ export function consentResultPage(
 <html lang="en">
   <head><meta charset="utf-8"><title>Admin consent</title><link rel="stylesheet" href="/demo/landing.css"></head>
   <body><main><h1>Admin consent</h1><p id="consent-result">${escapeHtml(text)}</p>
-  <p><a href="${escapeHtml(webOrigin)}/">Back to the demo</a></p></main></body>
+  <p><a href="${escapeHtml(webOrigin)}/demo/">Back to the demo</a></p></main></body>
 </html>
 `;
 }

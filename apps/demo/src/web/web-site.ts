@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ReportDaemon } from '../daemon/report-daemon.js';
 import type { FlowEvent, FlowLog } from '../flows/flow-log.js';
@@ -24,7 +26,27 @@ export interface WebSiteOptions {
   readonly flows: FlowLog;
   readonly daemon: ReportDaemon;
   readonly https: { readonly key: Buffer; readonly cert: Buffer } | undefined;
+  /** The built Todo SPA (`index.html` and `assets/`); undefined: the landing page stands in for it. */
+  readonly spaDir: string | undefined;
 }
+
+/** What the Todo SPA reads at start (`GET /demo/spa-config.json`). */
+export interface SpaConfig {
+  /** The issuer of contoso, `https://{host}/{tenant id}/v2.0`. */
+  readonly authority: string;
+  readonly clientId: string;
+  /** The Todo API's origin: the only one the SPA attaches its token to. */
+  readonly apiUrl: string;
+  readonly scope: string;
+}
+
+/** Content types of the SPA's built assets. */
+const ASSET_TYPES: Readonly<Record<string, string>> = {
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  svg: 'image/svg+xml',
+  png: 'image/png',
+};
 
 /** The landing page's view of the scenario: names and ids, never a password or a secret. */
 export interface PublicScenario {
@@ -44,14 +66,19 @@ export interface PublicScenario {
   readonly fabrikamAdminConsentUrl: string;
 }
 
-/** The security headers of every page: no framing, scripts and styles from this origin only. */
+/**
+ * The security headers of every page: no framing, scripts and styles from this origin only, connections to this
+ * origin, the Todo API (its hub's WebSockets included) and the identity server only, and the identity server as
+ * the only frame (the hidden iframe of silent renewal).
+ */
 function secure(reply: FastifyReply, urls: DemoUrls): FastifyReply {
+  const hubSocket = urls.api.replace(/^http/, 'ws');
   return reply
     .header(
       'content-security-policy',
       `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; ` +
-        `connect-src 'self' ${urls.api} ${urls.identity}; form-action 'self' ${urls.identity}; ` +
-        `base-uri 'none'; frame-ancestors 'none'`,
+        `connect-src 'self' ${urls.api} ${hubSocket} ${urls.identity}; frame-src ${urls.identity}; ` +
+        `form-action 'self' ${urls.identity}; base-uri 'none'; frame-ancestors 'none'`,
     )
     .header('x-content-type-options', 'nosniff')
     .header('referrer-policy', 'no-referrer')
@@ -65,7 +92,10 @@ function secure(reply: FastifyReply, urls: DemoUrls): FastifyReply {
  *
  * | route | what |
  * | --- | --- |
- * | `GET /` (and the SPA's `/authentication/*` routes) | the landing page |
+ * | `GET /`, `GET /authentication/{action}` | the Todo SPA (the landing page until it is built) |
+ * | `GET /demo/` | the landing page |
+ * | `GET /demo/spa-config.json` | {@link SpaConfig} |
+ * | `GET /assets/{file}` | the SPA's built scripts and styles |
  * | `GET /demo/scenario` | {@link PublicScenario} (no passwords, no secrets) |
  * | `GET /demo/events` | `text/event-stream` of {@link FlowEvent}s, the kept ones first |
  * | `POST /demo/daemon/run` | runs the report daemon in both tenants now (same-origin JSON requests only) |
@@ -122,10 +152,42 @@ export function createWebSite(options: WebSiteOptions): FastifyInstance {
     reply.code(404).send({ error: 'not_found', error_description: 'No such page.' }),
   );
 
-  const page = (_request: unknown, reply: FastifyReply) =>
-    secure(reply, urls).type('text/html; charset=utf-8').send(landingPage());
-  app.get('/', page);
-  app.get('/authentication/login-callback', page);
+  const landing = (_request: unknown, reply: FastifyReply) =>
+    secure(reply, urls)
+      .type('text/html; charset=utf-8')
+      .send(landingPage(options.spaDir !== undefined));
+  const spaIndex =
+    options.spaDir === undefined ? undefined : readFileSync(join(options.spaDir, 'index.html'));
+  const spa =
+    spaIndex === undefined
+      ? landing
+      : (_request: unknown, reply: FastifyReply) =>
+          secure(reply, urls).type('text/html; charset=utf-8').send(spaIndex);
+  app.get('/', spa);
+  app.get('/authentication/:action', spa);
+  app.get('/demo/', landing);
+  app.get('/demo', (_request, reply) => reply.redirect('/demo/'));
+  app.get('/demo/spa-config.json', (_request, reply) =>
+    secure(reply, urls).send({
+      authority: `${urls.identity}/${scenario.contoso.id}/v2.0`,
+      clientId: scenario.spa.appId,
+      apiUrl: urls.api,
+      scope: `${scenario.todoApi.identifierUri}/access_as_user`,
+    } satisfies SpaConfig),
+  );
+  app.get<{ Params: { file: string } }>('/assets/:file', (request, reply) => {
+    const { file } = request.params;
+    const type = ASSET_TYPES[file.slice(file.lastIndexOf('.') + 1)];
+    const path = options.spaDir === undefined ? undefined : join(options.spaDir, 'assets', file);
+    // Built asset names only: no path separators, no dot segments.
+    if (!/^[\w-]+(\.[\w-]+)+$/.test(file) || type === undefined || path === undefined || !existsSync(path)) {
+      return reply.code(404).send({ error: 'not_found', error_description: 'No such page.' });
+    }
+    return secure(reply, urls)
+      .header('cache-control', 'public, max-age=31536000, immutable')
+      .type(type)
+      .send(readFileSync(path));
+  });
   app.get('/demo/landing.js', (_request, reply) =>
     secure(reply, urls).type('text/javascript; charset=utf-8').send(LANDING_SCRIPT),
   );
