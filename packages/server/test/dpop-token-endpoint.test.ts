@@ -227,6 +227,39 @@ describe('DPoP at the token endpoint (RFC 9449 §5)', () => {
     expect(((await redeemed.json()) as Record<string, string>).token_type).toBe('DPoP');
   });
 
+  it('a spa redemption with a proof binds the family; the browser origin alone does not refresh it', async () => {
+    const key = await proofKey();
+    const { verifier, challenge } = createPkcePair();
+    const back = await signInThrough(
+      new TestBrowser(),
+      authorizeUrl(server.url, s.tenantId, s.spa, {
+        scope: 'openid offline_access',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      }),
+      alice(),
+    );
+    const code = new URL(back.location ?? 'x:').searchParams.get('code') ?? '';
+    const origin = { origin: s.spa.origin };
+    const redeemed = await postForm(
+      tokenUrl,
+      authorizationCodeFields(s.spa, code, { code_verifier: verifier }),
+      { ...origin, dpop: await proof(key) },
+    );
+    expect(redeemed.status).toBe(200);
+    expect(redeemed.headers.get('access-control-expose-headers')).toBe(
+      'client-request-id, www-authenticate, dpop-nonce',
+    );
+    const body = (await redeemed.json()) as Record<string, string>;
+    expect(body.token_type).toBe('DPoP');
+    const spaRefresh = (headers: Record<string, string>) =>
+      refresh(body.refresh_token ?? '', { ...origin, ...headers }, s.spa.appId);
+    expect((await readErrorResponse(await spaRefresh({}))).codes).toEqual([9100304]);
+    const refreshed = await spaRefresh({ dpop: await proof(key) });
+    expect(refreshed.status).toBe(200);
+    expect(((await refreshed.json()) as Record<string, string>).token_type).toBe('DPoP');
+  });
+
   it('a public client without a proof gets bearer tokens and an unbound refresh token', async () => {
     const { code, verifier } = await nativeCode();
     const body = (await (await redeemNative(code, verifier)).json()) as Record<string, string>;
