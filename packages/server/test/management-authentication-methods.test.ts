@@ -233,8 +233,18 @@ describe.each(DIALECTS)('Graph authentication methods on $name', ({ database }) 
       .selectAll()
       .where('tenant_id', '=', i.tenantId)
       .where('activity_display_name', '=', 'Admin deleted security info')
+      .where('result', '=', 'success')
       .execute();
     expect(audits).toHaveLength(1);
+    // The two refused deletes (another tenant's method, the method already gone) are audited as failures.
+    const refused = await server.directory.store.db
+      .selectFrom('directory_audits')
+      .select(['result'])
+      .where('tenant_id', '=', i.tenantId)
+      .where('activity_display_name', '=', 'Admin deleted security info')
+      .where('result', '=', 'failure')
+      .execute();
+    expect(refused).toHaveLength(2);
     expect(audits[0]).toMatchObject({
       category: 'UserManagement',
       operation_type: 'Delete',
@@ -269,6 +279,7 @@ describe.each(DIALECTS)('Graph authentication methods on $name', ({ database }) 
       .select(['initiated_by'])
       .where('tenant_id', '=', i.tenantId)
       .where('activity_display_name', '=', 'User deleted security info')
+      .where('result', '=', 'success')
       .execute();
     expect(audits).toHaveLength(1);
     expect(JSON.parse(audits[0]?.initiated_by ?? '{}')).toMatchObject({ user: { id: i.user.id } });

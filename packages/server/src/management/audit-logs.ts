@@ -234,6 +234,22 @@ export const WRITE_ROUTES: readonly WriteRoute[] = [
   route('POST', POLICIES, 'Policy', 'Add conditional access policy', 'Policy', 'Add'),
   route('PATCH', `${POLICIES}/${SEGMENT}`, 'Policy', 'Update conditional access policy', 'Policy', 'Update'),
   route('DELETE', `${POLICIES}/${SEGMENT}`, 'Policy', 'Delete conditional access policy', 'Policy', 'Delete'),
+  route(
+    'DELETE',
+    'me/authentication/softwareOathMethods/[^/]+',
+    'User',
+    'User deleted security info',
+    'UserManagement',
+    'Delete',
+  ),
+  route(
+    'DELETE',
+    `users/${SEGMENT}/authentication/softwareOathMethods/[^/]+`,
+    'User',
+    'Admin deleted security info',
+    'UserManagement',
+    'Delete',
+  ),
 ];
 
 /** `METHOD /v1.0/…pattern` of every write route registered in this process (see {@link noteWriteRoute}). */
