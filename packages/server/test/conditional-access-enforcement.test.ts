@@ -186,6 +186,19 @@ describe.each(DIALECTS)('conditional access at the token endpoint on $name', ({ 
     expectRefusal(await postToken(server, s.tenantId, oboFields(obo.mid, assertion, filesRead())), 50076, id);
   });
 
+  it('On-Behalf-Of with offline_access refused by a policy leaves no refresh token family behind', async () => {
+    const assertion = await aliceTokenForMid();
+    const id = await requireMfaForFiles();
+    const families = () => db().selectFrom('refresh_tokens').select('family_id').execute();
+    const before = (await families()).length;
+    expectRefusal(
+      await postToken(server, s.tenantId, oboFields(obo.mid, assertion, `${filesRead()} offline_access`)),
+      50079,
+      id,
+    );
+    expect((await families()).length).toBe(before);
+  });
+
   it('RFC 8693 token exchange without mfa: refused the same way', async () => {
     const subjectToken = await aliceTokenForMid();
     const id = await requireMfaForFiles();

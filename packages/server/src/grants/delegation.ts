@@ -10,6 +10,7 @@ import type { ActorClaim } from '../tokens/access-token.js';
 import { newFamilyId } from '../tokens/opaque-tokens.js';
 import { responseScope } from '../tokens/user-tokens.js';
 import { verifyOwnAccessToken, type OwnTokenRefusal } from '../tokens/verify-own-token.js';
+import { checkConditionalAccess } from './conditional-access.js';
 import { refreshTokenFor, userTokenResponse, type IssuedRefreshToken } from './user-token-response.js';
 
 /**
@@ -179,6 +180,11 @@ export async function issueDelegatedToken(
   let refreshToken: IssuedRefreshToken | undefined;
   let grantId = typeof claims.grant_id === 'string' ? claims.grant_id : newFamilyId();
   if (grant.oidcScopes.includes('offline_access')) {
+    // A conditional access refusal must leave no refresh token family behind: decide before the insert.
+    const resource = await context.cache.application(grant.resourceAppId);
+    if (resource !== undefined) {
+      await checkConditionalAccess(context, { client: client.application, resource, user, authentication });
+    }
     grantId = newFamilyId();
     const expiresAt = now + context.config.refreshTokenLifetimeSeconds;
     const minted = refreshTokenFor(context, { familyId: grantId, generation: 0, userId: user.id, tenantId });
