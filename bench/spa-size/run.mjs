@@ -1,5 +1,5 @@
 /**
- * `node bench/spa-size/run.mjs` (after `npx tsc -b`): the browser bundle size of @tessera/spa beside MSAL Browser
+ * `npm run bench:spa-size`: the browser bundle size of @tessera/spa beside MSAL Browser
  * for the same features, minified and gzipped, as an app's bundler would ship them.
  *
  * Method:
