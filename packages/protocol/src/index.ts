@@ -4,3 +4,4 @@ export * from './errors/error-body.js';
 export * from './scope.js';
 export * from './wire.js';
 export * from './errors/catalogue-markdown.js';
+export * from './dpop.js';

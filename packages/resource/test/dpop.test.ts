@@ -199,14 +199,14 @@ describe.each(adapters)('DPoP at the %s adapter (RFC 9449 §7)', (_name, start) 
     );
   });
 
-  const cases: [string, () => Promise<Record<string, string>>, string][] = [
+  const cases: [string, () => Promise<Record<string, string>>, () => string][] = [
     [
       'ath of another token',
       async () => ({
         authorization: `DPoP ${token}`,
         dpop: await proof(key, { htm: 'GET', htu: `${api.url}/data`, ath: ath('other') }),
       }),
-      "The DPoP proof 'ath' is not the hash of the access token.",
+      () => "The DPoP proof is not valid: 'ath' is not the hash of the access token.",
     ],
     [
       'no ath',
@@ -214,7 +214,7 @@ describe.each(adapters)('DPoP at the %s adapter (RFC 9449 §7)', (_name, start) 
         authorization: `DPoP ${token}`,
         dpop: await proof(key, { htm: 'GET', htu: `${api.url}/data` }),
       }),
-      "The DPoP proof 'ath' is not the hash of the access token.",
+      () => "The DPoP proof is not valid: it has no 'ath' claim for the access token.",
     ],
     [
       'wrong htm',
@@ -222,7 +222,7 @@ describe.each(adapters)('DPoP at the %s adapter (RFC 9449 §7)', (_name, start) 
         authorization: `DPoP ${token}`,
         dpop: await proof(key, { htm: 'POST', htu: `${api.url}/data`, ath: ath(token) }),
       }),
-      "The DPoP proof 'htm' is not the request method GET.",
+      () => "The DPoP proof is not valid: 'htm' 'POST' is not the request's method GET.",
     ],
     [
       'wrong htu',
@@ -230,7 +230,7 @@ describe.each(adapters)('DPoP at the %s adapter (RFC 9449 §7)', (_name, start) 
         authorization: `DPoP ${token}`,
         dpop: await proof(key, { htm: 'GET', htu: `${api.url}/other`, ath: ath(token) }),
       }),
-      "The DPoP proof 'htu' is not the URL of this request.",
+      () => `The DPoP proof is not valid: 'htu' is not the URL of this endpoint, ${api.url}/data.`,
     ],
     [
       'iat too old',
@@ -243,12 +243,12 @@ describe.each(adapters)('DPoP at the %s adapter (RFC 9449 §7)', (_name, start) 
           iat: Math.floor(Date.now() / 1000) - 400,
         }),
       }),
-      "The DPoP proof 'iat' is more than 300 seconds away from now.",
+      () => "The DPoP proof is not valid: 'iat' is more than 300 seconds in the past.",
     ],
     [
       'no proof',
       () => Promise.resolve({ authorization: `DPoP ${token}` }),
-      'The request has no DPoP proof header.',
+      () => 'The request has no DPoP proof header.',
     ],
     [
       'typ JWT',
@@ -259,11 +259,13 @@ describe.each(adapters)('DPoP at the %s adapter (RFC 9449 §7)', (_name, start) 
           .setProtectedHeader({ alg: 'ES256', typ: 'JWT', jwk: key.jwk })
           .sign(key.privateKey),
       }),
-      "The DPoP proof header 'typ' must be 'dpop+jwt'.",
+      () => "The DPoP proof is not valid: its header 'typ' must be 'dpop+jwt'.",
     ],
   ];
   it.each(cases)('refuses a proof with %s: invalid_dpop_proof', async (_case, headers, description) => {
-    expect(await refusal(await get(await headers()))).toEqual(dpopRefusal('invalid_dpop_proof', description));
+    expect(await refusal(await get(await headers()))).toEqual(
+      dpopRefusal('invalid_dpop_proof', description()),
+    );
   });
 
   it('offers both challenges to a request without credentials', async () => {

@@ -1,34 +1,10 @@
 import { createHash } from 'node:crypto';
-import {
-  calculateJwkThumbprint,
-  decodeProtectedHeader,
-  EmbeddedJWK,
-  errors as joseErrors,
-  jwtVerify,
-  type JWTPayload,
-} from 'jose';
+import { DPOP_SIGNING_ALGORITHMS, DpopProofError, normalizeHtu, verifyDpopProof } from '@tessera/protocol';
 import { BearerTokenError } from '../errors.js';
 import type { AsymmetricAlgorithm } from './options.js';
 
 /** Default `algorithms` of {@link DpopOptions}: what browsers' WebCrypto, oauth4webapi and openid-client sign with. */
-export const DEFAULT_DPOP_ALGORITHMS: readonly AsymmetricAlgorithm[] = [
-  'ES256',
-  'ES384',
-  'ES512',
-  'RS256',
-  'PS256',
-  'EdDSA',
-  'Ed25519',
-];
-
-/** Largest `DPoP` header value accepted, in characters. */
-const MAX_PROOF_CHARS = 8192;
-
-/** Longest `jti` accepted, in characters. */
-const MAX_JTI_CHARS = 256;
-
-/** JWK members only private or symmetric keys have (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). */
-const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+export const DEFAULT_DPOP_ALGORITHMS = DPOP_SIGNING_ALGORITHMS as readonly AsymmetricAlgorithm[];
 
 /**
  * Where proof `jti`s are remembered (RFC 9449 §11.1). The default is {@link MemoryDpopReplayCache} (one process);
@@ -176,66 +152,21 @@ export function createDpopVerifier(options: DpopOptions = {}): DpopVerifier {
       );
     }
     const proof = request.proofs[0].trim();
-    if (proof.length > MAX_PROOF_CHARS || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(proof)) {
-      throw invalid('The DPoP proof is not a signed JWT in compact serialization.');
-    }
-    let header;
+    let verified;
     try {
-      header = decodeProtectedHeader(proof);
-    } catch {
-      throw invalid('The DPoP proof header is not valid JSON.');
-    }
-    if (typeof header.typ !== 'string' || header.typ.toLowerCase() !== 'dpop+jwt') {
-      throw invalid("The DPoP proof header 'typ' must be 'dpop+jwt'.");
-    }
-    if (typeof header.alg !== 'string' || !allowed.includes(header.alg)) {
-      throw invalid(`The DPoP proof 'alg' must be one of ${allowed.join(' ')}.`);
-    }
-    const jwk: unknown = header.jwk;
-    if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
-      throw invalid("The DPoP proof header has no 'jwk' public key.");
-    }
-    if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk)) {
-      throw invalid("The DPoP proof 'jwk' contains private or symmetric key material.");
-    }
-    const now = clock();
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(proof, EmbeddedJWK, {
-        algorithms: [...allowed],
-        typ: 'dpop+jwt',
-        currentDate: now,
-      }));
+      verified = await verifyDpopProof(proof, {
+        method: request.method,
+        url: request.url,
+        nowSeconds: clock().getTime() / 1000,
+        windowSeconds,
+        algorithms: allowed,
+        accessTokenHash: accessTokenHash(request.accessToken),
+      });
     } catch (error) {
-      if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
-        throw invalid("The DPoP proof signature does not verify with its 'jwk'.");
-      }
-      throw invalid(
-        "The DPoP proof 'jwk' is not a usable public key for its 'alg', or its payload is not a JWT.",
-      );
+      if (error instanceof DpopProofError) throw invalid(error.message);
+      throw error;
     }
-    const { jti, htm, htu, iat, ath } = payload as Record<string, unknown>;
-    if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_CHARS) {
-      throw invalid(`The DPoP proof 'jti' must be a string of 1 to ${MAX_JTI_CHARS} characters.`);
-    }
-    if (typeof htm !== 'string' || htm !== request.method) {
-      throw invalid(`The DPoP proof 'htm' is not the request method ${request.method}.`);
-    }
-    const normalized = typeof htu === 'string' ? normalizeHtu(htu) : undefined;
-    if (normalized === undefined || normalized !== normalizeHtu(request.url)) {
-      throw invalid("The DPoP proof 'htu' is not the URL of this request.");
-    }
-    const nowSeconds = now.getTime() / 1000;
-    if (typeof iat !== 'number' || !Number.isFinite(iat)) {
-      throw invalid("The DPoP proof has no numeric 'iat' claim.");
-    }
-    if (iat < nowSeconds - windowSeconds || iat > nowSeconds + windowSeconds) {
-      throw invalid(`The DPoP proof 'iat' is more than ${windowSeconds} seconds away from now.`);
-    }
-    if (typeof ath !== 'string' || ath !== accessTokenHash(request.accessToken)) {
-      throw invalid("The DPoP proof 'ath' is not the hash of the access token.");
-    }
-    const jkt = await calculateJwkThumbprint(jwk, 'sha256');
+    const { jkt, jti, iat } = verified;
     const key = createHash('sha256').update(`${jkt}:${jti}`).digest('base64url');
     if (!(await replayCache.use(key, iat + windowSeconds))) {
       throw new BearerTokenError('dpop_proof_replayed', { detail: `jti ${jti.slice(0, 64)}` });
@@ -249,26 +180,6 @@ export function createDpopVerifier(options: DpopOptions = {}): DpopVerifier {
 /** The `ath` of an access token (RFC 9449 §4.2): base64url SHA-256 of its ASCII text. */
 export function accessTokenHash(accessToken: string): string {
   return createHash('sha256').update(accessToken, 'ascii').digest('base64url');
-}
-
-/**
- * A URL as RFC 9449 §4.3 compares `htu`: query and fragment dropped, RFC 3986 §6.2.2 / §6.2.3 normalisation
- * (case of scheme and host, default port, dot segments, percent-encoded unreserved characters decoded, hex upper
- * case). Undefined for text that is no absolute http(s) URL.
- */
-export function normalizeHtu(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return undefined;
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
-  const path = url.pathname.replace(/%([0-9A-Fa-f]{2})/g, (_match, hex: string) => {
-    const char = String.fromCharCode(Number.parseInt(hex, 16));
-    return /[A-Za-z0-9\-._~]/.test(char) ? char : `%${hex.toUpperCase()}`;
-  });
-  return `${url.protocol}//${url.host}${path}`;
 }
 
 function invalid(description: string): BearerTokenError {
