@@ -63,6 +63,17 @@ export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute
   return routeTables.get(app) ?? [];
 }
 
+/**
+ * The configured `trustProxy` as Fastify takes it: a hop count `n` believes the `n` nearest addresses of
+ * `X-Forwarded-For` (Fastify's own hop-count rule, which its types do not declare).
+ */
+function fastifyTrustProxy(
+  trustProxy: boolean | number | readonly string[],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trustProxy === 'number') return (_address, hop) => hop < trustProxy;
+  return typeof trustProxy === 'boolean' ? trustProxy : [...trustProxy];
+}
+
 /** HTTP server options of {@link buildHttpApp}. */
 export interface HttpAppOptions {
   /** TLS key and certificate chain (PEM); plain HTTP when absent. */
@@ -90,6 +101,8 @@ export function buildHttpApp(context: ServerContext, options: HttpAppOptions): F
     // Every route parameter is a `{tenant}` segment; a verified domain may be a full 253-character DNS name.
     routerOptions: { maxParamLength: TENANT_SEGMENT_MAX_CHARS },
     return503OnClosing: true,
+    // request.ip (per-IP sign-in throttling, audit logs) reads X-Forwarded-For only from configured proxies.
+    trustProxy: fastifyTrustProxy(context.config.trustProxy),
     // Errors raised before routing (bad URL encoding, over-long segment) and by the HTTP parser (headers too
     // large, malformed request line) answer in the catalogue body too (Graph's under /v1.0), never in Fastify's own.
     frameworkErrors: (error, request, reply) =>

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -8,6 +9,44 @@ const booleanFromText = z.union([
     .string()
     .regex(/^(true|false|1|0)$/i, 'must be true, false, 1 or 0')
     .transform((value) => /^(true|1)$/i.test(value)),
+]);
+
+/** An IPv4/IPv6 address, optionally with a CIDR prefix length (`10.0.0.0/8`, `::1`, `fd00::/8`). */
+function isAddressOrCidr(text: string): boolean {
+  const [address = '', prefix, ...rest] = text.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Which proxies' `X-Forwarded-For` is believed (Fastify's `trustProxy`): `false`, `true`, a hop count, or a list
+ * of addresses and CIDR ranges (comma-separated in the environment).
+ */
+const trustProxySchema = z.union([
+  z.boolean(),
+  z.number().int().min(1).max(100),
+  z.array(z.string().refine(isAddressOrCidr, 'must be an IP address or CIDR range')).min(1),
+  z
+    .string()
+    .trim()
+    .transform((text, context) => {
+      if (/^(true|false)$/i.test(text)) return /^true$/i.test(text);
+      if (/^\d+$/.test(text)) {
+        const hops = Number(text);
+        if (hops >= 1 && hops <= 100) return hops;
+        context.addIssue({ code: 'custom', message: 'a hop count must be between 1 and 100' });
+        return z.NEVER;
+      }
+      const entries = text.split(',').map((entry) => entry.trim());
+      if (entries.every(isAddressOrCidr)) return entries;
+      context.addIssue({
+        code: 'custom',
+        message: 'must be true, false, a hop count, or comma-separated IP addresses / CIDR ranges',
+      });
+      return z.NEVER;
+    }),
 ]);
 
 /**
@@ -290,6 +329,15 @@ export const configOptions = {
     title: 'Sign-in throttling window',
     description:
       'Window over which failed sign-ins are counted, and how long a lockout lasts. A successful sign-in does not reset the count.',
+  },
+  trustProxy: {
+    env: 'TESSERA_TRUST_PROXY',
+    schema: trustProxySchema,
+    default: false,
+    unit: 'false, true, hops or addresses',
+    title: 'Trusted reverse proxies',
+    description:
+      "Whose `X-Forwarded-For` gives the client address used by per-IP sign-in throttling and the audit and sign-in logs. `false`: none, the TCP peer is the client (a forged header changes nothing). A list of addresses or CIDR ranges (`10.0.0.0/8,::1`): the proxies Tessera sits behind — the client is the rightmost address not in the list. A hop count `n`: the `n`-th address from the right. `true` believes the leftmost address whoever sent it, so any client can choose its IP (and dodge or spread per-IP lockouts): only for a server reachable through the proxy alone. Behind a balancer with this off, every user has the balancer's address and one client can lock everyone out.",
   },
   errorCodePrefix: {
     env: 'TESSERA_ERROR_CODE_PREFIX',
