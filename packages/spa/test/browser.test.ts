@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cors from '@fastify/cors';
+import { attachHubs, createHubServer, defineHub, type HubCallerContext, type HubServer } from '@tessera/hub';
 import {
   authenticationContextClaims,
   BearerTokenError,
   createTokenValidator,
-  insufficientClaims,
+  requireAuthenticationContext,
 } from '@tessera/resource';
 import { tesseraAuth } from '@tessera/resource/fastify';
 import {
@@ -29,6 +30,7 @@ import {
 import react from '@vitejs/plugin-react';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { decodeJwt } from 'jose';
+import { generate } from 'otplib';
 import type { BrowserContext, Page, Request } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -155,11 +157,15 @@ describe.skipIf(!available)(
     let api: FastifyInstance;
     let apiOrigin: string;
     let third: ThirdOrigin;
+    let hub: HubServer;
+    let hubServer: Server;
+    let hubUrl: string;
     let outDir: string;
     const profiles: ChromiumProfile[] = [];
-    /** `uti`s of access tokens the API refused once (401 retry) or challenged (claims). */
+    /** `uti`s of access tokens the API refused once (401 retry). */
     const refusedOnce = new Set<string>();
-    const challenged = new Set<string>();
+    /** The `acrs` of every token the step-up route saw (one entry per call). */
+    const stepUpCalls: (readonly string[] | undefined)[] = [];
 
     const authority = (x = current()) => `${server.url}/${x.tenantId}/v2.0`;
     const isAuthorize = (seen: Seen) =>
@@ -191,6 +197,7 @@ describe.skipIf(!available)(
           clientId: current().spa.appId,
           apiScope: `${current().api.identifierUri}/Files.Read`,
           apiBaseUrl: `${apiOrigin}/api`,
+          hubUrl,
         })),
       });
       server = await startTestServer();
@@ -205,6 +212,16 @@ describe.skipIf(!available)(
         userId: s.user.id,
         forOrganization: false,
         items: [{ clientAppId: s.spa.appId, resourceAppId: DIRECTORY_APP_ID, scopes: ['User.Read'] }],
+      });
+      // Conditional access: the authentication context c1 requires MFA (the API's step-up route asks for it).
+      await server.directory.conditionalAccessPolicies.create(s.tenantId, {
+        displayName: 'MFA for authentication context c1',
+        state: 'enabled',
+        conditions: {
+          users: { includeUsers: ['All'] },
+          applications: { includeAuthenticationContextClassReferences: ['c1'] },
+        },
+        grantControls: { operator: 'OR', builtInControls: ['mfa'] },
       });
       current = () => s;
       third = await startThirdOrigin(tlsDir);
@@ -252,9 +269,8 @@ describe.skipIf(!available)(
         },
         () => ({ ok: true }),
       );
-      // A claims challenge (the shape requireAuthenticationContext sends) for the first token it sees; a token the
-      // app obtained after answering it (another `uti`) passes. The server satisfies an `acrs` request only when a
-      // conditional access policy covers it (none is configured here), so the API accepts the fresh sign-in.
+      // Requires the authentication context c1 (`acrs`): a token without it gets the 401 `insufficient_claims`
+      // challenge; the conditional access policy above makes the server ask for a second factor to grant it.
       api.post(
         '/api/step-up',
         {
@@ -262,27 +278,51 @@ describe.skipIf(!available)(
             auth: {
               scopes: ['Files.Read'],
               check: (claims) => {
-                if (challenged.size === 0 && claims.uti !== undefined) {
-                  challenged.add(claims.uti);
-                  throw insufficientClaims(authenticationContextClaims('c1'));
-                }
-                if (claims.uti !== undefined && challenged.has(claims.uti)) {
-                  throw insufficientClaims(authenticationContextClaims('c1'));
-                }
+                stepUpCalls.push(claims.acrs);
+                requireAuthenticationContext(claims, 'c1');
               },
             },
           },
         },
-        (request) => ({ replayed: request.body }),
+        (request) => ({ replayed: request.body, acrs: request.auth?.acrs }),
       );
       await api.listen({ port: 0, host: '127.0.0.1' });
       apiOrigin = `https://localhost:${(api.server.address() as AddressInfo).port}`;
+
+      // A hub (@tessera/hub) on its own HTTPS origin, accepting the API's tokens, open to the app's origin only.
+      hub = await createHubServer({
+        path: '/hubs/test',
+        hub: defineHub({
+          methods: {
+            whoAmI: (context: HubCallerContext) => ({
+              userIdentifier: context.userIdentifier,
+              oid: context.user?.oid,
+            }),
+          },
+        }),
+        authentication: { validator },
+        allowedOrigins: [site.origin],
+      });
+      hubServer = createServer({
+        cert: readFileSync(join(tlsDir, 'server.pem')),
+        key: readFileSync(join(tlsDir, 'server-key.pem')),
+      });
+      attachHubs(hubServer, [hub]);
+      await new Promise<void>((resolve) => hubServer.listen(0, '127.0.0.1', resolve));
+      hubUrl = `https://localhost:${(hubServer.address() as AddressInfo).port}/hubs/test`;
     }, 120_000);
 
     afterAll(async () => {
       for (const profile of profiles) await profile.close();
       await site.close();
       await api.close();
+      await hub.close();
+      hubServer.closeAllConnections();
+      await new Promise<void>((resolve) =>
+        hubServer.close(() => {
+          resolve();
+        }),
+      );
       await third.close();
       await server.close();
       rmSync(outDir, { recursive: true, force: true });
@@ -450,24 +490,74 @@ describe.skipIf(!available)(
       const context = await newContext();
       const { page, seen } = await open(context, '/protected?step=up');
       await signIn(page, () => Promise.resolve(), 'protected: Alice Adams');
+      const signedIn = (await spa<SpaUser | null>(page, 'user'))!;
+      expect(decodeJwt(signedIn.access_token)).toMatchObject({ amr: ['pwd'] });
+      expect(decodeJwt(signedIn.access_token).acrs).toBeUndefined();
       const before = seen.filter(isAuthorize).length;
-      const back = page.waitForURL(`${site.origin}/protected?step=up`, { waitUntil: 'load' });
+
+      // The API's 401 insufficient_claims makes the authorized fetch navigate to /authorize with the claims.
+      const atServer = page.waitForURL((url) => url.origin === server.url);
       const answer = await spa<Failure>(page, 'fetch', `${apiOrigin}/api/step-up`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: '{"order":42}',
       }).catch(() => ({ failure: { code: 'navigated' } }));
       expect(['interaction_required', 'navigated']).toContain(answer.failure.code);
-      await back;
-      await status(page).filter({ hasText: 'protected: Alice Adams' }).waitFor();
-      // The SSO session answered the new authorization request at once; it carried the decoded claims request.
+      await atServer;
       const authorize = seen.filter(isAuthorize).slice(before)[0]!;
       expect(authorize.url.searchParams.get('claims')).toBe(authenticationContextClaims('c1'));
+      const challenge = seen.find(
+        (x) => x.url.href === `${apiOrigin}/api/step-up` && x.request.method() === 'POST',
+      )!;
+      const refused = await challenge.request.response();
+      expect(refused?.status()).toBe(401);
+      expect(refused?.headers()['www-authenticate']).toContain('error="insufficient_claims"');
+
+      // The policy for c1 requires MFA: Alice sets up an authenticator app (the secret from the page, the code
+      // computed as the app would, RFC 6238) and is sent back to the page she was on.
+      await page.getByRole('heading', { name: 'Set up your authenticator app' }).waitFor();
+      const secret = ((await page.locator('#totp-secret').textContent()) ?? '').replaceAll(/\s/g, '');
+      expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+      const back = page.waitForURL(`${site.origin}/protected?step=up`, { waitUntil: 'load' });
+      await page.locator('#otc').fill(await generate({ secret, epoch: Math.floor(Date.now() / 1000) }));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await back;
+      await status(page).filter({ hasText: 'protected: Alice Adams' }).waitFor();
+
+      // The pending request is replayed once, with the stepped-up token (acrs c1, amr with mfa).
       expect(await spa(page, 'resume')).toEqual({
         status: 200,
-        body: JSON.stringify({ replayed: { order: 42 } }),
+        body: JSON.stringify({ replayed: { order: 42 }, acrs: ['c1'] }),
       });
       expect(await spa(page, 'resume')).toBeNull(); // single use
+      const calls = seen.filter(
+        (x) => x.url.href === `${apiOrigin}/api/step-up` && x.request.method() === 'POST',
+      );
+      expect(calls).toHaveLength(2);
+      expect(stepUpCalls).toEqual([undefined, ['c1']]);
+      const stepped = decodeJwt((calls[1]!.headers.authorization ?? '').replace(/^Bearer /, ''));
+      expect(stepped.acrs).toContain('c1');
+      expect(stepped.amr).toContain('mfa');
+      expect(stepped.oid).toBe(s.user.id);
+    });
+
+    it('accessTokenFactory: @microsoft/signalr in the page connects to a hub as the user; without a token it is refused', async () => {
+      const context = await newContext();
+      const { page, seen } = await open(context, '/protected');
+      await signIn(page, () => Promise.resolve(), 'protected: Alice Adams');
+      const user = (await spa<SpaUser | null>(page, 'user'))!;
+      expect(await spa(page, 'hub', true)).toEqual({
+        me: { userIdentifier: s.user.id, oid: s.user.id },
+      });
+      // negotiate carried the SPA's access token as a bearer token.
+      const negotiate = seen.find((x) => x.url.pathname === '/hubs/test/negotiate')!;
+      expect(negotiate.headers.authorization).toBe(`Bearer ${user.access_token}`);
+
+      const anonymous = await spa<{ error?: string }>(page, 'hub', false);
+      expect(anonymous.error).toMatch(/401|Unauthorized/);
+      const refused = seen.filter((x) => x.url.pathname === '/hubs/test/negotiate')[1]!;
+      expect(refused.headers.authorization).toBeUndefined();
+      expect((await refused.request.response())?.status()).toBe(401);
     });
 
     it('without refresh tokens: renewal in a hidden prompt=none iframe when third-party cookies are allowed', async () => {
