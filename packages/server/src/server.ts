@@ -61,7 +61,8 @@ export async function createTesseraServer(
   options: { logger?: Logger } = {},
 ): Promise<TesseraServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const { db, store } = await openStore(config);
+  // While PostgreSQL is down (restarting with the cluster), wait for it rather than crash-loop.
+  const { db, store } = await openStore(config, { log: logger, retryWhileUnavailable: true });
   try {
     return await assembleServer(config, logger, db, store);
   } catch (error) {

@@ -21,6 +21,9 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toEqual({
       dataDir: resolve('./data'),
       databaseUrl: undefined,
+      databaseConnectionTimeoutMs: 5000,
+      databaseStatementTimeoutMs: 30_000,
+      databaseStartupRetrySeconds: 60,
       host: 'localhost',
       port: 8443,
       publicUrl: undefined,
@@ -47,6 +50,7 @@ describe('loadConfig', () => {
       signInMaxFailuresPerAccount: 10,
       signInMaxFailuresPerIp: 100,
       signInLockoutSeconds: 900,
+      trustProxy: false,
       errorCodePrefix: 'TSS',
       logLevel: 'info',
     });
@@ -56,6 +60,9 @@ describe('loadConfig', () => {
     const config = loadConfig({
       TESSERA_DATA_DIR: 'var/tessera',
       DATABASE_URL: 'postgresql://db.internal:5432/tessera',
+      TESSERA_DATABASE_CONNECTION_TIMEOUT_MS: '2000',
+      TESSERA_DATABASE_STATEMENT_TIMEOUT_MS: '10000',
+      TESSERA_DATABASE_STARTUP_RETRY_SECONDS: '0',
       TESSERA_HOST: '0.0.0.0',
       TESSERA_PORT: '9443',
       TESSERA_PUBLIC_URL: 'https://id.example.com',
@@ -82,6 +89,7 @@ describe('loadConfig', () => {
       TESSERA_SIGN_IN_MAX_FAILURES_PER_ACCOUNT: '5',
       TESSERA_SIGN_IN_MAX_FAILURES_PER_IP: '50',
       TESSERA_SIGN_IN_LOCKOUT_SECONDS: '60',
+      TESSERA_TRUST_PROXY: '10.0.0.0/8',
       TESSERA_ERROR_CODE_PREFIX: 'AADSTS',
       TESSERA_LOG_LEVEL: 'debug',
       UNRELATED: 'ignored',
@@ -89,6 +97,9 @@ describe('loadConfig', () => {
     expect(config).toEqual({
       dataDir: resolve('var/tessera'),
       databaseUrl: 'postgresql://db.internal:5432/tessera',
+      databaseConnectionTimeoutMs: 2000,
+      databaseStatementTimeoutMs: 10_000,
+      databaseStartupRetrySeconds: 0,
       host: '0.0.0.0',
       port: 9443,
       publicUrl: 'https://id.example.com',
@@ -115,6 +126,7 @@ describe('loadConfig', () => {
       signInMaxFailuresPerAccount: 5,
       signInMaxFailuresPerIp: 50,
       signInLockoutSeconds: 60,
+      trustProxy: ['10.0.0.0/8'],
       errorCodePrefix: 'AADSTS',
       logLevel: 'debug',
     });

@@ -195,6 +195,13 @@ export const errorCatalogue = {
     description:
       "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.",
   },
+  /** RFC 6749 §4.1.2.1: the directory store cannot be reached now (sent with 503 and `Retry-After`). */
+  90033: {
+    error: 'temporarily_unavailable',
+    status: 503,
+    name: 'MsodsServiceUnavailable',
+    description: 'A transient error has occurred. Try again.',
+  },
   90094: {
     error: 'access_denied',
     status: 403,

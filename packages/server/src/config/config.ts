@@ -75,6 +75,33 @@ export const configOptions = {
     description:
       'A `postgres://` URL selects PostgreSQL for all state (required for several nodes); unset means embedded SQLite in the data directory.',
   },
+  databaseConnectionTimeoutMs: {
+    env: 'TESSERA_DATABASE_CONNECTION_TIMEOUT_MS',
+    schema: z.coerce.number().int().min(100).max(600_000),
+    default: 5000,
+    unit: 'milliseconds',
+    title: 'PostgreSQL connection timeout',
+    description:
+      'How long a request waits for a new PostgreSQL connection (TCP, TLS and authentication) before it fails; a request that fails because the database cannot be reached answers 503 with `Retry-After`. SQLite ignores it.',
+  },
+  databaseStatementTimeoutMs: {
+    env: 'TESSERA_DATABASE_STATEMENT_TIMEOUT_MS',
+    schema: z.coerce.number().int().min(100).max(3_600_000),
+    default: 30_000,
+    unit: 'milliseconds',
+    title: 'PostgreSQL statement timeout',
+    description:
+      "Longest a statement may run: PostgreSQL's `statement_timeout` on every connection, and the client's own timeout (one second longer) for a server that stopped answering. SQLite ignores it.",
+  },
+  databaseStartupRetrySeconds: {
+    env: 'TESSERA_DATABASE_STARTUP_RETRY_SECONDS',
+    schema: z.coerce.number().int().min(0).max(86_400),
+    default: 60,
+    unit: 'seconds',
+    title: 'PostgreSQL start-up retry',
+    description:
+      'How long the server keeps retrying to connect and migrate at start-up while PostgreSQL cannot be reached (backoff from 0.25 s to 5 s, each attempt logged), before it exits with the error. `0` tries once. Other database errors (bad credentials, a failed migration) stop it at once.',
+  },
   host: {
     env: 'TESSERA_HOST',
     schema: z.string().min(1),

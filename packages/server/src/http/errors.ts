@@ -4,6 +4,13 @@ import type { Socket } from 'node:net';
 import { IdentityError, errorCatalogue, toErrorBody, type ErrorBody } from '@tessera/protocol';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { TENANT_SEGMENT_MAX_CHARS } from '../directory/tenant-segment.js';
+import { isStoreUnavailable } from '../store/database.js';
+
+/**
+ * `Retry-After` (RFC 9110 §10.2.3), in seconds, of a 503 sent because the database cannot be reached: about as long
+ * as a PostgreSQL restart or fail-over takes.
+ */
+export const STORE_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 const CORRELATION_ID = /^[A-Za-z0-9-]{1,64}$/;
 
@@ -40,10 +47,17 @@ export function correlationIdOf(request: FastifyRequest): string {
 /**
  * Maps anything thrown while handling a request to an {@link IdentityError}: identity errors pass through;
  * Fastify's client errors (unsupported media type, body too large, unparsable body) become their catalogue
- * entries; everything else is an internal error whose detail stays in the logs.
+ * entries; a database that cannot be reached ({@link isStoreUnavailable}) is 90033 `temporarily_unavailable`
+ * (503, RFC 6749 §4.1.2.1); everything else is an internal error whose detail stays in the logs.
  */
 export function asIdentityError(error: unknown): IdentityError {
-  if (error instanceof IdentityError) return error;
+  if (error instanceof IdentityError) {
+    // A failure wrapped as internal keeps its cause: an outage is still an outage.
+    return error.code === 9100500 && isStoreUnavailable(error.cause)
+      ? new IdentityError(90033, {}, { cause: error.cause })
+      : error;
+  }
+  if (isStoreUnavailable(error)) return new IdentityError(90033, {}, { cause: error });
   const fastifyError = error as Partial<FastifyError>;
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -83,7 +97,13 @@ export function sendIdentityError(
 ): FastifyReply {
   const identityError = asIdentityError(error);
   const body = errorBodyOf(request, identityError);
-  if (identityError.status >= 500) {
+  if (identityError.status === 503) {
+    request.log.warn(
+      { err: identityError.cause ?? identityError, traceId: request.id },
+      'the database cannot be reached',
+    );
+    void reply.header('retry-after', String(STORE_UNAVAILABLE_RETRY_AFTER_SECONDS));
+  } else if (identityError.status >= 500) {
     request.log.error({ err: identityError.cause ?? identityError, traceId: request.id }, 'request failed');
   } else {
     request.log.info(

@@ -1,3 +1,4 @@
+import { IdentityError } from '@tessera/protocol';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import {
   DIRECTORY_ERRORS,
@@ -6,7 +7,8 @@ import {
   type DirectoryErrorDescriptor,
   type GraphErrorBody,
 } from '../directory/errors.js';
-import { correlationIdOf } from '../http/errors.js';
+import { STORE_UNAVAILABLE_RETRY_AFTER_SECONDS, correlationIdOf } from '../http/errors.js';
+import { isStoreUnavailable } from '../store/database.js';
 
 /**
  * Every way the management API (`/v1.0`) refuses a request: the directory's refusals ({@link DIRECTORY_ERRORS},
@@ -32,6 +34,8 @@ export const MANAGEMENT_ERRORS = {
   method_not_allowed: { graphCode: 'Request_BadRequest', httpStatus: 405 },
   /** A body that is not JSON (`application/json`). */
   unsupported_media_type: { graphCode: 'Request_BadRequest', httpStatus: 415 },
+  /** The directory store cannot be reached now: 503 with `Retry-After`, as Graph answers a service outage. */
+  unavailable: { graphCode: 'serviceNotAvailable', httpStatus: 503 },
   /** An unexpected failure; its detail stays in the logs. */
   internal: { graphCode: 'generalException', httpStatus: 500 },
 } as const satisfies Record<string, DirectoryErrorDescriptor>;
@@ -71,6 +75,12 @@ export const INSUFFICIENT_PRIVILEGES = 'Insufficient privileges to complete the 
  */
 export function asManagementError(error: unknown): ManagementError | DirectoryError {
   if (error instanceof ManagementError || error instanceof DirectoryError) return error;
+  if (isStoreUnavailable(error) || (error instanceof IdentityError && isStoreUnavailable(error.cause))) {
+    return new ManagementError(
+      'unavailable',
+      'The service is temporarily unavailable. Retry the request after the time in the Retry-After header.',
+    );
+  }
   const fastifyError = error as Partial<FastifyError>;
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -104,7 +114,11 @@ export function sendGraphError(
 ): FastifyReply {
   const refusal = asManagementError(error);
   const status = refusal.descriptor.httpStatus;
-  if (status >= 500) request.log.error({ err: error, traceId: request.id }, 'management request failed');
+  if (status === 503) {
+    request.log.warn({ err: error, traceId: request.id }, 'the database cannot be reached');
+    void reply.header('retry-after', String(STORE_UNAVAILABLE_RETRY_AFTER_SECONDS));
+  } else if (status >= 500)
+    request.log.error({ err: error, traceId: request.id }, 'management request failed');
   else request.log.info({ code: refusal.code, traceId: request.id }, refusal.descriptor.graphCode);
   const clientRequestId = correlationIdOf(request);
   const body = refusal.toGraphBody({

@@ -59,15 +59,58 @@ const migrationProvider: MigrationProvider = { getMigrations: () => Promise.reso
 // PostgreSQL returns int8 as text by default; our int8 columns hold Unix seconds and counters, well inside 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
 
+/** Connection limits of a PostgreSQL store (ignored by SQLite). */
+export interface DatabasePoolOptions {
+  /** How long to wait for a new connection before the query fails, in milliseconds. */
+  readonly connectionTimeoutMs?: number;
+  /**
+   * Longest a statement may run, in milliseconds: PostgreSQL's `statement_timeout` on each connection, and the
+   * client's own `query_timeout` (a little longer) for a server that stopped answering.
+   */
+  readonly statementTimeoutMs?: number;
+  /**
+   * Called with an error a pooled connection raised outside a query (the server terminated it, the network
+   * dropped it), idle or checked out between two statements. The pool discards the connection and opens another
+   * when next needed; without a listener Node would treat the event as fatal and end the process.
+   */
+  readonly onConnectionError?: (error: Error) => void;
+}
+
+/** Connections in the pool of one PostgreSQL store. */
+const POSTGRES_POOL_MAX = 10;
+
+/** Extra time the client waits past `statement_timeout` before it gives up on a silent server, in ms. */
+const QUERY_TIMEOUT_MARGIN_MS = 1000;
+
 /**
  * Opens a Kysely connection for the target. SQLite runs in WAL mode so the CLI and a running server can share the
- * file; `busy_timeout` (ms) lets a writer wait for another instead of failing.
+ * file; `busy_timeout` (ms) lets a writer wait for another instead of failing. PostgreSQL gets a pool of
+ * {@link POSTGRES_POOL_MAX} connections with the {@link DatabasePoolOptions} timeouts and an `'error'` listener.
  */
-export function openDatabase(target: DatabaseTarget): Kysely<Database> {
+export function openDatabase(target: DatabaseTarget, options: DatabasePoolOptions = {}): Kysely<Database> {
   if (target.dialect === 'postgres') {
-    return new Kysely<Database>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: target.url, max: 10 }) }),
+    const { connectionTimeoutMs, statementTimeoutMs, onConnectionError } = options;
+    const pool = new pg.Pool({
+      connectionString: target.url,
+      max: POSTGRES_POOL_MAX,
+      ...(connectionTimeoutMs === undefined ? {} : { connectionTimeoutMillis: connectionTimeoutMs }),
+      ...(statementTimeoutMs === undefined
+        ? {}
+        : {
+            statement_timeout: statementTimeoutMs,
+            query_timeout: statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
+          }),
     });
+    // Every connection gets a listener of its own: one checked out (a transaction between statements) has no
+    // pool listener, and its 'error' would be an uncaught exception. The pool's re-emission for idle ones is then
+    // the same error again, already reported.
+    pool.on('connect', (client) => {
+      client.on('error', (error) => {
+        onConnectionError?.(error);
+      });
+    });
+    pool.on('error', () => undefined);
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   if (target.file !== ':memory:') mkdirSync(dirname(target.file), { recursive: true });
   const sqlite = new SQLite(target.file);
@@ -75,6 +118,65 @@ export function openDatabase(target: DatabaseTarget): Kysely<Database> {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+}
+
+/** Node's error codes for a network peer that cannot be reached or went away. */
+const UNREACHABLE_NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+]);
+
+/**
+ * PostgreSQL SQLSTATEs of a server that is not serving now (class 08 connection exceptions are matched by prefix):
+ * shutting down or starting up (57P01–57P03), out of connections (53300), a statement cancelled by
+ * `statement_timeout` (57014).
+ */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '57014']);
+
+/** What node-postgres throws, without a code, for a connection it lost or could not open in time. */
+const PG_CONNECTION_MESSAGES = [
+  /^Connection terminated/,
+  /^timeout exceeded when trying to connect$/,
+  /^Query read timeout$/,
+  /is not queryable$/,
+];
+
+/**
+ * True when `error` (or one of its causes) says the database cannot be reached now — connection refused, reset or
+ * timed out (Node's codes), lost or not opened in time (node-postgres), or a server shutting down, starting up,
+ * out of connections or past `statement_timeout` (PostgreSQL SQLSTATE) — rather than that the request was wrong:
+ * the request may succeed if retried later.
+ */
+export function isStoreUnavailable(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 8; depth += 1) {
+    const failure: Error = current;
+    const code = (failure as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (
+        UNREACHABLE_NETWORK_CODES.has(code) ||
+        UNAVAILABLE_SQLSTATES.has(code) ||
+        /^08[0-9A-Z]{3}$/.test(code)
+      ) {
+        return true;
+      }
+    } else if (PG_CONNECTION_MESSAGES.some((pattern) => pattern.test(failure.message))) {
+      return true;
+    }
+    if (failure instanceof AggregateError && failure.errors.some((inner) => isStoreUnavailable(inner))) {
+      return true;
+    }
+    current = failure.cause;
+  }
+  return false;
 }
 
 /**
