@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { AccessTokenClaims, TokenValidator } from '@tessera/resource';
-import { BearerTokenError, bearerTokenOf } from '@tessera/resource';
+import { authenticateBearer, BearerTokenError } from '@tessera/resource';
 
 /** How the hub authenticates requests. */
 export interface HubAuthenticationOptions {
@@ -43,12 +43,14 @@ export async function authenticateRequest(
       : { kind: 'anonymous' };
   }
   try {
+    // Bearer tokens only, as SignalR sends them: a DPoP-bound token is refused (RFC 9449 §7.2), because no
+    // SignalR transport can carry the proof that would make it usable.
     if (header !== undefined) {
-      const claims = await options.validator.validate(bearerTokenOf(header));
+      const claims = await authenticateBearer(options.validator, header, undefined);
       return { kind: 'user', claims, via: 'bearer' };
     }
     if (queryToken !== null) {
-      const claims = await options.validator.validate(queryToken);
+      const claims = await authenticateBearer(options.validator, `Bearer ${queryToken}`, undefined);
       return { kind: 'user', claims, via: 'bearer' };
     }
   } catch (error) {
