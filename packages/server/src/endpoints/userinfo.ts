@@ -34,7 +34,14 @@ export function registerUserinfoEndpoint(app: FastifyInstance, context: ServerCo
     const claims = verified?.ok === true ? verified.claims : undefined;
     const forDirectory = isAudienceOf(builtinDirectoryApplication, claims?.aud);
     const scopes = typeof claims?.scp === 'string' ? claims.scp.toLowerCase().split(' ') : [];
-    if (claims === undefined || claims.idtyp !== 'user' || !forDirectory || !scopes.includes('openid')) {
+    // RFC 9449 §7.2: a DPoP-bound token (`cnf`) is no bearer token.
+    if (
+      claims === undefined ||
+      claims.idtyp !== 'user' ||
+      claims.cnf !== undefined ||
+      !forDirectory ||
+      !scopes.includes('openid')
+    ) {
       void reply.header('www-authenticate', 'Bearer error="invalid_token"');
       return sendIdentityError(request, reply, new IdentityError(9100016));
     }

@@ -38,7 +38,7 @@ const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i;
  * access token this server issued for the built-in directory API (`aud` its appId or
  * `https://graph.microsoft.com`), unexpired, neither it nor its grant revoked; a user token's user must exist in
  * the token's tenant and be enabled; an app-only token's client must still have that service principal (`oid`)
- * in the token's tenant, enabled.
+ * in the token's tenant, enabled; not bound to a DPoP key (`cnf`, RFC 9449 §7.2: the API takes bearer tokens only).
  *
  * @throws ManagementError `unauthenticated` (401 `InvalidAuthenticationToken`) otherwise.
  */
@@ -61,6 +61,13 @@ export async function authenticateCaller(request: FastifyRequest, context: Serve
     );
   }
   const claims = verified.claims;
+  // RFC 9449 §7.2: a DPoP-bound token is no bearer token, and this API takes only bearer tokens.
+  if (claims.cnf !== undefined) {
+    throw new ManagementError(
+      'unauthenticated',
+      'The access token is bound to a DPoP key (cnf): it cannot be used as a bearer token.',
+    );
+  }
   const tenantId = claims.tid as string;
   if (!isAudienceOf(builtinDirectoryApplication, claims.aud)) {
     throw new ManagementError('unauthenticated', 'Invalid audience.');
