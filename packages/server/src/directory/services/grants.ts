@@ -113,7 +113,9 @@ export class GrantService {
    * Records delegated consent (Graph `oauth2PermissionGrant`s) given at sign-in, in one write: for each item a
    * grant of the client on the resource, `Principal` for the user or `AllPrincipals` when an administrator
    * consented for the organization; scopes are merged into an existing grant (incremental consent). A
-   * multi-tenant client or resource without a service principal in the user's tenant gets one.
+   * multi-tenant client or resource without a service principal in the user's tenant gets one. Service principal
+   * and grant are atomic upserts, so the same consent recorded on several nodes at once succeeds on each and the
+   * grant holds every scope consented.
    *
    * @throws DirectoryError `not_found` for an unknown application.
    */
@@ -132,15 +134,18 @@ export class GrantService {
     }
     // Looked up before the write: on SQLite a read outside the open transaction would wait for it forever.
     const spIds = new Map<string, string>();
-    const missing: ServicePrincipal[] = [];
+    const missing: { appId: string; sp: ServicePrincipal }[] = [];
     for (const [appId, app] of apps) {
       const existing = await this.store.servicePrincipals.find(input.tenantId, appId);
       const sp = existing ?? servicePrincipalFor(app, input.tenantId);
-      if (existing === undefined) missing.push(sp);
+      if (existing === undefined) missing.push({ appId, sp });
       spIds.set(appId, sp.id);
     }
     await this.store.write(async (trx) => {
-      for (const sp of missing) await this.store.servicePrincipals.insert(trx, sp, now);
+      // A concurrent consent may have created one meanwhile: use the one stored.
+      for (const { appId, sp } of missing) {
+        spIds.set(appId, (await this.store.servicePrincipals.insertIfAbsent(trx, sp, now)).id);
+      }
       for (const item of input.items) {
         await this.store.permissionGrants.merge(
           trx,

@@ -160,45 +160,43 @@ export class PermissionGrantRepository {
 
   /**
    * Adds scopes to the grant of (client, resource, consent type, principal), creating it when absent
-   * (incremental consent); `createdAt` in Unix seconds.
+   * (incremental consent); `createdAt` in Unix seconds. One atomic upsert (`insert … on conflict … do update`) on
+   * the grant's unique key: a concurrent consent to the same grant waits for this transaction instead of failing
+   * with a unique violation, and the row stays locked until commit, so the scopes merged next are never lost.
    */
   async merge(
     trx: Transaction<Database>,
     grant: Omit<OAuth2PermissionGrant, 'scope'> & { readonly scopes: readonly string[] },
     createdAt: number,
   ): Promise<void> {
-    const principal = grant.principalId ?? '';
-    const existing = await trx
-      .selectFrom('oauth2_permission_grants')
-      .select(['id', 'scope'])
-      .where('client_id', '=', grant.clientId)
-      .where('resource_id', '=', grant.resourceId)
-      .where('consent_type', '=', grant.consentType)
-      .where('principal_id', '=', principal)
-      .executeTakeFirst();
-    if (existing === undefined) {
+    const scopes = [...new Set(grant.scopes)];
+    const stored = await trx
+      .insertInto('oauth2_permission_grants')
+      .values({
+        id: grant.id,
+        tenant_id: grant.tenantId,
+        client_id: grant.clientId,
+        consent_type: grant.consentType,
+        principal_id: grant.principalId ?? '',
+        resource_id: grant.resourceId,
+        scope: scopes.join(' '),
+        created_at: createdAt,
+      })
+      .onConflict((conflict) =>
+        conflict
+          .columns(['client_id', 'resource_id', 'consent_type', 'principal_id'])
+          // A no-op update: it takes the row lock and returns the committed scopes to merge into.
+          .doUpdateSet((eb) => ({ scope: eb.ref('oauth2_permission_grants.scope') })),
+      )
+      .returning(['id', 'scope'])
+      .executeTakeFirstOrThrow();
+    const merged = [...new Set([...stored.scope.split(' ').filter(Boolean), ...scopes])].join(' ');
+    if (merged !== stored.scope) {
       await trx
-        .insertInto('oauth2_permission_grants')
-        .values({
-          id: grant.id,
-          tenant_id: grant.tenantId,
-          client_id: grant.clientId,
-          consent_type: grant.consentType,
-          principal_id: principal,
-          resource_id: grant.resourceId,
-          scope: [...new Set(grant.scopes)].join(' '),
-          created_at: createdAt,
-        })
+        .updateTable('oauth2_permission_grants')
+        .set({ scope: merged })
+        .where('id', '=', stored.id)
         .execute();
-    } else {
-      const merged = [...new Set([...existing.scope.split(' ').filter(Boolean), ...grant.scopes])].join(' ');
-      if (merged !== existing.scope) {
-        await trx
-          .updateTable('oauth2_permission_grants')
-          .set({ scope: merged })
-          .where('id', '=', existing.id)
-          .execute();
-      }
     }
     await recordChange(trx, 'oauth2PermissionGrant', grant.clientId);
   }

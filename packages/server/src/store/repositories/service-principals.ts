@@ -25,6 +25,42 @@ export class ServicePrincipalRepository {
     await recordChange(trx, 'servicePrincipal', sp.id);
   }
 
+  /**
+   * Stores a service principal unless its app already has one in the tenant (another consent created it
+   * meanwhile); `createdAt` in Unix seconds. One atomic upsert on the (tenant, app) unique key, so concurrent
+   * callers never fail with a unique violation.
+   *
+   * @returns the service principal stored for the app in the tenant: `sp`, or the one another writer stored.
+   */
+  async insertIfAbsent(
+    trx: Transaction<Database>,
+    sp: ServicePrincipal,
+    createdAt: number,
+  ): Promise<ServicePrincipal> {
+    const row = await trx
+      .insertInto('service_principals')
+      .values({
+        id: sp.id,
+        app_id: sp.appId,
+        tenant_id: sp.tenantId,
+        display_name: sp.displayName,
+        app_owner_tenant_id: sp.appOwnerOrganizationId,
+        account_enabled: sp.accountEnabled ? 1 : 0,
+        created_at: createdAt,
+      })
+      .onConflict((conflict) =>
+        conflict
+          .columns(['tenant_id', 'app_id'])
+          // A no-op update, so the stored row is returned (and locked until commit).
+          .doUpdateSet((eb) => ({ app_id: eb.ref('service_principals.app_id') })),
+      )
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    const stored = fromRow(row);
+    if (stored.id === sp.id) await recordChange(trx, 'servicePrincipal', sp.id);
+    return stored;
+  }
+
   /** The service principal of `appId` (case-insensitive) in `tenantId`, if the app is present there. */
   async find(tenantId: string, appId: string): Promise<ServicePrincipal | undefined> {
     const row = await this.db
