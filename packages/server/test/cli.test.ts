@@ -715,7 +715,7 @@ describe('tessera CLI', () => {
         () => ['user', 'role', 'add', '--tenant', domain, '--upn', `admin@${domain}`, '--role', 'Overlord'],
         'invalid',
         () =>
-          "Unknown directory role 'Overlord'; known roles: Global Administrator, Global Reader, User Administrator, Application Administrator, Cloud Application Administrator, Privileged Role Administrator, Reports Reader, Security Reader.",
+          "Unknown directory role 'Overlord'; known roles: Global Administrator, Global Reader, User Administrator, Application Administrator, Cloud Application Administrator, Privileged Role Administrator, Reports Reader, Security Reader, Security Administrator, Conditional Access Administrator, Authentication Administrator, Privileged Authentication Administrator.",
       ],
       [
         'taking the role of the last Global Administrator',
