@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Insertable, Kysely, Selectable, Transaction } from 'kysely';
 import type { ServicePrincipal } from '../../directory/model.js';
 import type { Database, ServicePrincipalTable } from '../schema.js';
 import { recordChange } from './directory-changes.js';
@@ -10,18 +10,7 @@ export class ServicePrincipalRepository {
 
   /** Stores a service principal; `createdAt` in Unix seconds. */
   async insert(trx: Transaction<Database>, sp: ServicePrincipal, createdAt: number): Promise<void> {
-    await trx
-      .insertInto('service_principals')
-      .values({
-        id: sp.id,
-        app_id: sp.appId,
-        tenant_id: sp.tenantId,
-        display_name: sp.displayName,
-        app_owner_tenant_id: sp.appOwnerOrganizationId,
-        account_enabled: sp.accountEnabled ? 1 : 0,
-        created_at: createdAt,
-      })
-      .execute();
+    await trx.insertInto('service_principals').values(rowOf(sp, createdAt)).execute();
     await recordChange(trx, 'servicePrincipal', sp.id);
   }
 
@@ -39,15 +28,7 @@ export class ServicePrincipalRepository {
   ): Promise<ServicePrincipal> {
     const row = await trx
       .insertInto('service_principals')
-      .values({
-        id: sp.id,
-        app_id: sp.appId,
-        tenant_id: sp.tenantId,
-        display_name: sp.displayName,
-        app_owner_tenant_id: sp.appOwnerOrganizationId,
-        account_enabled: sp.accountEnabled ? 1 : 0,
-        created_at: createdAt,
-      })
+      .values(rowOf(sp, createdAt))
       .onConflict((conflict) =>
         conflict
           .columns(['tenant_id', 'app_id'])
@@ -139,3 +120,16 @@ function fromRow(row: Selectable<ServicePrincipalTable>): ServicePrincipal {
 
 /** The directory's service principal of a `service_principals` row (for the management API's list queries). */
 export const servicePrincipalFromRow = fromRow;
+
+/** The row that stores `sp`; `createdAt` in Unix seconds. */
+function rowOf(sp: ServicePrincipal, createdAt: number): Insertable<ServicePrincipalTable> {
+  return {
+    id: sp.id,
+    app_id: sp.appId,
+    tenant_id: sp.tenantId,
+    display_name: sp.displayName,
+    app_owner_tenant_id: sp.appOwnerOrganizationId,
+    account_enabled: sp.accountEnabled ? 1 : 0,
+    created_at: createdAt,
+  };
+}
