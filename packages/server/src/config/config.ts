@@ -300,6 +300,15 @@ export const configOptions = {
     title: 'SSO session absolute lifetime',
     description: 'An SSO session ends this long after sign-in, however often it is used.',
   },
+  shutdownGraceSeconds: {
+    env: 'TESSERA_SHUTDOWN_GRACE_SECONDS',
+    schema: z.coerce.number().int().min(0).max(3600),
+    default: 10,
+    unit: 'seconds',
+    title: 'Shutdown grace period',
+    description:
+      'On SIGTERM or SIGINT, `tessera serve` stops accepting connections, answers 503 to new requests on open keep-alive connections, and lets requests in flight finish for up to this long; then it closes the remaining connections, stops its pollers, closes the database and Redis, and exits 0. Keep a process manager\'s stop timeout (systemd `TimeoutStopSec`, Kubernetes `terminationGracePeriodSeconds`) above it.',
+  },
   signInStatePurgeIntervalSeconds: {
     env: 'TESSERA_SIGN_IN_STATE_PURGE_INTERVAL_SECONDS',
     schema: z.coerce.number().int().min(10).max(86_400),
