@@ -9,3 +9,4 @@ export * from './http.js';
 export * from './cli.js';
 export * from './interactive-server.js';
 export * from './spa-page.js';
+export * from './cluster.js';
