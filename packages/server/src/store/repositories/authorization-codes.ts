@@ -1,7 +1,7 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { AuthorizedGrant } from '../../directory/model.js';
 import type { AuthenticationEvent } from '../../sessions/authentication-event.js';
-import type { Database } from '../schema.js';
+import type { AuthorizationCodeTable, Database } from '../schema.js';
 import { acrsColumn, authenticationFromRow } from './authentication-columns.js';
 
 /** An authorization code as stored (the code itself only as a hash). */
@@ -32,8 +32,8 @@ export type Redemption<T> =
   | { readonly kind: 'unknown' };
 
 /**
- * Authorization codes (`authorization_codes`), single use: each redemption is one conditional statement, so of
- * two nodes racing for the same code exactly one wins.
+ * Authorization codes (`authorization_codes`), single use: each redemption is one conditional statement in a
+ * transaction with the family it creates, so of two nodes racing for the same code exactly one wins.
  *
  * @see RFC 6749 §4.1.2, §10.5
  */
@@ -69,19 +69,45 @@ export class AuthorizationCodeRepository {
   }
 
   /**
-   * Redeems a code: one conditional UPDATE … RETURNING marks it used. A code already used is reported as
-   * `replayed` with the refresh token family its first redemption created; expiry is the caller's check.
+   * Reads a code without redeeming it, for the checks that come before redemption: `unknown`, `replayed` (already
+   * used, with the refresh token family its redemption created) or the code as stored.
+   */
+  async find(codeHash: string): Promise<Redemption<StoredAuthorizationCode>> {
+    const row = await this.db
+      .selectFrom('authorization_codes')
+      .selectAll()
+      .where('code_hash', '=', codeHash)
+      .executeTakeFirst();
+    if (row === undefined) return { kind: 'unknown' };
+    if (row.redeemed_at !== null) return { kind: 'replayed', familyId: row.family_id };
+    return { kind: 'ok', value: codeFromRow(row) };
+  }
+
+  /**
+   * Redeems a code in one transaction: a conditional UPDATE … RETURNING marks it used, then `alongside` (the
+   * insert of the refresh token family) runs in the same transaction, so the code is used with its family or not
+   * at all — a process killed between them leaves neither. Of several nodes racing for the code exactly one gets
+   * `ok`; the others (on PostgreSQL they wait for the winner's row lock) get `replayed` only once the winner has
+   * committed, so revoking the family they are given always finds it. Expiry is the caller's check.
    *
    * @param now Unix seconds.
    */
-  async redeem(codeHash: string, now: number): Promise<Redemption<StoredAuthorizationCode>> {
-    const row = await this.db
-      .updateTable('authorization_codes')
-      .set({ redeemed_at: now })
-      .where('code_hash', '=', codeHash)
-      .where('redeemed_at', 'is', null)
-      .returningAll()
-      .executeTakeFirst();
+  async redeem(
+    codeHash: string,
+    now: number,
+    alongside?: (trx: Transaction<Database>) => Promise<void>,
+  ): Promise<Redemption<StoredAuthorizationCode>> {
+    const row = await this.db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('authorization_codes')
+        .set({ redeemed_at: now })
+        .where('code_hash', '=', codeHash)
+        .where('redeemed_at', 'is', null)
+        .returningAll()
+        .executeTakeFirst();
+      if (updated !== undefined) await alongside?.(trx);
+      return updated;
+    });
     if (row === undefined) {
       const used = await this.db
         .selectFrom('authorization_codes')
@@ -90,22 +116,7 @@ export class AuthorizationCodeRepository {
         .executeTakeFirst();
       return used === undefined ? { kind: 'unknown' } : { kind: 'replayed', familyId: used.family_id };
     }
-    return {
-      kind: 'ok',
-      value: {
-        codeHash: row.code_hash,
-        authentication: authenticationFromRow(row),
-        sessionId: row.session_id,
-        redirectUri: row.redirect_uri,
-        grant: JSON.parse(row.grant) as AuthorizedGrant,
-        codeChallenge: row.code_challenge,
-        nonce: row.nonce,
-        clientInfo: row.client_info === 1,
-        familyId: row.family_id,
-        expiresAt: row.expires_at,
-        ...(row.dpop_jkt === null ? {} : { dpopJkt: row.dpop_jkt }),
-      },
-    };
+    return { kind: 'ok', value: codeFromRow(row) };
   }
 
   /**
@@ -121,4 +132,20 @@ export class AuthorizationCodeRepository {
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
+}
+
+function codeFromRow(row: Selectable<AuthorizationCodeTable>): StoredAuthorizationCode {
+  return {
+    codeHash: row.code_hash,
+    authentication: authenticationFromRow(row),
+    sessionId: row.session_id,
+    redirectUri: row.redirect_uri,
+    grant: JSON.parse(row.grant) as AuthorizedGrant,
+    codeChallenge: row.code_challenge,
+    nonce: row.nonce,
+    clientInfo: row.client_info === 1,
+    familyId: row.family_id,
+    expiresAt: row.expires_at,
+    ...(row.dpop_jkt === null ? {} : { dpopJkt: row.dpop_jkt }),
+  };
 }

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { SqliteAdapter, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { AuthorizedGrant } from '../../directory/model.js';
 import type { AuthenticationEvent } from '../../sessions/authentication-event.js';
 import type { Database, RefreshTokenTable } from '../schema.js';
@@ -33,14 +33,20 @@ export interface RefreshTokenFamily {
  * @see RFC 6749 §6, §10.4; RFC 9700 §4.14 (refresh token protection)
  */
 export class RefreshTokenFamilyRepository {
+  /** SQLite only: rotations waiting for the next group commit (see {@link rotate}). */
+  private pending: PendingRotation[] = [];
+  private readonly groupCommit: boolean;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly revocations: TokenRevocationRepository,
-  ) {}
+  ) {
+    this.groupCommit = db.getExecutor().adapter instanceof SqliteAdapter;
+  }
 
-  /** Stores a new family with its first token. */
-  async insert(family: RefreshTokenFamily): Promise<void> {
-    await this.db
+  /** Stores a new family with its first token; inside `trx` when given (a code's redemption). */
+  async insert(family: RefreshTokenFamily, trx?: Transaction<Database>): Promise<void> {
+    await (trx ?? this.db)
       .insertInto('refresh_tokens')
       .values({
         family_id: family.familyId,
@@ -76,8 +82,15 @@ export class RefreshTokenFamilyRepository {
    *   refused request never consumes the token.
    * @param dpopJkt the thumbprint of the request's DPoP proof key, if any: a family bound to a key rotates only with
    *   a proof by that key (RFC 9449 §5), in the same statement, so a request without it consumes nothing.
+   *
+   * On SQLite (synchronous = FULL) every commit waits for the disk, blocking the process while it does: the
+   * rotations asked for in one turn of the event loop are committed together, each its own conditional UPDATE in
+   * one transaction (group commit, one disk sync for all). Each caller's promise settles only after that commit, so
+   * every returned rotation is durable; a rotation that matches nothing does not affect the others, and the same
+   * family twice in one batch rotates once (the second UPDATE sees the first). On PostgreSQL each rotation is its
+   * own statement (commits do not block the process there).
    */
-  async rotate(
+  rotate(
     familyId: string,
     clientId: string,
     presentedHash: string,
@@ -87,7 +100,52 @@ export class RefreshTokenFamilyRepository {
     crossOrigin?: boolean,
     dpopJkt?: string,
   ): Promise<Redemption<RefreshTokenFamily>> {
-    const row = await this.db
+    const rotation: Rotation = {
+      familyId,
+      clientId,
+      presentedHash,
+      next,
+      now,
+      unauthenticatedClient,
+      crossOrigin,
+      dpopJkt,
+    };
+    if (!this.groupCommit) return this.rotateIn(this.db, rotation);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ rotation, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => void this.commitPending());
+    });
+  }
+
+  /** Commits every pending rotation: alone as one statement, several in one transaction. */
+  private async commitPending(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      const rotations = batch.map((pending) => pending.rotation);
+      const [only] = rotations;
+      const results =
+        rotations.length === 1 && only !== undefined
+          ? [await this.rotateIn(this.db, only)]
+          : await this.db.transaction().execute(async (trx) => {
+              const rotated: Redemption<RefreshTokenFamily>[] = [];
+              for (const rotation of rotations) rotated.push(await this.rotateIn(trx, rotation));
+              return rotated;
+            });
+      batch.forEach((pending, index) => {
+        pending.resolve(results[index] ?? { kind: 'unknown' });
+      });
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+    }
+  }
+
+  /** One rotation: one conditional UPDATE … RETURNING. */
+  private async rotateIn(
+    db: Kysely<Database>,
+    { familyId, clientId, presentedHash, next, now, unauthenticatedClient, crossOrigin, dpopJkt }: Rotation,
+  ): Promise<Redemption<RefreshTokenFamily>> {
+    const row = await db
       .updateTable('refresh_tokens')
       .set((eb) => ({
         token_hash: next.tokenHash,
@@ -163,6 +221,25 @@ export class RefreshTokenFamilyRepository {
     const result = await trx.deleteFrom('refresh_tokens').where('expires_at', '<=', now).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
+}
+
+/** The arguments of one {@link RefreshTokenFamilyRepository.rotate} call. */
+interface Rotation {
+  readonly familyId: string;
+  readonly clientId: string;
+  readonly presentedHash: string;
+  readonly next: { readonly tokenHash: string; readonly generation: number; readonly expiresAt: number };
+  readonly now: number;
+  readonly unauthenticatedClient: boolean;
+  readonly crossOrigin: boolean | undefined;
+  readonly dpopJkt: string | undefined;
+}
+
+/** A rotation waiting for its group commit, and its caller's promise. */
+interface PendingRotation {
+  readonly rotation: Rotation;
+  readonly resolve: (result: Redemption<RefreshTokenFamily>) => void;
+  readonly reject: (error: unknown) => void;
 }
 
 function fromRow(row: Selectable<RefreshTokenTable>): RefreshTokenFamily {
