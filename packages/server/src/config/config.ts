@@ -392,6 +392,33 @@ export const configOptions = {
     title: 'Log level',
     description: 'pino log level. Secrets, tokens, assertions and keys are never logged at any level.',
   },
+  metricsEnabled: {
+    env: 'TESSERA_METRICS_ENABLED',
+    schema: booleanFromText,
+    default: true,
+    unit: 'boolean',
+    title: 'Prometheus metrics',
+    description:
+      'Serve `GET /metrics` in the Prometheus text format (requests by route and outcome, tokens issued, sign-in failures, database and Redis latency, process metrics; docs/operations.md). It is on the public listener: keep it off the internet (block `/metrics` at the proxy) or set `metricsBearerToken`. `false` removes the route and the per-request counting.',
+  },
+  metricsBearerToken: {
+    env: 'TESSERA_METRICS_BEARER_TOKEN',
+    schema: z.string().min(16, 'must be at least 16 characters').optional(),
+    default: undefined,
+    unit: 'secret',
+    title: 'Metrics bearer token',
+    description:
+      'When set, `/metrics` answers only requests with `Authorization: Bearer <this token>` (Prometheus `authorization.credentials`); any other gets 401 `invalid_token`.',
+  },
+  otelTracesEndpoint: {
+    env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    schema: z.url().optional(),
+    default: undefined,
+    unit: 'URL',
+    title: 'OpenTelemetry traces endpoint',
+    description:
+      'An OTLP/HTTP traces URL (`http://collector:4318/v1/traces`, the standard OpenTelemetry variable) turns tracing on: one server span per request, exported in batches, with the route, status, correlation id and tenant id, never tokens or secrets. Unset (the default): no tracer is created and nothing is sent.',
+  },
 } as const;
 
 type Options = typeof configOptions;
