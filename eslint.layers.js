@@ -24,6 +24,7 @@ const layers = [
   ['ui', ['ui']],
   ['http', ['http']],
   ['tls', ['tls']],
+  ['operations', ['operations']],
   ['config', ['config']],
   ['root', ['']],
 ];
@@ -72,6 +73,8 @@ const mayImport = {
   ui: ['config'],
   http: ['directory', 'store', 'config'],
   tls: ['keys', 'config'],
+  // Health, readiness, metrics and tracing: the shared error body (http) and config; the checks come from root.
+  operations: ['http', 'config'],
   config: [],
 };
 
