@@ -99,18 +99,22 @@ export function sendIdentityError(
   const body = errorBodyOf(request, identityError);
   if (identityError.status === 503) {
     request.log.warn(
-      { err: identityError.cause ?? identityError, traceId: request.id },
+      { err: identityError.cause ?? identityError, traceId: request.id, correlationId: body.correlation_id },
       'the database cannot be reached',
     );
     void reply.header('retry-after', String(STORE_UNAVAILABLE_RETRY_AFTER_SECONDS));
   } else if (identityError.status >= 500) {
-    request.log.error({ err: identityError.cause ?? identityError, traceId: request.id }, 'request failed');
+    request.log.error(
+      { err: identityError.cause ?? identityError, traceId: request.id, correlationId: body.correlation_id },
+      'request failed',
+    );
   } else {
     request.log.info(
       {
         code: identityError.code,
         detail: identityError.detail,
         traceId: request.id,
+        correlationId: body.correlation_id,
         url: request.routeOptions.url,
       },
       errorCatalogue[identityError.code].name,
