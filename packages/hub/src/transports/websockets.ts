@@ -34,28 +34,35 @@ export class WebSocketTransport implements Transport {
 
   constructor(
     private readonly socket: WebSocket,
-    sink: TransportSink,
+    private readonly sink: TransportSink,
     /** The upgraded connection under `socket`: corked while a run of sends lasts. */
     private readonly raw?: Duplex,
   ) {
-    socket.on('message', (data: RawData) => {
-      const pending = sink.onData(toBuffer(data));
-      if (pending === undefined) return;
-      // Back-pressure: no more frames are read from the network until this one is handled.
-      socket.pause();
-      void pending.then(() => {
-        if (socket.readyState === 1) socket.resume();
-      });
+    // The listeners are shared by every socket (no closures per connection): each finds its transport here.
+    (socket as TransportSocket)[TRANSPORT] = this;
+    socket.on('message', onMessage);
+    socket.on('close', onClose);
+    socket.on('error', onError);
+  }
+
+  /** A frame from the client. */
+  received(data: RawData): void {
+    const pending = this.sink.onData(toBuffer(data));
+    if (pending === undefined) return;
+    // Back-pressure: no more frames are read from the network until this one is handled.
+    const socket = this.socket;
+    socket.pause();
+    void pending.then(() => {
+      if (socket.readyState === 1) socket.resume();
     });
-    socket.on('close', () => {
-      clearTimeout(this.closeTimer);
-      if (this.closed) return;
-      this.closed = true;
-      sink.onTransportClosed(this);
-    });
-    socket.on('error', () => {
-      // 'close' follows; the error itself (reset, bad frame) carries nothing to report to the hub.
-    });
+  }
+
+  /** The socket closed, whoever closed it. */
+  ended(): void {
+    clearTimeout(this.closeTimer);
+    if (this.closed) return;
+    this.closed = true;
+    this.sink.onTransportClosed(this);
   }
 
   send(payload: Buffer, binary: boolean): void {
@@ -96,6 +103,21 @@ export class WebSocketTransport implements Transport {
     this.closed = true;
     this.socket.terminate();
   }
+}
+
+const TRANSPORT = Symbol('tessera.transport');
+type TransportSocket = WebSocket & { [TRANSPORT]?: WebSocketTransport };
+
+function onMessage(this: TransportSocket, data: RawData): void {
+  this[TRANSPORT]?.received(data);
+}
+
+function onClose(this: TransportSocket): void {
+  this[TRANSPORT]?.ended();
+}
+
+function onError(): void {
+  // 'close' follows; the error itself (reset, bad frame) carries nothing to report to the hub.
 }
 
 // Shared send options: one object per frame type instead of one per send.
