@@ -1,4 +1,5 @@
 import type { HubLogger } from '../logging.js';
+import type { HubMetrics } from '../metrics.js';
 import type { HubProtocol } from '../protocol/hub-protocol.js';
 import {
   HttpConnection,
@@ -25,6 +26,8 @@ export interface ConnectionManagerOptions {
   /** The accepted hub protocols by handshake name. */
   readonly protocols: ReadonlyMap<string, HubProtocol>;
   readonly logger: HubLogger;
+  /** The hub's counts, when it reports metrics. */
+  readonly metrics?: HubMetrics;
 }
 
 /**
@@ -60,8 +63,8 @@ export class HttpConnectionManager implements ConnectionHandler {
    * @param stateful the negotiate asked for stateful reconnect and the hub allows it
    */
   create(user: ConnectionUser, stateful: boolean): HttpConnection {
-    const { protocols, limits, logger } = this.options;
-    const connection = new HttpConnection(user, stateful, protocols, limits, this, logger);
+    const { protocols, limits, logger, metrics } = this.options;
+    const connection = new HttpConnection(user, stateful, protocols, limits, this, logger, metrics);
     this.byToken.set(connection.connectionToken, connection);
     return connection;
   }
@@ -72,6 +75,9 @@ export class HttpConnectionManager implements ConnectionHandler {
   }
 
   onHandshake(connection: HttpConnection): void {
+    const { metrics } = this.options;
+    if (metrics !== undefined && connection.transportKind !== undefined)
+      metrics.connections[connection.transportKind]++;
     this.handler.onHandshake(connection);
   }
 
@@ -83,6 +89,10 @@ export class HttpConnectionManager implements ConnectionHandler {
   }
 
   onClosed(connection: HttpConnection, reason: string | undefined): void {
+    const { metrics } = this.options;
+    // A protocol is chosen by a successful handshake only: the connections counted by onHandshake.
+    if (metrics !== undefined && connection.protocol !== undefined && connection.transportKind !== undefined)
+      metrics.connections[connection.transportKind]--;
     this.handler.onClosed(connection, reason);
     if (connection.transportKind === 'LongPolling') {
       setTimeout(() => {
@@ -100,6 +110,26 @@ export class HttpConnectionManager implements ConnectionHandler {
     clearInterval(this.heartbeat);
     for (const connection of [...this.byToken.values()]) connection.close(undefined, false);
     this.byToken.clear();
+  }
+
+  /**
+   * Ends every connection for a graceful shutdown: an open one gets a Close message with `allowReconnect: true`
+   * (its transport then closes: the WebSocket closing handshake, the last poll or the event stream), a negotiated
+   * one without a transport yet is ended at once. Tokens die at once, but those of Long Polling connections,
+   * which keep answering until {@link close} so that their clients read the Close and end cleanly.
+   *
+   * @returns how many Long Polling connections were closed
+   * @see HubProtocol.md "Close Message"
+   */
+  closeAllowingReconnect(): number {
+    let longPolling = 0;
+    for (const connection of [...this.byToken.values()]) {
+      if (connection.open) {
+        if (connection.transportKind === 'LongPolling') longPolling++;
+        connection.close(undefined, true);
+      } else connection.abort('the hub is shutting down');
+    }
+    return longPolling;
   }
 
   private tick(): void {

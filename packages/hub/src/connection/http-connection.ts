@@ -6,6 +6,7 @@ import { ProtocolError } from '../protocol/hub-protocol.js';
 import type { HubMessage } from '../protocol/messages.js';
 import { isSequenced } from '../protocol/messages.js';
 import type { HubLogger } from '../logging.js';
+import type { HubMetrics } from '../metrics.js';
 import { LongPollingTransport } from '../transports/long-polling.js';
 import type { Transport, TransportKind, TransportSink } from '../transports/transport.js';
 import { MessageBuffer } from './message-buffer.js';
@@ -74,7 +75,6 @@ export interface ConnectionUser {
 export class HttpConnection implements TransportSink {
   readonly connectionId = randomBytes(16).toString('base64url');
   readonly connectionToken = randomBytes(16).toString('base64url');
-  readonly createdAtMs = Date.now();
   state: ConnectionState = 'negotiated';
   transportKind: TransportKind | undefined;
   transport: Transport | undefined;
@@ -85,17 +85,22 @@ export class HttpConnection implements TransportSink {
   posting = false;
   private parser: MessageParser | undefined;
   private handshakeBuffer: Buffer | undefined;
-  /** Received data not yet handed to the parser (at most what the transport read before it paused). */
-  private inbound: Buffer[] = [];
+  /**
+   * Received data not yet handed to the parser (at most what the transport read before it paused). Made on first
+   * use, as the waiters below: an idle connection holds neither (docs/benchmarks.md, hub memory).
+   */
+  private inbound: Buffer[] | undefined;
   /** True while the input loop runs (possibly waiting for the hub or for its next turn). */
   private reading = false;
-  private drainWaiters: (() => void)[] = [];
-  private lastReceivedAtMs = Date.now();
-  private lastSentAtMs = Date.now();
+  private drainWaiters: (() => void)[] | undefined;
+  /**
+   * When the current state began, in ms since the epoch: the negotiate (`negotiated`), the transport's start
+   * (`handshake`), the transport's loss (`detached`). One field for the three timers (a time is a boxed number).
+   */
+  private stateSinceMs = Date.now();
+  private lastReceivedAtMs = this.stateSinceMs;
+  private lastSentAtMs = this.stateSinceMs;
   private lastAckAtMs = 0;
-  private attachedAtMs = 0;
-  private detachedAtMs = 0;
-  private handshakeStartedAtMs = 0;
   private closeReason: string | undefined;
 
   constructor(
@@ -106,6 +111,8 @@ export class HttpConnection implements TransportSink {
     private readonly limits: ConnectionLimits,
     private readonly handler: ConnectionHandler,
     private readonly logger: HubLogger,
+    /** The hub's counts, when it reports metrics. */
+    private readonly metrics?: HubMetrics,
   ) {}
 
   /** True once the handshake is done and until the connection closes. */
@@ -118,9 +125,8 @@ export class HttpConnection implements TransportSink {
     this.transport = transport;
     this.transportKind = transport.kind;
     this.state = 'handshake';
-    this.attachedAtMs = Date.now();
-    this.handshakeStartedAtMs = this.attachedAtMs;
-    this.lastReceivedAtMs = this.attachedAtMs;
+    this.stateSinceMs = Date.now();
+    this.lastReceivedAtMs = this.stateSinceMs;
   }
 
   /**
@@ -162,12 +168,12 @@ export class HttpConnection implements TransportSink {
     if (this.state === 'handshake') {
       this.readHandshake(data);
     } else if (this.parser !== undefined && this.state === 'connected') {
-      this.inbound.push(data);
+      (this.inbound ??= []).push(data);
       if (!this.reading) void this.read();
     }
     if (!this.reading) return undefined;
     return new Promise((resolve) => {
-      this.drainWaiters.push(resolve);
+      (this.drainWaiters ??= []).push(resolve);
     });
   }
 
@@ -182,7 +188,7 @@ export class HttpConnection implements TransportSink {
         const parser = this.parser;
         const message = parser.next();
         if (message === undefined) {
-          const chunk = this.inbound.shift();
+          const chunk = this.inbound?.shift();
           if (chunk === undefined) break;
           parser.push(chunk);
           continue;
@@ -219,15 +225,16 @@ export class HttpConnection implements TransportSink {
     } finally {
       this.reading = false;
       this.lastReceivedAtMs = Date.now();
-      if (this.state !== 'connected') this.inbound = [];
+      if (this.state !== 'connected' || this.inbound?.length === 0) this.inbound = undefined;
       const waiters = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const resolve of waiters) resolve();
+      this.drainWaiters = undefined;
+      for (const resolve of waiters ?? []) resolve();
     }
   }
 
   /** One parsed message: expiry, stateful reconnect bookkeeping, Close, then the hub. */
   private dispatch(message: HubMessage, turnStartedAtMs: number): Promise<void> | undefined {
+    if (this.metrics !== undefined) this.metrics.messagesIn++;
     const expiresAtMs = this.user.expiresAtMs;
     if (expiresAtMs !== undefined) {
       // An invocation is checked against the clock of its arrival; other messages against the turn's.
@@ -281,11 +288,11 @@ export class HttpConnection implements TransportSink {
     if (this.state === 'closed' || transport !== this.transport) return;
     if (this.stateful !== undefined && this.state === 'connected') {
       this.state = 'detached';
-      this.detachedAtMs = Date.now();
+      this.stateSinceMs = Date.now();
       this.transport = undefined;
       this.stateful.disconnected();
       // What the old socket delivered but was not read is replayed by the client after it re-attaches.
-      this.inbound = [];
+      this.inbound = undefined;
       if (this.protocol !== undefined) this.parser = this.protocol.createParser(this.limits.maxMessageBytes);
       this.logger.debug('hub connection detached', { connectionId: this.connectionId });
       return;
@@ -329,6 +336,7 @@ export class HttpConnection implements TransportSink {
     if (transport === undefined) return;
     transport.send(payload, this.protocol.transferFormat === 'Binary');
     this.lastSentAtMs = nowMs;
+    if (this.metrics !== undefined) this.metrics.messagesOut++;
     if (transport.bufferedBytes > this.limits.maxSendBufferBytes) this.dropSlowConsumer();
   }
 
@@ -347,6 +355,7 @@ export class HttpConnection implements TransportSink {
         }),
         this.protocol.transferFormat === 'Binary',
       );
+      if (this.metrics !== undefined) this.metrics.messagesOut++;
     }
     this.closeReason = error;
     this.transport?.close();
@@ -382,16 +391,16 @@ export class HttpConnection implements TransportSink {
       case 'closed':
         return;
       case 'negotiated':
-        if (nowMs - this.createdAtMs > limits.disconnectTimeoutMs) this.abort('no transport started');
+        if (nowMs - this.stateSinceMs > limits.disconnectTimeoutMs) this.abort('no transport started');
         return;
       case 'handshake':
-        if (nowMs - this.handshakeStartedAtMs > limits.handshakeTimeoutMs) {
+        if (nowMs - this.stateSinceMs > limits.handshakeTimeoutMs) {
           this.logger.info('hub handshake timed out', { connectionId: this.connectionId });
           this.abort('handshake timeout');
         }
         return;
       case 'detached':
-        if (nowMs - this.detachedAtMs > limits.disconnectTimeoutMs) this.abort('reconnect window elapsed');
+        if (nowMs - this.stateSinceMs > limits.disconnectTimeoutMs) this.abort('reconnect window elapsed');
         return;
       case 'connected':
         break;
@@ -456,7 +465,7 @@ export class HttpConnection implements TransportSink {
     this.lastSentAtMs = Date.now();
     this.handler.onHandshake(this);
     if (parsed.remaining.length > 0 && (this.state as ConnectionState) === 'connected') {
-      this.inbound.push(parsed.remaining);
+      (this.inbound ??= []).push(parsed.remaining);
       void this.read();
     }
   }
@@ -480,7 +489,7 @@ export class HttpConnection implements TransportSink {
     const wasOpen = this.open;
     this.state = 'closed';
     this.stateful = undefined;
-    this.inbound = [];
+    this.inbound = undefined;
     this.parser = undefined;
     this.handshakeBuffer = undefined;
     if (wasOpen) this.handler.onClosed(this, reason);

@@ -68,8 +68,22 @@ export function reply(target: AnswerTarget, status: number, body: string, header
   target.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
 }
 
+/** The refusal each refused request or upgrade was answered with, for the hub's metrics. */
+const refusals = new WeakMap<AnswerTarget, string>();
+
+/** The name of the refusal `target` was answered with, if any. */
+export function refusalOf(target: AnswerTarget): string | undefined {
+  return refusals.get(target);
+}
+
+/** Records that `target` was answered with the refusal `name` (the catalogue's name). */
+export function recordRefusal(target: AnswerTarget, name: string): void {
+  refusals.set(target, name);
+}
+
 /** Answers one of the text refusals of the catalogue (`docs/hub-protocol.md` "HTTP refusals"). */
 export function refuse(target: AnswerTarget, name: TextRefusalName, headers: ResponseHeaders): void {
+  refusals.set(target, name);
   reply(target, hubRefusals[name].status, refusalText(name, {}), headers);
 }
 
@@ -81,6 +95,7 @@ export function refuse(target: AnswerTarget, name: TextRefusalName, headers: Res
  */
 export function challenge(target: AnswerTarget, error: BearerTokenError, headers: ResponseHeaders): void {
   const answer = bearerErrorResponse(error);
+  refusals.set(target, 'authenticationFailed');
   reply(target, answer.status, refusalText('authenticationFailed', {}), { ...headers, ...answer.headers });
 }
 

@@ -1,5 +1,6 @@
 import type { ConnectionHandler, HttpConnection } from '../connection/http-connection.js';
 import type { HubLogger } from '../logging.js';
+import type { HubMetrics } from '../metrics.js';
 import { defaultUserIdentifier, type HubAuthenticationOptions } from '../security/authentication.js';
 import type { HubClients } from './clients.js';
 import type { ResolvedHub } from './definition.js';
@@ -22,6 +23,8 @@ export class HubConnectionHandler implements ConnectionHandler {
     private readonly authentication: HubAuthenticationOptions | undefined,
     private readonly invocationLimits: InvocationLimits,
     private readonly logger: HubLogger,
+    /** The hub's counts, when it reports metrics. */
+    private readonly metrics?: HubMetrics,
   ) {}
 
   onHandshake(connection: HttpConnection): void {
@@ -38,6 +41,7 @@ export class HubConnectionHandler implements ConnectionHandler {
       userIdentifier,
       this.invocationLimits,
       this.logger,
+      this.metrics,
     );
     this.dispatchers.set(connection, dispatcher);
     this.logger.debug('hub connection started', {

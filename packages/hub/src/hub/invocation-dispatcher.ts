@@ -1,6 +1,7 @@
 import type { HttpConnection } from '../connection/http-connection.js';
 import { GENERIC_CLOSE_ERROR } from '../connection/http-connection.js';
 import type { HubLogger } from '../logging.js';
+import type { HubMetrics, InvocationOutcome } from '../metrics.js';
 import type {
   CompletionMessage,
   HubMessage,
@@ -9,7 +10,14 @@ import type {
 } from '../protocol/messages.js';
 import { satisfiesPolicy, type HubUser } from '../security/policy.js';
 import { TokenBucket, type RateLimit } from '../security/rate-limit.js';
-import { createCallerClients, createGroupManager, type HubClients } from './clients.js';
+import type { AccessTokenClaims } from '@tessera/resource';
+import {
+  createCallerClients,
+  createGroupManager,
+  type GroupManager,
+  type HubCallerClients,
+  type HubClients,
+} from './clients.js';
 import type { HubCallerContext, ResolvedHub, ResolvedMethod } from './definition.js';
 import {
   argumentCountMessage,
@@ -57,22 +65,28 @@ interface ClientResult {
  */
 export class InvocationDispatcher implements LocalConnection {
   readonly connectionId: string;
-  readonly groups = new Set<string>();
   readonly user: HubUser;
-  private readonly items = new Map<string, unknown>();
-  private readonly lifetime = new AbortController();
-  private readonly queue: (() => Promise<void>)[] = [];
+  private groupNames: Set<string> | undefined;
+  // What an idle connection never uses is created on first use (docs/benchmarks.md, hub memory): an empty Map
+  // costs about 200 bytes, an AbortController about 400, and a hub may hold 100,000 idle connections.
+  private lifetimeController: AbortController | undefined;
+  /** True once the connection has ended. */
+  private ended = false;
+  private queued: (() => Promise<void>)[] | undefined;
   private running = 0;
   /** Running server streams by invocation id. */
-  private readonly streams = new Map<string, AbortController>();
+  private streamsById: Map<string, AbortController> | undefined;
   /** Server streams accepted (queued or running): they count against `maxStreamsPerClient` from their arrival. */
   private serverStreams = 0;
-  private readonly uploads = new Map<string, UploadStream>();
-  private readonly refusals = new Map<RefusalKind, number>();
-  private readonly clientResults = new Map<string, ClientResult>();
+  private uploadsById: Map<string, UploadStream> | undefined;
+  private refusalsByKind: Map<RefusalKind, number> | undefined;
+  private clientResultsById: Map<string, ClientResult> | undefined;
   private nextClientInvocationId = 0;
-  private readonly bucket: TokenBucket;
-  private readonly context: HubCallerContext;
+  private tokenBucket: TokenBucket | undefined;
+  /** The context's `items` and caller clients, once a hook or method has used them. */
+  contextItems: Map<string, unknown> | undefined;
+  contextClients: HubCallerClients | undefined;
+  private callerContext: CallerContext | undefined;
   /** Pending until `onConnected` is done; messages wait for it. */
   private ready: Promise<void> | undefined;
 
@@ -80,20 +94,66 @@ export class InvocationDispatcher implements LocalConnection {
     readonly connection: HttpConnection,
     private readonly hub: ResolvedHub,
     private readonly runtime: HubRuntime,
-    clients: HubClients,
+    private readonly clients: HubClients,
     userIdentifier: string | undefined,
     private readonly limits: InvocationLimits,
     private readonly logger: HubLogger,
+    /** The hub's counts, when it reports metrics. */
+    private readonly metrics?: HubMetrics,
   ) {
     this.connectionId = connection.connectionId;
     this.user = { connectionId: this.connectionId, claims: connection.user.claims, userIdentifier };
-    this.bucket = new TokenBucket(limits.rateLimit);
-    this.context = this.createContext(this.lifetime.signal, clients);
     runtime.register(this);
-    const connected = this.runHook(() => hub.definition.onConnected?.(this.context), 'onConnected');
-    this.ready = connected.then(() => {
-      this.ready = undefined;
-    });
+    const onConnected = hub.definition.onConnected;
+    if (onConnected !== undefined) {
+      const connected = this.runHook(() => onConnected(this.context), 'onConnected');
+      this.ready = connected.then(() => {
+        this.ready = undefined;
+      });
+    }
+  }
+
+  /** Aborted when the connection ends (created on first use; already aborted if that is after the end). */
+  get lifetime(): AbortController {
+    if (this.lifetimeController === undefined) {
+      this.lifetimeController = new AbortController();
+      if (this.ended) this.lifetimeController.abort();
+    }
+    return this.lifetimeController;
+  }
+
+  /** Groups this connection is in. */
+  get groups(): Set<string> {
+    return (this.groupNames ??= new Set());
+  }
+
+  /** The context hooks and methods receive. */
+  private get context(): CallerContext {
+    return (this.callerContext ??= new CallerContext(this, this.runtime, this.clients));
+  }
+
+  private get queue(): (() => Promise<void>)[] {
+    return (this.queued ??= []);
+  }
+
+  private get streams(): Map<string, AbortController> {
+    return (this.streamsById ??= new Map());
+  }
+
+  private get uploads(): Map<string, UploadStream> {
+    return (this.uploadsById ??= new Map());
+  }
+
+  private get refusals(): Map<RefusalKind, number> {
+    return (this.refusalsByKind ??= new Map());
+  }
+
+  private get clientResults(): Map<string, ClientResult> {
+    return (this.clientResultsById ??= new Map());
+  }
+
+  private get bucket(): TokenBucket {
+    return (this.tokenBucket ??= new TokenBucket(this.limits.rateLimit));
   }
 
   /** The connection's current user (refreshed on stateful reconnect with a fresh token). */
@@ -114,17 +174,18 @@ export class InvocationDispatcher implements LocalConnection {
 
   /** The connection ended: cancel everything, leave groups, run `onDisconnected`. */
   closed(reason: string | undefined): void {
-    this.lifetime.abort();
+    this.ended = true;
+    this.lifetimeController?.abort();
     this.runtime.unregister(this);
-    for (const upload of this.uploads.values()) upload.complete('The connection ended.');
-    this.uploads.clear();
-    for (const [id, result] of this.clientResults) {
+    for (const upload of this.uploadsById?.values() ?? []) upload.complete('The connection ended.');
+    this.uploadsById?.clear();
+    for (const [id, result] of this.clientResultsById ?? []) {
       clearTimeout(result.timer);
       result.reject(new HubError('Connection closed before the client returned a result.'));
-      this.clientResults.delete(id);
+      this.clientResultsById?.delete(id);
     }
-    this.queue.length = 0;
-    for (const [kind, count] of this.refusals) {
+    this.queued = undefined;
+    for (const [kind, count] of this.refusalsByKind ?? []) {
       if (count > 1) {
         this.logger.warn(`hub invocations refused: ${kind}`, {
           connectionId: this.connectionId,
@@ -132,7 +193,7 @@ export class InvocationDispatcher implements LocalConnection {
         });
       }
     }
-    this.refusals.clear();
+    this.refusalsByKind?.clear();
     void (this.ready ?? Promise.resolve()).then(() =>
       this.runHook(() => this.hub.definition.onDisconnected?.(this.context, reason), 'onDisconnected'),
     );
@@ -152,19 +213,19 @@ export class InvocationDispatcher implements LocalConnection {
   }
 
   private handle(message: HubMessage): Promise<void> | undefined {
-    if (this.lifetime.signal.aborted) return undefined;
+    if (this.ended) return undefined;
     switch (message.type) {
       case 1:
       case 4:
         this.accept(message);
         return undefined;
       case 2:
-        return this.uploads.get(message.invocationId)?.push(message.item);
+        return this.uploadsById?.get(message.invocationId)?.push(message.item);
       case 3:
         this.complete(message);
         return undefined;
       case 5:
-        this.streams.get(message.invocationId)?.abort();
+        this.streamsById?.get(message.invocationId)?.abort();
         return undefined;
       default:
         return undefined;
@@ -255,14 +316,14 @@ export class InvocationDispatcher implements LocalConnection {
   }
 
   private pump(): void {
-    while (this.running < this.limits.maxParallelInvocations && this.queue.length > 0) {
+    while (this.running < this.limits.maxParallelInvocations && (this.queued?.length ?? 0) > 0) {
       const next = this.queue.shift();
       if (next === undefined) return;
       this.running++;
       void next().finally(() => {
         this.running--;
         // Let I/O run between queued invocations: a client's burst must not starve socket writes and reads.
-        if (this.queue.length > 0)
+        if ((this.queued?.length ?? 0) > 0)
           setImmediate(() => {
             this.pump();
           });
@@ -355,13 +416,16 @@ export class InvocationDispatcher implements LocalConnection {
         );
         return false;
       }
-      if (invocationId !== undefined) {
+      if (
+        invocationId === undefined ||
         this.sendOrFail(method, invocationId, {
           type: 3,
           invocationId,
           hasResult: result !== undefined,
           result,
-        });
+        })
+      ) {
+        this.counted('completed');
       }
       return false;
     }
@@ -405,6 +469,7 @@ export class InvocationDispatcher implements LocalConnection {
         if (next === 'aborted') {
           void iterator.return?.().catch(() => undefined);
           if (this.connection.open) this.connection.send({ type: 3, invocationId });
+          this.counted('cancelled');
           return;
         }
         if (next.done === true) break;
@@ -414,6 +479,7 @@ export class InvocationDispatcher implements LocalConnection {
         }
       }
       this.connection.send({ type: 3, invocationId });
+      this.counted('completed');
     } catch (error) {
       this.reportFailure(method, invocationId, error);
     }
@@ -437,7 +503,7 @@ export class InvocationDispatcher implements LocalConnection {
         target: method.name,
         error: error instanceof Error ? error.message : 'unknown',
       });
-      this.completeWithError(invocationId, unexpectedErrorMessage(method.name));
+      this.completeWithError(invocationId, unexpectedErrorMessage(method.name), 'failed');
       return false;
     }
   }
@@ -470,7 +536,7 @@ export class InvocationDispatcher implements LocalConnection {
 
   private reportFailure(method: ResolvedMethod, invocationId: string | undefined, error: unknown): void {
     if (error instanceof HubError) {
-      this.completeWithError(invocationId, error.message);
+      this.completeWithError(invocationId, error.message, 'failed');
       return;
     }
     this.logger.error('hub method failed', {
@@ -478,10 +544,21 @@ export class InvocationDispatcher implements LocalConnection {
       target: method.name,
       error: error instanceof Error ? (error.stack ?? error.message) : String(error),
     });
-    this.completeWithError(invocationId, unexpectedErrorMessage(method.name));
+    this.completeWithError(invocationId, unexpectedErrorMessage(method.name), 'failed');
   }
 
-  private completeWithError(invocationId: string | undefined, error: string): void {
+  /** Counts an invocation's end for the hub's metrics. */
+  private counted(outcome: InvocationOutcome): void {
+    if (this.metrics !== undefined) this.metrics.invocations[outcome]++;
+  }
+
+  /** Ends an invocation with an error Completion (none for a non-blocking invocation); `refused` by default. */
+  private completeWithError(
+    invocationId: string | undefined,
+    error: string,
+    outcome: InvocationOutcome = 'refused',
+  ): void {
+    this.counted(outcome);
     if (invocationId !== undefined) this.connection.send({ type: 3, invocationId, error });
   }
 
@@ -497,27 +574,64 @@ export class InvocationDispatcher implements LocalConnection {
     }
   }
 
-  private createContext(signal: AbortSignal, clients: HubClients): HubCallerContext {
-    const connection = this.connection;
-    const user = this.user;
-    return {
-      connectionId: this.connectionId,
-      get user() {
-        return connection.user.claims;
-      },
-      userIdentifier: user.userIdentifier,
-      items: this.items,
-      clients: createCallerClients(this.runtime, clients, this.connectionId),
-      groups: createGroupManager(this.runtime),
-      signal,
-      abort: () => {
-        connection.close(undefined, false);
-      },
-    };
-  }
-
   private withSignal(signal: AbortSignal): HubCallerContext {
     return Object.create(this.context, { signal: { value: signal } }) as HubCallerContext;
+  }
+}
+
+/** One group manager per hub: it does not depend on the connection. */
+const groupManagers = new WeakMap<HubRuntime, GroupManager>();
+
+/**
+ * The context hub methods and hooks receive: one per connection, with its caller clients, `items` and `signal`
+ * made on first use (an idle connection makes none of them).
+ */
+class CallerContext implements HubCallerContext {
+  readonly connectionId: string;
+  readonly userIdentifier: string | undefined;
+
+  // An invocation's context is an object inheriting from this one (its own `signal`): what is made on first use is
+  // kept on the dispatcher, not on `this`, so that every invocation sees the same `items` and clients.
+  constructor(
+    private readonly dispatcher: InvocationDispatcher,
+    private readonly runtime: HubRuntime,
+    private readonly hubClients: HubClients,
+  ) {
+    this.connectionId = dispatcher.connectionId;
+    this.userIdentifier = dispatcher.user.userIdentifier;
+  }
+
+  get user(): AccessTokenClaims | undefined {
+    return this.dispatcher.connection.user.claims;
+  }
+
+  get items(): Map<string, unknown> {
+    return (this.dispatcher.contextItems ??= new Map());
+  }
+
+  get clients(): HubCallerClients {
+    return (this.dispatcher.contextClients ??= createCallerClients(
+      this.runtime,
+      this.hubClients,
+      this.connectionId,
+    ));
+  }
+
+  get groups(): GroupManager {
+    let groups = groupManagers.get(this.runtime);
+    if (groups === undefined) {
+      groups = createGroupManager(this.runtime);
+      groupManagers.set(this.runtime, groups);
+    }
+    return groups;
+  }
+
+  get signal(): AbortSignal {
+    return this.dispatcher.lifetime.signal;
+  }
+
+  abort(): void {
+    this.dispatcher.connection.close(undefined, false);
   }
 }
 
