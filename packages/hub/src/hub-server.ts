@@ -1,12 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HttpConnectionManager } from './connection/connection-manager.js';
+import { hubEndpointOf, requestTargetOf } from './hub-path.js';
 import { createGroupManager, createHubClients, type GroupManager, type HubClients } from './hub/clients.js';
 import { HubConnectionHandler } from './hub/hub-connection-handler.js';
 import { HubRuntime } from './hub/runtime.js';
 import { RequestAdmission } from './http/admission.js';
 import { HttpConnectionDispatcher } from './http/connection-dispatcher.js';
 import { NegotiateEndpoint } from './http/negotiate.js';
+import { refusalOf, reply } from './http/responses.js';
+import { createHubMetrics, releaseHubMetrics } from './metrics.js';
 import type { HubServerOptions } from './options/hub-server-options.js';
 import { resolveHubServerOptions } from './options/resolve.js';
 
@@ -24,7 +27,25 @@ export interface HubServer {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<boolean>;
   /** Closes every connection (Close message without reconnect), stops timers and leaves the backplane. */
   close(): Promise<void>;
+  /**
+   * Graceful shutdown: from now on negotiate and upgrade requests are answered 503 with `Retry-After: 0` (a
+   * balancer sends the client to another node), every open connection gets a Close message with
+   * `allowReconnect: true` (a `@microsoft/signalr` client with `withAutomaticReconnect()` reconnects, through the
+   * balancer, to another node), and once the WebSockets have ended, or after `graceMs`, the hub closes as
+   * {@link close} does. With Long Polling connections it waits the whole `graceMs`: their tokens keep answering
+   * so that the clients read the Close from a poll and end cleanly.
+   *
+   * @param graceMs how long to wait for the clients to close their transports, in ms (default 5000)
+   * @see HubProtocol.md "Close Message"
+   */
+  drain(graceMs?: number): Promise<void>;
 }
+
+/** How long {@link HubServer.drain} waits for clients to close their transports by default, in ms. */
+export const DEFAULT_DRAIN_GRACE_MS = 5000;
+
+/** The answer to a hub request while the hub drains. */
+const SHUTTING_DOWN = 'The hub is shutting down.';
 
 /**
  * Creates a hub server and subscribes it to its backplane.
@@ -42,6 +63,8 @@ export interface HubServer {
 export async function createHubServer(options: HubServerOptions): Promise<HubServer> {
   const resolved = resolveHubServerOptions(options);
   const { hub, logger } = resolved;
+  const registry = options.metricsRegistry;
+  const metrics = registry === undefined ? undefined : createHubMetrics(registry, resolved.path);
   const runtime = new HubRuntime(
     hub,
     resolved.backplane,
@@ -52,7 +75,7 @@ export async function createHubServer(options: HubServerOptions): Promise<HubSer
   );
   const clients = createHubClients(runtime);
   const connections = new HttpConnectionManager(
-    { limits: resolved.connectionLimits, protocols: resolved.protocols, logger },
+    { limits: resolved.connectionLimits, protocols: resolved.protocols, logger, metrics },
     new HubConnectionHandler(
       hub,
       runtime,
@@ -60,6 +83,7 @@ export async function createHubServer(options: HubServerOptions): Promise<HubSer
       resolved.authentication,
       resolved.invocationLimits,
       logger,
+      metrics,
     ),
   );
   const admission = new RequestAdmission(hub, resolved.authentication, logger);
@@ -78,6 +102,41 @@ export async function createHubServer(options: HubServerOptions): Promise<HubSer
     connections,
   );
   await runtime.start();
+  let draining = false;
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      connections.close();
+      await runtime.stop();
+      dispatcher.close();
+      if (registry !== undefined && metrics !== undefined) releaseHubMetrics(registry, metrics);
+    })());
+  /**
+   * While draining, answers 503 to negotiate and to every upgrade (polls and sends of open connections go on: a
+   * Long Polling client reads its Close from a poll); counts what the dispatcher refused.
+   */
+  const handled = async (
+    request: IncomingMessage,
+    answer: ServerResponse | Duplex,
+    handle: () => Promise<boolean>,
+  ): Promise<boolean> => {
+    if (draining) {
+      const target = requestTargetOf(request.url);
+      const endpoint = target === undefined ? undefined : hubEndpointOf(target.pathname, resolved.path);
+      if (endpoint === undefined) return false;
+      if (endpoint !== 'negotiate' && 'writeHead' in answer) return handle();
+      request.resume();
+      metrics?.refusal('shuttingDown');
+      reply(answer, 503, SHUTTING_DOWN, { 'retry-after': '0' });
+      return true;
+    }
+    const result = await handle();
+    if (metrics !== undefined) {
+      const reason = refusalOf(answer);
+      if (reason !== undefined) metrics.refusal(reason);
+    }
+    return result;
+  };
   return {
     path: resolved.path,
     clients,
@@ -85,12 +144,22 @@ export async function createHubServer(options: HubServerOptions): Promise<HubSer
     get connectionCount() {
       return runtime.connections.size;
     },
-    handleRequest: (request, response) => dispatcher.handleRequest(request, response),
-    handleUpgrade: (request, socket, head) => dispatcher.handleUpgrade(request, socket, head),
-    async close() {
-      connections.close();
-      await runtime.stop();
-      dispatcher.close();
+    handleRequest: (request, response) =>
+      handled(request, response, () => dispatcher.handleRequest(request, response)),
+    handleUpgrade: (request, socket, head) =>
+      handled(request, socket, () => dispatcher.handleUpgrade(request, socket, head)),
+    close,
+    async drain(graceMs = DEFAULT_DRAIN_GRACE_MS) {
+      if (closed !== undefined) return closed;
+      draining = true;
+      logger.info('hub draining', { path: resolved.path, connections: runtime.connections.size });
+      const longPolling = connections.closeAllowingReconnect();
+      // The WebSockets' closing handshakes (a client answers at once; the rest are cut by close()); Long Polling
+      // clients read their Close from a poll, then DELETE: their tokens answer for the whole grace period.
+      const deadline = Date.now() + graceMs;
+      while ((longPolling > 0 || dispatcher.openSockets > 0) && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      return close();
     },
   };
 }

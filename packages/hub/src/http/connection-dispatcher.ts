@@ -109,7 +109,7 @@ export class HttpConnectionDispatcher {
     const { query } = target;
     const { logger } = this.settings;
     logger.debug('hub upgrade', { url: redactUrl(request.url) });
-    socket.on('error', () => undefined);
+    socket.on('error', ignoreSocketError);
     if (!this.settings.transports.has('WebSockets')) {
       refuse(socket, 'transportNotSupported', {});
       return true;
@@ -137,6 +137,11 @@ export class HttpConnectionDispatcher {
       refuse(socket, 'internalError', {});
     }
     return true;
+  }
+
+  /** WebSockets not yet closed (their closing handshake included). */
+  get openSockets(): number {
+    return this.wss.clients.size;
   }
 
   /** Ends every WebSocket at once and stops accepting upgrades. */
@@ -361,4 +366,9 @@ function preflight(request: IncomingMessage, response: ServerResponse, cors: Res
       'access-control-max-age': String(PREFLIGHT_MAX_AGE_SECONDS),
     })
     .end();
+}
+
+/** The one 'error' listener of every upgraded socket: no closure per connection (the transport reports the end). */
+function ignoreSocketError(): void {
+  // 'close' follows.
 }

@@ -4,7 +4,7 @@ import type { OriginDecision } from '../security/origin.js';
 import { ALL_TRANSPORTS, type TransportKind } from '../transports/transport.js';
 import type { RequestAdmission } from './admission.js';
 import { hubRefusals, refusalText } from './refusals.js';
-import { drain, respondJson, type ResponseHeaders } from './responses.js';
+import { drain, recordRefusal, respondJson, type ResponseHeaders } from './responses.js';
 
 /** One transport the client may use, with the transfer formats it carries. */
 export interface AvailableTransport {
@@ -59,6 +59,7 @@ export class NegotiateEndpoint {
     const requested = query.get('negotiateVersion') ?? '0';
     const version = Number(requested);
     if (!Number.isInteger(version) || version < 1) {
+      recordRefusal(response, 'negotiateVersionUnsupported');
       respondJson(
         response,
         hubRefusals.negotiateVersionUnsupported.status,

@@ -1,5 +1,6 @@
 import type { Backplane } from '../backplane/backplane.js';
 import type { HubDefinition } from '../hub/definition.js';
+import type { Registry } from 'prom-client';
 import type { HubLogger } from '../logging.js';
 import type { HubAuthenticationOptions } from '../security/authentication.js';
 import type { RateLimit } from '../security/rate-limit.js';
@@ -89,4 +90,9 @@ export interface HubServerOptions {
   /** How long a group operation on another node waits for its answer, in ms (default 5000). */
   readonly groupOperationTimeoutMs?: number;
   readonly logger?: HubLogger;
+  /**
+   * A prom-client `Registry` to report the hub's metrics on (`tessera_hub_*`, docs/hub.md "Metrics"); default
+   * none: no metrics, nothing counted.
+   */
+  readonly metricsRegistry?: Registry;
 }
