@@ -66,6 +66,7 @@ const optionNames = Object.keys({
   backplaneChannel: true,
   groupOperationTimeoutMs: true,
   logger: true,
+  metricsRegistry: true,
 } satisfies Record<keyof HubServerOptions, true>);
 
 /** A default as the options table writes it. */
