@@ -114,13 +114,23 @@ export function sendGraphError(
 ): FastifyReply {
   const refusal = asManagementError(error);
   const status = refusal.descriptor.httpStatus;
+  const clientRequestId = correlationIdOf(request);
   if (status === 503) {
-    request.log.warn({ err: error, traceId: request.id }, 'the database cannot be reached');
+    request.log.warn(
+      { err: error, traceId: request.id, correlationId: clientRequestId },
+      'the database cannot be reached',
+    );
     void reply.header('retry-after', String(STORE_UNAVAILABLE_RETRY_AFTER_SECONDS));
   } else if (status >= 500)
-    request.log.error({ err: error, traceId: request.id }, 'management request failed');
-  else request.log.info({ code: refusal.code, traceId: request.id }, refusal.descriptor.graphCode);
-  const clientRequestId = correlationIdOf(request);
+    request.log.error(
+      { err: error, traceId: request.id, correlationId: clientRequestId },
+      'management request failed',
+    );
+  else
+    request.log.info(
+      { code: refusal.code, traceId: request.id, correlationId: clientRequestId },
+      refusal.descriptor.graphCode,
+    );
   const body = refusal.toGraphBody({
     date: new Date(nowSeconds * 1000).toISOString().slice(0, 19),
     'request-id': request.id,

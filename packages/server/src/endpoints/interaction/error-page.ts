@@ -36,10 +36,21 @@ export function sendErrorPage(
 ): FastifyReply {
   const body = errorBodyOf(request, error);
   const failed = error.status >= 500;
-  if (failed) request.log.error({ err: error.cause ?? error, traceId: request.id }, 'request failed');
+  if (failed)
+    request.log.error(
+      { err: error.cause ?? error, traceId: request.id, correlationId: body.correlation_id },
+      'request failed',
+    );
   else if (wording.logDetail)
-    request.log.info({ code: error.code, detail: error.detail, traceId: request.id }, wording.refusedLog);
-  else request.log.info({ code: error.code, traceId: request.id }, wording.refusedLog);
+    request.log.info(
+      { code: error.code, detail: error.detail, traceId: request.id, correlationId: body.correlation_id },
+      wording.refusedLog,
+    );
+  else
+    request.log.info(
+      { code: error.code, traceId: request.id, correlationId: body.correlation_id },
+      wording.refusedLog,
+    );
   return sendPage(
     reply,
     error.status,
