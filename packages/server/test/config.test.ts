@@ -53,6 +53,7 @@ describe('loadConfig', () => {
       trustProxy: false,
       errorCodePrefix: 'TSS',
       logLevel: 'info',
+      metricsEnabled: true,
     });
   });
 
@@ -92,6 +93,9 @@ describe('loadConfig', () => {
       TESSERA_TRUST_PROXY: '10.0.0.0/8',
       TESSERA_ERROR_CODE_PREFIX: 'AADSTS',
       TESSERA_LOG_LEVEL: 'debug',
+      TESSERA_METRICS_ENABLED: 'false',
+      TESSERA_METRICS_BEARER_TOKEN: 'scraper-token-0123456789',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces',
       UNRELATED: 'ignored',
     });
     expect(config).toEqual({
@@ -129,6 +133,9 @@ describe('loadConfig', () => {
       trustProxy: ['10.0.0.0/8'],
       errorCodePrefix: 'AADSTS',
       logLevel: 'debug',
+      metricsEnabled: false,
+      metricsBearerToken: 'scraper-token-0123456789',
+      otelTracesEndpoint: 'http://collector:4318/v1/traces',
     });
   });
 
