@@ -2,7 +2,7 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 
 /** Seconds: buckets for HTTP requests, from a cached discovery document to an argon2id sign-in. */
 const HTTP_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
-/** Seconds: buckets for one database query or Redis command. */
+/** Seconds: buckets for one Redis command. */
 const STORE_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1];
 
 /**
@@ -46,15 +46,6 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
-  /** Database query duration in seconds, by operation kind (select, insert, update, delete, other). */
-  readonly dbQueryDuration = new Histogram({
-    name: 'tessera_db_query_duration_seconds',
-    help: 'Database query duration in seconds, by operation kind (select, insert, update, delete, other).',
-    labelNames: ['operation'] as const,
-    buckets: STORE_BUCKETS_SECONDS,
-    registers: [this.registry],
-  });
-
   /** Redis command duration in seconds, by command name, with whether it failed. */
   readonly redisCommandDuration = new Histogram({
     name: 'tessera_redis_command_duration_seconds',
@@ -71,11 +62,6 @@ export class ServerMetrics {
   /** Records a refused sign-in by its catalogue error code. */
   signInFailed(code: number): void {
     this.signInFailures.inc({ reason: signInFailureReason(code) });
-  }
-
-  /** Records one database query from its SQL text and duration in milliseconds (Kysely's `log` event). */
-  queryRan(sql: string, durationMs: number): void {
-    this.dbQueryDuration.observe({ operation: queryOperation(sql) }, durationMs / 1000);
   }
 }
 
@@ -95,12 +81,4 @@ export function signInFailureReason(code: number): string {
     default:
       return 'other';
   }
-}
-
-const QUERY_OPERATIONS = new Set(['select', 'insert', 'update', 'delete']);
-
-/** The first keyword of a statement (`with` counts as the statement it introduces: `other`). */
-export function queryOperation(sql: string): string {
-  const keyword = /^\s*([a-z]+)/i.exec(sql)?.[1]?.toLowerCase() ?? '';
-  return QUERY_OPERATIONS.has(keyword) ? keyword : 'other';
 }
