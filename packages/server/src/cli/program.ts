@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerAppCommands } from './commands/app.js';
+import { registerBackupCommands } from './commands/backup.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerServeCommand } from './commands/serve.js';
@@ -14,7 +15,7 @@ export type { CliIo } from './context.js';
 
 /**
  * The `tessera` command line: `serve`, `tenant create`, `app create | add-password | add-cert | grant`,
- * `user create`, `keys rotate`, `policy create | list | show | delete | enable | disable`. Every command takes `--json` for machine-readable output and `--data DIR`.
+ * `user create`, `keys rotate`, `policy create | list | show | delete | enable | disable`, `backup`, `restore`. Every command takes `--json` for machine-readable output and `--data DIR`.
  * Directory commands write to the same database as a running server, which picks the change up within
  * `directoryPollIntervalMs`.
  *
@@ -44,5 +45,6 @@ export function buildCli(io: CliIo): Command {
   registerUserCommands(program, cli);
   registerKeysCommands(program, cli);
   registerPolicyCommands(program, cli);
+  registerBackupCommands(program, cli);
   return program;
 }

@@ -57,6 +57,9 @@ const migrations: Record<string, Migration> = {
 
 const migrationProvider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
 
+/** The names of the migrations this build knows, oldest first (a backup's restore checks them). */
+export const KNOWN_MIGRATIONS: readonly string[] = Object.keys(migrations);
+
 // PostgreSQL returns int8 as text by default; our int8 columns hold Unix seconds and counters, well inside 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
 
