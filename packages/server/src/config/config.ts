@@ -357,6 +357,15 @@ export const configOptions = {
     description:
       'A `redis://` URL keeps sign-in throttling counts in Redis, shared by every node; unset, they are kept in the database, shared by every node on it.',
   },
+  redisCommandTimeoutMs: {
+    env: 'TESSERA_REDIS_COMMAND_TIMEOUT_MS',
+    schema: z.coerce.number().int().min(50).max(60_000),
+    default: 500,
+    unit: 'milliseconds',
+    title: 'Redis command timeout',
+    description:
+      'Longest a Redis command may take (ioredis `commandTimeout`; connecting may take four times as long). A command that fails or times out moves sign-in throttling to the database until Redis answers again (tried every 2 seconds; logged once per outage), so a stalled Redis delays a sign-in by at most this much.',
+  },
   signInLockoutSeconds: {
     env: 'TESSERA_SIGN_IN_LOCKOUT_SECONDS',
     schema: z.coerce.number().int().min(10).max(86_400),
@@ -399,7 +408,7 @@ export const configOptions = {
     unit: 'boolean',
     title: 'Prometheus metrics',
     description:
-      'Serve `GET /metrics` in the Prometheus text format (requests by route and outcome, tokens issued, sign-in failures, database and Redis latency, process metrics; docs/operations.md). It is on the public listener: keep it off the internet (block `/metrics` at the proxy) or set `metricsBearerToken`. `false` removes the route and the per-request counting.',
+      'Serve `GET /metrics` in the Prometheus text format (requests by route and outcome, tokens issued, sign-in failures, Redis latency, process metrics; docs/operations.md). It is on the public listener: keep it off the internet (block `/metrics` at the proxy) or set `metricsBearerToken`. `false` removes the route and the per-request counting.',
   },
   metricsBearerToken: {
     env: 'TESSERA_METRICS_BEARER_TOKEN',

@@ -104,49 +104,98 @@ end
 return 0
 `;
 
+/** What {@link RedisSignInThrottle} does while Redis cannot be reached. */
+export interface RedisThrottleFallback {
+  /**
+   * Where attempts are counted while Redis fails (a {@link DatabaseSignInThrottle}: counts survive and stay shared
+   * between nodes). Without one, reservations fail open (the attempt is let through uncounted).
+   */
+  readonly throttle?: SignInThrottle;
+  /** While Redis is down, how long the throttle uses the fallback alone before one attempt tries Redis again (ms). */
+  readonly retryAfterMs?: number;
+  /** Told when Redis answers again after an outage (for logs). */
+  readonly onRecovered?: () => void;
+}
+
+/** How long a Redis outage is assumed to last before Redis is tried again, in milliseconds. */
+const DEFAULT_RETRY_AFTER_MS = 2000;
+
 /**
  * A {@link SignInThrottle} shared by every node through Redis: a fixed window per key, reserved by one Lua script
- * (check, increment and expiry in one atomic step), so a lockout earned on one node holds on all. Keys are stored
- * as SHA-256 hashes (no account names in Redis). If Redis cannot be reached, reservations fail open (the attempt
- * is let through uncounted) and `onError` is called: sign-in stays available and each guess still costs a full
- * argon2id verification.
+ * (check, increment and expiry in one atomic step), so a lockout earned on one node holds on all and no counter
+ * outlives its window. Keys are stored as SHA-256 hashes (no account names in Redis).
+ *
+ * When a Redis call fails (refused, or slower than the client's `commandTimeout`), the throttle counts in
+ * `fallback.throttle` — the database — until Redis answers again: it tries Redis once every `retryAfterMs`, and
+ * sends everything else straight to the fallback, so an outage costs a sign-in at most one command timeout.
+ * Attempts counted in Redis before an outage are not carried over (and the reverse). `onError` is told once per
+ * outage (its first failure), `onRecovered` when it ends. Without a fallback, reservations fail open.
  */
 export class RedisSignInThrottle implements SignInThrottle {
+  /** Unix ms before which Redis is not tried (an outage is in progress); undefined while Redis answers. */
+  private retryAt: number | undefined;
+
   /**
    * @param windowMs length of the counting window and of a lockout, in milliseconds.
-   * @param onError told of every Redis failure (for logs).
+   * @param onError told of the first Redis failure of each outage (for logs).
    */
   constructor(
     private readonly redis: RedisThrottleClient,
     private readonly windowMs: number,
     private readonly onError: (error: unknown) => void,
+    private readonly fallback: RedisThrottleFallback = {},
   ) {}
 
-  async reserve(key: string, limit: number, _nowMs?: number): Promise<ThrottleReservation | undefined> {
-    // Redis keeps the window's clock (PEXPIRE); the caller's time is not needed.
-    try {
-      const window = await this.redis.eval(
-        RESERVE_SCRIPT,
-        1,
-        redisKey(key),
-        limit,
-        this.windowMs,
-        randomUUID(),
-      );
-      return typeof window === 'string' ? { key, window } : undefined;
-    } catch (error) {
-      this.onError(error);
-      return { key, window: undefined };
+  /** Whether the throttle is counting in its fallback (Redis failed and is not due to be tried again). */
+  get degraded(): boolean {
+    return this.retryAt !== undefined;
+  }
+
+  async reserve(key: string, limit: number, nowMs: number): Promise<ThrottleReservation | undefined> {
+    // Redis keeps the window's clock (PEXPIRE); the caller's time is only for the fallback.
+    if (this.retryAt === undefined || Date.now() >= this.retryAt) {
+      try {
+        const window = await this.redis.eval(
+          RESERVE_SCRIPT,
+          1,
+          redisKey(key),
+          limit,
+          this.windowMs,
+          randomUUID(),
+        );
+        this.recovered();
+        return typeof window === 'string' ? { key, window } : undefined;
+      } catch (error) {
+        this.failed(error);
+      }
     }
+    if (this.fallback.throttle === undefined) return { key, window: undefined };
+    return this.fallback.throttle.reserve(key, limit, nowMs);
   }
 
   async release(reservation: ThrottleReservation): Promise<void> {
-    if (typeof reservation.window !== 'string' || !firstRelease(reservation)) return;
+    if (typeof reservation.window === 'number') {
+      await this.fallback.throttle?.release(reservation);
+      return;
+    }
+    if (typeof reservation.window !== 'string' || this.retryAt !== undefined || !firstRelease(reservation))
+      return;
     try {
       await this.redis.eval(RELEASE_SCRIPT, 1, redisKey(reservation.key), reservation.window);
     } catch (error) {
-      this.onError(error);
+      this.failed(error);
     }
+  }
+
+  private failed(error: unknown): void {
+    if (this.retryAt === undefined) this.onError(error);
+    this.retryAt = Date.now() + (this.fallback.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS);
+  }
+
+  private recovered(): void {
+    if (this.retryAt === undefined) return;
+    this.retryAt = undefined;
+    this.fallback.onRecovered?.();
   }
 }
 
