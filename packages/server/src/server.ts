@@ -109,6 +109,9 @@ async function assembleServer(
           maxRetriesPerRequest: 1,
           enableOfflineQueue: false,
           lazyConnect: false,
+          // A stalled Redis delays a sign-in by at most this; the throttle then counts in the database.
+          commandTimeout: config.redisCommandTimeoutMs,
+          connectTimeout: config.redisCommandTimeoutMs * 4,
         });
   redis?.on('error', (error: unknown) => {
     logger.warn({ err: error }, 'Redis connection error');
@@ -117,9 +120,19 @@ async function assembleServer(
   const throttle =
     redis === undefined
       ? new DatabaseSignInThrottle(signIn.signInAttempts, lockoutMs)
-      : new RedisSignInThrottle(redis, lockoutMs, (error) => {
-          logger.error({ err: error }, 'sign-in throttle unavailable (Redis); failing open');
-        });
+      : new RedisSignInThrottle(
+          redis,
+          lockoutMs,
+          (error) => {
+            logger.warn({ err: error }, 'sign-in throttle: Redis unavailable; counting in the database');
+          },
+          {
+            throttle: new DatabaseSignInThrottle(signIn.signInAttempts, lockoutMs),
+            onRecovered: () => {
+              logger.warn('sign-in throttle: Redis answers again; counting in Redis');
+            },
+          },
+        );
   // A revocation is kept until every access token it covers has expired (the signing key retention).
   const revocations = new RevocationList(signIn.revocations, retention, nowSeconds, (error) => {
     logger.error({ err: error }, 'revocation poll failed');
