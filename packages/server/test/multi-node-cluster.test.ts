@@ -56,8 +56,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!available) return;
-  await cluster.close();
-  await schema.drop();
+  // Undefined when the cluster failed to start (beforeAll reports why).
+  await (cluster as Cluster | undefined)?.close();
+  await (schema as PostgresSchema | undefined)?.drop();
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

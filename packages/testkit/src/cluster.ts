@@ -83,7 +83,7 @@ export interface ClusterOptions {
   readonly redisUrl?: string;
   /** More environment variables of every node (e.g. `TESSERA_STRICT_ASSERTION_JTI`). */
   readonly env?: Readonly<Record<string, string>>;
-  /** How long one node may take to answer after it is spawned; default 20 000 ms. */
+  /** How long one node may take to answer after it is spawned; default 30 000 ms. */
   readonly startTimeoutMs?: number;
 }
 
@@ -150,7 +150,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const count = options.nodes ?? 3;
-  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
   const target = new URL(options.databaseUrl);
   const database = new TcpRelay({ host: target.hostname, port: Number(target.port || 5432) });
   await database.open();
