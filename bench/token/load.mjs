@@ -48,15 +48,47 @@ class LatencyHistogram {
   }
 }
 
-/** One autocannon run against `target`; 2xx latencies go to `latencies`. Resolves with autocannon's result. */
-function attack(target, durationSeconds, latencies) {
+/**
+ * One autocannon run against `target`; 2xx latencies go to `latencies`. Resolves with autocannon's result. A
+ * target of several nodes (`target.urls`, `--nodes` in run.mjs) gets one autocannon per node at once, the
+ * connections shared out among them, and the results summed.
+ */
+async function attack(target, durationSeconds, latencies) {
+  if (target.urls === undefined)
+    return attackOne(target, target.url, job.connections, durationSeconds, latencies);
+  const shares = target.urls.map(
+    (_url, index) =>
+      Math.floor(job.connections / target.urls.length) +
+      (index < job.connections % target.urls.length ? 1 : 0),
+  );
+  const results = await Promise.all(
+    target.urls.map((url, index) => attackOne(target, url, shares[index], durationSeconds, latencies)),
+  );
+  const sum = (key) => results.reduce((total, r) => total + r[key], 0);
+  const statusCodeStats = {};
+  for (const r of results) {
+    for (const [code, { count }] of Object.entries(r.statusCodeStats)) {
+      statusCodeStats[code] = { count: (statusCodeStats[code]?.count ?? 0) + count };
+    }
+  }
+  return {
+    '2xx': sum('2xx'),
+    non2xx: sum('non2xx'),
+    errors: sum('errors'),
+    timeouts: sum('timeouts'),
+    mismatches: sum('mismatches'),
+    statusCodeStats,
+  };
+}
+
+function attackOne(target, url, connections, durationSeconds, latencies) {
   return new Promise((resolve, reject) => {
     const options = {
-      url: target.url,
+      url,
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: target.body,
-      connections: job.connections,
+      connections,
       pipelining: 1,
       duration: durationSeconds,
       // Counted as a mismatch when a 2xx response is not a token response.
@@ -84,12 +116,24 @@ function emptyTotals() {
   return { ...counters, seconds: 0, cpu, statusCodes: {}, latencies: new LatencyHistogram() };
 }
 
+/** CPU time of the target's server, or of all its nodes summed (`serverPids`); the load and core figures once. */
+function targetCpu(target) {
+  const pids = target.serverPids ?? [target.serverPid];
+  const snapshots = pids.map((pid) => cpuSnapshot(pid, job.serverCpu));
+  const total = { ...snapshots[0] };
+  for (const snapshot of snapshots.slice(1)) {
+    total.server += snapshot.server;
+    total.serverMain += snapshot.serverMain;
+  }
+  return total;
+}
+
 async function measureSlice(target, totals) {
-  const before = cpuSnapshot(target.serverPid, job.serverCpu);
+  const before = targetCpu(target);
   const started = process.hrtime.bigint();
   const result = await attack(target, job.sliceSeconds, totals.latencies);
   totals.seconds += Number(process.hrtime.bigint() - started) / 1e9;
-  const after = cpuSnapshot(target.serverPid, job.serverCpu);
+  const after = targetCpu(target);
   for (const name of Object.keys(totals.cpu)) totals.cpu[name] += after[name] - before[name];
   totals.tokens += result['2xx'];
   for (const name of ['non2xx', 'errors', 'timeouts', 'mismatches']) totals[name] += result[name];

@@ -66,8 +66,16 @@ export function formatAlgorithm(alg, byServer, labels, settings) {
     `${alg}: ${settings.connections} connections, ${settings.durationSeconds} s measured per server ` +
       `(${settings.sliceSeconds} s slices, round-robin) after ${settings.warmupSeconds} s warm-up`,
     table(rows),
-    `Tessera / oidc-provider: ${fixed(overOidcProvider.value, 2)}x (target >= ${overOidcProvider.target}x) ${verdict(overOidcProvider)}`,
-    `Tessera / limit:         ${percent(ofLimit.value)} (target >= ${percent(ofLimit.target)}) ${verdict(ofLimit)}`,
+    ...(overOidcProvider.value === undefined
+      ? []
+      : [
+          `Tessera / oidc-provider: ${fixed(overOidcProvider.value, 2)}x (target >= ${overOidcProvider.target}x) ${verdict(overOidcProvider)}`,
+        ]),
+    ...(ofLimit.value === undefined
+      ? []
+      : [
+          `Tessera / limit:         ${percent(ofLimit.value)} (target >= ${percent(ofLimit.target)}) ${verdict(ofLimit)}`,
+        ]),
   ].join('\n');
 }
 

@@ -26,8 +26,14 @@
  * BENCH_PROFILE=1 (Tessera runs with --cpu-prof; the profile goes to bench/.results/profiles/ and is summarised;
  * use with BENCH_SERVERS=tessera), BENCH_TESSERA_CLI (another Tessera build's cli/main.js, to measure a candidate
  * change against this baseline).
+ *
+ * `--nodes N` (N >= 2; needs DATABASE_URL, a PostgreSQL server): Tessera on PostgreSQL, one node beside N nodes
+ * on the same database (a fresh schema, dropped afterwards), all on the server core, the connections shared out
+ * among the nodes; reported as server CPU per token, every node's CPU time summed. The servers default to
+ * `tessera,tessera-nodes` then; every node's first token must verify against the first node's JWKS.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -45,6 +51,7 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const resultsDir = join(repoRoot, 'bench/.results');
 
 function readSettings() {
+  const nodes = nodesArgument();
   return {
     durationSeconds: intSetting('BENCH_DURATION_SECONDS', 10, 1, 600),
     warmupSeconds: intSetting('BENCH_WARMUP_SECONDS', 3, 0, 120),
@@ -52,12 +59,26 @@ function readSettings() {
     sliceSeconds: intSetting('BENCH_SLICE_SECONDS', 2, 1, 60),
     serverCpu: intSetting('BENCH_SERVER_CPU', 0, 0, 1023),
     loadCpu: intSetting('BENCH_LOAD_CPU', 1, 0, 1023),
-    servers: listSetting('BENCH_SERVERS', ['tessera', 'oidc-provider', 'raw']),
+    servers: listSetting(
+      'BENCH_SERVERS',
+      nodes > 1 ? ['tessera', 'tessera-nodes'] : ['tessera', 'oidc-provider', 'raw'],
+    ),
     algorithms: listSetting('BENCH_ALGS', ['RS256', 'ES256']),
     rawSignMode: choiceSetting('BENCH_RAW_SIGN', ['async', 'sync']),
     verbose: process.env.BENCH_VERBOSE === '1',
     profile: process.env.BENCH_PROFILE === '1',
+    nodes,
   };
+}
+
+/** `--nodes N` on the command line (`npm run bench:token -- --nodes 2`); 1 without it. */
+function nodesArgument() {
+  const index = process.argv.indexOf('--nodes');
+  if (index === -1) return 1;
+  const value = Number(process.argv[index + 1]);
+  if (!Number.isInteger(value) || value < 1 || value > 16)
+    throw new Error('--nodes takes a whole number, 1 to 16');
+  return value;
 }
 
 function ensureBuilt() {
@@ -128,6 +149,9 @@ async function startServers(cleanup, settings, servers) {
 async function benchAlgorithm(cleanup, settings, handles, alg) {
   const samples = {};
   for (const { server, ...handle } of handles) {
+    // Several nodes: each one's token must verify against the first node's keys (one key set for all).
+    for (const node of handle.nodes?.slice(1) ?? [])
+      await verifyToken({ ...node, jwksUrl: handle.jwksUrl }, alg);
     const sample = await verifyToken(handle, alg);
     samples[server.name] = sample;
     if (settings.verbose) {
@@ -142,8 +166,10 @@ async function benchAlgorithm(cleanup, settings, handles, alg) {
     targets: handles.map(({ server, ...handle }) => ({
       name: server.name,
       url: handle.tokenUrl,
+      ...(handle.tokenUrls === undefined ? {} : { urls: handle.tokenUrls }),
       body: handle.body(alg),
       serverPid: handle.child.pid,
+      ...(handle.children === undefined ? {} : { serverPids: handle.children.map((c) => c.pid) }),
     })),
     connections: settings.connections,
     warmupSeconds: settings.warmupSeconds,
@@ -177,13 +203,56 @@ function printProfileSummary(profileDir) {
 }
 
 /** Seeds Tessera and returns the definitions of the servers selected by BENCH_SERVERS. */
+/**
+ * A fresh PostgreSQL schema for `--nodes` on DATABASE_URL.
+ *
+ * @returns the URL Tessera is given (the schema as its search_path) and `drop`, which removes the schema.
+ */
+async function postgresSchema() {
+  const base = process.env.DATABASE_URL;
+  if (base === undefined || !/^postgres(ql)?:\/\//.test(base)) {
+    throw new Error('--nodes needs DATABASE_URL, a postgres:// URL: the nodes share one PostgreSQL database');
+  }
+  const { default: pg } = await import('pg');
+  const schema = `tessera_bench_token_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  await admin.end();
+  const drop = async () => {
+    const client = new pg.Client({ connectionString: base });
+    await client.connect();
+    await client.query(`drop schema if exists ${schema} cascade`);
+    await client.end();
+  };
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return { url: url.toString(), schema, drop };
+}
+
 async function prepareServers(cleanup, settings, profileDir) {
   const tesseraEnv = tesseraEnvironment();
+  if (settings.nodes > 1) {
+    const { url, schema, drop } = await postgresSchema();
+    tesseraEnv.DATABASE_URL = url;
+    settings.dropSchema = drop;
+    console.log(`Tessera on PostgreSQL (schema ${schema}), one node beside ${settings.nodes} nodes...`);
+  } else {
+    delete tesseraEnv.DATABASE_URL;
+  }
   const tesseraDataDir = cleanup.tempDir('tessera-bench-');
   console.log('Seeding Tessera...');
   const seed = await seedTessera(repoRoot, tesseraEnv, tesseraDataDir);
   const { rawSignMode } = settings;
-  const options = { repoRoot, seed, tesseraEnv, tesseraDataDir, profileDir, rawSignMode };
+  const options = {
+    repoRoot,
+    seed,
+    tesseraEnv,
+    tesseraDataDir,
+    profileDir,
+    rawSignMode,
+    nodes: settings.nodes,
+  };
   return serverDefinitions(options).filter((s) => settings.servers.includes(s.name));
 }
 
@@ -203,7 +272,9 @@ async function measure(cleanup, settings, servers) {
       samples[alg] = measured.samples;
     }
   } finally {
-    for (const handle of handles) await stopChild(cleanup, handle.child);
+    for (const handle of handles) {
+      for (const child of handle.children ?? [handle.child]) await stopChild(cleanup, child);
+    }
   }
   return { results, samples };
 }
@@ -240,11 +311,26 @@ async function main() {
   if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
 
   const servers = await prepareServers(cleanup, settings, profileDir);
-  const { results, samples } = await measure(cleanup, settings, servers);
+  let measured;
+  try {
+    measured = await measure(cleanup, settings, servers);
+  } finally {
+    await settings.dropSchema?.();
+  }
+  const { results, samples } = measured;
 
   const labels = Object.fromEntries(servers.map((s) => [s.name, s.label]));
   for (const alg of settings.algorithms) {
     console.log(`\n${formatAlgorithm(alg, results[alg], labels, settings)}`);
+    const one = results[alg].tessera;
+    const many = results[alg]['tessera-nodes'];
+    if (one !== undefined && many !== undefined) {
+      const us = (r) => 1e6 / r.tokensPerCpuSecond;
+      console.log(
+        `Server CPU per token (every node summed): one node ${us(one).toFixed(0)} µs, ${settings.nodes} nodes ` +
+          `${us(many).toFixed(0)} µs (${(us(many) / us(one)).toFixed(2)}x); tokens/s ${(many.tokensPerSecond / one.tokensPerSecond).toFixed(2)}x`,
+      );
+    }
   }
   const { date, node, cores, cpuModel } = environment;
   console.log(`\n${date}, Node ${node}, ${cores} x ${cpuModel}, raw limit signs ${settings.rawSignMode}`);

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { URLSearchParams } from 'node:url';
-import { HOST, spawnPinned, waitUntilListening } from '../lib/processes.mjs';
+import { freePort, HOST, spawnPinned, waitUntilListening } from '../lib/processes.mjs';
 import { runTesseraCli, tesseraCli } from '../lib/tessera.mjs';
 
 const TENANT_DOMAIN = 'bench.test';
@@ -79,32 +79,87 @@ function oidcBody(seed, alg) {
   });
 }
 
-/** Server descriptors: how to start each one and what to send it. */
-export function serverDefinitions({ repoRoot, seed, tesseraEnv, tesseraDataDir, profileDir, rawSignMode }) {
+async function startTesseraNode({
+  cleanup,
+  cpu,
+  port,
+  repoRoot,
+  seed,
+  tesseraEnv,
+  tesseraDataDir,
+  profileDir,
+}) {
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+  const args = [...profile, tesseraCli(repoRoot), 'serve', '--data', tesseraDataDir, '--port', String(port)];
+  const child = spawnPinned(cleanup, cpu, args, tesseraEnv);
+  const base = `http://${HOST}:${port}`;
+  await waitUntilListening(child, `${base}/${TENANT_DOMAIN}/v2.0/.well-known/openid-configuration`);
+  return {
+    child,
+    tokenUrl: `${base}/${TENANT_DOMAIN}/oauth2/v2.0/token`,
+    jwksUrl: `${base}/${TENANT_DOMAIN}/discovery/v2.0/keys`,
+    body: (alg) => msBody(seed, alg),
+  };
+}
+
+/**
+ * Server descriptors: how to start each one and what to send it. `tessera-nodes` is `nodes` Tessera processes
+ * on the same database (`--nodes`, PostgreSQL through DATABASE_URL), all on the server core, the load shared
+ * out among them.
+ */
+export function serverDefinitions({
+  repoRoot,
+  seed,
+  tesseraEnv,
+  tesseraDataDir,
+  profileDir,
+  rawSignMode,
+  nodes = 1,
+}) {
   const resourceFor = (alg) => ({ appId: seed.resourceAppIds[alg], alg });
   return [
     {
       name: 'tessera',
-      label: 'Tessera',
+      label: nodes > 1 ? 'Tessera, one node' : 'Tessera',
       async start(cleanup, cpu, port) {
-        const profile = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
-        const args = [
-          ...profile,
-          tesseraCli(repoRoot),
-          'serve',
-          '--data',
+        return startTesseraNode({
+          cleanup,
+          cpu,
+          port,
+          repoRoot,
+          seed,
+          tesseraEnv,
           tesseraDataDir,
-          '--port',
-          String(port),
-        ];
-        const child = spawnPinned(cleanup, cpu, args, tesseraEnv);
-        const base = `http://${HOST}:${port}`;
-        await waitUntilListening(child, `${base}/${TENANT_DOMAIN}/v2.0/.well-known/openid-configuration`);
+          profileDir,
+        });
+      },
+    },
+    {
+      name: 'tessera-nodes',
+      label: `Tessera, ${nodes} nodes`,
+      async start(cleanup, cpu, port) {
+        const started = [];
+        for (let node = 0; node < nodes; node += 1) {
+          const nodePort = node === 0 ? port : await freePort();
+          // Each node a data directory of its own: only the database (DATABASE_URL) is shared.
+          const dataDir = cleanup.tempDir('tessera-bench-node-');
+          started.push(
+            await startTesseraNode({
+              cleanup,
+              cpu,
+              port: nodePort,
+              repoRoot,
+              seed,
+              tesseraEnv,
+              tesseraDataDir: dataDir,
+            }),
+          );
+        }
         return {
-          child,
-          tokenUrl: `${base}/${TENANT_DOMAIN}/oauth2/v2.0/token`,
-          jwksUrl: `${base}/${TENANT_DOMAIN}/discovery/v2.0/keys`,
-          body: (alg) => msBody(seed, alg),
+          ...started[0],
+          children: started.map((s) => s.child),
+          tokenUrls: started.map((s) => s.tokenUrl),
+          nodes: started,
         };
       },
     },
