@@ -37,8 +37,16 @@ export async function seedTessera(repoRoot, env, dataDir) {
 
 const form = (fields) => new URLSearchParams(fields).toString();
 
-export async function startTessera({ cleanup, cpu, port, repoRoot, env, dataDir, seed }) {
-  const args = [tesseraCli(repoRoot), 'serve', '--data', dataDir, '--port', String(port)];
+export async function startTessera({ cleanup, cpu, port, repoRoot, env, dataDir, seed, profileDir }) {
+  const args = [
+    ...(profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]),
+    tesseraCli(repoRoot),
+    'serve',
+    '--data',
+    dataDir,
+    '--port',
+    String(port),
+  ];
   const child = spawnPinned(cleanup, cpu, args, env);
   const base = `http://${HOST}:${port}`;
   await waitUntilListening(child, `${base}/${DOMAIN}/v2.0/.well-known/openid-configuration`);
