@@ -7,6 +7,7 @@ import { HubConnectionHandler } from './hub/hub-connection-handler.js';
 import { HubRuntime } from './hub/runtime.js';
 import { RequestAdmission } from './http/admission.js';
 import { HttpConnectionDispatcher } from './http/connection-dispatcher.js';
+import { ConnectionRelay } from './http/connection-relay.js';
 import { NegotiateEndpoint } from './http/negotiate.js';
 import { refusalOf, reply } from './http/responses.js';
 import { createHubMetrics, releaseHubMetrics } from './metrics.js';
@@ -87,6 +88,19 @@ export async function createHubServer(options: HubServerOptions): Promise<HubSer
     ),
   );
   const admission = new RequestAdmission(hub, resolved.authentication, logger);
+  // No sticky sessions: with a connection directory on the backplane, any node serves any connection's requests.
+  const directory = resolved.backplane?.directory;
+  const relay =
+    resolved.backplane === undefined || directory === undefined
+      ? undefined
+      : new ConnectionRelay({
+          backplane: resolved.backplane,
+          directory,
+          channel: resolved.backplaneChannel,
+          nodeId: runtime.nodeId,
+          isLocal: (connectionToken) => connections.get(connectionToken) !== undefined,
+          logger,
+        });
   const dispatcher = new HttpConnectionDispatcher(
     {
       path: resolved.path,
@@ -98,16 +112,19 @@ export async function createHubServer(options: HubServerOptions): Promise<HubSer
       logger,
     },
     admission,
-    new NegotiateEndpoint(resolved, admission, connections),
+    new NegotiateEndpoint(resolved, admission, connections, relay),
     connections,
+    relay,
   );
   await runtime.start();
+  await relay?.start();
   let draining = false;
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
       connections.close();
       await runtime.stop();
+      await relay?.stop();
       dispatcher.close();
       if (registry !== undefined && metrics !== undefined) releaseHubMetrics(registry, metrics);
     })());
@@ -137,6 +154,12 @@ export async function createHubServer(options: HubServerOptions): Promise<HubSer
     }
     return result;
   };
+  relay?.serve({
+    handleRequest: (request, response) =>
+      handled(request, response, () => dispatcher.handleRequest(request, response)),
+    handleUpgrade: (request, socket, head) =>
+      handled(request, socket, () => dispatcher.handleUpgrade(request, socket, head)),
+  });
   return {
     path: resolved.path,
     clients,

@@ -38,7 +38,7 @@ export { HubError, unauthorizedMessage, unexpectedErrorMessage } from './hub/err
 export type { HubAuthenticationOptions } from './security/authentication.js';
 export type { HubPolicy, HubUser } from './security/policy.js';
 export type { RateLimit } from './security/rate-limit.js';
-export type { Backplane, BackplaneEnvelope } from './backplane/backplane.js';
+export type { Backplane, BackplaneEnvelope, ConnectionDirectory } from './backplane/backplane.js';
 export { createInMemoryBackplane } from './backplane/in-memory.js';
 export {
   createRedisBackplane,

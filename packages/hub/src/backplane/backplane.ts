@@ -39,7 +39,33 @@ export type BackplaneEnvelope =
       readonly requestId: string;
       /** `undefined` on success, else a safe error text. */
       readonly error?: string;
+    }
+  | {
+      /**
+       * Bytes of a relayed HTTP exchange (docs/hub.md "Scale-out"), sent on the channel of the node at the other end
+       * only. `seq` counts from 0 in each direction (a gap ends the tunnel); the owner's first envelope (seq 0, no
+       * data) accepts the tunnel; `end` ends it both ways.
+       */
+      readonly kind: 'tunnel';
+      readonly from: string;
+      readonly tunnelId: string;
+      readonly seq: number;
+      readonly data?: Uint8Array;
+      readonly end?: boolean;
     };
+
+/**
+ * Where connections live: connection-token hashes to node ids, with a time to live, shared by every node (a Redis
+ * key per connection). A node that gets a request for a connection it does not hold asks here which node does.
+ */
+export interface ConnectionDirectory {
+  /** Records (or refreshes) that the connections of `keys` live on `nodeId`, for `ttlMs` ms. */
+  set(keys: readonly string[], nodeId: string, ttlMs: number): Promise<void>;
+  /** The node id of `key`, if recorded and not expired. */
+  get(key: string): Promise<string | undefined>;
+  /** Forgets `keys`. */
+  delete(keys: readonly string[]): Promise<void>;
+}
 
 /**
  * A publish/subscribe bus between hub nodes. Each hub subscribes to its own channel; a node ignores what it
@@ -56,4 +82,9 @@ export interface Backplane {
   publish(channel: string, envelope: BackplaneEnvelope): Promise<void>;
   /** Releases connections. */
   close(): Promise<void>;
+  /**
+   * The shared connection directory; with it, requests for a connection of another node are relayed to that node
+   * (no sticky sessions). The Redis backplane has one; without it every request must reach its connection's node.
+   */
+  readonly directory?: ConnectionDirectory;
 }

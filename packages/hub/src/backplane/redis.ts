@@ -35,7 +35,8 @@ export type RedisBackplaneOptions = RedisClientBackplaneOptions | RedisUrlBackpl
  * A Redis pub/sub backplane: one publishing and one subscribing connection per process; envelopes are
  * MessagePack-encoded (binary arguments survive). Redis pub/sub is at-most-once: a node that is disconnected
  * from Redis misses what was published meanwhile (as with ASP.NET's Redis backplane). Nothing is read from the
- * environment: the application passes its client or URL (docs/hub.md "Scale-out").
+ * environment: the application passes its client or URL (docs/hub.md "Scale-out"). Its connection directory keeps
+ * `{channelPrefix}connection:{hash}` keys (a node id, with a time to live) on the publishing connection.
  *
  * @example createRedisBackplane({ redis: new Redis(config.redisUrl) })
  */
@@ -63,7 +64,26 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
   if (ownsPublisher) publisher.on('error', () => undefined);
   subscriber.on('error', () => undefined);
 
+  const keyOf = (key: string): string => `${prefix}connection:${key}`;
   return {
+    directory: {
+      async set(keys, nodeId, ttlMs) {
+        if (keys.length === 0) return;
+        await connect();
+        const pipeline = publisher.pipeline();
+        for (const key of keys) pipeline.set(keyOf(key), nodeId, 'PX', ttlMs);
+        await pipeline.exec();
+      },
+      async get(key) {
+        await connect();
+        return (await publisher.get(keyOf(key))) ?? undefined;
+      },
+      async delete(keys) {
+        if (keys.length === 0) return;
+        await connect();
+        await publisher.del(...keys.map(keyOf));
+      },
+    },
     async subscribe(channel, handler) {
       await connect();
       const name = prefix + channel;

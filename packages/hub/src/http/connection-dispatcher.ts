@@ -14,6 +14,7 @@ import { ServerSentEventsTransport } from '../transports/server-sent-events.js';
 import type { TransportKind } from '../transports/transport.js';
 import { WebSocketTransport } from '../transports/websockets.js';
 import type { RequestAdmission } from './admission.js';
+import type { ConnectionRelay } from './connection-relay.js';
 import type { NegotiateEndpoint } from './negotiate.js';
 import { drain, readBody, refuse, respond, type AnswerTarget, type ResponseHeaders } from './responses.js';
 
@@ -57,6 +58,8 @@ export class HttpConnectionDispatcher {
     private readonly admission: RequestAdmission,
     private readonly negotiate: NegotiateEndpoint,
     private readonly connections: HttpConnectionManager,
+    /** Relays requests for connections of other nodes (a backplane with a connection directory). */
+    private readonly relay?: ConnectionRelay,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -131,6 +134,13 @@ export class HttpConnectionDispatcher {
         });
         return true;
       }
+      const token = query.get('id') ?? '';
+      if (
+        this.relay !== undefined &&
+        token !== '' &&
+        (await this.relay.forwardUpgrade(request, socket, head, token))
+      )
+        return true;
       await this.upgradeConnection(request, socket, head, query);
     } catch (error) {
       logger.error('hub upgrade failed', { error: error instanceof Error ? error.message : 'unknown' });
@@ -246,6 +256,13 @@ export class HttpConnectionDispatcher {
       refuse(response, 'methodNotAllowed', cors);
       return;
     }
+    const token = query.get('id') ?? '';
+    if (
+      this.relay !== undefined &&
+      token !== '' &&
+      (await this.relay.forwardRequest(request, response, token, cors))
+    )
+      return;
     const sse = method === 'GET' && (request.headers.accept ?? '').includes('text/event-stream');
     if (method !== 'POST') drain(request);
     const found = await this.lookup(request, query, response, cors, sse);

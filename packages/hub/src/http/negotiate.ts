@@ -3,6 +3,7 @@ import type { HttpConnectionManager } from '../connection/connection-manager.js'
 import type { OriginDecision } from '../security/origin.js';
 import { ALL_TRANSPORTS, type TransportKind } from '../transports/transport.js';
 import type { RequestAdmission } from './admission.js';
+import type { ConnectionRelay } from './connection-relay.js';
 import { hubRefusals, refusalText } from './refusals.js';
 import { drain, recordRefusal, respondJson, type ResponseHeaders } from './responses.js';
 
@@ -44,6 +45,8 @@ export class NegotiateEndpoint {
     private readonly settings: NegotiateSettings,
     private readonly admission: RequestAdmission,
     private readonly connections: HttpConnectionManager,
+    /** Records each new connection's node, so that any node serves its requests. */
+    private readonly relay?: ConnectionRelay,
   ) {}
 
   async handle(
@@ -70,6 +73,7 @@ export class NegotiateEndpoint {
     }
     const stateful = this.settings.allowStatefulReconnects && query.get('useStatefulReconnect') === 'true';
     const connection = this.connections.create(user, stateful);
+    await this.relay?.register(connection.connectionToken);
     const body: NegotiationResponse = {
       negotiateVersion: 1,
       connectionId: connection.connectionId,
