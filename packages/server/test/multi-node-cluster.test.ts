@@ -12,6 +12,8 @@ import {
   runTesseraCli,
   seedClientCredentialsScenario,
   seedInteractiveScenario,
+  signClientAssertion,
+  JWT_BEARER_ASSERTION_TYPE,
   signInThrough,
   startCluster,
   startTestServer,
@@ -24,6 +26,7 @@ import {
   type TestServer,
 } from '@tessera/testkit';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Three `tessera serve` processes on one PostgreSQL schema and one Redis, behind a front that sends each request
@@ -45,7 +48,10 @@ beforeAll(async () => {
     nodes: 3,
     databaseUrl: schema.url,
     redisUrl: testRedisUrl,
-    env: { TESSERA_SIGN_IN_MAX_FAILURES_PER_ACCOUNT: String(MAX_FAILURES) },
+    env: {
+      TESSERA_SIGN_IN_MAX_FAILURES_PER_ACCOUNT: String(MAX_FAILURES),
+      TESSERA_STRICT_ASSERTION_JTI: 'true',
+    },
   });
   // Seeded in this process on the same schema: the nodes see it at their next directory poll.
   seeder = await startTestServer({ databaseUrl: schema.url });
@@ -161,12 +167,16 @@ describe.skipIf(!available)('three tessera serve processes behind a round-robin 
     );
     const winners = answers.filter((answer) => answer.status === 200);
     expect(winners).toHaveLength(1);
-    for (const loser of answers.filter((answer) => answer.status !== 200))
-      expect(await readErrorResponse(loser)).toMatchObject({
-        status: 400,
-        error: 'invalid_grant',
-        codes: [70000],
-      });
+    // Each loser is a reuse (70000, which revokes the family) or, once a reuse revoked it, refused as revoked
+    // (70008).
+    const losers = await Promise.all(
+      answers.filter((answer) => answer.status !== 200).map((answer) => readErrorResponse(answer)),
+    );
+    for (const loser of losers) {
+      expect(loser).toMatchObject({ status: 400, error: 'invalid_grant' });
+      expect([[70000], [70008]]).toContainEqual(loser.codes);
+    }
+    expect(losers.some((loser) => (loser.codes as number[])[0] === 70000)).toBe(true);
     const rotated = (await winners[0]!.json()) as { refresh_token: string };
     expect(rotated.refresh_token).not.toBe(first.refresh_token);
     // A loser presented a rotated token (RFC 9700 §4.14.2 cannot tell a race from a theft): the family is revoked,
@@ -315,6 +325,38 @@ describe.skipIf(!available)('three tessera serve processes behind a round-robin 
         await sleep(50);
       }
     }
+  });
+
+  it('strict single-use jti: one client assertion sent to every node at once is accepted exactly once', async () => {
+    const jti = randomUUID();
+    const assertion = await signClientAssertion({
+      clientId: cc.daemon.appId,
+      audience: `${cluster.url}/${cc.tenantId}/v2.0`,
+      key: cc.daemon.certificate.privateKey,
+      header: { 'x5t#S256': cc.daemon.certificate.x5tS256 },
+      claims: { jti },
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 9 }, (_, i) =>
+        postForm(endpointUrl(cluster.nodeUrls[i % 3]!, cc.tenantId, 'token'), {
+          grant_type: 'client_credentials',
+          client_id: cc.daemon.appId,
+          client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
+          client_assertion: assertion,
+          scope: `${cc.api.identifierUri}/.default`,
+        }),
+      ),
+    );
+    expect(answers.filter((answer) => answer.status === 200)).toHaveLength(1);
+    for (const refused of answers.filter((answer) => answer.status !== 200))
+      expect(await readErrorResponse(refused)).toEqual(
+        expectedErrorResponse(
+          401,
+          'invalid_client',
+          9100002,
+          `Client assertion with 'jti' '${jti}' was already used.`,
+        ),
+      );
   });
 
   it('no node exited', () => {
