@@ -1,10 +1,13 @@
-// One broadcast server for the hub benchmark: `node servers.mjs tessera|socketio|ws`. Prints `ready <port>`.
-// Control (HTTP, same port): GET /control/memory, GET /control/burst?count=&size=, GET /control/rate?perSecond=&seconds=&size=
+// One broadcast server for the hub benchmarks: `node servers.mjs tessera|socketio|ws|ws-signalr`. Prints `ready <port>`.
+// Control (HTTP, same port): GET /control/memory, GET /control/snapshot (a heap snapshot in the temporary directory), GET /control/burst?count=&size=, GET /control/rate?perSecond=&seconds=&size=
 // Every broadcast carries its send time (ms, performance.timeOrigin + performance.now()) for latency.
-/* global Buffer, setImmediate */
+/* global Buffer, setImmediate, setInterval */
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 
 const kind = process.argv[2];
 const now = () => performance.timeOrigin + performance.now();
@@ -30,6 +33,30 @@ if (kind === 'tessera') {
   const io = new Server(server, { transports: ['websocket'], perMessageDeflate: false, serveClient: false });
   broadcast = (payload) => io.emit('m', payload);
   connections = () => io.engine.clientsCount;
+} else if (kind === 'ws-signalr') {
+  // Raw `ws` doing what a SignalR server must do for an idle client (bench/hub-memory): answer the JSON handshake
+  // with `{}\x1e`, read the client's pings, send a ping every 15 s (one timer for all sockets). No hub.
+  const { WebSocketServer } = createRequire(new URL('../../packages/hub/package.json', import.meta.url))(
+    'ws',
+  );
+  const wss = new WebSocketServer({ server, perMessageDeflate: false });
+  const handshakeResponse = Buffer.from('{}\u001e');
+  const ping = Buffer.from('{"type":6}\u001e');
+  const handshaken = new WeakSet();
+  function onMessage() {
+    if (handshaken.has(this)) return;
+    handshaken.add(this);
+    this.send(handshakeResponse, { binary: false });
+  }
+  wss.on('connection', (socket) => socket.on('message', onMessage));
+  setInterval(() => {
+    for (const client of wss.clients) client.send(ping, { binary: false });
+  }, 15_000).unref();
+  broadcast = (payload) => {
+    const data = Buffer.from(JSON.stringify(payload));
+    for (const client of wss.clients) client.send(data, { binary: false });
+  };
+  connections = () => wss.clients.size;
 } else {
   // The `ws` the hub uses (v8), not the older copy the SignalR client brings to the root.
   const { WebSocketServer } = createRequire(new URL('../../packages/hub/package.json', import.meta.url))(
@@ -67,8 +94,20 @@ server.on('request', async (request, response) => {
   const filler = 'x'.repeat(size);
   if (url.pathname === '/control/memory') {
     globalThis.gc?.();
-    const { rss, heapUsed } = process.memoryUsage();
-    response.end(JSON.stringify({ rss, heapUsed, connections: connections(), frameBytes: frameBytes(size) }));
+    const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+    response.end(
+      JSON.stringify({
+        rss,
+        heapUsed,
+        heapTotal,
+        external,
+        connections: connections(),
+        frameBytes: frameBytes(size),
+      }),
+    );
+  } else if (url.pathname === '/control/snapshot') {
+    const path = writeHeapSnapshot(join(tmpdir(), `hub-${kind}-${process.pid}-${Date.now()}.heapsnapshot`));
+    response.end(JSON.stringify({ path }));
   } else if (url.pathname === '/control/burst') {
     const count = Math.min(Number(url.searchParams.get('count')), 10_000);
     const cpu = process.cpuUsage();
