@@ -16,6 +16,9 @@ import { ACCESS_AS_USER, TODOS_READ_ALL, USER_READ, type DemoScenario } from '..
 import { TEAM_HUB_PATH, teamHub } from './team-hub.js';
 import { MAX_TITLE_CHARS, type TodoStore } from './todo-store.js';
 
+/** How long closing waits for hub clients to end their connections, in ms. */
+const HUB_DRAIN_GRACE_MS = 2000;
+
 /** The authentication context the sensitive export requires (a conditional access policy asks MFA for it). */
 export const EXPORT_AUTHENTICATION_CONTEXT = 'c1';
 /** Largest request body the Todo API reads, in bytes. */
@@ -370,7 +373,8 @@ export async function createTodoApi(options: TodoApiOptions): Promise<TodoApi> {
     app,
     hub,
     async close() {
-      await hub.close();
+      // SIGTERM: hub clients get a Close with allowReconnect (their automatic reconnect comes back after a restart).
+      await hub.drain(HUB_DRAIN_GRACE_MS);
       await app.close();
     },
   };
