@@ -73,6 +73,7 @@ export async function createHubServer(options: HubServerOptions): Promise<HubSer
     resolved.groupOperationTimeoutMs,
     resolved.maxGroupsPerClient,
     logger,
+    resolved.invocationLimits.clientResultTimeoutMs,
   );
   const clients = createHubClients(runtime);
   const connections = new HttpConnectionManager(

@@ -41,6 +41,25 @@ export type BackplaneEnvelope =
       readonly error?: string;
     }
   | {
+      /** A client result asked of a connection on another node (its node answers with `invoke-reply`). */
+      readonly kind: 'invoke';
+      readonly from: string;
+      readonly requestId: string;
+      readonly connectionId: string;
+      readonly target: string;
+      readonly args: readonly unknown[];
+    }
+  | {
+      /** `accepted` first (the connection is there), then the client's `result` or a safe `error` text. */
+      readonly kind: 'invoke-reply';
+      readonly from: string;
+      readonly to: string;
+      readonly requestId: string;
+      readonly accepted?: boolean;
+      readonly result?: unknown;
+      readonly error?: string;
+    }
+  | {
       /**
        * Bytes of a relayed HTTP exchange (docs/hub.md "Scale-out"), sent on the channel of the node at the other end
        * only. `seq` counts from 0 in each direction (a gap ends the tunnel); the owner's first envelope (seq 0, no

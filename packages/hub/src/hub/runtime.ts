@@ -24,6 +24,14 @@ interface PendingGroupOperation {
   readonly timer: NodeJS.Timeout;
 }
 
+interface PendingClientResult {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+  /** The connection's node has the request: the wait becomes the client result's. */
+  readonly accepted: () => void;
+}
+
 /**
  * Who is connected where: local connections by id, user and group, and the backplane for the rest. A send is
  * serialized at most once per protocol for all local recipients.
@@ -34,6 +42,8 @@ export class HubRuntime {
   private readonly users = new Map<string, Set<LocalConnection>>();
   private readonly groups = new Map<string, Set<LocalConnection>>();
   private readonly pending = new Map<string, PendingGroupOperation>();
+  /** Client results asked of connections on other nodes, by request id. */
+  private readonly results = new Map<string, PendingClientResult>();
   private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(
@@ -44,6 +54,8 @@ export class HubRuntime {
     /** Groups one connection may be in. */
     private readonly maxGroupsPerClient: number,
     private readonly logger: HubLogger,
+    /** How long a client result may take once the connection's node has it, in ms. */
+    private readonly clientResultTimeoutMs = 30_000,
   ) {}
 
   async start(): Promise<void> {
@@ -59,6 +71,11 @@ export class HubRuntime {
       operation.reject(new Error('The hub is shutting down.'));
     }
     this.pending.clear();
+    for (const result of this.results.values()) {
+      clearTimeout(result.timer);
+      result.reject(new Error('The hub is shutting down.'));
+    }
+    this.results.clear();
     await this.unsubscribe?.();
   }
 
@@ -139,10 +156,50 @@ export class HubRuntime {
 
   invokeClient(connectionId: string, target: string, args: readonly unknown[]): Promise<unknown> {
     const local = this.connections.get(connectionId);
-    if (local === undefined) {
-      return Promise.reject(new HubError('Client results are only available for connections on this node.'));
+    if (local !== undefined) return local.invokeClient(target, args);
+    if (this.backplane === undefined) {
+      return Promise.reject(new HubError(`Connection '${connectionId}' is not connected.`));
     }
-    return local.invokeClient(target, args);
+    return this.remoteClientResult(connectionId, target, args);
+  }
+
+  /**
+   * A client result of a connection on another node: its node accepts within `groupOperationTimeoutMs` (else the
+   * connection is on no node), then answers the client's result or error within `clientResultTimeoutMs` more.
+   */
+  private remoteClientResult(
+    connectionId: string,
+    target: string,
+    args: readonly unknown[],
+  ): Promise<unknown> {
+    const requestId = randomUUID();
+    return new Promise<unknown>((resolve, reject) => {
+      const expire = (message: string) =>
+        setTimeout(() => {
+          this.results.delete(requestId);
+          reject(new HubError(message));
+        }, this.groupOperationTimeoutMs);
+      const pending: PendingClientResult = {
+        resolve,
+        reject,
+        timer: expire(`Connection '${connectionId}' is not connected.`),
+        accepted: () => {
+          clearTimeout(pending.timer);
+          pending.timer = setTimeout(() => {
+            this.results.delete(requestId);
+            reject(new HubError('Timed out waiting for the client result.'));
+          }, this.clientResultTimeoutMs + this.groupOperationTimeoutMs);
+        },
+      };
+      this.results.set(requestId, pending);
+      this.publish({ kind: 'invoke', from: this.nodeId, requestId, connectionId, target, args }).catch(
+        (error: unknown) => {
+          clearTimeout(pending.timer);
+          this.results.delete(requestId);
+          reject(error instanceof Error ? error : new Error('backplane publish failed'));
+        },
+      );
+    });
   }
 
   private async addLocal(local: LocalConnection, group: string): Promise<void> {
@@ -233,6 +290,43 @@ export class HubRuntime {
             );
           },
         );
+        return;
+      }
+      case 'invoke': {
+        const local = this.connections.get(envelope.connectionId);
+        if (local === undefined) return;
+        const answer = (fields: { accepted?: boolean; result?: unknown; error?: string }) => {
+          this.publish({
+            kind: 'invoke-reply',
+            from: this.nodeId,
+            to: envelope.from,
+            requestId: envelope.requestId,
+            ...fields,
+          }).catch(() => undefined);
+        };
+        answer({ accepted: true });
+        local.invokeClient(envelope.target, envelope.args).then(
+          (result) => {
+            answer({ result: result ?? null });
+          },
+          (error: unknown) => {
+            answer({ error: error instanceof Error ? error.message : 'Client result failed.' });
+          },
+        );
+        return;
+      }
+      case 'invoke-reply': {
+        if (envelope.to !== this.nodeId) return;
+        const pending = this.results.get(envelope.requestId);
+        if (pending === undefined) return;
+        if (envelope.accepted === true) {
+          pending.accepted();
+          return;
+        }
+        this.results.delete(envelope.requestId);
+        clearTimeout(pending.timer);
+        if (envelope.error === undefined) pending.resolve(envelope.result);
+        else pending.reject(new HubError(envelope.error));
         return;
       }
       case 'group-reply': {
