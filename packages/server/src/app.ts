@@ -101,6 +101,8 @@ export function buildHttpApp(context: ServerContext, options: HttpAppOptions): F
     // Every route parameter is a `{tenant}` segment; a verified domain may be a full 253-character DNS name.
     routerOptions: { maxParamLength: TENANT_SEGMENT_MAX_CHARS },
     return503OnClosing: true,
+    // On close, idle keep-alive connections are closed at once; busy ones finish their request (graceful drain).
+    forceCloseConnections: 'idle',
     // request.ip (per-IP sign-in throttling, audit logs) reads X-Forwarded-For only from configured proxies.
     trustProxy: fastifyTrustProxy(context.config.trustProxy),
     // Errors raised before routing (bad URL encoding, over-long segment) and by the HTTP parser (headers too

@@ -47,8 +47,24 @@ export interface TesseraServer {
    * out-of-process writes).
    */
   refresh(): Promise<void>;
+  /**
+   * True once {@link TesseraServer.drain} or {@link TesseraServer.close} began: the node is shutting down and
+   * should be reported not ready.
+   */
+  readonly draining: boolean;
+  /**
+   * Graceful shutdown: marks the node draining, keeps accepting for a 250 ms settle (so requests already sent are
+   * read), then stops accepting connections, answers 503 (`Connection: close`) to new requests on open
+   * keep-alive connections and closes idle ones, lets requests in flight finish for up to `graceMs` milliseconds,
+   * then closes whatever connections remain, and finally {@link TesseraServer.close}s the rest.
+   */
+  drain(graceMs: number): Promise<void>;
+  /** Closes the HTTP server (waiting for requests in flight), stops the pollers, closes the database and Redis. */
   close(): Promise<void>;
 }
+
+/** How long a draining node keeps accepting before it closes its listener, in milliseconds. */
+const DRAIN_SETTLE_MS = 250;
 
 /**
  * The composition root: opens and migrates the store, loads (or creates) the master key and signing keys,
@@ -195,6 +211,17 @@ async function assembleServer(
   }
   const app = buildHttpApp(context, { logger, ...(https === undefined ? {} : { https }) });
   const purge = new SignInStatePurge(context, logger);
+  let draining = false;
+  const close = async () => {
+    draining = true;
+    watcher.stop();
+    revocations.stop();
+    purge.stop();
+    await app.close();
+    await directory.signIns.close();
+    await db.destroy();
+    redis?.disconnect();
+  };
 
   return {
     config,
@@ -218,15 +245,28 @@ async function assembleServer(
       await reload();
       await revocations.poll();
     },
-    async close() {
-      watcher.stop();
-      revocations.stop();
-      purge.stop();
-      await app.close();
-      await directory.signIns.close();
-      await db.destroy();
-      redis?.disconnect();
+    get draining() {
+      return draining;
     },
+    async drain(graceMs) {
+      draining = true;
+      // Requests already received but not yet read from their sockets would count as idle connections and be
+      // cut by the close; a short settle lets the event loop read them (and a balancer see the node not ready).
+      await new Promise((resolve) => setTimeout(resolve, Math.min(DRAIN_SETTLE_MS, graceMs)));
+      // Requests still running when the grace period ends lose their connection; the close then completes.
+      logger.info('draining: no longer accepting connections');
+      const deadline = setTimeout(() => {
+        logger.warn({ graceMs }, 'shutdown grace period over; closing the remaining connections');
+        app.server.closeAllConnections();
+      }, graceMs);
+      deadline.unref();
+      try {
+        await close();
+      } finally {
+        clearTimeout(deadline);
+      }
+    },
+    close,
   };
 }
 

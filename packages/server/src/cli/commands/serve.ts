@@ -1,6 +1,7 @@
 /**
  * `tessera serve`: run the identity server, optionally seeding the demo tenant or, on an empty directory, a first
- * tenant with its Global Administrator (docs/cli.md).
+ * tenant with its Global Administrator (docs/cli.md). SIGTERM or SIGINT drains it gracefully within
+ * `shutdownGraceSeconds` and exits 0.
  */
 import type { Command } from 'commander';
 import type { TesseraConfig } from '../../config/config.js';
@@ -72,11 +73,27 @@ export function registerServeCommand(program: Command, cli: CliContext): void {
         if (seed !== undefined) io.out(demoInstructions(seed, baseUrl, server.devCaFile));
         // Printed once, to stdout only: the password never reaches the log.
         if (bootstrap !== undefined) io.out(bootstrapInstructions(bootstrap, baseUrl));
-        const stop = () => {
-          void server.close().then(() => process.exit(0));
+        // Graceful shutdown: drain within shutdownGraceSeconds, then exit 0 (docs/deployment.md). A second
+        // signal while draining is ignored, so a process manager's stop timeout stays the only hard bound.
+        let stopping = false;
+        const stop = (signal: NodeJS.Signals) => {
+          if (stopping) return;
+          stopping = true;
+          const graceMs = server.config.shutdownGraceSeconds * 1000;
+          server.logger.info({ signal, graceSeconds: server.config.shutdownGraceSeconds }, 'shutting down');
+          void server.drain(graceMs).then(
+            () => {
+              server.logger.info('Tessera stopped');
+              process.exit(0);
+            },
+            (error: unknown) => {
+              server.logger.error({ err: error }, 'shutdown failed');
+              process.exit(1);
+            },
+          );
         };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
       }),
     );
 }
