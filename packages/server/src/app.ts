@@ -20,6 +20,7 @@ import { TENANT_SEGMENT_MAX_CHARS } from './directory/tenant-segment.js';
 import { sendFrameworkError, sendIdentityError, writeConnectionError } from './http/errors.js';
 import { registerSpaCors } from './http/spa-cors.js';
 import { isManagementUrl, registerManagementApi, sendManagementFrameworkError } from './management/index.js';
+import { registerOperations, type OperationsOptions } from './operations/endpoints.js';
 
 /** Largest request body accepted, in bytes. */
 const BODY_LIMIT_BYTES = 64 * 1024;
@@ -28,7 +29,12 @@ const BODY_LIMIT_BYTES = 64 * 1024;
 export const REDACTED_LOG_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
+  'req.headers.dpop',
+  'req.headers["set-cookie"]',
   'headers.authorization',
+  'headers.cookie',
+  'headers.dpop',
+  'res.headers["set-cookie"]',
   'body',
   '*.client_secret',
   '*.client_assertion',
@@ -80,6 +86,8 @@ export interface HttpAppOptions {
   readonly https?: { key: string | Buffer; cert: string | Buffer };
   /** The logger (see {@link createLogger}). */
   readonly logger: Logger;
+  /** Health, readiness, metrics and tracing (`/healthz`, `/readyz`, `/metrics`); none of them when absent. */
+  readonly operations?: OperationsOptions;
 }
 
 /**
@@ -141,6 +149,7 @@ export function buildHttpApp(context: ServerContext, options: HttpAppOptions): F
     void reply.header('x-content-type-options', 'nosniff');
     done(null, payload);
   });
+  if (options.operations !== undefined) registerOperations(app, options.operations);
   app.setErrorHandler((error, request, reply) => sendIdentityError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
     sendIdentityError(

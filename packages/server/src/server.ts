@@ -23,6 +23,9 @@ import { DatabaseSignInThrottle, RedisSignInThrottle } from './users/sign-in-thr
 import { authenticationMethodKey } from './users/totp-secrets.js';
 import { SoftwareOathMethodRepository } from './store/repositories/software-oath-methods.js';
 import { ensureDevTls } from './tls/dev-tls.js';
+import { countSignInFailures, timeRedisCommands } from './operations/instrument.js';
+import { ServerMetrics } from './operations/metrics.js';
+import { RequestTracing } from './operations/tracing.js';
 
 /** A running (or ready to run) Tessera server. */
 export interface TesseraServer {
@@ -132,6 +135,8 @@ async function assembleServer(
   redis?.on('error', (error: unknown) => {
     logger.warn({ err: error }, 'Redis connection error');
   });
+  const metrics = config.metricsEnabled ? new ServerMetrics() : undefined;
+  if (redis !== undefined && metrics !== undefined) timeRedisCommands(redis, metrics);
   const signIn = new SignInStore(db);
   const throttle =
     redis === undefined
@@ -153,6 +158,22 @@ async function assembleServer(
   const revocations = new RevocationList(signIn.revocations, retention, nowSeconds, (error) => {
     logger.error({ err: error }, 'revocation poll failed');
   });
+  const passwords = new PasswordSignIn(store, throttle, {
+    maxFailuresPerAccount: config.signInMaxFailuresPerAccount,
+    maxFailuresPerIp: config.signInMaxFailuresPerIp,
+  });
+  const authenticationMethods = new AuthenticationMethods({
+    methods: new SoftwareOathMethodRepository(db),
+    key: authenticationMethodKey(masterKey.key),
+    throttle,
+    maxFailures: config.signInMaxFailuresPerAccount,
+  });
+  if (metrics !== undefined) {
+    const verifyPassword = passwords.verify.bind(passwords);
+    passwords.verify = (input) => countSignInFailures(metrics, verifyPassword(input));
+    const verifyCode = authenticationMethods.verifyCode.bind(authenticationMethods);
+    authenticationMethods.verifyCode = (...args) => countSignInFailures(metrics, verifyCode(...args));
+  }
   const context: ServerContext = {
     config,
     store,
@@ -161,16 +182,8 @@ async function assembleServer(
     cache,
     directory,
     keys: deriveKeys(masterKey.key),
-    passwords: new PasswordSignIn(store, throttle, {
-      maxFailuresPerAccount: config.signInMaxFailuresPerAccount,
-      maxFailuresPerIp: config.signInMaxFailuresPerIp,
-    }),
-    authenticationMethods: new AuthenticationMethods({
-      methods: new SoftwareOathMethodRepository(db),
-      key: authenticationMethodKey(masterKey.key),
-      throttle,
-      maxFailures: config.signInMaxFailuresPerAccount,
-    }),
+    passwords,
+    authenticationMethods,
     keyRing: () => keyRing,
     baseUrl: () => {
       if (baseUrl === undefined) throw new Error('The server is not listening yet');
@@ -209,7 +222,24 @@ async function assembleServer(
   } else if (config.tls === 'files') {
     https = { key: readFileSync(config.tlsKeyFile ?? ''), cert: readFileSync(config.tlsCertFile ?? '') };
   }
-  const app = buildHttpApp(context, { logger, ...(https === undefined ? {} : { https }) });
+  const tracing =
+    config.otelTracesEndpoint === undefined ? undefined : new RequestTracing(config.otelTracesEndpoint);
+  const app = buildHttpApp(context, {
+    logger,
+    ...(https === undefined ? {} : { https }),
+    operations: {
+      metrics,
+      metricsBearerToken: config.metricsBearerToken,
+      tracing,
+      readiness: [
+        { name: 'store', check: () => store.version().then(() => undefined) },
+        ...(redis === undefined ? [] : [{ name: 'redis', check: () => redis.ping().then(() => undefined) }]),
+        // Throws while the key ring holds no active signing key.
+        { name: 'keys', check: () => Promise.resolve(keyRing.signingKey('RS256')).then(() => undefined) },
+      ],
+      draining: () => draining,
+    },
+  });
   const purge = new SignInStatePurge(context, logger);
   let draining = false;
   const close = async () => {
@@ -221,6 +251,7 @@ async function assembleServer(
     await directory.signIns.close();
     await db.destroy();
     redis?.disconnect();
+    await tracing?.shutdown();
   };
 
   return {
