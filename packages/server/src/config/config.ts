@@ -307,7 +307,7 @@ export const configOptions = {
     unit: 'seconds',
     title: 'Shutdown grace period',
     description:
-      'On SIGTERM or SIGINT, `tessera serve` stops accepting connections, answers 503 to new requests on open keep-alive connections, and lets requests in flight finish for up to this long; then it closes the remaining connections, stops its pollers, closes the database and Redis, and exits 0. Keep a process manager\'s stop timeout (systemd `TimeoutStopSec`, Kubernetes `terminationGracePeriodSeconds`) above it.',
+      "On SIGTERM or SIGINT, `tessera serve` stops accepting connections, answers 503 to new requests on open keep-alive connections, and lets requests in flight finish for up to this long; then it closes the remaining connections, stops its pollers, closes the database and Redis, and exits 0. Keep a process manager's stop timeout (systemd `TimeoutStopSec`, Kubernetes `terminationGracePeriodSeconds`) above it.",
   },
   signInStatePurgeIntervalSeconds: {
     env: 'TESSERA_SIGN_IN_STATE_PURGE_INTERVAL_SECONDS',
