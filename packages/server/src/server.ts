@@ -80,10 +80,15 @@ export async function createTesseraServer(
   options: { logger?: Logger } = {},
 ): Promise<TesseraServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  const metrics = config.metricsEnabled ? new ServerMetrics() : undefined;
   // While PostgreSQL is down (restarting with the cluster), wait for it rather than crash-loop.
-  const { db, store } = await openStore(config, { log: logger, retryWhileUnavailable: true });
+  const { db, store } = await openStore(config, {
+    log: logger,
+    retryWhileUnavailable: true,
+    ...(metrics === undefined ? {} : { onQuery: metrics.queryRan.bind(metrics) }),
+  });
   try {
-    return await assembleServer(config, logger, db, store);
+    return await assembleServer(config, logger, db, store, metrics);
   } catch (error) {
     await db.destroy();
     throw error;
@@ -95,6 +100,7 @@ async function assembleServer(
   logger: Logger,
   db: Kysely<Database>,
   store: DirectoryStore,
+  metrics: ServerMetrics | undefined,
 ): Promise<TesseraServer> {
   const masterKey = loadMasterKey(config.masterKey, config.dataDir, databaseTarget(config).dialect);
   if (masterKey.source === 'generated') {
@@ -135,7 +141,6 @@ async function assembleServer(
   redis?.on('error', (error: unknown) => {
     logger.warn({ err: error }, 'Redis connection error');
   });
-  const metrics = config.metricsEnabled ? new ServerMetrics() : undefined;
   if (redis !== undefined && metrics !== undefined) timeRedisCommands(redis, metrics);
   const signIn = new SignInStore(db);
   const throttle =

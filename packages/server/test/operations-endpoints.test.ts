@@ -102,6 +102,11 @@ describe('operations endpoints', () => {
     expect(sample(text, 'tessera_http_request_duration_seconds_count', { route, method: 'POST' })).toBe(3);
     expect(text).not.toContain(stranger);
     expect(text).not.toContain(home.scenario.tenantId);
+    // Every statement is timed by kind (start-up ran migrations and selects), never by its text.
+    expect(
+      sample(text, 'tessera_db_query_duration_seconds_count', { kind: 'select', outcome: 'ok' }),
+    ).toBeGreaterThan(0);
+    expect(text).not.toMatch(/tessera_db_query_duration_seconds_count\{[^}]*from/i);
     // Default process metrics, under the same prefix.
     expect(text).toMatch(/^tessera_process_cpu_seconds_total \d/m);
     expect(text).toMatch(/^tessera_nodejs_heap_size_used_bytes \d/m);

@@ -2,7 +2,7 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 
 /** Seconds: buckets for HTTP requests, from a cached discovery document to an argon2id sign-in. */
 const HTTP_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
-/** Seconds: buckets for one Redis command. */
+/** Seconds: buckets for one Redis command or database statement. */
 const STORE_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1];
 
 /**
@@ -55,8 +55,22 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  /** Database statement duration in seconds, by statement kind (first SQL keyword) and outcome. */
+  readonly dbQueryDuration = new Histogram({
+    name: 'tessera_db_query_duration_seconds',
+    help: 'Database statement duration in seconds, by kind (select, insert, update, delete, with, …) and outcome (ok, error).',
+    labelNames: ['kind', 'outcome'] as const,
+    buckets: STORE_BUCKETS_SECONDS,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tessera_' });
+  }
+
+  /** Records one database statement; `durationMs` in milliseconds (the store's `onQuery`). */
+  queryRan(durationMs: number, kind: string, failed: boolean): void {
+    this.dbQueryDuration.observe({ kind, outcome: failed ? 'error' : 'ok' }, durationMs / 1000);
   }
 
   /** Records a refused sign-in by its catalogue error code. */

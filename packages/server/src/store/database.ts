@@ -8,6 +8,8 @@ import {
   PostgresDialect,
   sql,
   SqliteDialect,
+  type KyselyConfig,
+  type LogEvent,
   type Migration,
   type MigrationProvider,
 } from 'kysely';
@@ -78,6 +80,26 @@ export interface DatabasePoolOptions {
    * when next needed; without a listener Node would treat the event as fatal and end the process.
    */
   readonly onConnectionError?: (error: Error) => void;
+  /**
+   * Told of every statement Kysely ran (both dialects): its duration in milliseconds, its kind (the SQL's first
+   * keyword, lower case: `select`, `insert`, `update`, `delete`, `with`, …; never the text) and whether it failed.
+   * For metrics: it must not do I/O.
+   */
+  readonly onQuery?: (durationMs: number, kind: string, failed: boolean) => void;
+}
+
+/** The first keyword of a statement, lower case (`select`, `insert`, …), or `other`. */
+function statementKind(sqlText: string): string {
+  const keyword = /^\s*([A-Za-z]+)/.exec(sqlText)?.[1];
+  return keyword === undefined ? 'other' : keyword.toLowerCase();
+}
+
+/** Kysely's `log` option for {@link DatabasePoolOptions.onQuery}; none when absent. */
+function queryLog(onQuery: DatabasePoolOptions['onQuery']): KyselyConfig['log'] {
+  if (onQuery === undefined) return undefined;
+  return (event: LogEvent) => {
+    onQuery(event.queryDurationMillis, statementKind(event.query.sql), event.level === 'error');
+  };
 }
 
 /** Connections in the pool of one PostgreSQL store. */
@@ -114,7 +136,7 @@ export function openDatabase(target: DatabaseTarget, options: DatabasePoolOption
       });
     });
     pool.on('error', () => undefined);
-    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: queryLog(options.onQuery) });
   }
   if (target.file !== ':memory:') mkdirSync(dirname(target.file), { recursive: true });
   const sqlite = new SQLite(target.file);
@@ -126,6 +148,7 @@ export function openDatabase(target: DatabaseTarget, options: DatabasePoolOption
   sqlite.pragma('foreign_keys = ON');
   return new Kysely<Database>({
     dialect: new SqliteDialect({ database: withPreparedStatementCache(sqlite) }),
+    log: queryLog(options.onQuery),
   });
 }
 

@@ -1,7 +1,13 @@
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { TesseraConfig } from '../config/config.js';
-import { isStoreUnavailable, migrateToLatest, openDatabase, type DatabaseTarget } from './database.js';
+import {
+  isStoreUnavailable,
+  migrateToLatest,
+  openDatabase,
+  type DatabasePoolOptions,
+  type DatabaseTarget,
+} from './database.js';
 import { DirectoryStore } from './directory-store.js';
 import type { Database } from './schema.js';
 
@@ -26,6 +32,8 @@ export interface OpenStoreOptions {
    * server); the CLI fails at once.
    */
   readonly retryWhileUnavailable?: boolean;
+  /** Told of every statement's duration (ms), kind and failure ({@link DatabasePoolOptions.onQuery}). */
+  readonly onQuery?: DatabasePoolOptions['onQuery'];
 }
 
 /** First and largest pause between start-up attempts, in milliseconds (doubling in between). */
@@ -50,6 +58,7 @@ export async function openStore(
     onConnectionError: (error) => {
       log?.warn({ err: error }, 'PostgreSQL dropped a connection; the pool opens another when needed');
     },
+    ...(options.onQuery === undefined ? {} : { onQuery: options.onQuery }),
   });
   const deadlineMs =
     Date.now() + (options.retryWhileUnavailable === true ? config.databaseStartupRetrySeconds * 1000 : 0);
