@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -11,6 +10,7 @@ import {
   postgresAvailable,
   startTestServer,
   testPostgresUrl,
+  TcpRelay,
   type PostgresSchema,
   type TestServer,
 } from '@tessera/testkit';
@@ -25,57 +25,6 @@ import { callApi, expectGraphError, graphAppToken, seedDirectoryClient } from '.
 // cannot be reached requests answer 503 with Retry-After (RFC 6749 §4.1.2.1 `temporarily_unavailable`, Graph's
 // `serviceNotAvailable`) and recover without a restart; start-up waits for the database instead of crash-looping.
 const available = await postgresAvailable();
-
-/**
- * A TCP relay in front of PostgreSQL that the test cuts (every connection dropped, new ones refused) and opens
- * again on the same port: the database as a node sees it during a restart or a network partition.
- */
-class TcpRelay {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  async open(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = connect(this.target.port, this.target.host);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    const address = server.address();
-    if (typeof address === 'object' && address !== null) this.port = address.port;
-    this.server = server;
-  }
-
-  async cut(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    if (server !== undefined)
-      await new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      });
-  }
-
-  /** A URL of `url` (same database, options and credentials) through this relay. */
-  urlOf(url: string): string {
-    const relayed = new URL(url);
-    relayed.hostname = '127.0.0.1';
-    relayed.port = String(this.port);
-    return relayed.toString();
-  }
-}
 
 const postgresTarget = () => {
   const url = new URL(testPostgresUrl);
