@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { openDatabase } from '@tessera/server';
 import {
   cliEnvironment,
   createClientCertificate,
+  freePort,
   JWT_BEARER_ASSERTION_TYPE,
   runTesseraCli,
   signClientAssertion,
@@ -27,20 +27,6 @@ const STACK_FRAME = /^\s+at .+:\d+:\d+\)?$/m;
 
 const runCli = (args: readonly string[], env: Record<string, string> = {}) =>
   runTesseraCli(args, { env: cliEnvironment(env), cwd: root });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import {
+  freePort,
   seedInteractiveScenario,
   startTestServer,
   TestBrowser,
@@ -31,15 +31,6 @@ if (!redisServer) {
 
 const MAX_FAILURES = 3;
 const COMMAND_TIMEOUT_MS = 300;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
 
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn(

@@ -12,6 +12,7 @@ import { connect, createServer as createTcpServer, type Server, type Socket } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliEnvironment, TESSERA_CLI } from './cli.js';
+import { freePort } from './ports.js';
 import { TEST_MASTER_KEY } from './test-server.js';
 
 /**
@@ -120,20 +121,6 @@ interface Node {
   readonly dataDir: string;
   process: ChildProcess | undefined;
   output: string;
-}
-
-/** A free TCP port on 127.0.0.1 (bound, read and released). */
-async function freePort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) =>
-    server.close(() => {
-      resolve();
-    }),
-  );
-  if (typeof address !== 'object' || address === null) throw new Error('no free port');
-  return address.port;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -10,3 +10,4 @@ export * from './cli.js';
 export * from './interactive-server.js';
 export * from './spa-page.js';
 export * from './cluster.js';
+export * from './ports.js';

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -7,6 +6,7 @@ import {
   authorizeUrl,
   cliEnvironment,
   createPkcePair,
+  freePort,
   postForm,
   signInThrough,
 } from '@tessera/testkit';
@@ -72,23 +72,13 @@ export interface DemoProcess {
   stderr(): string;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, 'localhost', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
-
 /** Three free ports. */
 export async function freeDemoPorts(): Promise<DemoPorts> {
-  return { identity: await freePort(), api: await freePort(), web: await freePort() };
+  return {
+    identity: await freePort('localhost'),
+    api: await freePort('localhost'),
+    web: await freePort('localhost'),
+  };
 }
 
 /**
