@@ -265,6 +265,17 @@ async function burstKillRestart(
     expect(read.status, `user ${String(user.userPrincipalName)}`).toBe(200);
     expect(withoutAnnotations(read.body)).toEqual(withoutAnnotations(user));
   }
+  // The password set at creation signs the first created user in.
+  const back = await signInThrough(
+    new TestBrowser(),
+    authorizeUrl(second.base, s.tenantId, s.native, {
+      scope: 'openid',
+      code_challenge: createPkcePair().challenge,
+      code_challenge_method: 'S256',
+    }),
+    { userName: String(users[0]?.userPrincipalName), password: s.password },
+  );
+  expect(new URL(back.location ?? 'x:').searchParams.get('code')).not.toBeNull();
   for (const grant of grants) {
     const read = await graphCall(
       second.base,
