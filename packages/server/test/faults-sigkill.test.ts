@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type DatabaseTarget } from '@tessera/server';
@@ -12,6 +11,7 @@ import {
   createPkcePair,
   createPostgresSchema,
   endpointUrl,
+  freePort,
   postForm,
   postgresAvailable,
   seedInteractiveScenario,
@@ -43,15 +43,6 @@ const KILL_AFTER_FAMILIES = 8;
 const KILL_AFTER_USERS = 4;
 
 const postgres = await postgresAvailable();
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
 
 async function serve(
   dataDir: string,
