@@ -34,8 +34,10 @@ export type RedisBackplaneOptions = RedisClientBackplaneOptions | RedisUrlBackpl
 /**
  * A Redis pub/sub backplane: one publishing and one subscribing connection per process; envelopes are
  * MessagePack-encoded (binary arguments survive). Redis pub/sub is at-most-once: a node that is disconnected
- * from Redis misses what was published meanwhile (as with ASP.NET's Redis backplane). Nothing is read from the
- * environment: the application passes its client or URL (docs/hub.md "Scale-out"). Its connection directory keeps
+ * from Redis misses what was published meanwhile (as with ASP.NET's Redis backplane): once the publishing
+ * connection has been ready, `publish` rejects at once while it is reconnecting (nothing is queued), and ioredis
+ * renews the subscription when it is back. Nothing is read from the environment: the application passes its
+ * client or URL (docs/hub.md "Scale-out"). Its connection directory keeps
  * `{channelPrefix}connection:{hash}` keys (a node id, with a time to live) on the publishing connection.
  *
  * @example createRedisBackplane({ redis: new Redis(config.redisUrl) })
@@ -45,6 +47,11 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
   const { publisher, subscriber, ownsPublisher } = connectionsOf(options);
   const handlers = new Map<string, Set<(envelope: BackplaneEnvelope) => void>>();
   let connected: Promise<void> | undefined;
+  // Before its first `ready` (an application's client still connecting), commands wait in ioredis' queue.
+  let publisherWasReady = publisher.status === 'ready';
+  publisher.once('ready', () => {
+    publisherWasReady = true;
+  });
   const connect = (): Promise<void> =>
     (connected ??= Promise.all([connectIfIdle(publisher), connectIfIdle(subscriber)]).then(() => undefined));
 
@@ -105,6 +112,11 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
     },
     async publish(channel, envelope) {
       await connect();
+      // At-most-once: while the publishing connection is down (ioredis reconnecting), fail at once instead of
+      // queueing, so a send neither waits for the retries nor reaches other nodes late after Redis returns.
+      if (publisherWasReady && publisher.status !== 'ready') {
+        throw new Error(`Redis is not connected (${publisher.status}).`);
+      }
       await publisher.publish(prefix + channel, Buffer.from(encode(envelope)));
     },
     async close() {
