@@ -2,7 +2,6 @@ import {
   authorizationCodeFields,
   authorizeUrl,
   cliEnvironment,
-  createPostgresSchema,
   endpointUrl,
   expectedErrorResponse,
   postForm,
@@ -15,7 +14,6 @@ import {
   signClientAssertion,
   JWT_BEARER_ASSERTION_TYPE,
   signInThrough,
-  startCluster,
   startTestServer,
   testRedisUrl,
   TestBrowser,
@@ -23,11 +21,11 @@ import {
   type Cluster,
   type InteractiveScenario,
   type PostgresSchema,
-  type TestServer,
 } from '@tessera/testkit';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSeededCluster, type SeededCluster } from './support/seeded-cluster.js';
 
 // Three `tessera serve` processes on one PostgreSQL schema and one Redis, behind a front that sends each request
 // to the next node: what one node issues or records, every other node honours or refuses, across processes.
@@ -35,36 +33,34 @@ const available = (await postgresAvailable()) && (await redisAvailable());
 
 const MAX_FAILURES = 3;
 
+let running: SeededCluster<{ s: InteractiveScenario; cc: ClientCredentialsScenario }> | undefined;
 let schema: PostgresSchema;
-let seeder: TestServer;
 let cluster: Cluster;
 let s: InteractiveScenario;
 let cc: ClientCredentialsScenario;
 
 beforeAll(async () => {
   if (!available) return;
-  schema = await createPostgresSchema();
-  cluster = await startCluster({
-    nodes: 3,
-    databaseUrl: schema.url,
-    redisUrl: testRedisUrl,
-    env: {
-      TESSERA_SIGN_IN_MAX_FAILURES_PER_ACCOUNT: String(MAX_FAILURES),
-      TESSERA_STRICT_ASSERTION_JTI: 'true',
+  running = await startSeededCluster(
+    {
+      nodes: 3,
+      redisUrl: testRedisUrl,
+      env: {
+        TESSERA_SIGN_IN_MAX_FAILURES_PER_ACCOUNT: String(MAX_FAILURES),
+        TESSERA_STRICT_ASSERTION_JTI: 'true',
+      },
     },
-  });
-  // Seeded in this process on the same schema: the nodes see it at their next directory poll.
-  seeder = await startTestServer({ databaseUrl: schema.url });
-  s = await seedInteractiveScenario(seeder.directory);
-  cc = await seedClientCredentialsScenario(seeder.directory);
-  await seeder.close();
+    async (seeder) => ({
+      s: await seedInteractiveScenario(seeder.directory),
+      cc: await seedClientCredentialsScenario(seeder.directory),
+    }),
+  );
+  ({ schema, cluster } = running);
+  ({ s, cc } = running.seeded);
 }, 60_000);
 
 afterAll(async () => {
-  if (!available) return;
-  // Undefined when the cluster failed to start (beforeAll reports why).
-  await (cluster as Cluster | undefined)?.close();
-  await (schema as PostgresSchema | undefined)?.drop();
+  await running?.close();
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

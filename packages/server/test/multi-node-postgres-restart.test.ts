@@ -1,22 +1,19 @@
 import {
   authorizationCodeFields,
   authorizeUrl,
-  createPostgresSchema,
   endpointUrl,
   postForm,
   postgresAvailable,
   seedClientCredentialsScenario,
   seedInteractiveScenario,
   signInThrough,
-  startCluster,
-  startTestServer,
   TestBrowser,
   type ClientCredentialsScenario,
   type Cluster,
   type InteractiveScenario,
-  type PostgresSchema,
 } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSeededCluster, type SeededCluster } from './support/seeded-cluster.js';
 
 // A PostgreSQL restart as three `tessera serve` processes see it, under a steady token load through the front:
 // the relay between the nodes and PostgreSQL drops every connection and refuses new ones for a few seconds.
@@ -26,30 +23,26 @@ const available = await postgresAvailable();
 
 const DOWN_MS = 3000;
 
-let schema: PostgresSchema;
+let running: SeededCluster<{ s: InteractiveScenario; cc: ClientCredentialsScenario }> | undefined;
 let cluster: Cluster;
 let s: InteractiveScenario;
 let cc: ClientCredentialsScenario;
 
 beforeAll(async () => {
   if (!available) return;
-  schema = await createPostgresSchema();
-  cluster = await startCluster({
-    nodes: 3,
-    databaseUrl: schema.url,
-    env: { TESSERA_DATABASE_CONNECTION_TIMEOUT_MS: '2000' },
-  });
-  const seeder = await startTestServer({ databaseUrl: schema.url });
-  s = await seedInteractiveScenario(seeder.directory);
-  cc = await seedClientCredentialsScenario(seeder.directory);
-  await seeder.close();
+  running = await startSeededCluster(
+    { nodes: 3, env: { TESSERA_DATABASE_CONNECTION_TIMEOUT_MS: '2000' } },
+    async (seeder) => ({
+      s: await seedInteractiveScenario(seeder.directory),
+      cc: await seedClientCredentialsScenario(seeder.directory),
+    }),
+  );
+  ({ cluster } = running);
+  ({ s, cc } = running.seeded);
 }, 60_000);
 
 afterAll(async () => {
-  if (!available) return;
-  // Undefined when the cluster failed to start (beforeAll reports why).
-  await (cluster as Cluster | undefined)?.close();
-  await (schema as PostgresSchema | undefined)?.drop();
+  await running?.close();
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,7 +1,6 @@
 import {
   authorizeUrl,
   cliEnvironment,
-  createPostgresSchema,
   endpointUrl,
   expectedErrorResponse,
   postForm,
@@ -10,21 +9,19 @@ import {
   redisAvailable,
   runTesseraCli,
   seedInteractiveScenario,
-  startCluster,
-  startTestServer,
   testRedisUrl,
   TestBrowser,
   type BrowserResponse,
   type Cluster,
   type InteractiveScenario,
   type PostgresSchema,
-  type TestServer,
 } from '@tessera/testkit';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GRAPH, seedScenarioWith } from './support/management-api.js';
+import { startSeededCluster, type SeededCluster } from './support/seeded-cluster.js';
 
 // Replay checks held in the shared store, across processes: two `tessera serve` processes on one PostgreSQL schema
 // and one Redis, behind the round-robin front. A TOTP code used through one node is refused through the other
@@ -39,39 +36,41 @@ const redisUrl = (() => {
   return url.toString();
 })();
 
+let running: SeededCluster<{ s: InteractiveScenario; admin: DirectoryAdmin }> | undefined;
 let schema: PostgresSchema;
-let seeder: TestServer;
 let cluster: Cluster;
 let s: InteractiveScenario;
 /** A daemon holding `Application.ReadWrite.All` on the directory API. */
-let admin: { tenantId: string; appId: string; secret: string };
+let admin: DirectoryAdmin;
+
+interface DirectoryAdmin {
+  readonly tenantId: string;
+  readonly appId: string;
+  readonly secret: string;
+}
 
 beforeAll(async () => {
   if (!available) return;
-  schema = await createPostgresSchema();
-  cluster = await startCluster({ nodes: 2, databaseUrl: schema.url, redisUrl });
-  // Seeded in this process on the same schema: the nodes see it at their next directory poll.
-  seeder = await startTestServer({ databaseUrl: schema.url });
-  s = await seedInteractiveScenario(seeder.directory);
-  await seeder.directory.conditionalAccessPolicies.create(s.tenantId, {
-    displayName: 'MFA for the Files API',
-    state: 'enabled',
-    conditions: {
-      users: { includeUsers: ['All'] },
-      applications: { includeApplications: [s.api.appId] },
-    },
-    grantControls: { operator: 'OR', builtInControls: ['mfa'] },
+  running = await startSeededCluster({ nodes: 2, redisUrl }, async (seeder) => {
+    const scenario = await seedInteractiveScenario(seeder.directory);
+    await seeder.directory.conditionalAccessPolicies.create(scenario.tenantId, {
+      displayName: 'MFA for the Files API',
+      state: 'enabled',
+      conditions: {
+        users: { includeUsers: ['All'] },
+        applications: { includeApplications: [scenario.api.appId] },
+      },
+      grantControls: { operator: 'OR', builtInControls: ['mfa'] },
+    });
+    const directoryAdmin = await seedScenarioWith(seeder, ['Application.ReadWrite.All']);
+    return { s: scenario, admin: { tenantId: directoryAdmin.tenantId, ...directoryAdmin.daemon } };
   });
-  const directoryAdmin = await seedScenarioWith(seeder, ['Application.ReadWrite.All']);
-  admin = { tenantId: directoryAdmin.tenantId, ...directoryAdmin.daemon };
-  await seeder.close();
+  ({ schema, cluster } = running);
+  ({ s, admin } = running.seeded);
 }, 60_000);
 
 afterAll(async () => {
-  if (!available) return;
-  // Undefined when the cluster failed to start (beforeAll reports why).
-  await (cluster as Cluster | undefined)?.close();
-  await (schema as PostgresSchema | undefined)?.drop();
+  await running?.close();
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
