@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { HubConnection } from '@microsoft/signalr';
 import {
@@ -8,8 +8,7 @@ import {
   type HubCallerContext,
   type HubLogger,
 } from '@tessera/hub';
-import { freePort, underCi } from '@tessera/testkit';
-import { Redis } from 'ioredis';
+import { freePort, redisServerInstalled, startRedisServer } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, sleep, startHub, until, type RunningHub } from './support/hub.js';
 import { startIdentity, type IdentityFixture } from './support/identity.js';
@@ -18,42 +17,9 @@ import { startIdentity, type IdentityFixture } from './support/identity.js';
 // to all, to a group and to a user still reach the connections on the sending node, invocations keep answering and
 // the failed publish is logged; once it is back on the same port the backplane resubscribes and sends cross nodes
 // again, each message delivered once.
-const redisServer = await new Promise<boolean>((resolve) => {
-  const probe = spawn('redis-server', ['--version'], { stdio: 'ignore' });
-  probe.on('error', () => {
-    resolve(false);
-  });
-  probe.on('exit', (code) => {
-    resolve(code === 0);
-  });
-});
-if (!redisServer) {
-  if (underCi) throw new Error('redis-server is not installed; CI requires it.');
-  console.warn('\n!!! redis-server is not installed: SKIPPING the hub Redis restart tests.\n');
-}
+const redisServer = await redisServerInstalled('the hub Redis restart tests');
 
 const PATH = '/hubs/restart';
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50 });
-  probe.on('error', () => undefined);
-  for (let attempt = 0; attempt < 100; attempt++) {
-    try {
-      await probe.connect().catch(() => undefined);
-      await probe.ping();
-      break;
-    } catch {
-      await sleep(50);
-    }
-  }
-  probe.disconnect();
-  return child;
-}
 
 /** A logger that keeps the messages of `error` calls. */
 function recordingLogger(errors: string[]): HubLogger {
@@ -101,7 +67,7 @@ describe.runIf(redisServer)('hub nodes through a Redis restart', () => {
 
   beforeAll(async () => {
     port = await freePort();
-    redis = await startRedis(port);
+    redis = await startRedisServer(port);
     identity = await startIdentity();
     for (let node = 0; node < 2; node++) {
       const backplane = createRedisBackplane({ url: `redis://127.0.0.1:${port}` });
@@ -173,7 +139,7 @@ describe.runIf(redisServer)('hub nodes through a Redis restart', () => {
   });
 
   it('resubscribes once Redis is back on the same port, and crosses nodes again exactly once', async () => {
-    redis = await startRedis(port);
+    redis = await startRedisServer(port);
     const deadline = Date.now() + 8000;
     let probe = 0;
     while (!bobInbox.all.some((message) => message.startsWith('probe '))) {

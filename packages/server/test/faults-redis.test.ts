@@ -1,11 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import {
   freePort,
+  redisServerInstalled,
   seedInteractiveScenario,
+  startRedisServer,
   startTestServer,
   TestBrowser,
-  underCi,
   type InteractiveScenario,
   type TestServer,
 } from '@tessera/testkit';
@@ -15,43 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Redis faults under the sign-in throttle, against a redis-server of this suite's own on a free port: a stalled
 // Redis (CLIENT PAUSE) delays a password sign-in by at most the command timeout; a stopped Redis moves counting to
 // the database, where the lockout still holds; once Redis answers again it counts there again.
-const redisServer = await new Promise<boolean>((resolve) => {
-  const probe = spawn('redis-server', ['--version'], { stdio: 'ignore' });
-  probe.on('error', () => {
-    resolve(false);
-  });
-  probe.on('exit', (code) => {
-    resolve(code === 0);
-  });
-});
-if (!redisServer) {
-  if (underCi) throw new Error('redis-server is not installed; CI requires it.');
-  console.warn('\n!!! redis-server is not installed: SKIPPING the Redis fault tests.\n');
-}
+const redisServer = await redisServerInstalled('the Redis fault tests');
 
 const MAX_FAILURES = 3;
 const COMMAND_TIMEOUT_MS = 300;
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50 });
-  probe.on('error', () => undefined);
-  for (let i = 0; i < 100; i++) {
-    try {
-      await probe.connect().catch(() => undefined);
-      await probe.ping();
-      break;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  probe.disconnect();
-  return child;
-}
 
 describe.runIf(redisServer)('sign-in throttling when Redis stalls or stops', () => {
   let port: number;
@@ -62,7 +30,7 @@ describe.runIf(redisServer)('sign-in throttling when Redis stalls or stops', () 
 
   beforeAll(async () => {
     port = await freePort();
-    redis = await startRedis(port);
+    redis = await startRedisServer(port);
     probe = new Redis(port, '127.0.0.1', { retryStrategy: () => 100 });
     probe.on('error', () => undefined);
     server = await startTestServer({
@@ -126,7 +94,7 @@ describe.runIf(redisServer)('sign-in throttling when Redis stalls or stops', () 
     // Locked through the database: the right password is refused unchecked.
     expect(await signIn(user, s.password)).toBe(429);
 
-    redis = await startRedis(port);
+    redis = await startRedisServer(port);
     // The throttle tries Redis again within its retry interval (2 s): a sign-in then counts in Redis.
     const deadline = Date.now() + 10_000;
     let keys: string[] = [];

@@ -11,3 +11,4 @@ export * from './interactive-server.js';
 export * from './spa-page.js';
 export * from './cluster.js';
 export * from './ports.js';
+export * from './redis-server.js';
