@@ -65,7 +65,7 @@ const byRegistry = new WeakMap<Registry, RegistryMetrics>();
  * - `tessera_hub_invocations_total{hub,outcome}` (counter): `completed`, `failed` (the method threw or its result
  *   could not be written), `refused` (rate limit, unknown method, stream limits, policy, argument count, expired
  *   token), `cancelled` (a server stream the client or the connection's end cancelled);
- * - `tessera_hub_connections_refused_total{reason}` (counter): negotiate and connection requests refused, by the
+ * - `tessera_hub_connections_refused_total{hub,reason}` (counter): negotiate and connection requests refused, by the
  *   refusal's name (`authenticationFailed`, `originNotAllowed`, `connectionNotFound`, …).
  *
  * @throws Error from prom-client when `registry` already holds a metric of one of these names that this function
@@ -131,8 +131,8 @@ function register(registry: Registry): RegistryMetrics {
   });
   const refused = new Counter({
     name: 'tessera_hub_connections_refused_total',
-    help: 'Hub negotiate and connection requests refused, by reason.',
-    labelNames: ['reason'],
+    help: 'Hub negotiate and connection requests refused, by hub and reason.',
+    labelNames: ['hub', 'reason'],
     registers: [registry],
     collect() {
       for (const metrics of hubs) reportRefusals(this, metrics);
@@ -160,7 +160,7 @@ function reportInvocations(counter: Counter, metrics: HubMetrics): void {
 function reportRefusals(counter: Counter, metrics: HubMetrics): void {
   for (const [reason, count] of metrics.refused) {
     const delta = count - (metrics.reported.refused.get(reason) ?? 0);
-    if (delta > 0) counter.inc({ reason }, delta);
+    if (delta > 0) counter.inc({ hub: metrics.hub, reason }, delta);
     metrics.reported.refused.set(reason, count);
   }
 }

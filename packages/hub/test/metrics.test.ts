@@ -67,8 +67,12 @@ describe('hub metrics', () => {
     await until(() => running?.hub.connectionCount === 0);
     text = await registry.metrics();
     expect(series(text, 'tessera_hub_connections', `${hubLabel},transport="WebSockets"`)).toBe(0);
-    expect(series(text, 'tessera_hub_connections_refused_total', 'reason="originNotAllowed"')).toBe(1);
-    expect(series(text, 'tessera_hub_connections_refused_total', 'reason="connectionNotFound"')).toBe(1);
+    expect(
+      series(text, 'tessera_hub_connections_refused_total', `${hubLabel},reason="originNotAllowed"`),
+    ).toBe(1);
+    expect(
+      series(text, 'tessera_hub_connections_refused_total', `${hubLabel},reason="connectionNotFound"`),
+    ).toBe(1);
     // Counters never go back: a second scrape reports the same totals.
     expect(
       series(await registry.metrics(), 'tessera_hub_invocations_total', `${hubLabel},outcome="completed"`),
