@@ -264,6 +264,50 @@ describe.each(dialects)('revocation reaches access tokens on $name', ({ database
     },
   );
 
+  it.runIf(available)(
+    'a multi-tenant client’s tokens are introspected and revoked only at an endpoint that admits their tenant',
+    async () => {
+      // A multi-tenant web app of the home tenant, also installed in another tenant: it authenticates at both
+      // tenants' endpoints, but its home tenant's tokens are foreign at the other's.
+      const other = await server.directory.tenants.create({
+        displayName: 'Fabrikam',
+        domains: [`revocation-other-${database}.example`],
+      });
+      const { application } = await server.directory.applications.create({
+        tenant: s.tenantId,
+        displayName: 'Multi-tenant web app',
+        signInAudience: 'AzureADMultipleOrgs',
+        redirectUris: { web: ['https://multi.example/cb'] },
+      });
+      const { secretText } = await server.directory.credentials.addPassword({ appId: application.appId });
+      await server.directory.servicePrincipals.create(other.id, application.appId);
+      await server.server.refresh();
+      const client = { client_id: application.appId, client_secret: secretText };
+      const at = (segment: string, name: string, fields: Record<string, string>) =>
+        fetch(`${listeningUrl(server)}/${segment}/oauth2/v2.0/${name}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ ...client, ...fields }),
+        });
+      const issued = await at(s.tenantId, 'token', {
+        grant_type: 'client_credentials',
+        scope: 'https://graph.microsoft.com/.default',
+      });
+      const { access_token: token } = (await issued.json()) as { access_token: string };
+      expect(decodeJwt(token).tid).toBe(s.tenantId);
+
+      const introspected = await at(other.id, 'introspect', { token });
+      expect([introspected.status, await introspected.json()]).toEqual([200, { active: false }]);
+      const revoked = await at(other.id, 'revoke', { token });
+      expect([revoked.status, await revoked.text()]).toEqual([200, '']);
+      // Nothing was revoked: the token is active at its own tenant's endpoint and at `organizations`.
+      for (const segment of [s.tenantId, 'organizations']) {
+        const answer = await at(segment, 'introspect', { token });
+        expect(await answer.json()).toMatchObject({ active: true, tid: s.tenantId });
+      }
+    },
+  );
+
   it.skipIf(!available)(
     "a disabled user's tokens stop being active (access and refresh) and userinfo refuses them",
     async () => {

@@ -2,6 +2,7 @@ import { IdentityError } from '@tessera/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { isAudienceOf } from '../directory/identifiers.js';
+import { segmentAdmitsTenant } from '../directory/tenant-segment.js';
 import { openRefreshToken, tokenHash } from '../tokens/opaque-tokens.js';
 import { pairwiseSubject, responseScope } from '../tokens/user-tokens.js';
 import { verifyOwnAccessToken } from '../tokens/verify-own-token.js';
@@ -10,11 +11,13 @@ import { tokenRequestOf } from './token-request.js';
 /**
  * `POST /{tenant}/oauth2/v2.0/introspect` (RFC 7662) for confidential clients (7000218 otherwise): refresh and
  * access tokens the calling client holds or is the audience of are `active` while unexpired, unrevoked (their grant
- * neither) and their user enabled; everything else, ID tokens included, is `{ "active": false }` (§2.2).
+ * neither) and their user enabled; everything else, ID tokens included, is `{ "active": false }` (§2.2). A token
+ * of a tenant the `{tenant}` segment does not admit (another tenant's, or any at `consumers`) is not active there,
+ * as its code or refresh token would not be redeemed there.
  */
 export function registerIntrospectionEndpoint(app: FastifyInstance, context: ServerContext): void {
   app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/introspect', async (request, reply) => {
-    const { token, client } = await tokenRequestOf(context, request);
+    const { token, client, tenantSegment } = await tokenRequestOf(context, request);
     if (client.clientAuthenticationLevel === '0') throw new IdentityError(7000218);
     const now = context.now();
     const inactive = { active: false };
@@ -25,6 +28,7 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, context: Ser
       if (
         family === undefined ||
         family.authentication.clientId !== client.application.appId ||
+        !segmentAdmitsTenant(tenantSegment, family.authentication.tenantId) ||
         family.revokedAt !== null ||
         context.revocations.isGrantRevoked(family.familyId) ||
         // A disabled user's tokens are no longer redeemable (50057), so not active either.
@@ -58,6 +62,8 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, context: Ser
     });
     if (!verified.ok) return send(inactive);
     const { claims } = verified;
+    if (typeof claims.tid !== 'string' || !segmentAdmitsTenant(tenantSegment, claims.tid))
+      return send(inactive);
     const appId = client.application.appId;
     const allowed =
       isAudienceOf(client.application, claims.aud) || claims.azp === appId || claims.appid === appId;

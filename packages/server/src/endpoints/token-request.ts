@@ -3,18 +3,20 @@ import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { identifyClient, type GrantClient } from '../grants/client-identity.js';
 import { formParameters } from '../http/form.js';
-import { resolveTenantSegment } from '../directory/tenant-segment.js';
+import { resolveTenantSegment, type ResolvedTenantSegment } from '../directory/tenant-segment.js';
 
 /**
- * The `token` parameter of a revocation (RFC 7009 §2.1) or introspection (RFC 7662 §2.1) request and the client
- * that sent it, identified as at the token endpoint (credentials when presented, else a public `client_id`).
+ * The `token` parameter of a revocation (RFC 7009 §2.1) or introspection (RFC 7662 §2.1) request, the client
+ * that sent it, identified as at the token endpoint (credentials when presented, else a public `client_id`), and
+ * the `{tenant}` segment it was sent to (a token is only introspected or revoked at an endpoint that admits its
+ * tenant: see `segmentAdmitsTenant`).
  *
  * @throws IdentityError 900144 (no `token`), the tenant segment's errors, and {@link identifyClient}'s.
  */
 export async function tokenRequestOf(
   context: ServerContext,
   request: FastifyRequest<{ Params: { tenant: string } }>,
-): Promise<{ token: string; client: GrantClient }> {
+): Promise<{ token: string; client: GrantClient; tenantSegment: ResolvedTenantSegment }> {
   const params = formParameters(request);
   const tenantSegment = await resolveTenantSegment(request.params.tenant, context.cache);
   const token = params.token;
@@ -24,5 +26,5 @@ export async function tokenRequestOf(
     authorization: request.headers.authorization,
     tenantSegment,
   });
-  return { token, client };
+  return { token, client, tenantSegment };
 }
