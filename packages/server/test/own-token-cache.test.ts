@@ -54,7 +54,7 @@ function accessToken(changes: Record<string, unknown> = {}, typ = 'at+jwt'): Pro
     grant_id: 'g1',
     ...changes,
   };
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ, kid: 'k1' }).sign(signingKey);
+  return new SignJWT(claims).setProtectedHeader({ typ, alg: 'ES256', kid: 'k1', x5t: 'x' }).sign(signingKey);
 }
 
 const verify = (token: string, checks?: OwnTokenChecks, base = BASE, skew = SKEW_SECONDS) =>

@@ -59,9 +59,12 @@ async function sign(
   header: { typ?: string; kid?: string } = {},
   key: Key = signingKey,
 ): Promise<string> {
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: 'RS256', typ: header.typ ?? 'at+jwt', kid: header.kid ?? 'k1' })
-    .sign(key);
+  return (
+    new SignJWT(claims)
+      // The header shape this server signs with (jws.ts): typ, alg, kid and the key's x5t.
+      .setProtectedHeader({ typ: header.typ ?? 'at+jwt', alg: 'RS256', kid: header.kid ?? 'k1', x5t: 'x' })
+      .sign(key)
+  );
 }
 
 const revokedGrant: OwnTokenChecks['revocations'] = { isRevoked: (claims) => claims.grant_id === 'g1' };

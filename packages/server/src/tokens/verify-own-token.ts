@@ -1,4 +1,6 @@
-import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import { createPublicKey, verify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
+import type { SigningAlgorithm } from '../keys/algorithms.js';
+import type { JWK, JWTPayload } from 'jose';
 import type { KeyRing } from '../keys/key-ring.js';
 import { issuerV1, issuerV2 } from './issuer.js';
 import type { RevocationList } from './revocations.js';
@@ -8,8 +10,10 @@ const MAX_TOKEN_LENGTH = 16_384;
 
 /**
  * Why a token this server was shown is not one it accepts:
- * - `malformed`: not a JWT, longer than 16384 characters, or without a string `tid`;
- * - `bad_signature`: not signed by a published key with RS256 / ES256 (RFC 7515 §5.2);
+ * - `malformed`: not a JWT (three parts of canonical base64url, a JSON object header and payload), longer than
+ *   16384 characters, without a string `tid`, or with an `iat` or `exp` that is not a number;
+ * - `bad_signature`: not signed by a published key with RS256 / ES256 (RFC 7515 §5.2) under the protected header
+ *   this server signs with (`typ`, `alg`, `kid`, `x5t` and no other member);
  * - `expired` / `not_yet_valid`: outside `nbf`..`exp`, beyond the clock skew (RFC 7519 §4.1.4, §4.1.5);
  * - `wrong_issuer`: `iss` is not the v1 or v2 issuer of its own `tid`;
  * - `wrong_tenant`: issued in another tenant than the one required;
@@ -63,6 +67,19 @@ export type OwnTokenVerifier = (
  * whose signature verified is remembered (per key ring, at most {@link MAX_CACHED_VERIFIED_TOKENS}), so presenting
  * it again skips the signature check; its lifetime, tenant and revocations are checked again on every call.
  *
+ * Only what this server signs (`jws.ts`) is accepted: three parts of canonical unpadded base64url (RFC 7515 §2,
+ * RFC 4648 §5, §3.5), a protected header of exactly `typ` (`at+jwt` or `JWT`), `alg` (RS256 or ES256, the published
+ * key's), `kid` (a published key) and `x5t` (that key's certificate thumbprint) — any other member (`crit`, `jku`,
+ * `jwk`, `b64`, ...) or algorithm (`none`, HS256, PS256, ...) is `bad_signature` — and a payload that is a JSON
+ * object.
+ *
+ * The signature is checked with `node:crypto` (`crypto.verify`, ES256 as R‖S, RFC 7518 §3.4) against a public
+ * `KeyObject` imported once per published key, not with jose's `jwtVerify`: jose 6 verifies through WebCrypto,
+ * which cost about 90 µs per RS256 token against about 34 µs here, and every On-Behalf-Of and token exchange
+ * verifies a new user token (bench:obo, 2026-12-02). Token signing does the same for the same reason (`jws.ts`).
+ * The claims checks are jose's, in jose's order; jose stays for everything else JOSE, and the tests check this
+ * verifier against tokens signed by jose.
+ *
  * @see RFC 7519 §7.2, RFC 7515 §5.2
  */
 export const verifyOwnToken: OwnTokenVerifier = (...args) => verifyOwn('any', ...args);
@@ -75,11 +92,19 @@ export const verifyOwnToken: OwnTokenVerifier = (...args) => verifyOwn('any', ..
  */
 export const verifyOwnAccessToken: OwnTokenVerifier = (...args) => verifyOwn('access_token', ...args);
 
-async function verifyOwn(
+/** The verification, synchronous: no step waits (the signature check is one `crypto.verify` call, ~34 µs). */
+function verifyOwn(
+  accepted: 'any' | 'access_token',
+  ...args: Parameters<OwnTokenVerifier>
+): Promise<OwnTokenVerification> {
+  return Promise.resolve(verifyOwnNow(accepted, ...args));
+}
+
+function verifyOwnNow(
   accepted: 'any' | 'access_token',
   ...[keyRing, base, token, clockSkewSeconds, checks = {}]: Parameters<OwnTokenVerifier>
-): Promise<OwnTokenVerification> {
-  const verified = await verifyOwnJwt(keyRing, base, token, clockSkewSeconds);
+): OwnTokenVerification {
+  const verified = verifyOwnJwt(keyRing, base, token, clockSkewSeconds);
   if (!verified.ok) return verified;
   const { payload, typ } = verified;
   if (accepted === 'access_token' && !isAccessToken(payload, typ))
@@ -102,21 +127,17 @@ function isAccessToken(payload: JWTPayload, typ: string | undefined): boolean {
   );
 }
 
-/** The key set of each published key list (one per key ring), so each key is imported once, not per token. */
-const keySets = new WeakMap<readonly JWK[], ReturnType<typeof createLocalJWKSet>>();
+/** A published key ready to check signatures: its algorithm, certificate thumbprint and `crypto.verify` key. */
+interface VerificationKey {
+  readonly alg: SigningAlgorithm;
+  readonly x5t: string;
+  readonly key: KeyObject | VerifyKeyObjectInput;
+}
 
-/**
- * jose's local key set of `keys`, made on first use and kept while the list lives: the set caches each imported
- * key, so verifying a token does not import the RSA or EC key again (an import costs more than the signature
- * check).
- */
-function localKeySet(keys: readonly JWK[]): ReturnType<typeof createLocalJWKSet> {
-  let set = keySets.get(keys);
-  if (set === undefined) {
-    set = createLocalJWKSet({ keys: keys.map((key) => ({ ...key })) });
-    keySets.set(keys, set);
-  }
-  return set;
+/** A protected header this server signs with, checked: its `typ` and the published key its `kid` names. */
+interface CheckedHeader {
+  readonly typ: string;
+  readonly key: VerificationKey;
 }
 
 /** A JWT whose signature and issuer were verified: its claims and its header's `typ`. */
@@ -127,19 +148,90 @@ interface VerifiedJwt {
   readonly base: string;
 }
 
+/** What is derived from one published key list (one per key ring), and forgotten with it. */
+interface KeyListState {
+  /** Per `kid`: its key, or null when the key is unusable or its `kid` is published twice (never chosen). */
+  readonly keys: ReadonlyMap<string, VerificationKey | null>;
+  /** Encoded protected headers accepted, at most {@link ACCEPTED_HEADERS_KEPT} (emptied when full). */
+  readonly headers: Map<string, CheckedHeader>;
+  /** Tokens whose signature verified: the whole token string → its verified claims. */
+  readonly verified: Map<string, VerifiedJwt>;
+}
+
 /** Most verified tokens remembered per published key list (the oldest is forgotten first). */
 export const MAX_CACHED_VERIFIED_TOKENS = 4096;
 
 /**
- * Tokens already verified, per published key list (one per key ring): the whole token string → its verified
- * claims. A client presents the same bearer token on every request for up to an hour (a Graph client paging a
- * collection, a middle tier trading one user's token for On-Behalf-Of), so the signature is checked once, not per
- * request. Only tokens whose signature verified are kept; a new key ring (a key retired from the published set)
- * starts an empty cache, so a token is never accepted under a key this server no longer publishes. Lifetime
- * (`exp`, `nbf` with the caller's clock skew) is checked again on every use, and tenant and revocations are checked
- * after the cache as before.
+ * Accepted header segments kept per key list: the server signs with a few keys, each with two `typ`s, so every
+ * token it issues carries one of a handful of header segments.
  */
-const verifiedTokens = new WeakMap<readonly JWK[], Map<string, VerifiedJwt>>();
+const ACCEPTED_HEADERS_KEPT = 16;
+
+/** Smallest RSA modulus accepted, in bits (RFC 7518 §3.3). */
+const MIN_RSA_MODULUS_BITS = 2048;
+
+/** The `typ`s this server signs with (`access-token.ts`, `user-tokens.ts`). */
+const SIGNED_TYPS: ReadonlySet<string> = new Set(['at+jwt', 'JWT']);
+
+/** The protected header members this server signs with (`jws.ts`). */
+const SIGNED_HEADER_MEMBERS: ReadonlySet<string> = new Set(['typ', 'alg', 'kid', 'x5t']);
+
+/**
+ * Per published key list (one per key ring): its public keys, imported once, the header segments accepted and the
+ * tokens verified. A client presents the same bearer token on every request for up to an hour (a Graph client
+ * paging a collection, a middle tier trading one user's token for On-Behalf-Of), so the signature is checked once,
+ * not per request. Only tokens whose signature verified are kept; a new key ring (a key retired from the published
+ * set) starts with nothing remembered, so a token is never accepted under a key this server no longer publishes.
+ * Lifetime (`exp`, `nbf` with the caller's clock skew) is checked again on every use, and tenant and revocations are
+ * checked after the cache as before.
+ */
+const keyListStates = new WeakMap<readonly JWK[], KeyListState>();
+
+function keyListState(keys: readonly JWK[]): KeyListState {
+  let state = keyListStates.get(keys);
+  if (state === undefined) {
+    state = { keys: verificationKeys(keys), headers: new Map(), verified: new Map() };
+    keyListStates.set(keys, state);
+  }
+  return state;
+}
+
+/**
+ * The published keys by `kid`, imported as public `KeyObject`s: an RS256 key must be RSA of at least 2048 bits,
+ * an ES256 key EC on P-256, with `use` `sig` or none (RFC 7517 §4.2); a key that is not, or whose `kid` is not
+ * unique, maps to null and verifies nothing (as jose's local key set refuses several matching keys).
+ */
+function verificationKeys(keys: readonly JWK[]): ReadonlyMap<string, VerificationKey | null> {
+  const byKid = new Map<string, VerificationKey | null>();
+  for (const jwk of keys) {
+    if (typeof jwk.kid !== 'string') continue;
+    const key = byKid.has(jwk.kid) ? null : verificationKey(jwk);
+    byKid.set(jwk.kid, key);
+  }
+  return byKid;
+}
+
+function verificationKey(jwk: JWK): VerificationKey | null {
+  const { x5t } = jwk;
+  const alg: SigningAlgorithm | undefined =
+    jwk.alg === 'RS256' ? 'RS256' : jwk.alg === 'ES256' ? 'ES256' : undefined;
+  if (alg === undefined || typeof x5t !== 'string') return null;
+  if (jwk.use !== undefined && jwk.use !== 'sig') return null;
+  if (jwk.key_ops !== undefined && !jwk.key_ops.includes('verify')) return null;
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: { ...jwk }, format: 'jwk' });
+  } catch {
+    return null;
+  }
+  const details = key.asymmetricKeyDetails;
+  if (alg === 'RS256') {
+    if (key.asymmetricKeyType !== 'rsa' || (details?.modulusLength ?? 0) < MIN_RSA_MODULUS_BITS) return null;
+    return { alg, x5t, key };
+  }
+  if (key.asymmetricKeyType !== 'ec' || details?.namedCurve !== 'prime256v1') return null;
+  return { alg, x5t, key: { key, dsaEncoding: 'ieee-p1363' } };
+}
 
 /** The lifetime refusal of verified claims at `nowSeconds`, as jose's `jwtVerify` decides it (RFC 7519 §4.1.4–5). */
 function lifetimeRefusal(
@@ -152,46 +244,78 @@ function lifetimeRefusal(
   return undefined;
 }
 
-async function verifyOwnJwt(
+/**
+ * The refusal of the claims of a token whose signature verified, checked as jose's `jwtVerify` checks them with
+ * `issuer` and `clockTolerance`, in its order and with the reasons its errors stood for: `iss` present and one of
+ * the two issuers, `iat` a number if present, `nbf` (a number, not after now plus the skew), `exp` (a number, after
+ * now minus the skew).
+ */
+function claimsRefusal(
+  payload: JWTPayload,
+  base: string,
+  tid: string,
+  nowSeconds: number,
+  clockSkewSeconds: number,
+): OwnTokenRefusal | undefined {
+  if (!Object.hasOwn(payload, 'iss')) return 'wrong_issuer';
+  if (payload.iss !== issuerV2(base, tid) && payload.iss !== issuerV1(base, tid)) return 'wrong_issuer';
+  if (payload.iat !== undefined && typeof payload.iat !== 'number') return 'malformed';
+  if (payload.nbf !== undefined && typeof payload.nbf !== 'number') return 'not_yet_valid';
+  if (typeof payload.nbf === 'number' && payload.nbf > nowSeconds + clockSkewSeconds) return 'not_yet_valid';
+  if (payload.exp !== undefined && typeof payload.exp !== 'number') return 'malformed';
+  if (typeof payload.exp === 'number' && payload.exp <= nowSeconds - clockSkewSeconds) return 'expired';
+  return undefined;
+}
+
+type JwtOutcome =
+  | { readonly ok: true; readonly payload: JWTPayload; readonly typ: string | undefined }
+  | { readonly ok: false; readonly reason: OwnTokenRefusal };
+
+function verifyOwnJwt(
   keyRing: Pick<KeyRing, 'publishedKeys'>,
   base: string,
   token: string,
   clockSkewSeconds: number,
-): Promise<
-  | { readonly ok: true; readonly payload: JWTPayload; readonly typ: string | undefined }
-  | { readonly ok: false; readonly reason: OwnTokenRefusal }
-> {
+): JwtOutcome {
   if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: 'malformed' };
-  let cache = verifiedTokens.get(keyRing.publishedKeys);
-  const cached = cache?.get(token);
+  const state = keyListState(keyRing.publishedKeys);
+  const cache = state.verified;
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const cached = cache.get(token);
   if (cached !== undefined && cached.base === base) {
-    const refusal = lifetimeRefusal(cached.payload, Math.floor(Date.now() / 1000), clockSkewSeconds);
+    const refusal = lifetimeRefusal(cached.payload, nowSeconds, clockSkewSeconds);
     if (refusal === undefined) return { ok: true, payload: cached.payload, typ: cached.typ };
-    if (refusal === 'expired') cache?.delete(token);
+    if (refusal === 'expired') cache.delete(token);
     return { ok: false, reason: refusal };
   }
-  let tid: unknown;
-  try {
-    tid = decodeJwt(token).tid;
-  } catch {
+
+  const dot = token.indexOf('.');
+  const second = dot === -1 ? -1 : token.indexOf('.', dot + 1);
+  if (dot <= 0 || second === -1 || token.includes('.', second + 1)) return { ok: false, reason: 'malformed' };
+  if (!isCanonicalBase64url(token, 0, dot) || !isCanonicalBase64url(token, dot + 1, second))
     return { ok: false, reason: 'malformed' };
-  }
+  // An empty signature is left to the header and signature checks (`alg: none` is bad_signature, as before).
+  if (second + 1 < token.length && !isCanonicalBase64url(token, second + 1, token.length))
+    return { ok: false, reason: 'malformed' };
+  const payload = jsonObjectOf(token.slice(dot + 1, second));
+  if (payload === undefined) return { ok: false, reason: 'malformed' };
+  const tid = payload.tid;
   if (typeof tid !== 'string') return { ok: false, reason: 'malformed' };
-  let verified: VerifiedJwt;
-  try {
-    const { payload, protectedHeader } = await jwtVerify(token, localKeySet(keyRing.publishedKeys), {
-      issuer: [issuerV2(base, tid), issuerV1(base, tid)],
-      algorithms: ['RS256', 'ES256'],
-      clockTolerance: clockSkewSeconds,
-    });
-    verified = { payload: Object.freeze(payload), typ: protectedHeader.typ, base };
-  } catch (error) {
-    return { ok: false, reason: refusalOf(error) };
+
+  const segment = token.slice(0, dot);
+  let header = state.headers.get(segment);
+  if (header === undefined) {
+    const checked = checkHeader(segment, state.keys);
+    if (typeof checked === 'string') return { ok: false, reason: checked };
+    header = checked;
+    if (state.headers.size >= ACCEPTED_HEADERS_KEPT) state.headers.clear();
+    state.headers.set(segment, header);
   }
-  if (cache === undefined) {
-    cache = new Map();
-    verifiedTokens.set(keyRing.publishedKeys, cache);
-  }
+  if (!signatureVerifies(header.key, token, second)) return { ok: false, reason: 'bad_signature' };
+
+  const refusal = claimsRefusal(payload, base, tid, nowSeconds, clockSkewSeconds);
+  if (refusal !== undefined) return { ok: false, reason: refusal };
+  const verified: VerifiedJwt = { payload: Object.freeze(payload), typ: header.typ, base };
   if (cache.size >= MAX_CACHED_VERIFIED_TOKENS) {
     const oldest = cache.keys().next();
     if (oldest.done !== true) cache.delete(oldest.value);
@@ -200,15 +324,77 @@ async function verifyOwnJwt(
   return { ok: true, payload: verified.payload, typ: verified.typ };
 }
 
-/** The refusal a jose verification error stands for. */
-function refusalOf(error: unknown): OwnTokenRefusal {
-  if (error instanceof errors.JWTExpired) return 'expired';
-  if (error instanceof errors.JWTClaimValidationFailed) {
-    if (error.claim === 'nbf') return 'not_yet_valid';
-    if (error.claim === 'iss') return 'wrong_issuer';
-    return 'malformed';
+/** Whether the signature part of `token` (after the dot at `second`) is `key`'s over the signing input. */
+function signatureVerifies(key: VerificationKey, token: string, second: number): boolean {
+  const signingInput = Buffer.from(token.slice(0, second), 'latin1');
+  const signature = Buffer.from(token.slice(second + 1), 'base64url');
+  try {
+    return verify('sha256', signingInput, key.key, signature);
+  } catch {
+    // A signature of the wrong length for the key, or a key node:crypto cannot use.
+    return false;
   }
-  if (error instanceof errors.JWTInvalid || error instanceof errors.JWSInvalid) return 'malformed';
-  // A signature that does not verify, a key this server does not publish, an algorithm it does not sign with.
-  return 'bad_signature';
+}
+
+/**
+ * Checks a protected header segment (canonical base64url already) against the one this server signs with:
+ * `malformed` when it is not a JSON object, `bad_signature` when it has any member but `typ`, `alg`, `kid` and `x5t`,
+ * a `typ` this server does not sign with, an `alg` other than the published key's (RS256 or ES256), a `kid` that is
+ * not published, or an `x5t` that is not that key's.
+ */
+function checkHeader(
+  segment: string,
+  keys: ReadonlyMap<string, VerificationKey | null>,
+): CheckedHeader | OwnTokenRefusal {
+  const header = jsonObjectOf(segment);
+  if (header === undefined) return 'malformed';
+  for (const member of Object.keys(header)) if (!SIGNED_HEADER_MEMBERS.has(member)) return 'bad_signature';
+  const { typ, alg, kid, x5t } = header;
+  if (typeof typ !== 'string' || !SIGNED_TYPS.has(typ)) return 'bad_signature';
+  if (typeof alg !== 'string' || typeof kid !== 'string' || typeof x5t !== 'string') return 'bad_signature';
+  const key = keys.get(kid);
+  if (key === undefined || key === null || key.alg !== alg || key.x5t !== x5t) return 'bad_signature';
+  return { typ, key };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The JSON object a base64url segment encodes (UTF-8, RFC 7519 §7.2 step 10), or undefined. */
+function jsonObjectOf(segment: string): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8.decode(Buffer.from(segment, 'base64url')));
+  } catch {
+    return undefined;
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+/** The value (0–63) of a base64url character code (RFC 4648 §5), or -1. */
+function sextetOf(code: number): number {
+  if (code >= 65 && code <= 90) return code - 65; // A-Z
+  if (code >= 97 && code <= 122) return code - 71; // a-z
+  if (code >= 48 && code <= 57) return code + 4; // 0-9
+  if (code === 45) return 62; // -
+  if (code === 95) return 63; // _
+  return -1;
+}
+
+/**
+ * Whether `text[start, end)` is non-empty canonical unpadded base64url, the rule the resource library's validator
+ * applies: alphabet only, a length that is not 1 mod 4, and zero pad bits in the last character (RFC 4648 §3.5),
+ * i.e. exactly what encoding its bytes gives, so one token has one spelling.
+ */
+function isCanonicalBase64url(text: string, start: number, end: number): boolean {
+  const length = end - start;
+  if (length === 0 || length % 4 === 1) return false;
+  for (let index = start; index < end; index += 1) {
+    if (sextetOf(text.charCodeAt(index)) === -1) return false;
+  }
+  const last = sextetOf(text.charCodeAt(end - 1));
+  if (length % 4 === 2) return (last & 0b1111) === 0;
+  if (length % 4 === 3) return (last & 0b11) === 0;
+  return true;
 }
