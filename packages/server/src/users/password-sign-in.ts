@@ -3,7 +3,7 @@ import { IdentityError } from '@tessera/protocol';
 import type { User } from '../directory/model.js';
 import { hashPassword } from '../directory/passwords.js';
 import type { DirectoryStore } from '../store/directory-store.js';
-import type { SignInThrottle, ThrottleReservation } from './sign-in-throttle.js';
+import type { SignInThrottle } from './sign-in-throttle.js';
 
 export { ARGON2ID_PARAMETERS, hashPassword } from '../directory/passwords.js';
 
@@ -29,10 +29,11 @@ export class PasswordSignIn {
 
   /**
    * Verifies a user name and password. The attempt is first reserved — counted — against the account name and
-   * the client IP in one atomic step each, so parallel guesses cannot all pass the limit check before any is
-   * counted; a locked key refuses even the right password without verifying it. A wrong password keeps its
-   * reservations (they are its failures); a right one takes back only its own, so a success never erases
-   * failures counted by other attempts.
+   * the client IP, each in one atomic step and both in one transaction ({@link SignInThrottle.reserveAll}), so
+   * parallel guesses cannot all pass the limit check before any is counted; a locked key refuses even the right
+   * password without verifying it (and counts nothing against the other key). A wrong password keeps its
+   * reservations (they are its failures); a right one takes back only its own, both in one transaction, so a
+   * success never erases failures counted by other attempts.
    *
    * @param tenantId when set, the user must belong to this tenant (else treated as unknown).
    * @throws IdentityError 50053 (account or IP locked), 50126 (unknown user or wrong password), 50057 (disabled).
@@ -44,19 +45,14 @@ export class PasswordSignIn {
     tenantId?: string | undefined;
     nowMs: number;
   }): Promise<User> {
-    const account = await this.throttle.reserve(
-      `account:${input.userName.trim().toLowerCase()}`,
-      this.limits.maxFailuresPerAccount,
+    const reservations = await this.throttle.reserveAll(
+      [
+        { key: `account:${input.userName.trim().toLowerCase()}`, limit: this.limits.maxFailuresPerAccount },
+        { key: `ip:${input.clientIp}`, limit: this.limits.maxFailuresPerIp },
+      ],
       input.nowMs,
     );
-    if (account === undefined) throw new IdentityError(50053);
-    let ip: ThrottleReservation | undefined;
-    try {
-      ip = await this.throttle.reserve(`ip:${input.clientIp}`, this.limits.maxFailuresPerIp, input.nowMs);
-    } finally {
-      if (ip === undefined) await this.throttle.release(account);
-    }
-    if (ip === undefined) throw new IdentityError(50053);
+    if (reservations === undefined) throw new IdentityError(50053);
     const found =
       // No user name holds a NUL (and PostgreSQL text cannot): an unknown user, not a database error.
       input.userName.length > 256 || input.password.length > 1024 || input.userName.includes('\u0000')
@@ -74,7 +70,7 @@ export class PasswordSignIn {
       valid = false;
     }
     if (!valid || candidate === undefined) throw new IdentityError(50126);
-    await Promise.all([this.throttle.release(account), this.throttle.release(ip)]);
+    await this.throttle.releaseAll(reservations);
     if (!candidate.accountEnabled) throw new IdentityError(50057);
     const { passwordHash: _hash, ...user } = candidate;
     return user;

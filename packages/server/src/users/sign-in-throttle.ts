@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import type { SignInAttemptRepository } from '../store/repositories/sign-in-attempts.js';
+import type { Database } from '../store/schema.js';
 
 /**
  * One password attempt counted against a throttle key before its verification. Kept (as a failure) when the
@@ -29,10 +31,27 @@ export interface SignInThrottle {
    */
   reserve(key: string, limit: number, nowMs: number): Promise<ThrottleReservation | undefined>;
   /**
+   * Counts one attempt against each of `requests`' keys, in order, each as {@link reserve} would; when a key is
+   * locked, the attempts counted before it are taken back and nothing stays counted. The database throttle does
+   * it all in one transaction (one commit).
+   *
+   * @param nowMs Unix milliseconds.
+   * @returns one reservation per request, in order, or undefined when a key is locked.
+   */
+  reserveAll(requests: readonly ThrottleRequest[], nowMs: number): Promise<ThrottleReservation[] | undefined>;
+  /**
    * Takes back one reservation (its attempt succeeded), only in the window it was counted in; a reservation is
    * taken back at most once.
    */
   release(reservation: ThrottleReservation): Promise<void>;
+  /** {@link release} of each of `reservations`; the database throttle does it in one transaction. */
+  releaseAll(reservations: readonly ThrottleReservation[]): Promise<void>;
+}
+
+/** One key to count an attempt against, and the attempts it may hold per window. */
+export interface ThrottleRequest {
+  readonly key: string;
+  readonly limit: number;
 }
 
 /** Reservations already taken back (by identity), so a second release of one is a no-op. */
@@ -46,12 +65,47 @@ function firstRelease(reservation: ThrottleReservation): boolean {
 }
 
 /**
+ * {@link SignInThrottle.reserveAll} as one {@link SignInThrottle.reserve} after another: a locked key (or an
+ * error) takes back what was counted before it.
+ */
+async function reserveInTurn(
+  throttle: SignInThrottle,
+  requests: readonly ThrottleRequest[],
+  nowMs: number,
+): Promise<ThrottleReservation[] | undefined> {
+  const reservations: ThrottleReservation[] = [];
+  let complete = false;
+  try {
+    for (const { key, limit } of requests) {
+      const reservation = await throttle.reserve(key, limit, nowMs);
+      if (reservation === undefined) return undefined;
+      reservations.push(reservation);
+    }
+    complete = true;
+    return reservations;
+  } finally {
+    if (!complete) await throttle.releaseAll(reservations);
+  }
+}
+
+/** A piece of throttle work waiting for its group commit, and its caller's promise. */
+interface PendingWork {
+  readonly work: (trx: Transaction<Database>) => Promise<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
  * A {@link SignInThrottle} in the database (table `sign_in_attempts`): one conditional upsert per reservation
  * (see {@link SignInAttemptRepository.reserve}), so every node on the same SQLite file or PostgreSQL database
- * shares the counts. Keys are stored as SHA-256 hashes (no account names). Database errors propagate (the
+ * shares the counts. A sign-in's reservations (account and IP) are one transaction, its releases another, and on
+ * SQLite those of concurrent sign-ins share one commit (see {@link DatabaseSignInThrottle.commit}). Keys are stored as SHA-256 hashes (no account names). Database errors propagate (the
  * sign-in fails rather than going unthrottled).
  */
 export class DatabaseSignInThrottle implements SignInThrottle {
+  /** SQLite only: work waiting for the next group commit (see {@link commit}). */
+  private pending: PendingWork[] = [];
+
   /** @param windowMs length of the counting window and of a lockout, in milliseconds. */
   constructor(
     private readonly attempts: SignInAttemptRepository,
@@ -59,13 +113,82 @@ export class DatabaseSignInThrottle implements SignInThrottle {
   ) {}
 
   async reserve(key: string, limit: number, nowMs: number): Promise<ThrottleReservation | undefined> {
-    const window = await this.attempts.reserve(hashKey(key), limit, this.windowMs, nowMs);
-    return window === undefined ? undefined : { key, window };
+    return (await this.reserveAll([{ key, limit }], nowMs))?.[0];
+  }
+
+  /** One transaction: each key's conditional upsert in order; a locked key takes back the ones before it. */
+  reserveAll(
+    requests: readonly ThrottleRequest[],
+    nowMs: number,
+  ): Promise<ThrottleReservation[] | undefined> {
+    const hashes = requests.map((request) => hashKey(request.key));
+    return this.commit(async (trx) => {
+      const windows: number[] = [];
+      for (const [index, request] of requests.entries()) {
+        const window = await this.attempts.reserve(
+          hashes[index] ?? '',
+          request.limit,
+          this.windowMs,
+          nowMs,
+          trx,
+        );
+        if (window === undefined) {
+          for (const [counted, start] of windows.entries())
+            await this.attempts.release(hashes[counted] ?? '', start, trx);
+          return undefined;
+        }
+        windows.push(window);
+      }
+      return requests.map((request, index) => ({ key: request.key, window: windows[index] }));
+    });
   }
 
   async release(reservation: ThrottleReservation): Promise<void> {
-    if (typeof reservation.window !== 'number' || !firstRelease(reservation)) return;
-    await this.attempts.release(hashKey(reservation.key), reservation.window);
+    await this.releaseAll([reservation]);
+  }
+
+  /** One transaction: each reservation's conditional decrement. */
+  async releaseAll(reservations: readonly ThrottleReservation[]): Promise<void> {
+    const due = reservations.filter(
+      (reservation): reservation is ThrottleReservation & { readonly window: number } =>
+        typeof reservation.window === 'number' && firstRelease(reservation),
+    );
+    if (due.length === 0) return;
+    await this.commit(async (trx) => {
+      for (const reservation of due)
+        await this.attempts.release(hashKey(reservation.key), reservation.window, trx);
+    });
+  }
+
+  /**
+   * Runs `work` in a transaction. On SQLite (synchronous = FULL) a commit waits for the disk and blocks the event
+   * loop meanwhile: the work asked for in one turn of the event loop — every concurrent sign-in's reservations and
+   * releases — runs in one transaction, one after another in arrival order, each with the same conditional
+   * statements as alone (group commit, one disk sync for all). Each caller's promise settles only after that
+   * commit; a database error fails every caller of the batch (the sign-ins fail rather than go unthrottled). On
+   * PostgreSQL each call is its own transaction.
+   */
+  private commit<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    if (!this.attempts.blockingCommits) return this.attempts.transaction(work);
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (this.pending.length === 1) setImmediate(() => void this.commitPending());
+    });
+  }
+
+  private async commitPending(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      const results = await this.attempts.transaction(async (trx) => {
+        const done: unknown[] = [];
+        for (const { work } of batch) done.push(await work(trx));
+        return done;
+      });
+      batch.forEach(({ resolve }, index) => resolve(results[index]));
+    } catch (error) {
+      for (const { reject } of batch) reject(error);
+    }
   }
 }
 
@@ -171,6 +294,18 @@ export class RedisSignInThrottle implements SignInThrottle {
     }
     if (this.fallback.throttle === undefined) return { key, window: undefined };
     return this.fallback.throttle.reserve(key, limit, nowMs);
+  }
+
+  /** One {@link reserve} after another (each its own atomic script). */
+  reserveAll(
+    requests: readonly ThrottleRequest[],
+    nowMs: number,
+  ): Promise<ThrottleReservation[] | undefined> {
+    return reserveInTurn(this, requests, nowMs);
+  }
+
+  async releaseAll(reservations: readonly ThrottleReservation[]): Promise<void> {
+    await Promise.all(reservations.map((reservation) => this.release(reservation)));
   }
 
   async release(reservation: ThrottleReservation): Promise<void> {

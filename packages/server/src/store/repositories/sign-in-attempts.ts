@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { SqliteAdapter, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../schema.js';
 
 /**
@@ -6,7 +6,17 @@ import type { Database } from '../schema.js';
  * database (`users/sign-in-throttle.ts`). Keys are stored as hex SHA-256 hashes.
  */
 export class SignInAttemptRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** True on SQLite, where every commit waits for the disk on the event loop (see `DatabaseSignInThrottle`). */
+  readonly blockingCommits: boolean;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.blockingCommits = db.getExecutor().adapter instanceof SqliteAdapter;
+  }
+
+  /** Runs `work` in one transaction (one commit for every statement it runs through `trx`). */
+  transaction<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(work);
+  }
 
   /**
    * Reserves one password attempt of a throttle key in one conditional upsert: the attempt is counted before the
@@ -15,6 +25,7 @@ export class SignInAttemptRepository {
    *
    * @param keyHash hex SHA-256 of the throttle key.
    * @param nowMs Unix milliseconds.
+   * @param trx the transaction to run in, if any.
    * @returns the start (Unix ms) of the window the attempt was counted in, or undefined when the key already
    *   holds `limit` attempts in its current window (locked: nothing was counted).
    */
@@ -23,9 +34,10 @@ export class SignInAttemptRepository {
     limit: number,
     windowMs: number,
     nowMs: number,
+    trx?: Transaction<Database>,
   ): Promise<number | undefined> {
     const expired = nowMs - windowMs;
-    const row = await this.db
+    const row = await (trx ?? this.db)
       .insertInto('sign_in_attempts')
       .values({ key_hash: keyHash, attempts: 1, window_started_ms: nowMs })
       .onConflict((oc) =>
@@ -59,10 +71,10 @@ export class SignInAttemptRepository {
 
   /**
    * Takes back one attempt reserved by {@link reserve} (it succeeded): only in the window it was counted in,
-   * never below zero, so a success cannot erase failures counted by anyone else.
+   * never below zero, so a success cannot erase failures counted by anyone else. Inside `trx` when given.
    */
-  async release(keyHash: string, windowStartedMs: number): Promise<void> {
-    await this.db
+  async release(keyHash: string, windowStartedMs: number, trx?: Transaction<Database>): Promise<void> {
+    await (trx ?? this.db)
       .updateTable('sign_in_attempts')
       .set((eb) => ({ attempts: eb('attempts', '-', 1) }))
       .where('key_hash', '=', keyHash)
