@@ -185,7 +185,9 @@ export class DatabaseSignInThrottle implements SignInThrottle {
         for (const { work } of batch) done.push(await work(trx));
         return done;
       });
-      batch.forEach(({ resolve }, index) => resolve(results[index]));
+      batch.forEach(({ resolve }, index) => {
+        resolve(results[index]);
+      });
     } catch (error) {
       for (const { reject } of batch) reject(error);
     }
