@@ -1,4 +1,4 @@
-import { SqliteAdapter, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { CompiledQuery, SqliteAdapter, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { AuthorizedGrant } from '../../directory/model.js';
 import type { AuthenticationEvent } from '../../sessions/authentication-event.js';
 import type { Database, RefreshTokenTable } from '../schema.js';
@@ -36,6 +36,8 @@ export class RefreshTokenFamilyRepository {
   /** SQLite only: rotations waiting for the next group commit (see {@link rotate}). */
   private pending: PendingRotation[] = [];
   private readonly groupCommit: boolean;
+  /** The compiled rotation statement of each shape (see {@link rotationStatement}); at most eight. */
+  private readonly rotationStatements = new Map<string, CompiledRotation>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -140,42 +142,83 @@ export class RefreshTokenFamilyRepository {
     }
   }
 
-  /** One rotation: one conditional UPDATE … RETURNING. */
-  private async rotateIn(
-    db: Kysely<Database>,
-    { familyId, clientId, presentedHash, next, now, unauthenticatedClient, crossOrigin, dpopJkt }: Rotation,
-  ): Promise<Redemption<RefreshTokenFamily>> {
-    const row = await db
+  /**
+   * One rotation: one conditional UPDATE … RETURNING, compiled once per shape ({@link rotationStatement}) and run
+   * with this rotation's values, so the hot path does not build and compile the same Kysely query every time.
+   */
+  private async rotateIn(db: Kysely<Database>, rotation: Rotation): Promise<Redemption<RefreshTokenFamily>> {
+    const statement = this.rotationStatement(rotation);
+    const values: Record<RotationValue, unknown> = {
+      familyId: rotation.familyId,
+      clientId: rotation.clientId,
+      presentedHash: rotation.presentedHash,
+      tokenHash: rotation.next.tokenHash,
+      generation: rotation.next.generation,
+      previousGeneration: rotation.next.generation - 1,
+      expiresAt: rotation.next.expiresAt,
+      now: rotation.now,
+      dpopJkt: rotation.dpopJkt,
+    };
+    const parameters = statement.slots.map((slot) => (typeof slot === 'string' ? values[slot] : slot.value));
+    const { rows } = await db.executeQuery<Selectable<RefreshTokenTable>>(
+      CompiledQuery.raw(statement.sql, parameters),
+    );
+    const [row] = rows;
+    if (row === undefined) return { kind: 'unknown' };
+    return { kind: 'ok', value: fromRow(row) };
+  }
+
+  /**
+   * The rotation statement for the shape of `rotation` (client authenticated or not, cross-origin or not, with a
+   * DPoP key or not): built with Kysely once, with a marker for each value, then kept as its SQL text and the
+   * value each parameter takes (a marker's name, or a constant of the query such as `'spa'`).
+   */
+  private rotationStatement(rotation: Rotation): CompiledRotation {
+    const shape = `${String(rotation.unauthenticatedClient)}|${String(rotation.crossOrigin)}|${String(rotation.dpopJkt !== undefined)}`;
+    let statement = this.rotationStatements.get(shape);
+    if (statement !== undefined) return statement;
+    const marker = (name: RotationValue) => `\u0000rotation:${name}` as unknown as number & string;
+    const { unauthenticatedClient, crossOrigin, dpopJkt } = rotation;
+    const compiled = this.db
       .updateTable('refresh_tokens')
       .set((eb) => ({
-        token_hash: next.tokenHash,
-        generation: next.generation,
-        last_used_at: now,
+        token_hash: marker('tokenHash'),
+        generation: marker('generation'),
+        last_used_at: marker('now'),
         // spa families keep the fixed expiry of their sign-in; others slide.
         expires_at: eb
           .case()
           .when('platform', '=', 'spa')
           .then(eb.ref('expires_at'))
-          .else(next.expiresAt)
+          .else(marker('expiresAt'))
           .end(),
       }))
-      .where('family_id', '=', familyId)
-      .where('client_id', '=', clientId)
-      .where('token_hash', '=', presentedHash)
-      .where('generation', '=', next.generation - 1)
+      .where('family_id', '=', marker('familyId'))
+      .where('client_id', '=', marker('clientId'))
+      .where('token_hash', '=', marker('presentedHash'))
+      .where('generation', '=', marker('previousGeneration'))
       .where('revoked_at', 'is', null)
-      .where('expires_at', '>', now)
+      .where('expires_at', '>', marker('now'))
       .$if(unauthenticatedClient, (qb) => qb.where('platform', '!=', 'web'))
       .$if(crossOrigin !== undefined, (qb) => qb.where('platform', crossOrigin === true ? '=' : '!=', 'spa'))
       .where((eb) =>
         dpopJkt === undefined
           ? eb('dpop_jkt', 'is', null)
-          : eb.or([eb('dpop_jkt', 'is', null), eb('dpop_jkt', '=', dpopJkt)]),
+          : eb.or([eb('dpop_jkt', 'is', null), eb('dpop_jkt', '=', marker('dpopJkt'))]),
       )
       .returningAll()
-      .executeTakeFirst();
-    if (row === undefined) return { kind: 'unknown' };
-    return { kind: 'ok', value: fromRow(row) };
+      .compile();
+    const prefix = '\u0000rotation:';
+    statement = {
+      sql: compiled.sql,
+      slots: compiled.parameters.map((value) =>
+        typeof value === 'string' && value.startsWith(prefix)
+          ? (value.slice(prefix.length) as RotationValue)
+          : { value },
+      ),
+    };
+    this.rotationStatements.set(shape, statement);
+    return statement;
   }
 
   /** A family by id (slow path: explaining a failed rotation, introspection). */
@@ -233,6 +276,24 @@ interface Rotation {
   readonly unauthenticatedClient: boolean;
   readonly crossOrigin: boolean | undefined;
   readonly dpopJkt: string | undefined;
+}
+
+/** The values a rotation statement takes. */
+type RotationValue =
+  | 'familyId'
+  | 'clientId'
+  | 'presentedHash'
+  | 'tokenHash'
+  | 'generation'
+  | 'previousGeneration'
+  | 'expiresAt'
+  | 'now'
+  | 'dpopJkt';
+
+/** A compiled rotation statement: its SQL and, per parameter, the rotation value or the constant it takes. */
+interface CompiledRotation {
+  readonly sql: string;
+  readonly slots: readonly (RotationValue | { readonly value: unknown })[];
 }
 
 /** A rotation waiting for its group commit, and its caller's promise. */
