@@ -4,7 +4,8 @@
  *
  * - `refresh` targets: each connection owns one refresh token chain. It POSTs `grant_type=refresh_token` with
  *   the chain's latest token, takes the rotated `refresh_token` from the response and sends it next; a chain is
- *   never presented twice (that would revoke its family). A chain that gets anything but a token response stops
+ *   never presented twice (that would revoke its family). Every response must also carry an RS256 JWT access
+ *   token and an RS256 id_token, so both servers are held to the same two signatures per grant. A chain that gets anything but a token response stops
  *   and is reported (the run then fails).
  * - `signin` targets: each connection POSTs the sign-in form (fixed body and CSRF cookie, obtained once from the
  *   real sign-in page) and expects a redirect to the app with an authorization code.
@@ -53,6 +54,19 @@ function post(agent, url, body, headers) {
   });
 }
 
+/** True for a compact JWS whose protected header says RS256. */
+function isRs256Jwt(token) {
+  if (typeof token !== 'string' || token.split('.').length !== 3) return false;
+  try {
+    return (
+      JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8')).alg ===
+      'RS256'
+    );
+  } catch {
+    return false;
+  }
+}
+
 /** A connection of a target: its agent and, for refresh targets, its chain. */
 function connections(target) {
   return Array.from({ length: job.connections }, (_, index) => ({
@@ -69,8 +83,14 @@ async function step(target, connection) {
     const response = await post(connection.agent, target.url, body, {});
     if (response.status !== 200) return `HTTP ${response.status} ${response.text.slice(0, 300)}`;
     const json = JSON.parse(response.text);
-    if (typeof json.refresh_token !== 'string' || !json.access_token?.startsWith('ey'))
-      return `not a token response: ${response.text.slice(0, 300)}`;
+    // Like with like: both servers must answer each refresh with a rotated refresh token, an RS256 JWT access
+    // token and an RS256 id_token (two signatures per grant).
+    if (
+      typeof json.refresh_token !== 'string' ||
+      !isRs256Jwt(json.access_token) ||
+      !isRs256Jwt(json.id_token)
+    )
+      return `not a token response with RS256 access and ID tokens: ${response.text.slice(0, 300)}`;
     connection.token = json.refresh_token;
     return undefined;
   }

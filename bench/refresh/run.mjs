@@ -50,9 +50,10 @@ import { hash } from '@node-rs/argon2';
 import { fixed, percent, table } from '../lib/report.mjs';
 import { summariseProfile } from '../token/profile-summary.mjs';
 import { freePort, installCleanup, spawnPinned, stopChild } from '../lib/processes.mjs';
-import { intSetting, pinSelf, preflight } from '../lib/settings.mjs';
+import { intSetting, listSetting, pinSelf, preflight } from '../lib/settings.mjs';
 import { tesseraEnvironment } from '../lib/tessera.mjs';
 import {
+  createPostgresDatabase,
   oidcProviderRefreshTokens,
   PASSWORD,
   seedTessera,
@@ -74,6 +75,8 @@ function readSettings() {
     sliceSeconds: intSetting('BENCH_SLICE_SECONDS', 2, 1, 60),
     serverCpu: intSetting('BENCH_SERVER_CPU', 0, 0, 1023),
     loadCpu: intSetting('BENCH_LOAD_CPU', 1, 0, 1023),
+    dialects: listSetting('BENCH_DIALECTS', ['sqlite', 'postgres']),
+    postgresAdminUrl: process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/test',
   };
 }
 
@@ -123,7 +126,44 @@ async function main() {
   );
 
   const cleanup = installCleanup();
+  const profileDir =
+    process.env.BENCH_PROFILE === '1' ? join(resultsDir, 'profiles', `${Date.now()}`) : undefined;
+  const output = {
+    environment,
+    settings: { ...settings, postgresAdminUrl: undefined },
+    argon2id: ARGON2ID_PARAMETERS,
+  };
+  output.dialects = {};
+  for (const dialect of settings.dialects) {
+    output.dialects[dialect] = await benchDialect(
+      cleanup,
+      settings,
+      dialect,
+      ARGON2ID_PARAMETERS,
+      profileDir,
+    );
+  }
 
+  report(output, settings);
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, 'refresh.json'), `${JSON.stringify(output, null, 2)}\n`);
+  console.log(`Results written to ${relative(repoRoot, join(resultsDir, 'refresh.json'))}`);
+  if (profileDir !== undefined) {
+    for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) {
+      console.log(
+        `\nTessera CPU profile (refresh grants and sign-ins) ${relative(repoRoot, join(profileDir, file))}`,
+      );
+      console.log(summariseProfile(join(profileDir, file)));
+    }
+  }
+}
+
+/**
+ * One dialect's run: a fresh Tessera (SQLite in a temporary data directory, or a fresh PostgreSQL database made
+ * through BENCH_PG_URL and dropped afterwards) and a fresh oidc-provider beside it; the refresh load on both,
+ * then the sign-in form against raw argon2id verifies.
+ */
+async function benchDialect(cleanup, settings, dialect, argon2idParameters, profileDir) {
   const env = {
     ...tesseraEnvironment(),
     // Every sign-in of the bench is the same user from the same address, 16 at a time: each attempt is counted
@@ -132,27 +172,38 @@ async function main() {
     TESSERA_SIGN_IN_MAX_FAILURES_PER_ACCOUNT: '1000',
     TESSERA_SIGN_IN_MAX_FAILURES_PER_IP: '100000',
   };
-  const profileDir =
-    process.env.BENCH_PROFILE === '1' ? join(resultsDir, 'profiles', `${Date.now()}`) : undefined;
-  const dataDir = cleanup.tempDir('tessera-bench-refresh-');
-  console.log('Seeding Tessera...');
-  const seed = await seedTessera(repoRoot, env, dataDir);
-  const common = { cleanup, cpu: settings.serverCpu, repoRoot, env, dataDir, seed };
-  const tessera = await startTessera({ ...common, port: await freePort(), profileDir });
-  const oidc = await startOidcProvider({ ...common, port: await freePort() });
-  const handles = [tessera, oidc];
-  const output = { environment, settings, argon2id: ARGON2ID_PARAMETERS };
+  let database;
+  if (dialect === 'postgres') {
+    database = await createPostgresDatabase(settings.postgresAdminUrl);
+    env.DATABASE_URL = database.url;
+  } else {
+    delete env.DATABASE_URL;
+  }
+  const result = {};
+  const handles = [];
   try {
-    console.log(`Obtaining ${settings.connections} refresh token families per server...`);
+    const dataDir = cleanup.tempDir(`tessera-bench-refresh-${dialect}-`);
+    console.log(`\n[${dialect}] seeding Tessera...`);
+    const seed = await seedTessera(repoRoot, env, dataDir);
+    const common = { cleanup, cpu: settings.serverCpu, repoRoot, env, dataDir, seed };
+    const tessera = await startTessera({
+      ...common,
+      port: await freePort(),
+      profileDir: profileDir === undefined ? undefined : join(profileDir, dialect),
+    });
+    handles.push(tessera);
+    const oidc = await startOidcProvider({ ...common, port: await freePort() });
+    handles.push(oidc);
+    console.log(`[${dialect}] obtaining ${settings.connections} refresh token families per server...`);
     const chains = {
       tessera: await tesseraRefreshTokens(tessera, seed, settings.connections),
       'oidc-provider': await oidcProviderRefreshTokens(oidc, settings.connections),
     };
     console.log(
-      `Measuring refresh grants: servers on CPU ${settings.serverCpu}, load on CPU ${settings.loadCpu}, ` +
+      `[${dialect}] measuring refresh grants: servers on CPU ${settings.serverCpu}, load on CPU ${settings.loadCpu}, ` +
         `${settings.warmupSeconds} s warm-up, ${settings.durationSeconds} s per server in ${settings.sliceSeconds} s slices...`,
     );
-    output.refresh = await runPinned(cleanup, settings.loadCpu, 'bench/refresh/load.mjs', {
+    result.refresh = await runPinned(cleanup, settings.loadCpu, 'bench/refresh/load.mjs', {
       targets: handles.map((h) => ({
         kind: 'refresh',
         name: h.name,
@@ -168,16 +219,16 @@ async function main() {
       serverCpu: settings.serverCpu,
     });
     await stopChild(cleanup, oidc.child);
-    for (const r of Object.values(output.refresh)) delete r.tokens;
+    for (const r of Object.values(result.refresh)) delete r.tokens;
 
-    console.log('Measuring sign-ins against raw argon2id verify...');
+    console.log(`[${dialect}] measuring sign-ins against raw argon2id verify...`);
     const signIn = await signInForm(tessera, seed);
-    const passwordHash = await hash(PASSWORD, ARGON2ID_PARAMETERS);
+    const passwordHash = await hash(PASSWORD, argon2idParameters);
     const signInSlices = [];
     const raw = { verifies: 0, seconds: 0, cpuSeconds: 0 };
     const slices = Math.ceil(settings.signInDurationSeconds / settings.sliceSeconds);
     for (let slice = 0; slice < slices; slice += 1) {
-      const result = await runPinned(cleanup, settings.loadCpu, 'bench/refresh/load.mjs', {
+      const sliceResult = await runPinned(cleanup, settings.loadCpu, 'bench/refresh/load.mjs', {
         targets: [{ kind: 'signin', name: 'tessera', ...signIn, serverPid: tessera.child.pid }],
         connections: settings.connections,
         warmupSeconds: slice === 0 ? settings.warmupSeconds : 0,
@@ -185,7 +236,7 @@ async function main() {
         sliceSeconds: settings.sliceSeconds,
         serverCpu: settings.serverCpu,
       });
-      signInSlices.push(result.tessera);
+      signInSlices.push(sliceResult.tessera);
       const rawSlice = await runPinned(cleanup, settings.serverCpu, 'bench/refresh/argon2-raw.mjs', {
         hash: passwordHash,
         password: PASSWORD,
@@ -194,28 +245,17 @@ async function main() {
       });
       for (const key of Object.keys(raw)) raw[key] += rawSlice[key];
     }
-    output.signIn = combineSlices(signInSlices);
-    output.rawArgon2 = {
+    result.signIn = combineSlices(signInSlices);
+    result.rawArgon2 = {
       ...raw,
       perSecond: raw.verifies / raw.seconds,
       perCpuSecond: raw.verifies / raw.cpuSeconds,
     };
   } finally {
     for (const handle of handles) await stopChild(cleanup, handle.child);
+    await database?.drop();
   }
-
-  report(output, settings);
-  mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, 'refresh.json'), `${JSON.stringify(output, null, 2)}\n`);
-  console.log(`Results written to ${relative(repoRoot, join(resultsDir, 'refresh.json'))}`);
-  if (profileDir !== undefined) {
-    for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) {
-      console.log(
-        `\nTessera CPU profile (refresh grants and sign-ins) ${relative(repoRoot, join(profileDir, file))}`,
-      );
-      console.log(summariseProfile(join(profileDir, file)));
-    }
-  }
+  return result;
 }
 
 /** Sums the per-slice sign-in results (latency percentiles: the median of the slices'). */
@@ -243,54 +283,77 @@ function combineSlices(slices) {
 }
 
 function report(output, settings) {
-  const { refresh, signIn, rawArgon2 } = output;
-  const refreshRatio = refresh.tessera.perSecond / refresh['oidc-provider'].perSecond;
-  const signInRatio = signIn.perSecond / rawArgon2.perSecond;
-  const refreshCpuRatio = refresh.tessera.perServerCpuSecond / refresh['oidc-provider'].perServerCpuSecond;
-  const signInCpuRatio = signIn.perServerCpuSecond / rawArgon2.perCpuSecond;
-  output.ratios = {
-    refreshOverOidcProvider: refreshRatio,
-    refreshOverOidcProviderPerCpuSecond: refreshCpuRatio,
-    signInOfRawArgon2: signInRatio,
-    signInOfRawArgon2PerCpuSecond: signInCpuRatio,
-  };
-  console.log(
-    `\nRefresh token grants (rotations), ${settings.connections} connections each with its own chain:`,
-  );
-  console.log(
-    table([HEADER, loadRow('Tessera', refresh.tessera), loadRow('oidc-provider', refresh['oidc-provider'])]),
-  );
-  console.log(
-    `Tessera / oidc-provider: ${fixed(refreshRatio, 2)}x (per server CPU-second: ${fixed(refreshCpuRatio, 2)}x)`,
-  );
-  console.log(
-    `\nPassword sign-ins (argon2id m=${output.argon2id.memoryCost} t=${output.argon2id.timeCost} ` +
-      `p=${output.argon2id.parallelism}), ${settings.connections} in flight:`,
-  );
-  console.log(table([HEADER, loadRow('Tessera sign-in form', signIn)]));
-  console.log(
-    `raw @node-rs/argon2 verify: ${fixed(rawArgon2.perSecond, 1)}/s ` +
-      `(${fixed(rawArgon2.perCpuSecond, 1)}/CPU-s, ${fixed(rawArgon2.cpuSeconds / rawArgon2.seconds, 2)} cores)`,
-  );
-  console.log(
-    `Tessera sign-ins / raw verifies: ${percent(signInRatio)} (per CPU-second: ${percent(signInCpuRatio)})`,
-  );
+  output.ratios = {};
+  const warnings = [];
+  const failures = [];
+  for (const [dialect, { refresh, signIn, rawArgon2 }] of Object.entries(output.dialects)) {
+    const refreshRatio = refresh.tessera.perSecond / refresh['oidc-provider'].perSecond;
+    const signInRatio = signIn.perSecond / rawArgon2.perSecond;
+    const refreshCpuRatio = refresh.tessera.perServerCpuSecond / refresh['oidc-provider'].perServerCpuSecond;
+    const signInCpuRatio = signIn.perServerCpuSecond / rawArgon2.perCpuSecond;
+    output.ratios[dialect] = {
+      refreshOverOidcProvider: refreshRatio,
+      refreshOverOidcProviderPerCpuSecond: refreshCpuRatio,
+      signInOfRawArgon2: signInRatio,
+      signInOfRawArgon2PerCpuSecond: signInCpuRatio,
+    };
+    const store = dialect === 'sqlite' ? 'SQLite, synchronous=FULL' : 'PostgreSQL';
+    console.log(
+      `\n[${dialect}] Refresh token grants (rotations), ${settings.connections} connections each with its own chain; ` +
+        `Tessera commits every rotation to ${store}, oidc-provider to memory:`,
+    );
+    console.log(
+      table([
+        HEADER,
+        loadRow('Tessera', refresh.tessera),
+        loadRow('oidc-provider', refresh['oidc-provider']),
+      ]),
+    );
+    console.log(
+      'Like with like: every refresh response of both carried an RS256 JWT access token and an RS256 id_token ' +
+        '(checked on each response by the load generator).',
+    );
+    console.log(
+      `[${dialect}] Tessera / oidc-provider: ${fixed(refreshRatio, 2)}x (per server CPU-second: ${fixed(refreshCpuRatio, 2)}x)`,
+    );
+    console.log(
+      `\n[${dialect}] Password sign-ins (argon2id m=${output.argon2id.memoryCost} t=${output.argon2id.timeCost} ` +
+        `p=${output.argon2id.parallelism}), ${settings.connections} in flight:`,
+    );
+    console.log(table([HEADER, loadRow('Tessera sign-in form', signIn)]));
+    console.log(
+      `raw @node-rs/argon2 verify: ${fixed(rawArgon2.perSecond, 1)}/s ` +
+        `(${fixed(rawArgon2.perCpuSecond, 1)}/CPU-s, ${fixed(rawArgon2.cpuSeconds / rawArgon2.seconds, 2)} cores)`,
+    );
+    console.log(
+      `[${dialect}] Tessera sign-ins / raw verifies: ${percent(signInRatio)} (per CPU-second: ${percent(signInCpuRatio)})`,
+    );
+    for (const [name, r] of [...Object.entries(refresh), ['sign-in', signIn]]) {
+      if (r.otherLoadOnServerCore > 0.05)
+        warnings.push(
+          `${dialect} ${name}: ${percent(r.otherLoadOnServerCore)} of the server core went to other processes`,
+        );
+      if (r.serverCpuUtilisation < 0.9)
+        warnings.push(
+          `${dialect} ${name}: the server used only ${percent(r.serverCpuUtilisation)} of its core`,
+        );
+      if (r.failures > 0) failures.push([`${dialect} ${name}`, r]);
+    }
+  }
+  if (Object.keys(output.ratios).length > 1) {
+    console.log('\nSummary:');
+    for (const [dialect, r] of Object.entries(output.ratios))
+      console.log(
+        `  ${dialect.padEnd(8)} refresh ${fixed(r.refreshOverOidcProvider, 2)}x oidc-provider ` +
+          `(${fixed(r.refreshOverOidcProviderPerCpuSecond, 2)}x per CPU-s), sign-ins ${percent(r.signInOfRawArgon2)} ` +
+          `of raw argon2id (${percent(r.signInOfRawArgon2PerCpuSecond)} per CPU-s)`,
+      );
+  }
   console.log(
     `\n${output.environment.date}, Node ${output.environment.node}, ${output.environment.cores} x ${output.environment.cpuModel}`,
   );
-
-  const warnings = [];
-  for (const [name, r] of [...Object.entries(refresh), ['sign-in', signIn]]) {
-    if (r.otherLoadOnServerCore > 0.05)
-      warnings.push(
-        `${name}: ${percent(r.otherLoadOnServerCore)} of the server core went to other processes`,
-      );
-    if (r.serverCpuUtilisation < 0.9)
-      warnings.push(`${name}: the server used only ${percent(r.serverCpuUtilisation)} of its core`);
-  }
   if (warnings.length > 0)
     console.warn(`\nWARNING: figures disturbed, run again on a quiet machine:\n  ${warnings.join('\n  ')}`);
-  const failures = [...Object.entries(refresh), ['sign-in', signIn]].filter(([, r]) => r.failures > 0);
   if (failures.length > 0) {
     for (const [name, r] of failures)
       console.error(`FAILED ${name}: ${r.failures} failures, e.g. ${r.firstFailures.join(' | ')}`);
