@@ -67,6 +67,7 @@ export const clientCredentialsGrant: GrantDescriptor = {
       lifetimeSeconds,
       dpopJkt: request.dpop?.jkt,
     });
+    request.issued?.({ tenantId: tenant.id, client: client.application, resource });
     return {
       token_type: request.dpop === undefined ? 'Bearer' : 'DPoP',
       expires_in: lifetimeSeconds,

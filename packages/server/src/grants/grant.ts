@@ -1,6 +1,6 @@
 import { IdentityError, type TokenResponse } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
-import type { Application } from '../directory/model.js';
+import type { Application, User } from '../directory/model.js';
 import type { ResolvedTenantSegment } from '../directory/tenant-segment.js';
 import type { VerifiedDpopProof } from '../dpop/proof.js';
 
@@ -29,6 +29,24 @@ export interface TokenRequest {
    * `jkt`.
    */
   readonly dpop?: VerifiedDpopProof | undefined;
+  /**
+   * Told, once, who the issued access token is for, as soon as the grant issued it: the token endpoint builds the
+   * sign-in record from this instead of decoding the token it just signed. A grant that does not call it gets its
+   * sign-in built from the token's claims.
+   */
+  readonly issued?: ((token: IssuedAccessToken) => void) | undefined;
+}
+
+/**
+ * Whom an issued access token is about, from the directory objects the grant already read (no further lookups):
+ * the token's tenant (`tid`), its client (`appid` / `azp`), its resource (`aud`) and, delegated, its user (`oid`).
+ */
+export interface IssuedAccessToken {
+  readonly tenantId: string;
+  readonly client: Application;
+  readonly resource: Application;
+  /** The signed-in user; absent for an app-only token. */
+  readonly user?: User | undefined;
 }
 
 /**
