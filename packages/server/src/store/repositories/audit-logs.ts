@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { CompiledQuery, Insertable, Kysely, Selectable } from 'kysely';
 import type { DirectoryAudit, LogPageRequest, SignInRecord } from '../../directory/audit-records.js';
 import type { Database, DirectoryAuditTable, SignInTable } from '../schema.js';
 import type { Page } from './paging.js';
@@ -37,32 +37,45 @@ export class AuditLogRepository {
       .execute();
   }
 
-  /** Appends sign-ins in one statement (none: nothing). */
-  async insertSignIns(records: readonly SignInRecord[]): Promise<void> {
+  /**
+   * Appends sign-ins in one transaction (none: nothing; one statement needs none), `rowsPerStatement` rows per
+   * multi-row `INSERT`: all of them or, on any error, none. The statements are compiled once per row count and
+   * reused (the row counts are `rowsPerStatement` and powers of two below it, so a handful of SQL texts, each
+   * prepared once by the SQLite statement cache), so a flush never builds a query of thousands of values.
+   *
+   * @param rowsPerStatement at most 2000 (16 parameters a row: SQLite's limit is 32766, PostgreSQL's 65535).
+   */
+  async insertSignIns(records: readonly SignInRecord[], rowsPerStatement = 500): Promise<void> {
     if (records.length === 0) return;
-    await this.db
-      .insertInto('sign_ins')
-      .values(
-        records.map((record) => ({
-          id: record.id,
-          tenant_id: record.tenantId,
-          created_ms: record.createdMs,
-          user_id: record.userId,
-          user_principal_name: record.userPrincipalName,
-          user_display_name: record.userDisplayName,
-          app_id: record.appId,
-          app_display_name: record.appDisplayName,
-          ip_address: record.ipAddress,
-          client_app_used: record.clientAppUsed,
-          correlation_id: record.correlationId,
-          is_interactive: record.isInteractive ? 1 : 0,
-          resource_id: record.resourceId,
-          resource_display_name: record.resourceDisplayName,
-          error_code: record.errorCode,
-          failure_reason: record.failureReason,
-        })),
-      )
-      .execute();
+    const sizes = statementSizes(records.length, Math.min(Math.max(1, rowsPerStatement), 2000));
+    const run = async (db: Kysely<Database>): Promise<void> => {
+      let at = 0;
+      for (const size of sizes) {
+        const statement = this.signInInsert(size);
+        await db.executeQuery({ ...statement, parameters: signInParameters(records, at, size) });
+        at += size;
+      }
+    };
+    if (sizes.length === 1) await run(this.db);
+    else await this.db.transaction().execute(run);
+  }
+
+  private readonly signInInserts = new Map<number, CompiledQuery>();
+
+  /** The compiled `INSERT` of `rows` sign-ins; its parameters are row after row in {@link SIGN_IN_COLUMNS} order. */
+  private signInInsert(rows: number): CompiledQuery {
+    let statement = this.signInInserts.get(rows);
+    if (statement === undefined) {
+      const row = Object.fromEntries(
+        SIGN_IN_COLUMNS.map((column) => [column, null]),
+      ) as unknown as Insertable<SignInTable>;
+      statement = this.db
+        .insertInto('sign_ins')
+        .values(Array.from({ length: rows }, () => row))
+        .compile();
+      this.signInInserts.set(rows, statement);
+    }
+    return statement;
   }
 
   /** One page of a tenant's directory audits, newest first. */
@@ -159,6 +172,73 @@ export class AuditLogRepository {
       .executeTakeFirst();
     return Number(audits.numDeletedRows) + Number(signIns.numDeletedRows);
   }
+}
+
+/** Columns of `sign_ins` in the order {@link signInParameters} gives their values. */
+const SIGN_IN_COLUMNS = [
+  'id',
+  'tenant_id',
+  'created_ms',
+  'user_id',
+  'user_principal_name',
+  'user_display_name',
+  'app_id',
+  'app_display_name',
+  'ip_address',
+  'client_app_used',
+  'correlation_id',
+  'is_interactive',
+  'resource_id',
+  'resource_display_name',
+  'error_code',
+  'failure_reason',
+] as const satisfies readonly (keyof SignInTable)[];
+
+/** The parameters of `size` rows from `records[at]` on, row after row, in {@link SIGN_IN_COLUMNS} order. */
+function signInParameters(records: readonly SignInRecord[], at: number, size: number): unknown[] {
+  const parameters: unknown[] = [];
+  for (let index = at; index < at + size; index++) {
+    const record = records[index] as SignInRecord;
+    parameters.push(
+      record.id,
+      record.tenantId,
+      record.createdMs,
+      record.userId,
+      record.userPrincipalName,
+      record.userDisplayName,
+      record.appId,
+      record.appDisplayName,
+      record.ipAddress,
+      record.clientAppUsed,
+      record.correlationId,
+      record.isInteractive ? 1 : 0,
+      record.resourceId,
+      record.resourceDisplayName,
+      record.errorCode,
+      record.failureReason,
+    );
+  }
+  return parameters;
+}
+
+/**
+ * Rows per statement for `count` rows: as many of `most` as fit, then the rest as distinct powers of two (37 with
+ * `most` 500: 32, 4, 1), so every statement's SQL text is one of few.
+ */
+export function statementSizes(count: number, most: number): number[] {
+  const sizes: number[] = [];
+  let left = count;
+  while (left >= most) {
+    sizes.push(most);
+    left -= most;
+  }
+  for (let power = 2 ** Math.floor(Math.log2(most)); left > 0; power /= 2) {
+    if (left >= power) {
+      sizes.push(power);
+      left -= power;
+    }
+  }
+  return sizes;
 }
 
 function logPage<T extends { readonly id: string }>(
