@@ -263,6 +263,71 @@ describe('On-Behalf-Of: issuing', () => {
   });
 });
 
+describe('On-Behalf-Of and token exchange: the sign-in log', () => {
+  /** POSTs `fields` to the token endpoint; the status and the request's correlation id. */
+  async function tokenRequest(
+    fields: Record<string, string>,
+  ): Promise<{ status: number; correlationId: string }> {
+    const response = await fetch(`${server.url}/${s.tenantId}/oauth2/v2.0/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields),
+    });
+    await response.arrayBuffer();
+    return { status: response.status, correlationId: response.headers.get('client-request-id') ?? '' };
+  }
+
+  it('each trade is a non-interactive sign-in of the user, through the middle tier, to the downstream API', async () => {
+    const requests = {
+      onBehalfOf: oboFields(obo.mid, assertion, filesRead()),
+      tokenExchange: {
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        client_id: obo.mid.appId,
+        client_secret: obo.mid.secret,
+        subject_token: assertion,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        audience: s.api.identifierUri,
+        scope: 'Files.Read',
+      },
+    };
+    const mid = await server.directory.applications.require(obo.mid.appId);
+    const api = await server.directory.applications.require(s.api.appId);
+    for (const [grant, fields] of Object.entries(requests)) {
+      const { status, correlationId } = await tokenRequest(fields);
+      expect([grant, status]).toEqual([grant, 200]);
+      await server.directory.signIns.flush();
+      const page = await server.directory.audits.repository.listSignIns({
+        tenantId: s.tenantId,
+        top: 10,
+        filter: { correlationId },
+      });
+      expect([grant, page.items]).toEqual([
+        grant,
+        [
+          {
+            id: expect.any(String) as string,
+            createdMs: expect.any(Number) as number,
+            tenantId: s.tenantId,
+            userId: s.user.id,
+            userPrincipalName: s.user.userPrincipalName,
+            userDisplayName: s.user.displayName,
+            appId: obo.mid.appId,
+            appDisplayName: mid.displayName,
+            ipAddress: '127.0.0.1',
+            clientAppUsed: 'Mobile Apps and Desktop clients',
+            correlationId,
+            isInteractive: false,
+            resourceId: s.api.appId,
+            resourceDisplayName: api.displayName,
+            errorCode: 0,
+            failureReason: null,
+          },
+        ],
+      ]);
+    }
+  });
+});
+
 describe("On-Behalf-Of: seed 001's raw requests", () => {
   /** The seed's body, as written (`+` for the space, `:` and `/` unencoded in `scope`), host aside. */
   async function raw(credential: string): Promise<{ status: number; body: Record<string, unknown> }> {

@@ -4,13 +4,14 @@ import type { AuthenticatedClient } from '../client-auth/authenticate-client.js'
 import type { ServerContext } from '../context.js';
 import { missingConsent, resolveScopes } from '../directory/consent.js';
 import { isAudienceOf } from '../directory/identifiers.js';
-import type { AuthorizedGrant, User } from '../directory/model.js';
+import type { Application, AuthorizedGrant, User } from '../directory/model.js';
 import type { AuthenticationEvent } from '../sessions/authentication-event.js';
 import type { ActorClaim } from '../tokens/access-token.js';
 import { newFamilyId } from '../tokens/opaque-tokens.js';
 import { responseScope } from '../tokens/user-tokens.js';
 import { verifyOwnAccessToken, type OwnTokenRefusal } from '../tokens/verify-own-token.js';
 import { checkConditionalAccess } from './conditional-access.js';
+import type { TokenRequest } from './grant.js';
 import { refreshTokenFor, userTokenResponse, type IssuedRefreshToken } from './user-token-response.js';
 
 /**
@@ -105,6 +106,12 @@ export async function verifyActorToken(
   return { sub: claims.sub, iss: claims.iss };
 }
 
+/** The scopes a delegation grant issues and the downstream resource they are of. */
+export interface ConsentedGrant {
+  readonly resource: Application;
+  readonly grant: AuthorizedGrant;
+}
+
 /**
  * The scopes a client gets for a user on one downstream resource (`scope` as the token endpoint takes it): only
  * delegated scopes the consent engine ({@link missingConsent}) finds consented for the client on the resource —
@@ -112,6 +119,7 @@ export async function verifyActorToken(
  * or the resource's `preAuthorizedApplications`. `{resource}/.default` stands for the client's static permissions.
  * OIDC scopes are kept but not consent-checked: the user's sign-in already granted them.
  *
+ * @returns the grant and its resource (the directory object the scopes were resolved on).
  * @throws IdentityError 70011 / 700022 / 500011 (scope), 65001 `invalid_grant` with `suberror: consent_required`
  *   (a scope not consented, or no scope of the resource at all).
  */
@@ -120,7 +128,7 @@ export async function consentedDelegatedGrant(
   client: AuthenticatedClient,
   user: User,
   scope: string,
-): Promise<AuthorizedGrant> {
+): Promise<ConsentedGrant> {
   const tenantId = client.tenant.id;
   const { resource, grant } = await resolveScopes(context.cache, client.application, scope, tenantId);
   const needs = await missingConsent(context.cache, {
@@ -142,7 +150,7 @@ export async function consentedDelegatedGrant(
       },
     );
   }
-  return grant;
+  return { resource, grant };
 }
 
 /**
@@ -152,6 +160,9 @@ export async function consentedDelegatedGrant(
  * revoking the original grant revokes what was issued from it. The response's `scope` names the resource's scopes
  * only, qualified as the client named the resource, as Entra's On-Behalf-Of responses do.
  *
+ * Whom the token was issued for (user, client, resource) is told to `input.issued` (the token endpoint's sign-in
+ * log), from the directory objects already read, so the endpoint does not decode the token to find out.
+ *
  * @param input.act the `act` claim of the issued access token (RFC 8693 §4.1), token exchange only.
  * @throws IdentityError 500011 when the resource no longer exists.
  */
@@ -160,12 +171,14 @@ export async function issueDelegatedToken(
   input: {
     client: AuthenticatedClient;
     delegated: DelegatedUser;
-    grant: AuthorizedGrant;
+    consented: ConsentedGrant;
     clientInfo: boolean;
     act?: ActorClaim | undefined;
+    issued?: TokenRequest['issued'];
   },
 ): Promise<TokenResponse> {
-  const { client, grant } = input;
+  const { client } = input;
+  const { resource, grant } = input.consented;
   const { claims, user } = input.delegated;
   const tenantId = client.tenant.id;
   const now = context.now();
@@ -181,10 +194,7 @@ export async function issueDelegatedToken(
   let grantId = typeof claims.grant_id === 'string' ? claims.grant_id : newFamilyId();
   if (grant.oidcScopes.includes('offline_access')) {
     // A conditional access refusal must leave no refresh token family behind: decide before the insert.
-    const resource = await context.cache.application(grant.resourceAppId);
-    if (resource !== undefined) {
-      await checkConditionalAccess(context, { client: client.application, resource, user, authentication });
-    }
+    await checkConditionalAccess(context, { client: client.application, resource, user, authentication });
     grantId = newFamilyId();
     const expiresAt = now + context.config.refreshTokenLifetimeSeconds;
     const minted = refreshTokenFor(context, { familyId: grantId, generation: 0, userId: user.id, tenantId });
@@ -212,6 +222,7 @@ export async function issueDelegatedToken(
     act: input.act,
   });
   response.scope = responseScope(grant.requestedIdentifier, grant.scopes, []);
+  input.issued?.({ tenantId, client: client.application, resource, user });
   return response;
 }
 

@@ -55,7 +55,13 @@ export const onBehalfOfGrant: GrantDescriptor = {
 
     const client = await authenticateClient(context, request);
     const delegated = await verifyDelegatedUserToken(context, client, assertion, 'assertion');
-    const grant = await consentedDelegatedGrant(context, client, delegated.user, scope);
-    return issueDelegatedToken(context, { client, delegated, grant, clientInfo: params.client_info === '1' });
+    const consented = await consentedDelegatedGrant(context, client, delegated.user, scope);
+    return issueDelegatedToken(context, {
+      client,
+      delegated,
+      consented,
+      clientInfo: params.client_info === '1',
+      issued: request.issued,
+    });
   },
 };

@@ -80,15 +80,16 @@ export const tokenExchangeGrant: GrantDescriptor = {
       actorToken !== undefined && actorToken !== ''
         ? await verifyActorToken(context, client, actorToken)
         : { sub: client.application.appId };
-    const grant = await consentedDelegatedGrant(context, client, delegated.user, scope);
+    const consented = await consentedDelegatedGrant(context, client, delegated.user, scope);
     const nested = actClaim(delegated.claims.act);
     const act: ActorClaim = nested === undefined ? actor : { ...actor, act: nested };
     const response = await issueDelegatedToken(context, {
       client,
       delegated,
-      grant,
+      consented,
       clientInfo: params.client_info === '1',
       act,
+      issued: request.issued,
     });
     return { ...response, issued_token_type: TOKEN_TYPE_ACCESS_TOKEN };
   },
