@@ -30,8 +30,12 @@ afterAll(async () => {
   await rm(dir, { recursive: true });
 });
 
-async function family(familyId: string): Promise<void> {
+async function family(
+  familyId: string,
+  options: { platform?: 'web' | 'spa' | 'publicClient'; dpopJkt?: string } = {},
+): Promise<void> {
   await store.refreshFamilies.insert({
+    ...(options.dpopJkt === undefined ? {} : { dpopJkt: options.dpopJkt }),
     familyId,
     tokenHash: `${familyId}-h0`,
     generation: 0,
@@ -41,7 +45,7 @@ async function family(familyId: string): Promise<void> {
       authTime: NOW,
       amr: ['pwd'],
       clientId: CLIENT,
-      platform: 'web',
+      platform: options.platform ?? 'web',
     },
     grant: {
       resourceAppId: 'api',
@@ -95,5 +99,79 @@ describe('refresh token rotation, group commit on SQLite', () => {
     expect((await rotate('alone', 'alone-h0', 1)).kind).toBe('ok');
     expect((await rotate('alone', 'alone-h0', 1)).kind).toBe('unknown');
     expect((await store.refreshFamilies.find('alone'))?.tokenHash).toBe('alone-h1');
+  });
+
+  it('every shape of the rotation statement (client authenticated or not, cross-origin or not, DPoP key or not) decides on its own conditions in one batch', async () => {
+    await family('shape-web');
+    await family('shape-spa', { platform: 'spa' });
+    await family('shape-public', { platform: 'publicClient' });
+    await family('shape-bound', { platform: 'publicClient', dpopJkt: 'jkt-a' });
+    const next = (id: string, expiresAt = NOW + 7200) => ({
+      tokenHash: `${id}-h1`,
+      generation: 1,
+      expiresAt,
+    });
+    const families = store.refreshFamilies;
+    const results = await Promise.all([
+      // A web family never rotates for an unauthenticated client, nor cross-origin.
+      families.rotate('shape-web', CLIENT, 'shape-web-h0', next('shape-web'), NOW, true),
+      families.rotate('shape-web', CLIENT, 'shape-web-h0', next('shape-web'), NOW, false, true),
+      // A spa family rotates cross-origin only, and keeps its fixed expiry.
+      families.rotate('shape-spa', CLIENT, 'shape-spa-h0', next('shape-spa'), NOW, true, false),
+      families.rotate('shape-spa', CLIENT, 'shape-spa-h0', next('shape-spa', NOW + 99_999), NOW, true, true),
+      // A family bound to a DPoP key rotates only with a proof by that key.
+      families.rotate('shape-bound', CLIENT, 'shape-bound-h0', next('shape-bound'), NOW, true),
+      families.rotate(
+        'shape-bound',
+        CLIENT,
+        'shape-bound-h0',
+        next('shape-bound'),
+        NOW,
+        true,
+        undefined,
+        'jkt-b',
+      ),
+      families.rotate(
+        'shape-bound',
+        CLIENT,
+        'shape-bound-h0',
+        next('shape-bound'),
+        NOW,
+        true,
+        undefined,
+        'jkt-a',
+      ),
+      // An unbound public family rotates with or without a proof.
+      families.rotate(
+        'shape-public',
+        CLIENT,
+        'shape-public-h0',
+        next('shape-public'),
+        NOW,
+        true,
+        false,
+        'jkt-c',
+      ),
+      // The web family, authenticated and same-origin, last: nothing before it consumed its token.
+      families.rotate('shape-web', CLIENT, 'shape-web-h0', next('shape-web'), NOW, false, false),
+    ]);
+    expect(results.map((r) => r.kind)).toEqual([
+      'unknown',
+      'unknown',
+      'unknown',
+      'ok',
+      'unknown',
+      'unknown',
+      'ok',
+      'ok',
+      'ok',
+    ]);
+    expect(await families.find('shape-spa')).toMatchObject({ generation: 1, expiresAt: NOW + 3600 });
+    expect(await families.find('shape-web')).toMatchObject({ generation: 1, expiresAt: NOW + 7200 });
+    expect(await families.find('shape-bound')).toMatchObject({
+      tokenHash: 'shape-bound-h1',
+      dpopJkt: 'jkt-a',
+    });
+    expect((await families.find('shape-public'))?.tokenHash).toBe('shape-public-h1');
   });
 });
