@@ -8,13 +8,21 @@
  *   127.0.0.1; the load generator (load.mjs, node:http keep-alive, one request in flight per connection) is a
  *   separate process on `BENCH_LOAD_CPU` (default 1), and so is this orchestrator. Only one server is under load
  *   at any time. Process, settings and report helpers come from bench/lib.
- * - Tessera (SQLite in a temporary data directory, TESSERA_TLS=off, log level warn) is seeded with its CLI: an
+ * - Per dialect of BENCH_DIALECTS (default `sqlite,postgres`), a fresh Tessera and a fresh oidc-provider measured
+ *   side by side, so each dialect's ratio comes from servers measured in the same stretch of time. Tessera's store:
+ *   SQLite in a temporary data directory (WAL, synchronous=FULL: every rotation answered is on disk), or a fresh
+ *   PostgreSQL database made through BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/test, a role with
+ *   CREATEDB) and dropped at the end. PostgreSQL itself is not pinned.
+ * - Tessera (TESSERA_TLS=off, log level warn) is seeded with its CLI: an
  *   API `api://bench-api` with delegated scope Files.Read (v2.0 RS256 access tokens), a confidential web app
  *   with a client secret (client_secret_post), a user. Its BENCH_CONNECTIONS (16) refresh token families are
  *   obtained as an app would: one browser signs in through the password form and accepts consent, then runs 16
  *   authorization requests (code + PKCE) on its SSO session, and each code is redeemed. Scope
  *   `openid offline_access api://bench-api/Files.Read`, so every refresh response carries an RS256 access token
  *   for the API, an id_token and the rotated refresh token.
+ * - Like with like: oidc-provider's refresh grant also issues an id_token when the refresh token's scope has
+ *   `openid` (lib/actions/grants/refresh_token.js, issueIdToken), so both sign two RS256 JWTs per grant; the load
+ *   generator refuses any refresh response without an RS256 JWT access token and an RS256 id_token.
  * - oidc-provider 9 (oidc-provider-server.mjs): same client id, secret and auth method, `rotateRefreshToken:
  *   true`, resource indicator api://bench-api with JWT (RS256) access tokens, openid scope (id_token in every
  *   response); in-memory storage (an unbounded Map, see that file); 16 grants with a refresh token each, minted
@@ -29,7 +37,7 @@
  *   granted). Raw rate: argon2-raw.mjs, pinned to the server core, `@node-rs/argon2` `verify` against a hash made
  *   with Tessera's ARGON2ID_PARAMETERS (m=19456, t=2, p=1) with as many calls in flight as connections. The two
  *   alternate in slices of BENCH_SLICE_SECONDS for BENCH_SIGNIN_DURATION_SECONDS (10) each.
- * - Written to bench/.results/refresh.json; printed tables with the ratios. Other load on the server core or a
+ * - Written to bench/.results/refresh.json (results and ratios by dialect); printed tables with the ratios. Other load on the server core or a
  *   server core that is not saturated is reported as a warning.
  *
  * Figures (2026-11-22, Node 20.20.2, 2 x AMD EPYC, a shared machine other work was running on; defaults):
