@@ -61,6 +61,16 @@ describe.each(DIALECTS)('GET /v1.0/users pages on $name', ({ database }) => {
         displayName,
       });
     }
+    // Profile properties set on some users (with characters JSON escapes), left null on the others.
+    const first = await server.directory.users.get(tenant.tenantId, `user0@${tenant.domain}`);
+    await server.directory.users.update(tenant.tenantId, first.id, {
+      givenName: 'Zoë "Z" \\ back',
+      surname: 'O’Brien </script>',
+      jobTitle: 'Engineer 🧑‍💻',
+      mail: `zoe"q@${tenant.domain}`,
+    });
+    const third = await server.directory.users.get(tenant.tenantId, `user2@${tenant.domain}`);
+    await server.directory.users.update(tenant.tenantId, third.id, { surname: 'Only a surname' });
     token = (await graphAppToken(server, tenant.tenantId, tenant.daemon)).token;
   });
 
@@ -101,6 +111,26 @@ describe.each(DIALECTS)('GET /v1.0/users pages on $name', ({ database }) => {
     expect(seen.sort()).toEqual([...NAMES].sort());
   });
 
+  it('writes each user of a page as GET /users/{id} writes it, set profile properties and nulls alike', async () => {
+    const items: Record<string, unknown>[] = [];
+    let path: string | undefined = '/v1.0/users?$top=3';
+    while (path !== undefined) {
+      const answer = await page(server, path, token);
+      expect(answer.status).toBe(200);
+      items.push(...(answer.json.value as Record<string, unknown>[]));
+      const next = answer.json['@odata.nextLink'];
+      path = typeof next === 'string' ? next.slice(server.url.length) : undefined;
+    }
+    expect(items).toHaveLength(NAMES.length);
+    expect(items.filter((user) => user.givenName !== null)).toHaveLength(1);
+    expect(items.filter((user) => user.surname !== null)).toHaveLength(2);
+    for (const user of items) {
+      const entity = await page(server, `/v1.0/users/${String(user.id)}`, token);
+      const { '@odata.context': _context, ...properties } = entity.json;
+      expect(JSON.stringify(user)).toBe(JSON.stringify(properties));
+    }
+  });
+
   it('puts @odata.count before value, as JSON.stringify of the body does', async () => {
     const answer = await page(server, '/v1.0/users?$top=3&$count=true', token, {
       consistencylevel: 'eventual',
@@ -120,4 +150,45 @@ describe.each(DIALECTS)('GET /v1.0/users pages on $name', ({ database }) => {
       expect(user.accountEnabled).toBe(true);
     }
   });
+
+  // Last: it creates users.
+  it('pages by id both ways, every user once and in order, also when a user is created between pages', async () => {
+    for (const [order, descending] of [
+      ['', false],
+      ['&$orderby=id', false],
+      ['&$orderby=id desc', true],
+    ] as const) {
+      const before = await listAllIds();
+      const ids: string[] = [];
+      let path: string | undefined = `/v1.0/users?$top=2${order}`;
+      while (path !== undefined) {
+        const answer = await page(server, path, token);
+        expect(answer.status).toBe(200);
+        ids.push(...(answer.json.value as { id: string }[]).map((user) => user.id));
+        if (ids.length === 2) {
+          // The next pages run the statement kept from earlier ones with another cursor, after a write.
+          await server.directory.users.create({
+            tenant: tenant.tenantId,
+            userPrincipalName: `between${before.length}@${tenant.domain}`,
+            password: 'Correct-Horse-9',
+            displayName: 'Created between pages',
+          });
+        }
+        const next = answer.json['@odata.nextLink'];
+        path = typeof next === 'string' ? next.slice(server.url.length) : undefined;
+      }
+      const sorted = [...ids].sort();
+      expect(ids).toEqual(descending ? sorted.reverse() : sorted);
+      expect(new Set(ids).size).toBe(ids.length);
+      for (const id of before) expect(ids).toContain(id);
+      const after = await listAllIds();
+      for (const id of ids) expect(after).toContain(id);
+    }
+  });
+
+  /** Every user id of the tenant, from one page of 999 (with `$select`, so by the other statement). */
+  async function listAllIds(): Promise<string[]> {
+    const answer = await page(server, '/v1.0/users?$top=999&$select=id', token);
+    return (answer.json.value as { id: string }[]).map((user) => user.id);
+  }
 });

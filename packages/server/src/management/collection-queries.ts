@@ -1,10 +1,10 @@
-import { sql, type RawBuilder, type Selectable } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import type { ServerContext } from '../context.js';
 import type { Application, ServicePrincipal, User } from '../directory/model.js';
 import type { DirectoryStore } from '../store/directory-store.js';
 import { servicePrincipalFromRow } from '../store/repositories/service-principals.js';
 import { userFromRow } from '../store/repositories/users.js';
-import type { ApplicationTable } from '../store/schema.js';
+import type { ApplicationTable, Database, UserTable } from '../store/schema.js';
 import {
   encodeSkipToken,
   type CollectionQuery,
@@ -284,8 +284,51 @@ function literal(column: Column, value: FilterValue): RawBuilder<unknown> {
   return sql`lower(${value})`;
 }
 
-/** A row as read for a page: the item's columns and its sort key. */
-type PageRow = Record<string, unknown> & { readonly id: string; readonly sort_key: string | number };
+/** A row as read for a page: the item's columns, and its sort key under an `$orderby` other than `id`. */
+type PageRow = Record<string, unknown> & { readonly id: string; readonly sort_key?: string | number };
+
+/**
+ * The SQL text of each plain page statement already compiled, per database (its dialect's placeholders): a page
+ * by id with neither `$filter` nor `$search`, the one every SDK pager asks for page after page, keyed by
+ * `table asc|desc first|next`. Its parameters are always `tenant id[, cursor id], limit`, in that order.
+ */
+const plainPageStatements = new WeakMap<Kysely<Database>, Map<string, string>>();
+
+/**
+ * Runs `read` (a plain page statement, see {@link plainPageStatements}) with `parameters`: the first time it is
+ * compiled by Kysely and its text kept, afterwards the kept text is run with the new parameters as they are, with
+ * no query building or compiling per page.
+ *
+ * @throws Error if the compiled statement's parameters are not `parameters` (a change to {@link readPage} that
+ *   would make the kept text wrong).
+ */
+async function runPlainPage(
+  db: Kysely<Database>,
+  key: string,
+  read: RawBuilder<PageRow>,
+  parameters: readonly unknown[],
+): Promise<readonly PageRow[]> {
+  let texts = plainPageStatements.get(db);
+  if (texts === undefined) {
+    texts = new Map();
+    plainPageStatements.set(db, texts);
+  }
+  let text = texts.get(key);
+  if (text === undefined) {
+    const compiled = read.compile(db);
+    if (
+      compiled.parameters.length !== parameters.length ||
+      compiled.parameters.some((value, index) => value !== parameters[index])
+    ) {
+      throw new Error(
+        `The plain page statement of ${key} does not take its parameters in the expected order.`,
+      );
+    }
+    text = compiled.sql;
+    texts.set(key, text);
+  }
+  return (await db.executeQuery<PageRow>(CompiledQuery.raw(text, [...parameters]))).rows;
+}
 
 /**
  * One keyset page of `spec`'s rows in `tenantId` that match `query`, as `toItems` makes them, with the next page's
@@ -320,20 +363,31 @@ async function readPage<T>(
         : sql` and ${sortKey} ${upTo} ${after.value} and (${sortKey} ${beyond} ${after.value} or ${id} ${beyond} ${after.id})`;
   const direction = descending ? sql`desc` : sql`asc`;
   const columns = sql.join(spec.select.map((column) => sql.ref(`${table}.${column}`)));
-  const read =
-    sql<PageRow>`select ${columns}, ${sortKey} as sort_key from ${sql.table(table)} where ${matching}${keyset} order by ${
-      byId ? sql`${id} ${direction}` : sql`${sortKey} ${direction}, ${id} ${direction}`
-    } limit ${query.top + 1}`.execute(store.db);
+  // By id the cursor is the last row's id: no separate sort key is read.
+  const read = sql<PageRow>`select ${columns}${byId ? sql`` : sql`, ${sortKey} as sort_key`} from ${sql.table(
+    table,
+  )} where ${matching}${keyset} order by ${
+    byId ? sql`${id} ${direction}` : sql`${sortKey} ${direction}, ${id} ${direction}`
+  } limit ${query.top + 1}`;
+  const plain = byId && query.where === undefined && query.search === undefined;
+  const reading = plain
+    ? runPlainPage(
+        store.db,
+        `${table} ${descending ? 'desc' : 'asc'} ${after === undefined ? 'first' : 'next'}`,
+        read,
+        after === undefined ? [tenantId, query.top + 1] : [tenantId, after.id, query.top + 1],
+      )
+    : read.execute(store.db).then((result) => result.rows);
   const counted = query.count
     ? sql<{
         readonly n: number | string;
       }>`select count(*) as n from ${sql.table(table)} where ${matching}`.execute(store.db)
     : undefined;
-  const [result, countResult] = await Promise.all([read, counted]);
-  const rows = result.rows.slice(0, query.top);
+  const [readRows, countResult] = await Promise.all([reading, counted]);
+  const rows = readRows.slice(0, query.top);
   const last = rows.at(-1);
   const cursor: Cursor | undefined =
-    result.rows.length > query.top && last !== undefined
+    readRows.length > query.top && last !== undefined
       ? {
           id: last.id,
           property: orderBy?.property,
@@ -359,8 +413,37 @@ export function listUsers(
   tenantId: string,
   query: CollectionQuery,
 ): Promise<CollectionPage<User>> {
+  return listUserRows(store, tenantId, query, userFromRow);
+}
+
+/** The columns of a `users` row that a page of users reads (never the password hash). */
+export type UserPageRow = Pick<
+  Selectable<UserTable>,
+  | 'id'
+  | 'tenant_id'
+  | 'user_principal_name'
+  | 'display_name'
+  | 'account_enabled'
+  | 'directory_roles'
+  | 'mail_nickname'
+  | 'given_name'
+  | 'surname'
+  | 'job_title'
+  | 'mail'
+>;
+
+/**
+ * {@link listUsers} with each row made into an item by `toItem` (the same statement, page and cursor), for a
+ * caller that writes rows straight into a response instead of making directory users first.
+ */
+export function listUserRows<T>(
+  store: DirectoryStore,
+  tenantId: string,
+  query: CollectionQuery,
+  toItem: (row: UserPageRow) => T,
+): Promise<CollectionPage<T>> {
   return readPage(store, USERS, tenantId, query, (rows) =>
-    rows.map((row) => userFromRow(row as unknown as Parameters<typeof userFromRow>[0])),
+    rows.map((row) => toItem(row as unknown as UserPageRow)),
   );
 }
 
@@ -412,16 +495,43 @@ export function collectionBody<T>(
   page: CollectionPage<T>,
   toJson: (item: T) => Record<string, unknown>,
 ): Record<string, unknown> {
+  const { odataContext, next } = collectionLinks(context, path, query, page);
+  return {
+    '@odata.context': odataContext,
+    ...(page.count === undefined ? {} : { '@odata.count': page.count }),
+    value: page.items.map(toJson),
+    ...(next === undefined ? {} : { '@odata.nextLink': next }),
+  };
+}
+
+/**
+ * {@link collectionBody} as JSON text, from items that are JSON text already (one JSON object each): exactly
+ * `JSON.stringify(collectionBody(…))` of the same items, written without building the body.
+ */
+export function collectionText(
+  context: ServerContext,
+  path: string,
+  query: CollectionQuery,
+  page: CollectionPage<string>,
+): string {
+  const { odataContext, next } = collectionLinks(context, path, query, page);
+  const count = page.count === undefined ? '' : `"@odata.count":${JSON.stringify(page.count)},`;
+  const nextLink = next === undefined ? '' : `,"@odata.nextLink":${JSON.stringify(next)}`;
+  return `{"@odata.context":${JSON.stringify(odataContext)},${count}"value":[${page.items.join(',')}]${nextLink}}`;
+}
+
+/** `@odata.context` and `@odata.nextLink` (undefined on the last page) of a collection page. */
+function collectionLinks(
+  context: ServerContext,
+  path: string,
+  query: CollectionQuery,
+  page: CollectionPage<unknown>,
+): { readonly odataContext: string; readonly next: string | undefined } {
   const base = `${context.baseUrl()}/v1.0`;
   const projection = query.select === undefined ? '' : `(${query.select.join(',')})`;
   const next =
     page.next === undefined
       ? undefined
       : `${base}/${path}?${new URLSearchParams([...query.carried, ['$skiptoken', page.next]]).toString()}`;
-  return {
-    '@odata.context': `${base}/$metadata#${path}${projection}`,
-    ...(page.count === undefined ? {} : { '@odata.count': page.count }),
-    value: page.items.map(toJson),
-    ...(next === undefined ? {} : { '@odata.nextLink': next }),
-  };
+  return { odataContext: `${base}/$metadata#${path}${projection}`, next };
 }
