@@ -1,12 +1,13 @@
 /**
- * The limit of the paging benchmark: the keyset query a `/v1.0/users?$top=100` page needs, straight through the
- * driver Tessera uses (better-sqlite3, or pg with one connection), on the same data, with nothing around it:
+ * The two references of the paging benchmark. Raw SQL in process: the keyset query a `/v1.0/users?$top=100` page
+ * needs, straight through the driver Tessera uses (better-sqlite3, or pg with one connection and a named
+ * statement), on the same data, with nothing around it:
  * `SELECT <the page's columns> FROM users WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT 101` (the columns
  * Tessera's page query reads, profile columns included where the table has them), the cursor of the next page
  * being the 100th row's id. Run pinned to the server core by run.mjs.
  *
- * With `httpPort` in the job it also serves the same pages over plain `node:http` (the limit of an HTTP API on
- * this query): `GET /v1.0/users?$top=N[&$skiptoken=…]` with `Authorization: Bearer`, the token's RS256/ES256
+ * With `httpPort` in the job it also serves the same pages over plain `node:http` (the bare endpoint: the most an
+ * HTTP API of this page can reach, the benchmark's target for Tessera): `GET /v1.0/users?$top=N[&$skiptoken=…]` with `Authorization: Bearer`, the token's RS256/ES256
  * signature and lifetime checked by jose against `jwks` (Tessera's published keys) the first time the token is
  * seen and its `exp` on every later request (as Tessera remembers verified tokens), each row mapped to Graph's
  * default user properties, `JSON.stringify`, and a base64url keyset `$skiptoken` in `@odata.nextLink`. No
