@@ -141,6 +141,19 @@ describe('the verified-token cache', () => {
     });
   });
 
+  it('a token carrying a remembered signature over other content is verified, and refused', async () => {
+    const token = await accessToken();
+    const first = await verify(token);
+    expect(first.ok).toBe(true);
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const forged = Buffer.from(JSON.stringify({ ...claims, oid: 'someone-else' })).toString('base64url');
+    expect(await verify(`${header}.${forged}.${signature}`)).toEqual({ ok: false, reason: 'bad_signature' });
+    // The genuine token is still the one remembered.
+    const again = await verify(token);
+    expect(again.ok && first.ok && again.claims === first.claims).toBe(true);
+  });
+
   it('keeps no refused token: a token refused once is verified again, and refused again', async () => {
     const expired = await accessToken({ exp: Math.floor(Date.now() / 1000) - SKEW_SECONDS - 10 });
     expect(await verify(expired)).toEqual({ ok: false, reason: 'expired' });

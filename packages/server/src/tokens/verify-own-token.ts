@@ -140,8 +140,10 @@ interface CheckedHeader {
   readonly key: VerificationKey;
 }
 
-/** A JWT whose signature and issuer were verified: its claims and its header's `typ`. */
+/** A JWT whose signature and issuer were verified: the token, its claims and its header's `typ`. */
 interface VerifiedJwt {
+  /** The whole token (the cache is keyed by its signature part only). */
+  readonly token: string;
   readonly payload: JWTPayload;
   readonly typ: string | undefined;
   /** The public base URL its issuer was checked against. */
@@ -154,7 +156,10 @@ interface KeyListState {
   readonly keys: ReadonlyMap<string, VerificationKey | null>;
   /** Encoded protected headers accepted, at most {@link ACCEPTED_HEADERS_KEPT} (emptied when full). */
   readonly headers: Map<string, CheckedHeader>;
-  /** Tokens whose signature verified: the whole token string → its verified claims. */
+  /**
+   * Tokens whose signature verified, by their signature part: a shorter key to hash than the whole token, which
+   * the entry holds and a hit must equal (a token with a remembered signature and other content is verified).
+   */
   readonly verified: Map<string, VerifiedJwt>;
 }
 
@@ -281,21 +286,24 @@ function verifyOwnJwt(
   const state = keyListState(keyRing.publishedKeys);
   const cache = state.verified;
   const nowSeconds = Math.floor(Date.now() / 1000);
-  const cached = cache.get(token);
-  if (cached !== undefined && cached.base === base) {
+  const signaturePart = token.slice(token.lastIndexOf('.') + 1);
+  const cached = cache.get(signaturePart);
+  if (cached !== undefined && cached.token === token && cached.base === base) {
     const refusal = lifetimeRefusal(cached.payload, nowSeconds, clockSkewSeconds);
     if (refusal === undefined) return { ok: true, payload: cached.payload, typ: cached.typ };
-    if (refusal === 'expired') cache.delete(token);
+    if (refusal === 'expired') cache.delete(signaturePart);
     return { ok: false, reason: refusal };
   }
 
+  // Three parts of the base64url alphabet, the signature possibly empty (`alg: none` is then bad_signature).
+  if (!COMPACT_JWS.test(token)) return { ok: false, reason: 'malformed' };
   const dot = token.indexOf('.');
-  const second = dot === -1 ? -1 : token.indexOf('.', dot + 1);
-  if (dot <= 0 || second === -1 || token.includes('.', second + 1)) return { ok: false, reason: 'malformed' };
-  if (!isCanonicalBase64url(token, 0, dot) || !isCanonicalBase64url(token, dot + 1, second))
-    return { ok: false, reason: 'malformed' };
-  // An empty signature is left to the header and signature checks (`alg: none` is bad_signature, as before).
-  if (second + 1 < token.length && !isCanonicalBase64url(token, second + 1, token.length))
+  const second = token.indexOf('.', dot + 1);
+  if (
+    !hasCanonicalLength(token, 0, dot) ||
+    !hasCanonicalLength(token, dot + 1, second) ||
+    (second + 1 < token.length && !hasCanonicalLength(token, second + 1, token.length))
+  )
     return { ok: false, reason: 'malformed' };
   const payload = jsonObjectOf(token.slice(dot + 1, second));
   if (payload === undefined) return { ok: false, reason: 'malformed' };
@@ -315,12 +323,12 @@ function verifyOwnJwt(
 
   const refusal = claimsRefusal(payload, base, tid, nowSeconds, clockSkewSeconds);
   if (refusal !== undefined) return { ok: false, reason: refusal };
-  const verified: VerifiedJwt = { payload: Object.freeze(payload), typ: header.typ, base };
-  if (cache.size >= MAX_CACHED_VERIFIED_TOKENS) {
+  const verified: VerifiedJwt = { token, payload: Object.freeze(payload), typ: header.typ, base };
+  if (cache.size >= MAX_CACHED_VERIFIED_TOKENS && !cache.has(signaturePart)) {
     const oldest = cache.keys().next();
     if (oldest.done !== true) cache.delete(oldest.value);
   }
-  cache.set(token, verified);
+  cache.set(signaturePart, verified);
   return { ok: true, payload: verified.payload, typ: verified.typ };
 }
 
@@ -372,27 +380,25 @@ function jsonObjectOf(segment: string): Record<string, unknown> | undefined {
     : undefined;
 }
 
-/** The value (0–63) of a base64url character code (RFC 4648 §5), or -1. */
+/** A compact JWS in the base64url alphabet (RFC 4648 §5, no `=`): two non-empty parts and a signature part. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/** The value (0–63) of a base64url character (RFC 4648 §5): the token matched {@link COMPACT_JWS} already. */
 function sextetOf(code: number): number {
-  if (code >= 65 && code <= 90) return code - 65; // A-Z
-  if (code >= 97 && code <= 122) return code - 71; // a-z
-  if (code >= 48 && code <= 57) return code + 4; // 0-9
-  if (code === 45) return 62; // -
-  if (code === 95) return 63; // _
-  return -1;
+  if (code >= 97) return code - 71; // a-z
+  if (code >= 65) return code === 95 ? 63 : code - 65; // A-Z, _
+  if (code >= 48) return code + 4; // 0-9
+  return 62; // -
 }
 
 /**
- * Whether `text[start, end)` is non-empty canonical unpadded base64url, the rule the resource library's validator
- * applies: alphabet only, a length that is not 1 mod 4, and zero pad bits in the last character (RFC 4648 §3.5),
- * i.e. exactly what encoding its bytes gives, so one token has one spelling.
+ * Whether the base64url text `text[start, end)` (alphabet checked) is canonical unpadded base64url, the rule the
+ * resource library's validator applies: a length that is not 1 mod 4, and zero pad bits in the last character
+ * (RFC 4648 §3.5), i.e. exactly what encoding its bytes gives, so one token has one spelling.
  */
-function isCanonicalBase64url(text: string, start: number, end: number): boolean {
+function hasCanonicalLength(text: string, start: number, end: number): boolean {
   const length = end - start;
-  if (length === 0 || length % 4 === 1) return false;
-  for (let index = start; index < end; index += 1) {
-    if (sextetOf(text.charCodeAt(index)) === -1) return false;
-  }
+  if (length % 4 === 1) return false;
   const last = sextetOf(text.charCodeAt(end - 1));
   if (length % 4 === 2) return (last & 0b1111) === 0;
   if (length % 4 === 3) return (last & 0b11) === 0;
