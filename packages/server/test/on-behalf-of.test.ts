@@ -6,6 +6,7 @@ import {
   signInThrough,
   TestBrowser,
   startInteractiveServer,
+  startTestServer,
   type InteractiveScenario,
   type TestServer,
 } from '@tessera/testkit';
@@ -31,6 +32,19 @@ let obo: OnBehalfOfScenario;
 let assertion: string;
 
 const filesRead = () => `${s.api.identifierUri}/Files.Read`;
+
+/** `tessera_db_query_duration_seconds_count` by statement kind and outcome, from `/metrics`. */
+async function statementCounts(target: TestServer): Promise<Map<string, number>> {
+  const answer = await target.server.app.inject({ method: 'GET', url: '/metrics' });
+  expect(answer.statusCode).toBe(200);
+  const counts = new Map<string, number>();
+  for (const match of answer.body.matchAll(
+    /^tessera_db_query_duration_seconds_count\{kind="([a-z]+)",outcome="([a-z]+)"\} (\d+)$/gm,
+  )) {
+    counts.set(`${match[1]}/${match[2]}`, Number(match[3]));
+  }
+  return counts;
+}
 
 beforeAll(async () => {
   ({ server, scenario: s } = await startInteractiveServer());
@@ -324,6 +338,43 @@ describe('On-Behalf-Of and token exchange: the sign-in log', () => {
           },
         ],
       ]);
+    }
+  });
+});
+
+describe('On-Behalf-Of: steady state', () => {
+  it('makes no database query of its own: only the sign-in log inserts', async () => {
+    // A server of its own without the directory poll (a background query every directoryPollIntervalMs).
+    const quiet = await startTestServer({ config: { directoryPollIntervalMs: 60_000 } });
+    try {
+      const qs = await seedInteractiveScenario(quiet.directory);
+      const qobo = await seedOnBehalfOf(quiet, qs);
+      await quiet.server.refresh();
+      const scope = `${qobo.mid.identifierUri}/access_as_user`;
+      const assertions = [];
+      for (let i = 0; i < 4; i++) assertions.push(await spaAccessToken(quiet, qs, scope));
+      const trade = async (token: string) =>
+        (
+          await postToken(
+            quiet,
+            qs.tenantId,
+            oboFields(qobo.mid, token, `${qs.api.identifierUri}/Files.Read`),
+          )
+        ).status;
+      // The first trade warms the directory cache.
+      expect(await trade(assertions[0]!)).toBe(200);
+      await quiet.directory.signIns.flush();
+      const before = await statementCounts(quiet);
+      // New assertions (each verified) and one traded again and again (remembered).
+      for (const token of [...assertions, ...assertions, ...assertions]) expect(await trade(token)).toBe(200);
+      await quiet.directory.signIns.flush();
+      const after = await statementCounts(quiet);
+      const grown = [...after]
+        .map(([kind, value]) => [kind, value - (before.get(kind) ?? 0)] as const)
+        .filter(([, delta]) => delta !== 0);
+      expect(grown.filter(([kind]) => !['insert/ok', 'begin/ok', 'commit/ok'].includes(kind))).toEqual([]);
+    } finally {
+      await quiet.close();
     }
   });
 });
