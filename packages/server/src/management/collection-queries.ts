@@ -295,9 +295,9 @@ type PageRow = Record<string, unknown> & { readonly id: string; readonly sort_ke
 const plainPageStatements = new WeakMap<Kysely<Database>, Map<string, string>>();
 
 /**
- * Runs `read` (a plain page statement, see {@link plainPageStatements}) with `parameters`: the first time it is
- * compiled by Kysely and its text kept, afterwards the kept text is run with the new parameters as they are, with
- * no query building or compiling per page.
+ * Runs the plain page statement `read` makes (see {@link plainPageStatements}) with `parameters`: the first time
+ * it is built and compiled by Kysely and its text kept, afterwards the kept text is run with the new parameters as
+ * they are, with no query building or compiling per page.
  *
  * @throws Error if the compiled statement's parameters are not `parameters` (a change to {@link readPage} that
  *   would make the kept text wrong).
@@ -305,7 +305,7 @@ const plainPageStatements = new WeakMap<Kysely<Database>, Map<string, string>>()
 async function runPlainPage(
   db: Kysely<Database>,
   key: string,
-  read: RawBuilder<PageRow>,
+  read: () => RawBuilder<PageRow>,
   parameters: readonly unknown[],
 ): Promise<readonly PageRow[]> {
   let texts = plainPageStatements.get(db);
@@ -315,7 +315,7 @@ async function runPlainPage(
   }
   let text = texts.get(key);
   if (text === undefined) {
-    const compiled = read.compile(db);
+    const compiled = read().compile(db);
     if (
       compiled.parameters.length !== parameters.length ||
       compiled.parameters.some((value, index) => value !== parameters[index])
@@ -342,46 +342,52 @@ async function readPage<T>(
   toItems: (rows: readonly PageRow[]) => readonly T[] | Promise<readonly T[]>,
 ): Promise<CollectionPage<T>> {
   const table = spec.table;
-  const id = ref(table, 'id');
-  const conditions = [sql`${sql.ref(`${table}.tenant_id`)} = ${tenantId}`];
-  if (query.where !== undefined) conditions.push(condition(spec, query.where));
-  if (query.search !== undefined) conditions.push(condition(spec, query.search));
-  const matching = sql.join(conditions, sql` and `);
   const orderBy = query.orderBy;
   const byId = orderBy === undefined || orderBy.property === 'id';
-  const sortKey = byId ? id : columnOf(spec, orderBy.property).expression;
   const descending = orderBy?.descending === true;
   const after = query.cursor;
-  // The cursor as `key >= v and (key > v or id > last)` (mirrored for desc) rather than a row comparison: both
-  // dialects then read the index on (tenant_id, key, id) from the cursor on, also when the key is an expression.
-  const [beyond, upTo] = descending ? [sql`<`, sql`<=`] : [sql`>`, sql`>=`];
-  const keyset =
-    after === undefined
-      ? sql``
-      : byId
-        ? sql` and ${id} ${beyond} ${after.id}`
-        : sql` and ${sortKey} ${upTo} ${after.value} and (${sortKey} ${beyond} ${after.value} or ${id} ${beyond} ${after.id})`;
-  const direction = descending ? sql`desc` : sql`asc`;
-  const columns = sql.join(spec.select.map((column) => sql.ref(`${table}.${column}`)));
-  // By id the cursor is the last row's id: no separate sort key is read.
-  const read = sql<PageRow>`select ${columns}${byId ? sql`` : sql`, ${sortKey} as sort_key`} from ${sql.table(
-    table,
-  )} where ${matching}${keyset} order by ${
-    byId ? sql`${id} ${direction}` : sql`${sortKey} ${direction}, ${id} ${direction}`
-  } limit ${query.top + 1}`;
+  /** The page's conditions, and its statement; built only when a statement is compiled. */
+  const statements = () => {
+    const id = ref(table, 'id');
+    const conditions = [sql`${sql.ref(`${table}.tenant_id`)} = ${tenantId}`];
+    if (query.where !== undefined) conditions.push(condition(spec, query.where));
+    if (query.search !== undefined) conditions.push(condition(spec, query.search));
+    const matching = sql.join(conditions, sql` and `);
+    const sortKey = byId ? id : columnOf(spec, orderBy.property).expression;
+    // The cursor as `key >= v and (key > v or id > last)` (mirrored for desc) rather than a row comparison: both
+    // dialects then read the index on (tenant_id, key, id) from the cursor on, also when the key is an expression.
+    const [beyond, upTo] = descending ? [sql`<`, sql`<=`] : [sql`>`, sql`>=`];
+    const keyset =
+      after === undefined
+        ? sql``
+        : byId
+          ? sql` and ${id} ${beyond} ${after.id}`
+          : sql` and ${sortKey} ${upTo} ${after.value} and (${sortKey} ${beyond} ${after.value} or ${id} ${beyond} ${after.id})`;
+    const direction = descending ? sql`desc` : sql`asc`;
+    const columns = sql.join(spec.select.map((column) => sql.ref(`${table}.${column}`)));
+    // By id the cursor is the last row's id: no separate sort key is read.
+    const read = sql<PageRow>`select ${columns}${byId ? sql`` : sql`, ${sortKey} as sort_key`} from ${sql.table(
+      table,
+    )} where ${matching}${keyset} order by ${
+      byId ? sql`${id} ${direction}` : sql`${sortKey} ${direction}, ${id} ${direction}`
+    } limit ${query.top + 1}`;
+    return { matching, read };
+  };
   const plain = byId && query.where === undefined && query.search === undefined;
   const reading = plain
     ? runPlainPage(
         store.db,
         `${table} ${descending ? 'desc' : 'asc'} ${after === undefined ? 'first' : 'next'}`,
-        read,
+        () => statements().read,
         after === undefined ? [tenantId, query.top + 1] : [tenantId, after.id, query.top + 1],
       )
-    : read.execute(store.db).then((result) => result.rows);
+    : statements()
+        .read.execute(store.db)
+        .then((result) => result.rows);
   const counted = query.count
     ? sql<{
         readonly n: number | string;
-      }>`select count(*) as n from ${sql.table(table)} where ${matching}`.execute(store.db)
+      }>`select count(*) as n from ${sql.table(table)} where ${statements().matching}`.execute(store.db)
     : undefined;
   const [readRows, countResult] = await Promise.all([reading, counted]);
   const rows = readRows.slice(0, query.top);
