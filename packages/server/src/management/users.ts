@@ -99,23 +99,35 @@ export function graphUser(user: User, select: readonly string[] | undefined): Re
   return selected(all, select);
 }
 
+/**
+ * Text `JSON.stringify` writes unchanged between quotes: no `"`, `\\`, control character (U+0000–U+001F) or
+ * UTF-16 surrogate (a lone one is escaped; a string with a pair goes through `JSON.stringify` too).
+ */
+// eslint-disable-next-line no-control-regex -- control characters are what JSON.stringify escapes
+const PLAIN_JSON_TEXT = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/** `JSON.stringify(value)` of a string: quoted as it is when it is {@link PLAIN_JSON_TEXT}, the common case. */
+function jsonString(value: string): string {
+  return PLAIN_JSON_TEXT.test(value) ? `"${value}"` : JSON.stringify(value);
+}
+
 /** A JSON string, or `null` for a property that is not set. */
 function jsonText(value: string | null | undefined): string {
-  return value === null || value === undefined ? 'null' : JSON.stringify(value);
+  return value === null || value === undefined ? 'null' : jsonString(value);
 }
 
 /**
  * A user in Graph's JSON without `$select`, as text, straight from its row: the {@link DefaultUserProperty}
- * properties in Graph's order, exactly `JSON.stringify(graphUser(userFromRow(row), undefined))` (strings escaped
- * by `JSON.stringify` itself), without making the user or the object first.
+ * properties in Graph's order, exactly `JSON.stringify(graphUser(userFromRow(row), undefined))` (strings that need
+ * escaping escaped by `JSON.stringify` itself), without making the user or the object first.
  */
 function defaultUserText(row: UserPageRow): string {
   return (
-    `{"businessPhones":[],"displayName":${JSON.stringify(row.display_name)},` +
+    `{"businessPhones":[],"displayName":${jsonString(row.display_name)},` +
     `"givenName":${jsonText(row.given_name)},"jobTitle":${jsonText(row.job_title)},` +
     `"mail":${jsonText(row.mail)},"mobilePhone":null,"officeLocation":null,"preferredLanguage":null,` +
-    `"surname":${jsonText(row.surname)},"userPrincipalName":${JSON.stringify(row.user_principal_name)},` +
-    `"id":${JSON.stringify(row.id)}}`
+    `"surname":${jsonText(row.surname)},"userPrincipalName":${jsonString(row.user_principal_name)},` +
+    `"id":${jsonString(row.id)}}`
   );
 }
 
