@@ -8,9 +8,9 @@ import {
   type OwnTokenChecks,
 } from '../src/tokens/verify-own-token.js';
 
-// A token verified once is remembered (the signature is not checked again), and the cache never accepts what the
-// full verification would refuse: lifetime, tenant, revocation, access-token shape, issuer base and key set are
-// all decided again on every use.
+// A token verified a second time is remembered (the signature is not checked again; one seen once is not kept),
+// and the cache never accepts what the full verification would refuse: lifetime, tenant, revocation, access-token
+// shape, issuer base and key set are all decided again on every use.
 
 const BASE = 'https://login.example';
 const TID = '11111111-1111-1111-1111-111111111111';
@@ -60,22 +60,48 @@ function accessToken(changes: Record<string, unknown> = {}, typ = 'at+jwt'): Pro
 const verify = (token: string, checks?: OwnTokenChecks, base = BASE, skew = SKEW_SECONDS) =>
   verifyOwnAccessToken(ring, base, token, skew, checks);
 
+/** Verifies `token` twice (the second time remembers it); the claims of the second verification. */
+async function remember(
+  token: string,
+  verifier: (token: string) => ReturnType<typeof verify> = (t) => verify(t),
+): Promise<JWTPayload> {
+  expect((await verifier(token)).ok).toBe(true);
+  const second = await verifier(token);
+  expect(second.ok).toBe(true);
+  return second.ok ? second.claims : {};
+}
+
 describe('the verified-token cache', () => {
-  it('answers a token verified before with the same claims, without verifying it again', async () => {
+  it('answers a token verified twice before with the same claims, without verifying it again', async () => {
     const token = await accessToken();
     const first = await verify(token);
     const second = await verify(token);
-    expect(first.ok).toBe(true);
-    expect(second.ok).toBe(true);
-    if (!first.ok || !second.ok) return;
-    // The same (frozen) claims object: the second answer came from the cache.
-    expect(second.claims).toBe(first.claims);
-    expect(Object.isFrozen(second.claims)).toBe(true);
+    const third = await verify(token);
+    expect([first.ok, second.ok, third.ok]).toEqual([true, true, true]);
+    if (!first.ok || !second.ok || !third.ok) return;
+    // Seen once, not remembered: the second answer was verified afresh (a new claims object).
+    expect(second.claims).not.toBe(first.claims);
+    expect(second.claims).toEqual(first.claims);
+    // The same (frozen) claims object: the third answer came from the cache.
+    expect(third.claims).toBe(second.claims);
+    expect(Object.isFrozen(third.claims)).toBe(true);
   });
+
+  it('tokens seen once are not remembered, and do not push out the tokens that come back', async () => {
+    const own = { publishedKeys: ring.publishedKeys.map((key) => ({ ...key })) };
+    const verifyOwn = (t: string) => verifyOwnAccessToken(own, BASE, t, SKEW_SECONDS);
+    const hot = await accessToken();
+    const claims = await remember(hot, verifyOwn);
+    for (let i = 0; i < MAX_CACHED_VERIFIED_TOKENS + 10; i += 1) {
+      expect((await verifyOwn(await accessToken())).ok).toBe(true);
+    }
+    const again = await verifyOwn(hot);
+    expect(again.ok && again.claims === claims).toBe(true);
+  }, 60_000);
 
   it('refuses a cached token once it expires beyond the clock skew, and forgets it', async () => {
     const token = await accessToken();
-    expect((await verify(token)).ok).toBe(true);
+    await remember(token);
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(Date.now() + (3600 + SKEW_SECONDS - 5) * 1000);
     expect((await verify(token)).ok).toBe(true);
@@ -88,7 +114,7 @@ describe('the verified-token cache', () => {
 
   it('refuses a cached token whose clock moved back before its nbf', async () => {
     const token = await accessToken();
-    expect((await verify(token)).ok).toBe(true);
+    await remember(token);
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(Date.now() - (SKEW_SECONDS + 60) * 1000);
     expect(await verify(token)).toEqual({ ok: false, reason: 'not_yet_valid' });
@@ -96,7 +122,7 @@ describe('the verified-token cache', () => {
 
   it('checks revocations on every use, also of a cached token', async () => {
     const token = await accessToken();
-    expect((await verify(token, { revocations: { isRevoked: () => false } })).ok).toBe(true);
+    await remember(token, (t) => verify(t, { revocations: { isRevoked: () => false } }));
     expect(await verify(token, { revocations: { isRevoked: (claims) => claims.grant_id === 'g1' } })).toEqual(
       {
         ok: false,
@@ -107,19 +133,19 @@ describe('the verified-token cache', () => {
 
   it('checks the required tenant on every use, also of a cached token', async () => {
     const token = await accessToken();
-    expect((await verify(token, { tenantId: TID })).ok).toBe(true);
+    await remember(token, (t) => verify(t, { tenantId: TID }));
     expect(await verify(token, { tenantId: OTHER_TID })).toEqual({ ok: false, reason: 'wrong_tenant' });
   });
 
   it('never takes a cached ID token for an access token', async () => {
     const idToken = await accessToken({ idtyp: undefined, uti: undefined, grant_id: undefined }, 'JWT');
-    expect((await verifyOwnToken(ring, BASE, idToken, SKEW_SECONDS)).ok).toBe(true);
+    await remember(idToken, (t) => verifyOwnToken(ring, BASE, t, SKEW_SECONDS));
     expect(await verify(idToken)).toEqual({ ok: false, reason: 'not_access_token' });
   });
 
   it('does not use an entry verified under another issuer base', async () => {
     const token = await accessToken();
-    expect((await verify(token)).ok).toBe(true);
+    await remember(token);
     expect(await verify(token, {}, 'https://elsewhere.example')).toEqual({
       ok: false,
       reason: 'wrong_issuer',
@@ -128,7 +154,7 @@ describe('the verified-token cache', () => {
 
   it('refuses a cached token once its key is no longer published (a new key ring)', async () => {
     const token = await accessToken();
-    expect((await verify(token)).ok).toBe(true);
+    await remember(token);
     const other = (await generateKeyPair('ES256')).publicKey;
     const rotated = {
       publishedKeys: [
@@ -143,15 +169,14 @@ describe('the verified-token cache', () => {
 
   it('a token carrying a remembered signature over other content is verified, and refused', async () => {
     const token = await accessToken();
-    const first = await verify(token);
-    expect(first.ok).toBe(true);
+    const claimsOf = await remember(token);
     const [header, payload, signature] = token.split('.') as [string, string, string];
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
     const forged = Buffer.from(JSON.stringify({ ...claims, oid: 'someone-else' })).toString('base64url');
     expect(await verify(`${header}.${forged}.${signature}`)).toEqual({ ok: false, reason: 'bad_signature' });
     // The genuine token is still the one remembered.
     const again = await verify(token);
-    expect(again.ok && first.ok && again.claims === first.claims).toBe(true);
+    expect(again.ok && again.claims === claimsOf).toBe(true);
   });
 
   it('keeps no refused token: a token refused once is verified again, and refused again', async () => {
@@ -165,16 +190,15 @@ describe('the verified-token cache', () => {
 
   it(`holds at most ${MAX_CACHED_VERIFIED_TOKENS} tokens per key ring, forgetting the oldest first`, async () => {
     const own = { publishedKeys: ring.publishedKeys.map((key) => ({ ...key })) };
+    const verifyOwn = (t: string) => verifyOwnAccessToken(own, BASE, t, SKEW_SECONDS);
     const oldest = await accessToken();
-    const first = await verifyOwnAccessToken(own, BASE, oldest, SKEW_SECONDS);
-    for (let i = 0; i < MAX_CACHED_VERIFIED_TOKENS; i += 1) {
-      expect((await verifyOwnAccessToken(own, BASE, await accessToken(), SKEW_SECONDS)).ok).toBe(true);
-    }
-    const again = await verifyOwnAccessToken(own, BASE, oldest, SKEW_SECONDS);
-    expect(first.ok && again.ok).toBe(true);
-    if (!first.ok || !again.ok) return;
+    const first = await remember(oldest, verifyOwn);
+    for (let i = 0; i < MAX_CACHED_VERIFIED_TOKENS; i += 1) await remember(await accessToken(), verifyOwn);
+    const again = await verifyOwn(oldest);
+    expect(again.ok).toBe(true);
+    if (!again.ok) return;
     // Verified afresh (a new claims object), and correctly.
-    expect(again.claims).not.toBe(first.claims);
-    expect(again.claims).toEqual(first.claims);
+    expect(again.claims).not.toBe(first);
+    expect(again.claims).toEqual(first);
   }, 60_000);
 });

@@ -64,8 +64,8 @@ export type OwnTokenVerifier = (
 /**
  * Verifies a JWT this server issued (access or ID token): signature by a published key (RS256 / ES256 only), `iss`
  * the v1 or v2 issuer of its own `tid`, lifetime with `clockSkewSeconds` tolerance, then the optional checks. A token
- * whose signature verified is remembered (per key ring, at most {@link MAX_CACHED_VERIFIED_TOKENS}), so presenting
- * it again skips the signature check; its lifetime, tenant and revocations are checked again on every call.
+ * whose signature verified on its second presentation is remembered (per key ring, at most
+ * {@link MAX_CACHED_VERIFIED_TOKENS}), so presenting it again skips the signature check; its lifetime, tenant and revocations are checked again on every call.
  *
  * Only what this server signs (`jws.ts`) is accepted: three parts of canonical unpadded base64url (RFC 7515 §2,
  * RFC 4648 §5, §3.5), a protected header of exactly `typ` (`at+jwt` or `JWT`), `alg` (RS256 or ES256, the published
@@ -161,6 +161,11 @@ interface KeyListState {
    * the entry holds and a hit must equal (a token with a remembered signature and other content is verified).
    */
   readonly verified: Map<string, VerifiedJwt>;
+  /**
+   * Tokens verified once and not remembered, by 16 bytes of their signature (at most
+   * {@link MAX_CACHED_VERIFIED_TOKENS}; emptied when full): a token is remembered when it is verified again.
+   */
+  readonly seenOnce: Set<string>;
 }
 
 /** Most verified tokens remembered per published key list (the oldest is forgotten first). */
@@ -184,8 +189,11 @@ const SIGNED_HEADER_MEMBERS: ReadonlySet<string> = new Set(['typ', 'alg', 'kid',
 /**
  * Per published key list (one per key ring): its public keys, imported once, the header segments accepted and the
  * tokens verified. A client presents the same bearer token on every request for up to an hour (a Graph client
- * paging a collection, a middle tier trading one user's token for On-Behalf-Of), so the signature is checked once,
- * not per request. Only tokens whose signature verified are kept; a new key ring (a key retired from the published
+ * paging a collection, a middle tier trading one user's token for On-Behalf-Of), so the signature is checked twice,
+ * not per request. A token is remembered only when it comes a second time: most tokens a middle tier trades come
+ * once (MSAL caches the On-Behalf-Of result per assertion), and remembering those would keep thousands of claim
+ * sets alive for nothing (garbage collector work on every request) and push the tokens that do come back out of
+ * the cache. Only tokens whose signature verified are kept; a new key ring (a key retired from the published
  * set) starts with nothing remembered, so a token is never accepted under a key this server no longer publishes.
  * Lifetime (`exp`, `nbf` with the caller's clock skew) is checked again on every use, and tenant and revocations are
  * checked after the cache as before.
@@ -195,7 +203,7 @@ const keyListStates = new WeakMap<readonly JWK[], KeyListState>();
 function keyListState(keys: readonly JWK[]): KeyListState {
   let state = keyListStates.get(keys);
   if (state === undefined) {
-    state = { keys: verificationKeys(keys), headers: new Map(), verified: new Map() };
+    state = { keys: verificationKeys(keys), headers: new Map(), verified: new Map(), seenOnce: new Set() };
     keyListStates.set(keys, state);
   }
   return state;
@@ -319,11 +327,20 @@ function verifyOwnJwt(
     if (state.headers.size >= ACCEPTED_HEADERS_KEPT) state.headers.clear();
     state.headers.set(segment, header);
   }
-  if (!signatureVerifies(header.key, token, second)) return { ok: false, reason: 'bad_signature' };
+  const signature = Buffer.from(token.slice(second + 1), 'base64url');
+  if (!signatureVerifies(header.key, token, second, signature)) return { ok: false, reason: 'bad_signature' };
 
   const refusal = claimsRefusal(payload, base, tid, nowSeconds, clockSkewSeconds);
   if (refusal !== undefined) return { ok: false, reason: refusal };
   const verified: VerifiedJwt = { token, payload: Object.freeze(payload), typ: header.typ, base };
+  // A copy of 16 signature bytes, not a slice of the token: the mark must not keep the token (or the request body
+  // it was cut from) alive.
+  const mark = signature.toString('latin1', 0, 16);
+  if (!state.seenOnce.delete(mark)) {
+    if (state.seenOnce.size >= MAX_CACHED_VERIFIED_TOKENS) state.seenOnce.clear();
+    state.seenOnce.add(mark);
+    return { ok: true, payload: verified.payload, typ: verified.typ };
+  }
   if (cache.size >= MAX_CACHED_VERIFIED_TOKENS && !cache.has(signaturePart)) {
     const oldest = cache.keys().next();
     if (oldest.done !== true) cache.delete(oldest.value);
@@ -332,10 +349,9 @@ function verifyOwnJwt(
   return { ok: true, payload: verified.payload, typ: verified.typ };
 }
 
-/** Whether the signature part of `token` (after the dot at `second`) is `key`'s over the signing input. */
-function signatureVerifies(key: VerificationKey, token: string, second: number): boolean {
+/** Whether `signature` (the decoded part after the dot at `second`) is `key`'s over `token`'s signing input. */
+function signatureVerifies(key: VerificationKey, token: string, second: number, signature: Buffer): boolean {
   const signingInput = Buffer.from(token.slice(0, second), 'latin1');
-  const signature = Buffer.from(token.slice(second + 1), 'base64url');
   try {
     return verify('sha256', signingInput, key.key, signature);
   } catch {
