@@ -15,9 +15,10 @@
  *   client's secret. BENCH_FRESH_ASSERTIONS (5000) more, all different, come from redeeming the refresh token again
  *   and again.
  * - Three targets: On-Behalf-Of with a new assertion on every request (the fresh ones in turn: more than Tessera
- *   remembers verified tokens, 4096, so every request verifies its assertion's signature: the grant's full
- *   cost, and the target's), On-Behalf-Of with the same assertion on every request (its verification remembered
- *   after the first), and client credentials.
+ *   keeps track of, 4096, so every request verifies its assertion's signature and none is remembered: the grant's
+ *   full cost, and the target's), On-Behalf-Of with the same assertion on every request (Tessera remembers a
+ *   token verified a second time, so its verification is skipped from the third request on), and client
+ *   credentials.
  * - Every grant is checked once (200, a JWT that verifies against the tenant's JWKS; On-Behalf-Of: the user's
  *   `oid` and `scp` Files.Read; client credentials: `roles` Data.Read.All), then BENCH_PASSES (3) passes each give
  *   both BENCH_WARMUP_SECONDS (2) of warm-up, discarded, and BENCH_DURATION_SECONDS (6) of measurement in
@@ -90,8 +91,8 @@ function readSettings() {
     warmupSeconds: intSetting('BENCH_WARMUP_SECONDS', 2, 1, 120),
     connections: intSetting('BENCH_CONNECTIONS', 16, 1, 256),
     sliceSeconds: intSetting('BENCH_SLICE_SECONDS', 2, 1, 60),
-    // More than Tessera remembers verified tokens (MAX_CACHED_VERIFIED_TOKENS, 4096), so that, sent in turn,
-    // every one of them is verified afresh.
+    // More than Tessera keeps track of (MAX_CACHED_VERIFIED_TOKENS, 4096, for the tokens seen once and for those
+    // remembered), so that, sent in turn, every one of them is verified afresh.
     freshAssertions: intSetting('BENCH_FRESH_ASSERTIONS', 5000, 1, 100_000),
     serverCpu: intSetting('BENCH_SERVER_CPU', 0, 0, 1023),
     loadCpu: intSetting('BENCH_LOAD_CPU', 1, 0, 1023),
