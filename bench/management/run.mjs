@@ -59,13 +59,13 @@ import {
   stopChild,
   waitUntilListening,
 } from '../lib/processes.mjs';
+import { createPostgresDatabase } from '../lib/postgres.mjs';
 import { fixed, percent, table } from '../lib/report.mjs';
 import { intSetting, listSetting, pinSelf, preflight } from '../lib/settings.mjs';
 import { tesseraCli, tesseraEnvironment } from '../lib/tessera.mjs';
 import { summariseProfile } from '../token/profile-summary.mjs';
 import {
   addTenantIdIndex,
-  createPostgresDatabase,
   DOMAIN,
   GRAPH,
   seedDirectory,
@@ -272,7 +272,7 @@ async function benchDialect(cleanup, settings, dialect, profileDir) {
   const dataDir = cleanup.tempDir(`tessera-bench-management-${dialect}-`);
   let database;
   if (dialect === 'postgres') {
-    database = await createPostgresDatabase(settings.postgresAdminUrl);
+    database = await createPostgresDatabase(settings.postgresAdminUrl, 'management');
     env.DATABASE_URL = database.url;
   }
   try {

@@ -152,29 +152,3 @@ export async function addTenantIdIndex(dialect, location) {
     await client.end();
   }
 }
-
-/**
- * A fresh PostgreSQL database for one run, made through `adminUrl` (a database the role can connect to, with
- * CREATEDB); returns its URL and a function that drops it.
- */
-export async function createPostgresDatabase(adminUrl) {
-  const name = `tessera_bench_management_${process.pid}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      try {
-        await client.query(`drop database if exists ${name} with (force)`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
-}

@@ -55,13 +55,13 @@ import { availableParallelism, cpus } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hash } from '@node-rs/argon2';
+import { createPostgresDatabase } from '../lib/postgres.mjs';
 import { fixed, percent, table } from '../lib/report.mjs';
 import { summariseProfile } from '../token/profile-summary.mjs';
 import { freePort, installCleanup, spawnPinned, stopChild } from '../lib/processes.mjs';
 import { intSetting, listSetting, pinSelf, preflight } from '../lib/settings.mjs';
 import { tesseraEnvironment } from '../lib/tessera.mjs';
 import {
-  createPostgresDatabase,
   oidcProviderRefreshTokens,
   PASSWORD,
   seedTessera,
@@ -182,7 +182,7 @@ async function benchDialect(cleanup, settings, dialect, argon2idParameters, prof
   };
   let database;
   if (dialect === 'postgres') {
-    database = await createPostgresDatabase(settings.postgresAdminUrl);
+    database = await createPostgresDatabase(settings.postgresAdminUrl, 'refresh');
     env.DATABASE_URL = database.url;
   } else {
     delete env.DATABASE_URL;

@@ -4,7 +4,6 @@
  */
 import { join } from 'node:path';
 import { URLSearchParams } from 'node:url';
-import pg from 'pg';
 import { createPkcePair, signInThrough, TestBrowser } from '@tessera/testkit';
 import { HOST, spawnPinned, waitUntilListening } from '../lib/processes.mjs';
 import { runTesseraCli, tesseraCli } from '../lib/tessera.mjs';
@@ -174,34 +173,5 @@ export async function signInForm(tessera, seed) {
     body: form({ ...fields, username: USER, password: PASSWORD }),
     cookie: `tessera_csrf=${csrf}`,
     expectLocation: REDIRECT_URI,
-  };
-}
-
-/**
- * A fresh PostgreSQL database for one run, made through `adminUrl` (a database the role can connect to, with
- * CREATEDB); returns its URL and a function that drops it.
- */
-export async function createPostgresDatabase(adminUrl) {
-  const name = `tessera_bench_refresh_${process.pid}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`create database ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      try {
-        await client.query(`drop database if exists ${name} with (force)`);
-      } finally {
-        await client.end();
-      }
-    },
   };
 }
