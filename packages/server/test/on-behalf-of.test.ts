@@ -21,6 +21,7 @@ import {
   startOnBehalfOfServer,
   withClockAhead,
 } from './support/on-behalf-of.js';
+import { statementCounts } from './support/statement-counts.js';
 
 // The On-Behalf-Of grant over HTTP: the SPA signs Alice in for the middle tier, the middle tier trades her token
 // for one to a downstream API.
@@ -32,19 +33,6 @@ let obo: OnBehalfOfScenario;
 let assertion: string;
 
 const filesRead = () => `${s.api.identifierUri}/Files.Read`;
-
-/** `tessera_db_query_duration_seconds_count` by statement kind and outcome, from `/metrics`. */
-async function statementCounts(target: TestServer): Promise<Map<string, number>> {
-  const answer = await target.server.app.inject({ method: 'GET', url: '/metrics' });
-  expect(answer.statusCode).toBe(200);
-  const counts = new Map<string, number>();
-  for (const match of answer.body.matchAll(
-    /^tessera_db_query_duration_seconds_count\{kind="([a-z]+)",outcome="([a-z]+)"\} (\d+)$/gm,
-  )) {
-    counts.set(`${match[1]}/${match[2]}`, Number(match[3]));
-  }
-  return counts;
-}
 
 beforeAll(async () => {
   ({ server, scenario: s } = await startInteractiveServer());

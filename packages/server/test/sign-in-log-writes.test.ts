@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignInRecord } from '../src/directory/audit-records.js';
 import { SignInLog, timeOrderedId, type NewSignIn } from '../src/directory/audit-sign-ins.js';
 import { AuditLogRepository, statementSizes } from '../src/store/repositories/audit-logs.js';
+import { statementCounts } from './support/statement-counts.js';
 
 // How the sign-in log reaches storage: one transaction per flush with reused multi-row statements, on SQLite and
 // PostgreSQL; flushes by time or by size, a failed write kept and retried by the timer; time-ordered ids; and a
@@ -60,19 +61,6 @@ async function allSignIns(repository: AuditLogRepository, tenantId: string): Pro
     after = page.next;
   } while (after !== undefined);
   return items;
-}
-
-/** `tessera_db_query_duration_seconds_count` by statement kind, from `/metrics`. */
-async function statementCounts(server: TestServer): Promise<Map<string, number>> {
-  const answer = await server.server.app.inject({ method: 'GET', url: '/metrics' });
-  expect(answer.statusCode).toBe(200);
-  const counts = new Map<string, number>();
-  for (const match of answer.body.matchAll(
-    /^tessera_db_query_duration_seconds_count\{kind="([a-z]+)",outcome="([a-z]+)"\} (\d+)$/gm,
-  )) {
-    counts.set(`${match[1]}/${match[2]}`, Number(match[3]));
-  }
-  return counts;
 }
 
 describe.each(dialects)('sign-in log writes on $name', ({ database }) => {

@@ -1,10 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { IdentityError } from '@tessera/protocol';
-import { DirectoryStore, migrateToLatest, openDatabase, type DatabaseTarget } from '@tessera/server';
-import { createPostgresSchema, postgresAvailable } from '@tessera/testkit';
+import { DirectoryStore, migrateToLatest, openDatabase } from '@tessera/server';
+import { postgresAvailable } from '@tessera/testkit';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hashPassword } from '../src/directory/passwords.js';
@@ -12,6 +9,7 @@ import type { Database } from '../src/store/schema.js';
 import { SignInAttemptRepository } from '../src/store/repositories/sign-in-attempts.js';
 import { PasswordSignIn } from '../src/users/password-sign-in.js';
 import { DatabaseSignInThrottle } from '../src/users/sign-in-throttle.js';
+import { storeDialects } from './support/store-dialects.js';
 
 // A password sign-in writes the throttle twice at most: its account and IP reservations are one transaction, its
 // releases (the password was right) another — not one commit per statement, each a disk sync on SQLite. On
@@ -22,31 +20,7 @@ const WINDOW_MS = 600_000;
 const PASSWORD = 'Correct-Horse-Battery-9';
 
 const pgUp = await postgresAvailable();
-const dialects: [string, boolean, () => Promise<{ target: DatabaseTarget; cleanup: () => Promise<void> }>][] =
-  [
-    [
-      'SQLite',
-      true,
-      () => {
-        const dir = mkdtempSync(join(tmpdir(), 'tessera-throttle-commits-'));
-        return Promise.resolve({
-          target: { dialect: 'sqlite', file: join(dir, 'tessera.db') },
-          cleanup: () => {
-            rmSync(dir, { recursive: true, force: true });
-            return Promise.resolve();
-          },
-        });
-      },
-    ],
-    [
-      'PostgreSQL',
-      pgUp,
-      async () => {
-        const schema = await createPostgresSchema();
-        return { target: { dialect: 'postgres', url: schema.url }, cleanup: () => schema.drop() };
-      },
-    ],
-  ];
+const dialects = storeDialects('tessera-throttle-commits-', pgUp);
 
 const hashKey = (key: string) => createHash('sha256').update(key, 'utf8').digest('hex');
 

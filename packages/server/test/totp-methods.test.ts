@@ -1,10 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { IdentityError } from '@tessera/protocol';
-import { migrateToLatest, openDatabase, type DatabaseTarget } from '@tessera/server';
-import { createPostgresSchema, postgresAvailable } from '@tessera/testkit';
+import { migrateToLatest, openDatabase } from '@tessera/server';
+import { postgresAvailable } from '@tessera/testkit';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignInAttemptRepository } from '../src/store/repositories/sign-in-attempts.js';
@@ -13,6 +10,7 @@ import { AuthenticationMethods } from '../src/users/authentication-methods.js';
 import { DatabaseSignInThrottle } from '../src/users/sign-in-throttle.js';
 import { authenticationMethodKey, openTotpSecret } from '../src/users/totp-secrets.js';
 import { matchTotpCode, totpCode } from '../src/users/totp.js';
+import { storeDialects } from './support/store-dialects.js';
 
 // The second factor on both dialects: RFC 6238 codes (otplib computes the expected ones independently), enrolment
 // that stores nothing before a correct code, the replay guard (also between two nodes sharing one database), the
@@ -22,31 +20,7 @@ import { matchTotpCode, totpCode } from '../src/users/totp.js';
 const NOW = 1_800_000_000 - (1_800_000_000 % 30);
 
 const pgUp = await postgresAvailable();
-const dialects: [string, boolean, () => Promise<{ target: DatabaseTarget; cleanup: () => Promise<void> }>][] =
-  [
-    [
-      'SQLite',
-      true,
-      () => {
-        const dir = mkdtempSync(join(tmpdir(), 'tessera-totp-'));
-        return Promise.resolve({
-          target: { dialect: 'sqlite', file: join(dir, 'tessera.db') },
-          cleanup: () => {
-            rmSync(dir, { recursive: true, force: true });
-            return Promise.resolve();
-          },
-        });
-      },
-    ],
-    [
-      'PostgreSQL',
-      pgUp,
-      async () => {
-        const schema = await createPostgresSchema();
-        return { target: { dialect: 'postgres', url: schema.url }, cleanup: () => schema.drop() };
-      },
-    ],
-  ];
+const dialects = storeDialects('tessera-totp-', pgUp);
 
 /** The code otplib computes for `secret` at `epoch` (the authenticator app's view). */
 const appCode = (secret: string, epoch: number) => generate({ secret, epoch });
