@@ -30,7 +30,10 @@ COPY packages/hub/package.json packages/hub/
 COPY packages/testkit/package.json packages/testkit/
 COPY packages/spa/package.json packages/spa/
 COPY apps/demo/package.json apps/demo/
-RUN npm ci --omit=dev --workspace @tessera/server --include-workspace-root=false
+# npm nests a workspace's dependency under packages/<name>/node_modules when another workspace needs another
+# version of it (e.g. @fastify/cookie): those folders are copied too, and made here so they always exist.
+RUN npm ci --omit=dev --workspace @tessera/server --include-workspace-root=false \
+    && mkdir -p packages/protocol/node_modules packages/server/node_modules
 
 # 3. Runtime: slim image, no compiler, no dev dependencies, an unprivileged user.
 FROM node:20-bookworm-slim AS runtime
@@ -42,6 +45,8 @@ ENV NODE_ENV=production \
     TESSERA_SHUTDOWN_GRACE_SECONDS=8
 WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
+COPY --from=deps /app/packages/protocol/node_modules packages/protocol/node_modules
+COPY --from=deps /app/packages/server/node_modules packages/server/node_modules
 COPY --from=build /src/package.json ./
 COPY --from=build /src/packages/protocol/package.json packages/protocol/
 COPY --from=build /src/packages/protocol/dist packages/protocol/dist
