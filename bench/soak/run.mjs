@@ -229,7 +229,7 @@ async function tesseraHeap() {
   try {
     const answer = await fetch(`${base}/metrics`);
     if (answer.status !== 200) return undefined;
-    const line = /^nodejs_heap_size_used_bytes\s+(\S+)/m.exec(await answer.text());
+    const line = /^(?:tessera_)?nodejs_heap_size_used_bytes\s+(\S+)/m.exec(await answer.text());
     return line === null ? undefined : Number(line[1]);
   } catch {
     return undefined;
@@ -324,6 +324,17 @@ for (const [key, label] of [
     `| ${label} | ${mean(first).toFixed(1)} MB | ${mean(final).toFixed(1)} MB | ${perMinute === undefined ? '—' : `${perMinute >= 0 ? '+' : ''}${perMinute.toFixed(2)} MB/min`} |`,
   );
 }
+/** The mean of `key` in each whole minute of the run, in MB: the shape the slope summarises (settling or growing). */
+function byMinute(key) {
+  const minutes = [];
+  for (let start = 0; start + 60_000 <= last + 1; start += 60_000) {
+    const values = samples
+      .filter((s) => s.atMs >= start && s.atMs < start + 60_000 && s[key] !== undefined)
+      .map((s) => s[key] / MB);
+    if (values.length > 0) minutes.push(mean(values).toFixed(1));
+  }
+  return minutes.join(', ');
+}
 const totalErrors = Object.values(errors).reduce((a, b) => a + b, 0);
 const lines = [
   `soak: ${Math.round((Date.now() - startedAt) / 1000)} s, ${samples.length} memory samples, hub messages received ${hubReceived}`,
@@ -337,6 +348,9 @@ const lines = [
   `| memory | first ${Math.round(windowMs / 1000)} s | last ${Math.round(windowMs / 1000)} s | slope after ${Math.round(warmupMs / 1000)} s |`,
   '| --- | --- | --- | --- |',
   ...memoryRows,
+  '',
+  `Tessera RSS by minute (MB): ${byMinute('tesseraRss')}`,
+  `hub RSS by minute (MB): ${byMinute('hubRss')}`,
 ];
 console.log(lines.join('\n'));
 const steep = slopes.filter((s) => s.perMinute !== undefined && s.perMinute > maxSlope);
