@@ -1,5 +1,4 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { IdentityError } from '@tessera/protocol';
 import { DirectoryStore, migrateToLatest, openDatabase } from '@tessera/server';
 import { postgresAvailable } from '@tessera/testkit';
 import type { Kysely } from 'kysely';
@@ -9,6 +8,7 @@ import type { Database } from '../src/store/schema.js';
 import { SignInAttemptRepository } from '../src/store/repositories/sign-in-attempts.js';
 import { PasswordSignIn } from '../src/users/password-sign-in.js';
 import { DatabaseSignInThrottle } from '../src/users/sign-in-throttle.js';
+import { refusal } from './support/identity-refusal.js';
 import { storeDialects } from './support/store-dialects.js';
 
 // A password sign-in writes the throttle twice at most: its account and IP reservations are one transaction, its
@@ -100,16 +100,6 @@ describe.each(dialects)('sign-in throttle commits (%s)', (name, available, open)
       .where('key_hash', '=', hashKey(key))
       .executeTakeFirst();
     return row?.attempts;
-  }
-
-  async function refusal(promise: Promise<unknown>): Promise<number> {
-    try {
-      await promise;
-    } catch (error) {
-      if (error instanceof IdentityError) return error.code;
-      throw error;
-    }
-    throw new Error('expected a refusal');
   }
 
   it.skipIf(!available)(

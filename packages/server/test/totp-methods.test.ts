@@ -10,6 +10,7 @@ import { AuthenticationMethods } from '../src/users/authentication-methods.js';
 import { DatabaseSignInThrottle } from '../src/users/sign-in-throttle.js';
 import { authenticationMethodKey, openTotpSecret } from '../src/users/totp-secrets.js';
 import { matchTotpCode, totpCode } from '../src/users/totp.js';
+import { refusal } from './support/identity-refusal.js';
 import { storeDialects } from './support/store-dialects.js';
 
 // The second factor on both dialects: RFC 6238 codes (otplib computes the expected ones independently), enrolment
@@ -24,16 +25,6 @@ const dialects = storeDialects('tessera-totp-', pgUp);
 
 /** The code otplib computes for `secret` at `epoch` (the authenticator app's view). */
 const appCode = (secret: string, epoch: number) => generate({ secret, epoch });
-
-async function refusal(promise: Promise<unknown>): Promise<number> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof IdentityError) return error.code;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('TOTP codes (RFC 6238)', () => {
   it('match the current step and one step either side, nothing further', async () => {
