@@ -15,7 +15,8 @@ import {
   TestBrowser,
 } from '@tessera/testkit';
 import type { BrowserResponse, InteractiveScenario, TestServer } from '@tessera/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 // Attacks on the interactive half (docs/endpoints.md): every refusal asserts the exact error (page or redirect) it gets.
 let server: TestServer;
@@ -686,6 +687,53 @@ describe('token endpoint: codes', () => {
       headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
     });
     expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it("counts every lifetime of a redemption from the grant's one instant, however long its commit takes", async () => {
+    const fresh = createPkcePair();
+    const back = await signInThrough(
+      new TestBrowser(),
+      webAuthorize({
+        client_id: s.spa.appId,
+        redirect_uri: s.spa.redirectUri,
+        code_challenge: fresh.challenge,
+        code_challenge_method: 'S256',
+      }),
+      { userName: s.user.userPrincipalName, password: s.password },
+    );
+    // Every read of the clock during the redemption is a second later than the one before: the seconds the grant,
+    // its durable commit and the response builder see all differ unless the grant reads the clock once.
+    const realNow = Date.now.bind(Date);
+    let reads = 0;
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 1000 * ++reads);
+    let answer: Response;
+    try {
+      answer = await redeem(
+        {
+          grant_type: 'authorization_code',
+          client_id: s.spa.appId,
+          code: new URL(back.location!).searchParams.get('code')!,
+          redirect_uri: s.spa.redirectUri,
+          code_verifier: fresh.verifier,
+        },
+        { origin: s.spa.origin },
+      );
+    } finally {
+      clock.mockRestore();
+    }
+    expect(reads).toBeGreaterThan(1);
+    expect(answer.status).toBe(200);
+    const body = (await answer.json()) as {
+      refresh_token_expires_in: number;
+      expires_in: number;
+      access_token: string;
+      id_token: string;
+    };
+    expect(body.refresh_token_expires_in).toBe(86_400);
+    const access = decodeJwt(body.access_token);
+    const id = decodeJwt(body.id_token);
+    expect(access.exp! - access.iat!).toBe(body.expires_in);
+    expect(id.iat).toBe(access.iat);
   });
 
   it('refuses a refresh token presented by another client without burning it, and a forged one', async () => {

@@ -79,6 +79,7 @@ export const authorizationCodeGrant: GrantDescriptor = {
     return userTokenResponse(context, {
       client: client.application,
       clientAuthenticationLevel: client.clientAuthenticationLevel,
+      now,
       user,
       grant: stored.grant,
       authentication: stored.authentication,

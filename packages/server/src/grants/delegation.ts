@@ -213,6 +213,7 @@ export async function issueDelegatedToken(
   const response = await userTokenResponse(context, {
     client: client.application,
     clientAuthenticationLevel: client.clientAuthenticationLevel,
+    now,
     user,
     grant,
     authentication,

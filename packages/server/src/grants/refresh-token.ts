@@ -136,6 +136,7 @@ export const refreshTokenGrant: GrantDescriptor = {
     return userTokenResponse(context, {
       client: client.application,
       clientAuthenticationLevel: client.clientAuthenticationLevel,
+      now,
       user,
       grant: { ...grant, oidcScopes: [...new Set([...grant.oidcScopes, 'offline_access'])] },
       authentication: family.authentication,

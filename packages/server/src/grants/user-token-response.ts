@@ -41,6 +41,12 @@ export async function userTokenResponse(
   input: {
     client: Application;
     clientAuthenticationLevel: ClientAuthenticationLevel;
+    /**
+     * The grant's instant (Unix seconds), read once by the grant before its checks and writes: the tokens' `iat`,
+     * `nbf` and `exp` and the spa `refresh_token_expires_in` count from it, so a clock second passing during the
+     * grant's durable commit cannot shorten a lifetime the grant computed.
+     */
+    now: number;
     user: User;
     grant: AuthorizedGrant;
     /** The user's authentication the grant came from: `auth_time`, `amr`, and the platform (spa refresh life). */
@@ -69,7 +75,7 @@ export async function userTokenResponse(
     user: input.user,
     authentication: input.authentication,
   });
-  const now = context.now();
+  const { now } = input;
   const lifetimeSeconds = context.config.accessTokenLifetimeSeconds;
   const common = {
     keyRing: context.keyRing(),
