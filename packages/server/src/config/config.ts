@@ -102,6 +102,15 @@ export const configOptions = {
     description:
       'How long the server keeps retrying to connect and migrate at start-up while PostgreSQL cannot be reached (backoff from 0.25 s to 5 s, each attempt logged), before it exits with the error. `0` tries once. Other database errors (bad credentials, a failed migration) stop it at once.',
   },
+  sqliteCacheSizeMiB: {
+    env: 'TESSERA_SQLITE_CACHE_MIB',
+    schema: z.coerce.number().int().min(1).max(4096),
+    default: 16,
+    unit: 'MiB',
+    title: 'SQLite page cache',
+    description:
+      "Memory the embedded SQLite database keeps for its most recently used pages (`PRAGMA cache_size`). It starts empty and fills as the database is read and written, so the process's resident memory grows by up to this much over its first minutes under load and then stays. PostgreSQL ignores it.",
+  },
   host: {
     env: 'TESSERA_HOST',
     schema: z.string().min(1),

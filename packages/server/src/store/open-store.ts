@@ -55,6 +55,7 @@ export async function openStore(
   const db = openDatabase(databaseTarget(config), {
     connectionTimeoutMs: config.databaseConnectionTimeoutMs,
     statementTimeoutMs: config.databaseStatementTimeoutMs,
+    sqliteCacheSizeMiB: config.sqliteCacheSizeMiB,
     onConnectionError: (error) => {
       log?.warn({ err: error }, 'PostgreSQL dropped a connection; the pool opens another when needed');
     },
