@@ -7,7 +7,9 @@ import { openDatabase } from '../src/store/database.js';
 
 // The SQLite page cache is a fixed bound the operator sets (`sqliteCacheSizeMiB`): docs/configuration.md.
 const dataDir = mkdtempSync(join(tmpdir(), 'tessera-page-cache-'));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 async function cacheSize(sqliteCacheSizeMiB: number | undefined): Promise<number> {
   const db = openDatabase(
