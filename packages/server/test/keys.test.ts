@@ -369,5 +369,26 @@ describe('signing keys', () => {
       expect(afterNow.signingKey('RS256', t0 + 700).kid).toBe(now!.kid);
       expect((await storedKeys()).find((row) => row.kid === next!.kid)?.retired_at).toBe(t0 + 1);
     });
+
+    it('rotates every algorithm in one write: a failure on the second stores neither key', async () => {
+      // A node reloading its ring between two writes would publish the new RS256 key beside the old ES256
+      // one; one transaction means it sees the whole rotation or none of it.
+      const before = (await storedKeys()).map((row) => [row.kid, row.retired_at]);
+      const insert = server.store.signingKeys.insert.bind(server.store.signingKeys);
+      let calls = 0;
+      server.store.signingKeys.insert = async (trx, key) => {
+        if (++calls === 2) throw new Error('the disk is full');
+        await insert(trx, key);
+      };
+      try {
+        await expect(
+          rotateSigningKeys(server.store, masterKey, ['RS256', 'ES256'], retention, nowSeconds()),
+        ).rejects.toThrow('the disk is full');
+      } finally {
+        server.store.signingKeys.insert = insert;
+      }
+      expect(calls).toBe(2);
+      expect((await storedKeys()).map((row) => [row.kid, row.retired_at])).toEqual(before);
+    });
   });
 });

@@ -175,22 +175,20 @@ export async function rotateSigningKeys(
   nowSeconds: number,
   activationDelaySeconds = 0,
 ): Promise<{ alg: SigningAlgorithm; kid: string; activatesAt: number }[]> {
-  const rotated: { alg: SigningAlgorithm; kid: string; activatesAt: number }[] = [];
   const activatesAt = nowSeconds + activationDelaySeconds;
+  const keys: StoredSigningKey[] = [];
   for (const alg of algorithms) {
-    const key = await generateStoredKey(
-      alg,
-      masterKey,
-      nowSeconds,
-      activationDelaySeconds > 0 ? activatesAt : null,
+    keys.push(
+      await generateStoredKey(alg, masterKey, nowSeconds, activationDelaySeconds > 0 ? activatesAt : null),
     );
-    rotated.push({ alg, kid: key.kid, activatesAt });
-    await store.write(async (trx) => {
-      await store.signingKeys.insert(trx, key);
-      await store.signingKeys.deleteRetiredBefore(trx, nowSeconds - retentionSeconds);
-    });
   }
-  return rotated;
+  // One write for the whole rotation: a node that reloads its key ring sees all of it or none of it, never a
+  // JWKS with the new RS256 key and the old ES256 one.
+  await store.write(async (trx) => {
+    for (const key of keys) await store.signingKeys.insert(trx, key);
+    await store.signingKeys.deleteRetiredBefore(trx, nowSeconds - retentionSeconds);
+  });
+  return keys.map((key) => ({ alg: key.alg, kid: key.kid, activatesAt }));
 }
 
 export { SIGNING_ALGORITHMS, type SigningAlgorithm } from './algorithms.js';
